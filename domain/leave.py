@@ -1,0 +1,86 @@
+"""Leave value objects and the pure rules that count days and entitlements."""
+
+from __future__ import annotations
+
+import calendar as stdlib_calendar
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+from domain.calendar import WorkingCalendar, days_between
+from domain.errors import RuleViolation
+
+HALF = Decimal("0.5")
+ONE = Decimal(1)
+ZERO = Decimal(0)
+
+
+class LeaveType(StrEnum):
+    ANNUAL = "annual"
+    """Draws on the yearly entitlement; needs approval."""
+    UNPAID = "unpaid"
+    """Needs approval; no balance."""
+    SICK = "sick"
+    """No approval step: recorded, and the manager informed."""
+
+    @property
+    def needs_approval(self) -> bool:
+        return self is not LeaveType.SICK
+
+    @property
+    def draws_on_balance(self) -> bool:
+        return self is LeaveType.ANNUAL
+
+
+@dataclass(frozen=True)
+class LeavePeriod:
+    """The days asked for: ``start`` to ``end`` inclusive, optionally half days at the ends."""
+
+    start: date
+    end: date
+    half_day_start: bool = False
+    half_day_end: bool = False
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise RuleViolation("end_before_start", "the end date is before the start date")
+
+    def day_fractions(self, calendar: WorkingCalendar) -> dict[date, Decimal]:
+        """Each working day in the period with the share of it taken (1 or 0.5)."""
+        fractions: dict[date, Decimal] = {}
+        for day in days_between(self.start, self.end):
+            if not calendar.is_working_day(day):
+                continue
+            half = (day == self.start and self.half_day_start) or (
+                day == self.end and self.half_day_end
+            )
+            fractions[day] = HALF if half else ONE
+        return fractions
+
+
+def round_to_half_days(days: Decimal) -> Decimal:
+    return (days * 2).quantize(ONE, rounding=ROUND_HALF_UP) / 2
+
+
+def entitlement(annual_days: Decimal, start_date: date, year: int) -> Decimal:
+    """The annual leave entitlement for ``year`` of someone employed since ``start_date``.
+
+    Someone who joined during the year gets the share of the year they are
+    employed, rounded to half days; someone who joined later gets nothing.
+    """
+    if start_date.year > year:
+        return ZERO
+    if start_date.year < year:
+        return annual_days
+    days_in_year = 366 if stdlib_calendar.isleap(year) else 365
+    employed_days = (date(year, 12, 31) - start_date).days + 1
+    return round_to_half_days(annual_days * employed_days / days_in_year)
+
+
+def days_by_year(fractions: dict[date, Decimal]) -> dict[int, Decimal]:
+    """Sum day fractions per leave year (the calendar year)."""
+    totals: dict[int, Decimal] = {}
+    for day, share in fractions.items():
+        totals[day.year] = totals.get(day.year, ZERO) + share
+    return totals

@@ -1,0 +1,136 @@
+"""The leave account: one per employee, guarding overlaps and the yearly balance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import event
+
+from domain.base import IdempotentAggregate
+from domain.employee import EmployeeProfile
+from domain.errors import Conflict, RuleViolation
+from domain.leave import ONE, ZERO, LeaveType, days_by_year, entitlement
+from domain.meta import Meta
+
+
+@dataclass
+class Booking:
+    """Days held for one leave request: pending until approved."""
+
+    leave_type: LeaveType
+    days: dict[date, Decimal]
+    approved: bool
+
+
+@dataclass(frozen=True)
+class Balance:
+    entitled: Decimal
+    approved: Decimal
+    pending: Decimal
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.entitled - self.approved - self.pending
+
+
+class LeaveAccount(IdempotentAggregate):
+    """All the leave an employee holds: every pending or approved request's days.
+
+    Saving the account together with the request makes the overlap and balance
+    checks atomic: two concurrent requests conflict on the account's version.
+    """
+
+    @staticmethod
+    def create_id(employee_id: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"/leave-accounts/{employee_id}")
+
+    @event("Opened")
+    def __init__(self, employee_id: str, meta: Meta) -> None:
+        super().__init__(meta)
+        self.employee_id = employee_id
+        self.bookings: dict[str, Booking] = {}
+
+    def held_on(self, day: date) -> Decimal:
+        return sum((b.days.get(day, ZERO) for b in self.bookings.values()), ZERO)
+
+    def balance(self, profile: EmployeeProfile, year: int) -> Balance:
+        approved = pending = ZERO
+        for booking in self.bookings.values():
+            if booking.leave_type.draws_on_balance:
+                days = days_by_year(booking.days).get(year, ZERO)
+                if booking.approved:
+                    approved += days
+                else:
+                    pending += days
+        entitled = entitlement(profile.annual_leave_days, profile.start_date, year)
+        return Balance(entitled, approved, pending)
+
+    def check_reservation(
+        self, leave_type: LeaveType, days: dict[date, Decimal], profile: EmployeeProfile
+    ) -> None:
+        """Refuse a request of no working days, an overlap, or one beyond the balance."""
+        if not days:
+            raise RuleViolation("zero_working_days", "the request covers no working day")
+        clashes = sorted(day for day, share in days.items() if self.held_on(day) + share > ONE)
+        if clashes:
+            raise Conflict(
+                "overlap",
+                f"overlaps another pending or approved request on {clashes[0].isoformat()}",
+            )
+        if leave_type.draws_on_balance:
+            for year, wanted in sorted(days_by_year(days).items()):
+                remaining = self.balance(profile, year).remaining
+                if wanted > remaining:
+                    raise RuleViolation(
+                        "insufficient_balance",
+                        f"{wanted} days asked in {year}, only {remaining} remaining",
+                    )
+
+    def reserve(
+        self,
+        case_id: str,
+        leave_type: LeaveType,
+        days: dict[date, Decimal],
+        profile: EmployeeProfile,
+        meta: Meta,
+    ) -> None:
+        if self.has_applied(meta):
+            return
+        self.check_reservation(leave_type, days, profile)
+        self._reserved(
+            case_id=case_id,
+            leave_type=leave_type.value,
+            days={day.isoformat(): share for day, share in sorted(days.items())},
+            approved=not leave_type.needs_approval,
+            meta=meta,
+        )
+
+    @event("Reserved")
+    def _reserved(
+        self, case_id: str, leave_type: str, days: dict[str, Decimal], approved: bool, meta: Meta
+    ) -> None:
+        self.bookings[case_id] = Booking(
+            LeaveType(leave_type),
+            {date.fromisoformat(day): share for day, share in days.items()},
+            approved,
+        )
+
+    def confirm(self, case_id: str, meta: Meta) -> None:
+        if not self.has_applied(meta):
+            self._confirmed(case_id=case_id, meta=meta)
+
+    @event("Confirmed")
+    def _confirmed(self, case_id: str, meta: Meta) -> None:
+        self.bookings[case_id].approved = True
+
+    def release(self, case_id: str, reason: str, meta: Meta) -> None:
+        """Give the days of a rejected, withdrawn or cancelled request back."""
+        if not self.has_applied(meta) and case_id in self.bookings:
+            self._released(case_id=case_id, reason=reason, meta=meta)
+
+    @event("Released")
+    def _released(self, case_id: str, reason: str, meta: Meta) -> None:
+        del self.bookings[case_id]

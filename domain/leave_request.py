@@ -1,0 +1,145 @@
+"""The leave request: a case that is submitted, approved or rejected, and taken."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from domain.case import Case, Decision
+from domain.errors import Conflict, NotAllowed, RuleViolation
+from domain.leave import LeavePeriod, LeaveType
+from domain.meta import Meta
+
+
+class LeaveStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
+    RECORDED = "recorded"
+    """Sick leave: recorded without an approval step."""
+    TAKEN = "taken"
+
+
+class LeaveRequest(Case):
+    """One employee's request for leave, from submission until it is taken or closed."""
+
+    @event("Submitted")
+    def __init__(
+        self,
+        id: UUID,
+        requester_id: str,
+        leave_type: LeaveType,
+        start: date,
+        end: date,
+        half_day_start: bool,
+        half_day_end: bool,
+        days: dict[str, Decimal],
+        reason: str | None,
+        meta: Meta,
+    ) -> None:
+        super().__init__(requester_id, meta)
+        self.leave_type = LeaveType(leave_type)
+        self.period = LeavePeriod(start, end, half_day_start, half_day_end)
+        self.days = dict(days)
+        self.reason = reason
+        self.status = (
+            LeaveStatus.PENDING if self.leave_type.needs_approval else LeaveStatus.RECORDED
+        )
+        self.closing_reason: str | None = None
+
+    @property
+    def working_days(self) -> Decimal:
+        return sum(self.days.values(), Decimal(0))
+
+    @property
+    def start(self) -> date:
+        return self.period.start
+
+    @property
+    def end(self) -> date:
+        return self.period.end
+
+    def inform_manager(self, manager_id: str, meta: Meta) -> None:
+        if not self.has_applied(meta):
+            self._manager_informed(manager_id=manager_id, meta=meta)
+
+    @event("ManagerInformed")
+    def _manager_informed(self, manager_id: str, meta: Meta) -> None:
+        pass
+
+    def decide(self, task_id: str, decision: Decision, comment: str | None, meta: Meta) -> None:
+        """Record a decision on the approval task and its effect on the request."""
+        if self.has_applied(meta):
+            return
+        self.decide_task(task_id, decision, comment, meta)
+        if decision is Decision.APPROVE:
+            self._approved(meta=meta)
+        else:
+            self._rejected(reason=comment, meta=meta)
+
+    @event("Approved")
+    def _approved(self, meta: Meta) -> None:
+        self.status = LeaveStatus.APPROVED
+
+    @event("Rejected")
+    def _rejected(self, reason: str | None, meta: Meta) -> None:
+        self.status = LeaveStatus.REJECTED
+        self.closing_reason = reason
+
+    def check_requester(self, actor: str) -> None:
+        if actor != self.requester_id:
+            raise NotAllowed("only_requester", "only the requester may do this")
+
+    def check_withdraw(self, actor: str) -> None:
+        self.check_requester(actor)
+        if self.status is not LeaveStatus.PENDING:
+            raise Conflict(
+                "not_pending", f"only a pending request can be withdrawn; it is {self.status}"
+            )
+
+    def withdraw(self, meta: Meta) -> None:
+        if self.has_applied(meta):
+            return
+        self.check_withdraw(meta.actor)
+        self._cancel_open_tasks(reason="withdrawn", meta=meta)
+        self._withdrawn(meta=meta)
+
+    @event("Withdrawn")
+    def _withdrawn(self, meta: Meta) -> None:
+        self.status = LeaveStatus.WITHDRAWN
+
+    def check_cancel(self, actor: str, today: date) -> None:
+        self.check_requester(actor)
+        if self.status not in (LeaveStatus.APPROVED, LeaveStatus.RECORDED):
+            raise Conflict(
+                "not_approved", f"only an approved request can be cancelled; it is {self.status}"
+            )
+        if today >= self.start:
+            raise RuleViolation("already_started", "leave can only be cancelled before it starts")
+
+    def cancel(self, today: date, meta: Meta) -> None:
+        if self.has_applied(meta):
+            return
+        self.check_cancel(meta.actor, today)
+        self._cancelled(meta=meta)
+
+    @event("Cancelled")
+    def _cancelled(self, meta: Meta) -> None:
+        self.status = LeaveStatus.CANCELLED
+
+    def mark_taken(self, meta: Meta) -> None:
+        if self.has_applied(meta):
+            return
+        if self.status not in (LeaveStatus.APPROVED, LeaveStatus.RECORDED):
+            raise Conflict("not_approved", f"a {self.status} request cannot be taken")
+        self._taken(meta=meta)
+
+    @event("Taken")
+    def _taken(self, meta: Meta) -> None:
+        self.status = LeaveStatus.TAKEN

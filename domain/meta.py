@@ -1,0 +1,31 @@
+"""Who did what, on whose behalf, and as part of which command: carried by every event."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Meta:
+    """Metadata of one command, recorded on each event the command triggers.
+
+    ``command_id`` makes commands idempotent: an aggregate that has already
+    applied a command ignores it the second time. ``correlation_id`` is the
+    workflow id of the case (or the name of the tool that issued the command).
+    The time of each event is the event's own UTC ``timestamp``.
+    """
+
+    actor: str
+    command_id: str
+    correlation_id: str
+    on_behalf_of: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Meta:
+        return cls(**data)

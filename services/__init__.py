@@ -1,0 +1,1 @@
+"""The service layer: the event-sourced application and its use cases."""

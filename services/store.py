@@ -1,0 +1,59 @@
+"""Where events live: a SQLite file by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """A parsed ``BACKOFFICE_DATABASE_URL``: ``sqlite:///path`` or ``postgresql://...``.
+
+    A PostgreSQL URL may name a schema (``postgresql://host/db?schema=name``) so
+    several stores can share one database (the tests use one schema each).
+    """
+
+    url: str
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def sqlite_path(self) -> Path:
+        if not self.url.startswith("sqlite:///"):
+            raise ValueError(f"not a sqlite URL: {self.url}")
+        return Path(self.url.removeprefix("sqlite:///"))
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The settings ``eventsourcing`` reads to build its recorder."""
+        if not self.is_postgres:
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.sqlite_path),
+            }
+        parts = urlsplit(self.url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_SCHEMA": self.postgres_schema,
+        }
+
+    @property
+    def postgres_schema(self) -> str:
+        return parse_qs(urlsplit(self.url).query).get("schema", ["public"])[0]
+
+    def psycopg_conninfo(self) -> str:
+        env = self.eventsourcing_env()
+        return (
+            f"dbname={env['POSTGRES_DBNAME']} host={env['POSTGRES_HOST']} "
+            f"port={env['POSTGRES_PORT']} user={env['POSTGRES_USER']}"
+            f" options=-csearch_path={env['POSTGRES_SCHEMA']}"
+            + (f" password={env['POSTGRES_PASSWORD']}" if env["POSTGRES_PASSWORD"] else "")
+        )
