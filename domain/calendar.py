@@ -19,11 +19,17 @@ def _public_holidays(country: str, subdivision: str | None, year: int) -> frozen
 
 def check_region(country: str, subdivision: str | None) -> None:
     """Refuse a country or region the holiday tables do not know."""
+    # The holiday tables raise the same NotImplementedError for an unknown
+    # country and an unknown subdivision, so ask about the country alone first.
+    try:
+        holidays.country_holidays(country, years=2000)
+    except NotImplementedError as error:
+        raise RuleViolation("unknown_country", f"unknown country {country!r}") from error
+    if subdivision is None:
+        return
     try:
         holidays.country_holidays(country, subdiv=subdivision, years=2000)
     except NotImplementedError as error:
-        raise RuleViolation("unknown_country", f"unknown country {country!r}") from error
-    except Exception as error:
         raise RuleViolation(
             "unknown_subdivision", f"unknown subdivision {subdivision!r} of {country}"
         ) from error

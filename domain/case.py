@@ -48,6 +48,20 @@ class ApprovalTask:
         return [*self.assignees, *self.escalated_to]
 
 
+def check_decision(
+    is_open: bool, eligible: list[str], requester_id: str, actor: str, on_behalf_of: str | None
+) -> None:
+    """The rule for every human decision, shared by the aggregate and the workflows'
+    update validators: the task is open, the decider is not the requester (nor acting
+    for them), and decides as, or for, someone the task is assigned or escalated to."""
+    if not is_open:
+        raise Conflict("task_already_decided", "this task has already been decided")
+    if requester_id in (actor, on_behalf_of):
+        raise NotAllowed("no_self_approval", "nobody may decide a task on their own case")
+    if (on_behalf_of or actor) not in eligible:
+        raise NotAllowed("not_an_approver", f"{actor} may not decide this task")
+
+
 class Case(IdempotentAggregate):
     """A business case of some process, with the approval tasks it waits for."""
 
@@ -98,12 +112,7 @@ class Case(IdempotentAggregate):
     def check_decision(self, task_id: str, actor: str, on_behalf_of: str | None) -> ApprovalTask:
         """Refuse a decision that may never happen; return the task otherwise."""
         task = self.task(task_id)
-        if not task.is_open:
-            raise Conflict("task_already_decided", f"task {task_id} has already been decided")
-        if self.requester_id in (actor, on_behalf_of):
-            raise NotAllowed("no_self_approval", "nobody may decide a task on their own case")
-        if (on_behalf_of or actor) not in task.eligible:
-            raise NotAllowed("not_an_approver", f"{actor} may not decide task {task_id}")
+        check_decision(task.is_open, task.eligible, self.requester_id, actor, on_behalf_of)
         return task
 
     def decide_task(

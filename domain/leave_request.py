@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
@@ -24,6 +24,26 @@ class LeaveStatus(StrEnum):
     RECORDED = "recorded"
     """Sick leave: recorded without an approval step."""
     TAKEN = "taken"
+
+
+def check_withdraw(status: LeaveStatus, requester_id: str, actor: str) -> None:
+    """Only the requester withdraws, and only while the request is pending."""
+    if actor != requester_id:
+        raise NotAllowed("only_requester", "only the requester may withdraw a request")
+    if status is not LeaveStatus.PENDING:
+        raise Conflict("not_pending", f"only a pending request can be withdrawn; it is {status}")
+
+
+def check_cancel(
+    status: LeaveStatus, requester_id: str, start: date, actor: str, today: date
+) -> None:
+    """Only the requester cancels approved (or recorded sick) leave, before it starts."""
+    if actor != requester_id:
+        raise NotAllowed("only_requester", "only the requester may cancel a request")
+    if status not in (LeaveStatus.APPROVED, LeaveStatus.RECORDED):
+        raise Conflict("not_approved", f"only approved leave can be cancelled; it is {status}")
+    if today >= start:
+        raise RuleViolation("already_started", "leave can only be cancelled before it starts")
 
 
 class LeaveRequest(Case):
@@ -73,6 +93,15 @@ class LeaveRequest(Case):
     def _manager_informed(self, manager_id: str, meta: Meta) -> None:
         pass
 
+    def open_task(
+        self, task_id: str, title: str, assignees: list[str], due_at: datetime, meta: Meta
+    ) -> None:
+        # Only a pending request awaits a decision: a task opened on withdrawn or
+        # recorded sick leave could later "approve" it or confirm released days.
+        if not self.has_applied(meta) and self.status is not LeaveStatus.PENDING:
+            raise Conflict("not_pending", f"a {self.status} request awaits no decision")
+        super().open_task(task_id, title, assignees, due_at, meta)
+
     def decide(self, task_id: str, decision: Decision, comment: str | None, meta: Meta) -> None:
         """Record a decision on the approval task and its effect on the request."""
         if self.has_applied(meta):
@@ -92,16 +121,8 @@ class LeaveRequest(Case):
         self.status = LeaveStatus.REJECTED
         self.closing_reason = reason
 
-    def check_requester(self, actor: str) -> None:
-        if actor != self.requester_id:
-            raise NotAllowed("only_requester", "only the requester may do this")
-
     def check_withdraw(self, actor: str) -> None:
-        self.check_requester(actor)
-        if self.status is not LeaveStatus.PENDING:
-            raise Conflict(
-                "not_pending", f"only a pending request can be withdrawn; it is {self.status}"
-            )
+        check_withdraw(self.status, self.requester_id, actor)
 
     def withdraw(self, meta: Meta) -> None:
         if self.has_applied(meta):
@@ -115,13 +136,7 @@ class LeaveRequest(Case):
         self.status = LeaveStatus.WITHDRAWN
 
     def check_cancel(self, actor: str, today: date) -> None:
-        self.check_requester(actor)
-        if self.status not in (LeaveStatus.APPROVED, LeaveStatus.RECORDED):
-            raise Conflict(
-                "not_approved", f"only an approved request can be cancelled; it is {self.status}"
-            )
-        if today >= self.start:
-            raise RuleViolation("already_started", "leave can only be cancelled before it starts")
+        check_cancel(self.status, self.requester_id, self.start, actor, today)
 
     def cancel(self, today: date, meta: Meta) -> None:
         if self.has_applied(meta):

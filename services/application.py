@@ -29,7 +29,21 @@ from services.transcodings import DateAsISO, MetaAsDict
 
 A = TypeVar("A", bound=Aggregate)
 
-APPROVAL_TASK = "approval"
+
+def approval_task_id(case_id: UUID) -> str:
+    """Task ids are unique across cases and name their case: ``{case_id}.approval``."""
+    return f"{case_id}.approval"
+
+
+def case_id_of_task(task_id: str) -> UUID | None:
+    """The case a task id belongs to, or None for an id that is not a task's."""
+    case_part, _, _step = task_id.partition(".")
+    try:
+        return UUID(case_part)
+    except ValueError:
+        return None
+
+
 ESCALATION_BUSINESS_DAYS = 2
 
 
@@ -183,7 +197,7 @@ class BackofficeApplication(Application[UUID]):
             f"{profile.name}: {request.leave_type} leave {request.start.isoformat()}"
             f" to {request.end.isoformat()} ({request.working_days} days)"
         )
-        request.open_task(APPROVAL_TASK, title, [profile.manager_id], due_at, meta)
+        request.open_task(approval_task_id(case_id), title, [profile.manager_id], due_at, meta)
         return Saved(request, self._save(request))
 
     def escalate_approval_task(self, case_id: UUID, task_id: str, meta: Meta) -> Saved:

@@ -1,0 +1,1 @@
+"""Activities: the only bridge between workflows and the event store."""

@@ -1,0 +1,48 @@
+"""What every projection is: tables, and how each event changes their rows."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from projections.database import Cursor
+
+
+class Projection(ABC):
+    """A read model: some tables in the store's database, kept up to date from events.
+
+    ``apply`` is a ``match`` over the event types the read model cares about.
+    It reads and writes only through the cursor and uses no clock (times come
+    from the events), so a rebuild gives exactly the same rows. It writes with
+    upserts and recomputes totals instead of adding to them, so applying the
+    tail of the log a second time ends in the same rows.
+    """
+
+    name: ClassVar[str]
+    """The key of the projection's tracking position."""
+    tables: ClassVar[dict[str, str]]
+    """Each table's name and column definitions; helper tables included."""
+    indexes: ClassVar[tuple[str, ...]] = ()
+    """``CREATE INDEX IF NOT EXISTS`` statements."""
+
+    def create_tables(self, cursor: Cursor) -> None:
+        for table, columns in self.tables.items():
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+        for statement in self.indexes:
+            cursor.execute(statement)
+
+    def clear(self, cursor: Cursor) -> None:
+        for table in self.tables:
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608 (a table name of ours)
+
+    @abstractmethod
+    def apply(self, cursor: Cursor, event: object) -> None:
+        """Change the rows as ``event`` says; ignore events of no interest."""
+
+
+def utc_text(moment: datetime) -> str:
+    """A timestamp as fixed-width ISO 8601 in UTC, so text order is time order."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")

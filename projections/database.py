@@ -1,0 +1,117 @@
+"""A small shim over DB-API so projections write one SQL for SQLite and PostgreSQL.
+
+Projections write ``?`` placeholders and ``INSERT ... ON CONFLICT`` upserts,
+which both databases understand; the shim turns ``?`` into psycopg's ``%s``.
+Values are stored as the types both databases share: TEXT for ids, dates,
+timestamps (ISO 8601, UTC) and decimals (never float), BIGINT and BOOLEAN.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, Self
+
+import psycopg
+
+from services.store import StoreLocation
+
+Row = tuple[Any, ...]
+
+SQLITE_LOCK_TIMEOUT = 30.0
+"""Seconds a SQLite writer waits for another writer (the application, another runner)."""
+
+
+class Cursor:
+    """A DB-API cursor that takes ``?`` placeholders on both databases.
+
+    Every ``?`` in the SQL is a placeholder: pass literal text as a parameter.
+    """
+
+    def __init__(self, cursor: sqlite3.Cursor | psycopg.Cursor[Row], *, is_postgres: bool) -> None:
+        self._cursor = cursor
+        self.is_postgres = is_postgres
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> Self:
+        if self.is_postgres:
+            sql = sql.replace("?", "%s")
+        self._cursor.execute(sql, tuple(params))
+        return self
+
+    def fetchone(self) -> Row | None:
+        row: Row | None = self._cursor.fetchone()
+        return row
+
+    def fetchall(self) -> list[Row]:
+        return list(self._cursor.fetchall())
+
+
+class Database:
+    """One connection to the database of a store (a SQLite file or a PostgreSQL schema).
+
+    Not thread-safe: give each thread its own, or guard it with a lock.
+    """
+
+    def __init__(self, location: StoreLocation) -> None:
+        self.location = location
+        self._sqlite: sqlite3.Connection | None = None
+        self._postgres: psycopg.Connection[Row] | None = None
+        if location.is_postgres:
+            self._postgres = psycopg.connect(location.psycopg_conninfo(), autocommit=True)
+        else:
+            self._sqlite = sqlite3.connect(
+                location.sqlite_path,
+                timeout=SQLITE_LOCK_TIMEOUT,
+                isolation_level=None,  # transactions are begun explicitly below
+                check_same_thread=False,
+            )
+            # The event store uses WAL too, so readers never wait for the runner.
+            self._sqlite.execute("PRAGMA journal_mode=WAL")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self._postgres is not None
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Cursor]:
+        """A transaction that commits when the block ends and rolls back if it raises.
+
+        On SQLite a writing transaction takes the write lock at the start
+        (``BEGIN IMMEDIATE``), so two runners serialise instead of failing
+        on a lock upgrade.
+        """
+        if self._postgres is not None:
+            with self._postgres.transaction(), self._postgres.cursor() as cursor:
+                yield Cursor(cursor, is_postgres=True)
+            return
+        assert self._sqlite is not None
+        raw = self._sqlite.cursor()
+        raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield Cursor(raw, is_postgres=False)
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+        else:
+            raw.execute("COMMIT")
+        finally:
+            raw.close()
+
+    def close(self) -> None:
+        if self._postgres is not None:
+            self._postgres.close()
+        if self._sqlite is not None:
+            self._sqlite.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

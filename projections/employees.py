@@ -1,0 +1,107 @@
+"""The employee directory: who everyone is and who their manager is.
+
+Other read models join it (a manager's team, a balance's entitlement).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from projections.base import Projection
+from projections.database import Cursor, Row
+from projections.events import EmployeeDetailsChanged, EmployeeRegistered
+
+PROFILE_COLUMNS = (
+    "employee_id",
+    "name",
+    "email",
+    "manager_id",
+    "country",
+    "subdivision",
+    "annual_leave_days",
+    "start_date",
+)
+
+
+@dataclass(frozen=True)
+class EmployeeRow:
+    employee_id: str
+    name: str
+    email: str
+    manager_id: str | None
+    country: str
+    subdivision: str | None
+    annual_leave_days: Decimal
+    start_date: date
+
+    @classmethod
+    def from_row(cls, row: Row) -> EmployeeRow:
+        employee_id, name, email, manager_id, country, subdivision, days, start = row
+        return cls(
+            employee_id,
+            name,
+            email,
+            manager_id,
+            country,
+            subdivision,
+            Decimal(days),
+            date.fromisoformat(start),
+        )
+
+
+class EmployeeDirectory(Projection):
+    name = "employees"
+    tables = {
+        "employees": (
+            "employee_id TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL UNIQUE,"
+            " name TEXT NOT NULL, email TEXT NOT NULL, manager_id TEXT,"
+            " country TEXT NOT NULL, subdivision TEXT,"
+            " annual_leave_days TEXT NOT NULL, start_date TEXT NOT NULL"
+        ),
+    }
+    indexes = ("CREATE INDEX IF NOT EXISTS employees_by_manager ON employees (manager_id)",)
+
+    def apply(self, cursor: Cursor, event: object) -> None:
+        match event:
+            case EmployeeRegistered():
+                columns = ", ".join(PROFILE_COLUMNS)
+                cursor.execute(
+                    f"INSERT INTO employees (aggregate_id, {columns})"  # noqa: S608
+                    f" VALUES (?, {', '.join('?' for _ in PROFILE_COLUMNS)})"
+                    " ON CONFLICT (employee_id) DO NOTHING",
+                    [str(event.originator_id), *_values(event.profile, PROFILE_COLUMNS)],
+                )
+            case EmployeeDetailsChanged():
+                changed = [column for column in PROFILE_COLUMNS if column in event.changes]
+                if changed:
+                    assignments = ", ".join(f"{column} = ?" for column in changed)
+                    cursor.execute(
+                        f"UPDATE employees SET {assignments} WHERE aggregate_id = ?",  # noqa: S608
+                        [*_values(event.changes, changed), str(event.originator_id)],
+                    )
+
+
+def _values(profile: dict[str, Any], columns: tuple[str, ...] | list[str]) -> list[object]:
+    # Decimals as text; start_date is already ISO text in the events.
+    return [
+        str(profile[column]) if column == "annual_leave_days" else profile[column]
+        for column in columns
+    ]
+
+
+SELECT_EMPLOYEE = f"SELECT {', '.join(PROFILE_COLUMNS)} FROM employees"  # noqa: S608
+
+
+def employee(cursor: Cursor, employee_id: str) -> EmployeeRow | None:
+    row = cursor.execute(f"{SELECT_EMPLOYEE} WHERE employee_id = ?", [employee_id]).fetchone()
+    return None if row is None else EmployeeRow.from_row(row)
+
+
+def direct_reports(cursor: Cursor, manager_id: str) -> list[EmployeeRow]:
+    rows = cursor.execute(
+        f"{SELECT_EMPLOYEE} WHERE manager_id = ? ORDER BY employee_id", [manager_id]
+    ).fetchall()
+    return [EmployeeRow.from_row(row) for row in rows]

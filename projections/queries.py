@@ -1,0 +1,83 @@
+"""What the API and the pages ask of the read models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from uuid import UUID
+
+from projections import employees, inbox, leave_balances, leave_cases, team_calendar, tracking
+from projections.database import Cursor, Database
+from projections.employees import EmployeeRow
+from projections.inbox import InboxTask
+from projections.leave_balances import LeaveBalance
+from projections.leave_cases import LeaveCase
+from projections.registry import all_projections
+from projections.team_calendar import Absence
+from services.store import StoreLocation
+
+
+class ReadModels:
+    """Queries over the read models of one store, safe to call from many threads.
+
+    Each call opens its own connection, so nothing is shared between threads
+    and every call sees the latest committed rows. Call :meth:`wait_for` with
+    the position a command returned to read your own writes.
+    """
+
+    def __init__(self, store_url: str) -> None:
+        self.location = StoreLocation(store_url)
+        projections = all_projections()
+        self.names = [projection.name for projection in projections]
+        # Create the tables if no runner has yet, so queries answer "nothing yet".
+        with self._read(write=True) as cursor:
+            tracking.create_schema(cursor, projections)
+
+    @contextmanager
+    def _read(self, *, write: bool = False) -> Iterator[Cursor]:
+        with Database(self.location) as database, database.transaction(write=write) as cursor:
+            yield cursor
+
+    def open_tasks(self, assignee_id: str) -> list[InboxTask]:
+        with self._read() as cursor:
+            return inbox.open_tasks(cursor, assignee_id)
+
+    def balance(self, employee_id: str, year: int) -> LeaveBalance | None:
+        with self._read() as cursor:
+            return leave_balances.balance(cursor, employee_id, year)
+
+    def team_absences(
+        self, manager_id: str, first_day: date, last_day: date, *, include_pending: bool = False
+    ) -> list[Absence]:
+        with self._read() as cursor:
+            return team_calendar.team_absences(
+                cursor, manager_id, first_day, last_day, include_pending=include_pending
+            )
+
+    def cases_of(self, requester_id: str) -> list[LeaveCase]:
+        with self._read() as cursor:
+            return leave_cases.cases_of(cursor, requester_id)
+
+    def leave_case(self, case_id: UUID) -> LeaveCase | None:
+        with self._read() as cursor:
+            return leave_cases.leave_case(cursor, case_id)
+
+    def employee(self, employee_id: str) -> EmployeeRow | None:
+        with self._read() as cursor:
+            return employees.employee(cursor, employee_id)
+
+    def direct_reports(self, manager_id: str) -> list[EmployeeRow]:
+        with self._read() as cursor:
+            return employees.direct_reports(cursor, manager_id)
+
+    def position(self) -> int:
+        """The position every read model has reached."""
+        with self._read() as cursor:
+            tracked = tracking.positions(cursor)
+        return min(tracked.get(name, 0) for name in self.names)
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        """Whether every read model reaches ``position`` within ``timeout`` seconds."""
+        with Database(self.location) as database:
+            return tracking.wait_for(database, self.names, position, timeout)

@@ -1,0 +1,216 @@
+"""The projection runner: applies the event log to the read models, in batches."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Collection, Sequence
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import ApplicationRecorder, Subscription
+
+from projections import tracking
+from projections.base import Projection
+from projections.database import Database
+from projections.registry import all_projections
+from projections.subscription import POLL_INTERVAL, subscribe
+from services.application import BackofficeApplication
+from services.store import StoreLocation
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+"""Called after each batch with the position reached and the position to reach."""
+
+
+class ProjectionRunner:
+    """Keeps the read models of one store up to date with its event log.
+
+    The runner owns one connection to the store's database. A batch reads up
+    to ``batch_size`` notifications after the lowest tracked position,
+    applies each to every projection that has not seen it yet, moves the
+    positions forward and commits once: the rows and their positions change
+    together or not at all. Several runners may share a store; each batch
+    holds the tracking rows' lock, so every event is applied once.
+
+    ``catch_up()`` and ``rebuild()`` may be called from any thread; ``start()``
+    follows the log in a background thread until ``stop()``.
+    """
+
+    def __init__(
+        self,
+        store_url: str,
+        *,
+        projections: Sequence[Projection] | None = None,
+        application: Application[UUID] | None = None,
+        batch_size: int = 500,
+        poll_interval: float = POLL_INTERVAL,
+        retry_interval: float = 1.0,
+    ) -> None:
+        self.location = StoreLocation(store_url)
+        self.projections = list(all_projections() if projections is None else projections)
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.retry_interval = retry_interval
+        self._owns_application = application is None
+        self.application: Application[UUID] = application or BackofficeApplication(
+            env=self.location.eventsourcing_env()
+        )
+        self._database = Database(self.location)
+        self._lock = threading.Lock()  # one connection, one transaction at a time
+        self._position = 0  # the lowest position after the last batch
+        self._stopping = threading.Event()
+        self._guard = threading.Lock()  # the subscription, between run() and stop()
+        self._subscription: Subscription[ApplicationRecorder] | None = None
+        self._thread: threading.Thread | None = None
+        with self._lock, self._database.transaction() as cursor:
+            tracking.create_schema(cursor, self.projections)
+
+    @property
+    def names(self) -> list[str]:
+        return [projection.name for projection in self.projections]
+
+    # -- applying events ------------------------------------------------------------
+
+    def catch_up(self, progress: Progress | None = None) -> int:
+        """Apply every recorded event not yet applied; the number of events applied."""
+        end = self.application.recorder.max_notification_id() or 0
+        applied = 0
+        while True:
+            read, count = self._apply_next_batch()
+            applied += count
+            if progress is not None and read:
+                progress(self._position, max(end, self._position))
+            if read < self.batch_size:
+                return applied
+
+    def _apply_next_batch(self) -> tuple[int, int]:
+        """Read, apply and commit one batch: how many notifications were read and applied."""
+        with self._lock, self._database.transaction() as cursor:
+            tracked = tracking.positions(cursor, for_update=True)
+            behind = {name: tracked.get(name, 0) for name in self.names}
+            start = min(behind.values())
+            notifications = self.application.recorder.select_notifications(
+                start=start, limit=self.batch_size, inclusive_of_start=False
+            )
+            applied = 0
+            for notification in notifications:
+                due = [p for p in self.projections if behind[p.name] < notification.id]
+                if due:
+                    event = self.application.mapper.to_domain_event(notification)
+                    for projection in due:
+                        projection.apply(cursor, event)
+                    applied += 1
+            if notifications:
+                for name in self.names:
+                    tracking.advance(cursor, name, notifications[-1].id)
+        self._position = notifications[-1].id if notifications else start
+        if notifications:
+            logger.debug("applied %d events up to %d", applied, self._position)
+        return len(notifications), applied
+
+    def rebuild(
+        self, names: Collection[str] | None = None, progress: Progress | None = None
+    ) -> int:
+        """Empty the named read models (all by default) and replay the whole log into them.
+
+        The emptying commits first and the replay then commits batch by batch
+        (a single transaction would hold SQLite's write lock for the whole
+        replay), so readers see the read models fill up again meanwhile.
+        Returns the number of events applied.
+        """
+        chosen = [p for p in self.projections if names is None or p.name in names]
+        unknown = set(names or ()) - {p.name for p in chosen}
+        if unknown:
+            raise ValueError(f"no projection named {', '.join(sorted(unknown))}")
+        with self._lock, self._database.transaction() as cursor:
+            for projection in chosen:
+                projection.clear(cursor)
+                tracking.reset(cursor, projection.name)
+        return self.catch_up(progress)
+
+    def position(self, name: str | None = None) -> int:
+        """The named projection's position, or the lowest of all."""
+        with self._lock, self._database.transaction(write=False) as cursor:
+            tracked = tracking.positions(cursor)
+        if name is not None:
+            return tracked[name]
+        return min(tracked[each] for each in self.names)
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Whether every projection reaches ``position`` within ``timeout`` seconds."""
+        with Database(self.location) as database:
+            return tracking.wait_for(database, self.names, position, timeout)
+
+    # -- following the log -----------------------------------------------------------
+
+    def run(self) -> None:
+        """Follow the log until ``stop()``; on an error, log it and try again shortly."""
+        while not self._stopping.is_set():
+            try:
+                self._follow()
+            except Exception:
+                logger.exception("projection runner failed; retrying in %s s", self.retry_interval)
+                self._stopping.wait(self.retry_interval)
+
+    def _follow(self) -> None:
+        # The subscription only wakes the runner up; the events are applied in
+        # batches, and whatever a batch has already applied is skipped here.
+        self.catch_up()
+        with subscribe(
+            self.application.recorder, gt=self._position, interval=self.poll_interval
+        ) as subscription:
+            with self._guard:
+                self._subscription = subscription
+            try:
+                if self._stopping.is_set():
+                    return
+                for notification in subscription:
+                    if notification.id > self._position:
+                        self.catch_up()
+            finally:
+                with self._guard:
+                    self._subscription = None
+
+    @property
+    def subscription(self) -> Subscription[ApplicationRecorder] | None:
+        """The subscription the background loop is following, if it is."""
+        return self._subscription
+
+    def start(self) -> None:
+        """Follow the log in a background thread."""
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError("the projection runner is already running")
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self.run, name="projection-runner", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop following the log (after the batch in hand) and wait for the thread."""
+        self._stopping.set()
+        with self._guard:
+            if self._subscription is not None:
+                self._subscription.stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def close(self) -> None:
+        self.stop()
+        self._database.close()
+        if self._owns_application:
+            self.application.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,80 @@
+"""Where each projection has read up to, kept beside its rows.
+
+``projection_tracking`` has one row per projection: the id of the last
+notification it has applied. It is written in the same transaction as the
+rows, so the rows always show exactly the events up to that position.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+
+from projections.base import Projection
+from projections.database import Cursor, Database
+
+SCHEMA_LOCK = 0x6261636B  # any constant: serialises concurrent creation of the tables
+
+
+def create_schema(cursor: Cursor, projections: Iterable[Projection]) -> None:
+    """Create the tracking table and the projections' tables, if missing."""
+    if cursor.is_postgres:
+        # Two processes creating the same table at once can collide in PostgreSQL.
+        cursor.execute("SELECT pg_advisory_xact_lock(?)", [SCHEMA_LOCK])
+    cursor.execute(
+        "CREATE TABLE IF NOT EXISTS projection_tracking"
+        " (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+    )
+    for projection in projections:
+        projection.create_tables(cursor)
+        cursor.execute(
+            "INSERT INTO projection_tracking (name, position) VALUES (?, 0)"
+            " ON CONFLICT (name) DO NOTHING",
+            [projection.name],
+        )
+
+
+def positions(cursor: Cursor, *, for_update: bool = False) -> dict[str, int]:
+    """Every projection's position; ``for_update`` holds them until the transaction ends."""
+    sql = "SELECT name, position FROM projection_tracking"
+    if for_update and cursor.is_postgres:  # SQLite's BEGIN IMMEDIATE already holds the lock
+        sql += " FOR UPDATE"
+    return {str(name): int(position) for name, position in cursor.execute(sql).fetchall()}
+
+
+def advance(cursor: Cursor, name: str, position: int) -> None:
+    """Move a projection's position forward to ``position``; never backwards."""
+    cursor.execute(
+        "UPDATE projection_tracking SET position = ? WHERE name = ? AND position < ?",
+        [position, name, position],
+    )
+
+
+def reset(cursor: Cursor, name: str) -> None:
+    cursor.execute("UPDATE projection_tracking SET position = 0 WHERE name = ?", [name])
+
+
+def wait_for(
+    database: Database,
+    names: Sequence[str],
+    position: int,
+    timeout: float,
+    *,
+    interval: float = 0.01,
+) -> bool:
+    """Whether every named projection reaches ``position`` within ``timeout`` seconds.
+
+    Polls the tracking table, backing off up to 0.1 s between polls, so it
+    works wherever the runner runs: another thread, process or machine.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with database.transaction(write=False) as cursor:
+            reached = positions(cursor)
+        if all(reached.get(name, -1) >= position for name in names):
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(interval, left))
+        interval = min(interval * 2, 0.1)

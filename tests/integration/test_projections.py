@@ -1,0 +1,464 @@
+"""The read models, built by the projection runner from real use cases, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from eventsourcing.postgres import PostgresSubscription
+
+from domain.case import Decision
+from domain.leave import LeaveType
+from domain.leave_request import LeaveStatus
+from projections import tracking
+from projections.database import Database
+from projections.leave_balances import LeaveBalance
+from projections.queries import ReadModels
+from projections.runner import ProjectionRunner
+from projections.subscription import PollingSubscription, subscribe
+from services.application import BackofficeApplication, approval_task_id
+from services.store import StoreLocation
+from tests.integration.conftest import MONDAY_MORNING, ORGANISATION, Office, eventually, meta
+
+JUNE_3 = date(2030, 6, 3)
+JUNE_7 = date(2030, 6, 7)
+BEFORE_JUNE = date(2030, 5, 1)
+
+# -- inbox ---------------------------------------------------------------------------
+
+
+def test_inbox_shows_an_open_task_to_the_manager_until_it_is_decided(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    case_id = office.submit("e-3", JUNE_3, JUNE_7)
+    office.ask_manager(case_id)
+    runner.catch_up()
+
+    [task] = read_models.open_tasks("e-2")
+    assert (task.case_id, task.task_id, task.process) == (
+        case_id,
+        approval_task_id(case_id),
+        "leave",
+    )
+    assert (task.requester_id, task.assignee_id, task.escalated) == ("e-3", "e-2", False)
+    assert task.title == "Linus: annual leave 2030-06-03 to 2030-06-07 (5 days)"
+    assert task.due_at == MONDAY_MORNING + timedelta(days=2)
+    assert read_models.open_tasks("e-1") == []
+
+    office.decide(case_id, "e-2", Decision.APPROVE)
+    runner.catch_up()
+    assert read_models.open_tasks("e-2") == []
+
+
+def test_inbox_lists_the_most_urgent_task_first(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    later = office.submit("e-3", JUNE_3, JUNE_7)
+    office.ask_manager(later, MONDAY_MORNING + timedelta(days=1))
+    sooner = office.submit("e-4", JUNE_3, JUNE_7)
+    office.ask_manager(sooner, MONDAY_MORNING)
+    runner.catch_up()
+
+    assert [task.case_id for task in read_models.open_tasks("e-2")] == [sooner, later]
+
+
+def test_escalation_adds_the_task_to_the_next_manager_and_marks_it_escalated(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    case_id = office.submit("e-3", JUNE_3, JUNE_7)
+    office.ask_manager(case_id)
+    office.escalate(case_id)
+    runner.catch_up()
+
+    [for_manager] = read_models.open_tasks("e-2")
+    [for_their_manager] = read_models.open_tasks("e-1")
+    assert for_manager.escalated
+    assert for_their_manager.escalated
+    assert for_their_manager.case_id == case_id
+    assert for_their_manager.due_at == for_manager.due_at
+
+    office.decide(case_id, "e-1", Decision.REJECT, "busy month")
+    runner.catch_up()
+    assert read_models.open_tasks("e-1") == read_models.open_tasks("e-2") == []
+
+
+def test_withdrawing_a_request_takes_its_task_out_of_the_inbox(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    case_id = office.submit("e-3", JUNE_3, JUNE_7)
+    office.ask_manager(case_id)
+    runner.catch_up()
+    assert len(read_models.open_tasks("e-2")) == 1
+
+    office.withdraw(case_id, "e-3")
+    runner.catch_up()
+    assert read_models.open_tasks("e-2") == []
+
+
+# -- balances ------------------------------------------------------------------------
+
+
+def test_balances_count_pending_and_approved_days_like_the_leave_account(
+    office: Office,
+    runner: ProjectionRunner,
+    read_models: ReadModels,
+    application: BackofficeApplication,
+) -> None:
+    office.approved("e-3", JUNE_3, JUNE_7)
+    office.submit("e-3", date(2030, 7, 1), date(2030, 7, 5), half_day_start=True)
+    office.submit("e-3", date(2030, 9, 2), date(2030, 9, 4), LeaveType.UNPAID)
+    office.submit("e-3", date(2030, 9, 5), date(2030, 9, 6), LeaveType.SICK)
+    runner.catch_up()
+
+    balance = read_models.balance("e-3", 2030)
+    assert balance == LeaveBalance(
+        "e-3", 2030, Decimal(30), Decimal(5), Decimal("4.5"), Decimal("20.5")
+    )
+    account = application.leave_balance("e-3", 2030)
+    assert (balance.entitled, balance.approved, balance.pending, balance.remaining) == (
+        account.entitled,
+        account.approved,
+        account.pending,
+        account.remaining,
+    )
+
+
+def test_a_request_over_new_year_counts_its_days_in_each_year(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    office.submit("e-3", date(2030, 12, 30), date(2031, 1, 3))  # 1 January is a holiday
+    runner.catch_up()
+
+    for year in (2030, 2031):
+        balance = read_models.balance("e-3", year)
+        assert balance is not None
+        assert (balance.pending, balance.remaining) == (Decimal(2), Decimal(28))
+
+
+def test_cancelling_approved_leave_gives_the_days_back(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    case_id = office.approved("e-3", JUNE_3, JUNE_7)
+    runner.catch_up()
+    assert read_models.balance("e-3", 2030) == LeaveBalance(
+        "e-3", 2030, Decimal(30), Decimal(5), Decimal(0), Decimal(25)
+    )
+
+    office.cancel(case_id, "e-3", today=BEFORE_JUNE)
+    runner.catch_up()
+    assert read_models.balance("e-3", 2030) == LeaveBalance(
+        "e-3", 2030, Decimal(30), Decimal(0), Decimal(0), Decimal(30)
+    )
+
+
+def test_an_unknown_employee_has_no_balance(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    runner.catch_up()
+    assert read_models.balance("e-404", 2030) is None
+    balance = read_models.balance("e-5", 2030)
+    assert balance is not None
+    assert balance.remaining == Decimal(30)
+
+
+# -- team calendar -------------------------------------------------------------------
+
+
+def test_team_calendar_shows_approved_and_sick_leave_of_direct_reports(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    vacation = office.approved("e-3", JUNE_3, JUNE_7)
+    sick = office.submit("e-4", date(2030, 6, 5), date(2030, 6, 6), LeaveType.SICK)
+    pending = office.submit("e-4", date(2030, 6, 12), date(2030, 6, 13))
+    office.approved("e-5", JUNE_3, JUNE_7)  # reports to e-1, not e-2
+    runner.catch_up()
+
+    absences = read_models.team_absences("e-2", date(2030, 6, 4), date(2030, 6, 5))
+    assert [(a.employee_id, a.day, a.case_id, a.leave_type) for a in absences] == [
+        ("e-3", date(2030, 6, 4), vacation, "annual"),
+        ("e-3", date(2030, 6, 5), vacation, "annual"),
+        ("e-4", date(2030, 6, 5), sick, "sick"),
+    ]
+    assert all(a.share == Decimal(1) and a.approved for a in absences)
+    june = (date(2030, 6, 1), date(2030, 6, 30))
+    tentative = read_models.team_absences("e-2", *june, include_pending=True)
+    assert {a.day for a in tentative if a.case_id == pending} == {
+        date(2030, 6, 12),
+        date(2030, 6, 13),
+    }
+    assert {a.employee_id for a in read_models.team_absences("e-1", *june)} == {"e-5"}
+
+
+def test_cancelled_leave_leaves_the_team_calendar(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    case_id = office.approved("e-3", JUNE_3, JUNE_7)
+    runner.catch_up()
+    assert len(read_models.team_absences("e-2", JUNE_3, JUNE_7)) == 5
+
+    office.cancel(case_id, "e-3", today=BEFORE_JUNE)
+    runner.catch_up()
+    assert read_models.team_absences("e-2", JUNE_3, JUNE_7, include_pending=True) == []
+
+
+# -- leave cases ---------------------------------------------------------------------
+
+
+def test_leave_cases_follow_each_request_to_its_status(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    taken = office.approved("e-3", JUNE_3, JUNE_7)
+    office.take(taken)
+    rejected = office.submit("e-3", date(2030, 7, 1), date(2030, 7, 2))
+    office.ask_manager(rejected)
+    office.decide(rejected, "e-2", Decision.REJECT)
+    withdrawn = office.submit("e-3", date(2030, 7, 8), date(2030, 7, 8))
+    office.withdraw(withdrawn, "e-3")
+    sick = office.submit("e-3", date(2030, 9, 2), date(2030, 9, 3), LeaveType.SICK)
+    pending = office.submit("e-3", date(2030, 10, 7), date(2030, 10, 9), half_day_start=True)
+    runner.catch_up()
+
+    cases = read_models.cases_of("e-3")
+    assert [(c.case_id, c.status) for c in cases] == [
+        (pending, LeaveStatus.PENDING),
+        (sick, LeaveStatus.RECORDED),
+        (withdrawn, LeaveStatus.WITHDRAWN),
+        (rejected, LeaveStatus.REJECTED),
+        (taken, LeaveStatus.TAKEN),
+    ]
+    latest = read_models.leave_case(pending)
+    assert latest is not None
+    assert (latest.start, latest.end, latest.half_day_start) == (
+        date(2030, 10, 7),
+        date(2030, 10, 9),
+        True,
+    )
+    assert latest.working_days == Decimal("2.5")
+    first = cases[-1]
+    assert first.working_days == Decimal(5)
+    assert first.submitted_at < first.updated_at
+    assert read_models.cases_of("e-4") == []
+
+
+# -- employee directory --------------------------------------------------------------
+
+
+def test_a_new_manager_sees_the_moved_employee_in_their_team(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    office.approved("e-4", JUNE_3, JUNE_7)
+    moved = replace(ORGANISATION[3], manager_id="e-1", email="maggie@example.com")
+    office.app.load_organisation([moved], meta("hr"))
+    runner.catch_up()
+
+    employee = read_models.employee("e-4")
+    assert employee is not None
+    assert (employee.manager_id, employee.email) == ("e-1", "maggie@example.com")
+    assert [e.employee_id for e in read_models.direct_reports("e-1")] == ["e-2", "e-4", "e-5"]
+    assert read_models.team_absences("e-2", JUNE_3, JUNE_7) == []
+    assert len(read_models.team_absences("e-1", JUNE_3, JUNE_7)) == 5
+
+
+# -- the runner ----------------------------------------------------------------------
+
+
+def recorded(office: Office, after: int = 0) -> int:
+    """How many events are recorded after a position."""
+    notifications = office.app.recorder.select_notifications(
+        start=after, limit=10_000, inclusive_of_start=False
+    )
+    return len(notifications)
+
+
+def some_history(office: Office) -> None:
+    """Requests in every state, so every projection has rows."""
+    office.approved("e-3", JUNE_3, JUNE_7)
+    cancelled = office.approved("e-4", JUNE_3, JUNE_7)
+    office.cancel(cancelled, "e-4", today=BEFORE_JUNE)
+    escalated = office.submit("e-3", date(2030, 12, 30), date(2031, 1, 3))
+    office.ask_manager(escalated)
+    office.escalate(escalated)
+    office.submit("e-4", date(2030, 9, 2), date(2030, 9, 4), LeaveType.SICK)
+    office.submit("e-5", date(2030, 7, 1), date(2030, 7, 5), half_day_start=True)
+
+
+def test_rebuild_gives_exactly_the_same_rows_as_the_incremental_run(
+    office: Office, runner: ProjectionRunner, dump_rows: Callable[[], dict[str, Any]]
+) -> None:
+    some_history(office)
+    runner.catch_up()
+    incremental = dump_rows()
+    assert all(incremental.values())
+
+    reached: list[tuple[int, int]] = []
+    applied = runner.rebuild(progress=lambda position, end: reached.append((position, end)))
+
+    assert dump_rows() == incremental
+    assert applied == recorded(office)
+    end = runner.position()
+    assert reached[-1] == (end, end)
+    assert [position for position, _ in reached] == sorted({p for p, _ in reached})
+
+
+def test_rebuilding_one_read_model_leaves_the_others_alone(
+    office: Office, runner: ProjectionRunner, dump_rows: Callable[[], dict[str, Any]]
+) -> None:
+    some_history(office)
+    runner.catch_up()
+    before = dump_rows()
+
+    assert runner.rebuild(["inbox"]) == recorded(office)
+    assert dump_rows() == before
+
+
+def test_catching_up_again_applies_nothing_and_changes_nothing(
+    office: Office, runner: ProjectionRunner, dump_rows: Callable[[], dict[str, Any]]
+) -> None:
+    some_history(office)
+    assert runner.catch_up() == recorded(office)
+    before = dump_rows()
+
+    assert runner.catch_up() == 0
+    assert dump_rows() == before
+
+
+def test_replaying_events_after_a_rewound_position_counts_nothing_twice(
+    office: Office,
+    runner: ProjectionRunner,
+    read_models: ReadModels,
+    dump_rows: Callable[[], dict[str, Any]],
+    store_url: str,
+) -> None:
+    some_history(office)
+    runner.catch_up()
+    before = dump_rows()
+    end = runner.position()
+
+    for rewound_to in (end // 2, 0):
+        with (
+            Database(StoreLocation(store_url)) as database,
+            database.transaction() as cursor,
+        ):
+            cursor.execute("UPDATE projection_tracking SET position = ?", [rewound_to])
+        assert runner.catch_up() == recorded(office, after=rewound_to)
+        assert dump_rows() == before
+    assert read_models.balance("e-3", 2030) == LeaveBalance(
+        "e-3", 2030, Decimal(30), Decimal(5), Decimal(2), Decimal(23)
+    )
+
+
+def test_tracking_positions_never_move_backwards(
+    office: Office, runner: ProjectionRunner, store_url: str
+) -> None:
+    some_history(office)
+    runner.catch_up()
+    end = runner.position()
+
+    with Database(StoreLocation(store_url)) as database, database.transaction() as cursor:
+        tracking.advance(cursor, "inbox", 1)
+    assert runner.position("inbox") == end
+
+
+def test_two_runners_on_one_store_apply_each_event_once(
+    office: Office,
+    runner: ProjectionRunner,
+    store_url: str,
+    dump_rows: Callable[[], dict[str, Any]],
+) -> None:
+    some_history(office)
+    counts: list[int] = []
+    with ProjectionRunner(store_url, batch_size=3) as other:
+        threads = [
+            threading.Thread(target=lambda r=each: counts.append(r.catch_up()))
+            for each in (runner, other)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+    together = dump_rows()
+
+    assert sum(counts) == recorded(office)
+    runner.rebuild()
+    assert dump_rows() == together
+
+
+def test_background_runner_applies_new_events_and_wait_for_reads_your_writes(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    runner.start()
+    try:
+        case_id = office.submit("e-3", JUNE_3, JUNE_7)
+        saved = office.ask_manager(case_id)
+        assert read_models.wait_for(saved.position, timeout=5)
+        assert [task.case_id for task in read_models.open_tasks("e-2")] == [case_id]
+
+        saved = office.decide(case_id, "e-2", Decision.APPROVE)
+        assert runner.wait_for(saved.position, timeout=5)
+        assert read_models.open_tasks("e-2") == []
+        assert read_models.position() >= saved.position
+    finally:
+        runner.stop()
+
+
+def test_wait_for_gives_up_when_the_read_models_are_behind(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    saved = office.ask_manager(office.submit("e-3", JUNE_3, JUNE_7))
+
+    assert not read_models.wait_for(saved.position, timeout=0.05)
+    runner.catch_up()
+    assert read_models.wait_for(saved.position, timeout=0)
+
+
+def test_runner_follows_the_library_subscription_on_postgres_and_polls_on_sqlite(
+    office: Office, runner: ProjectionRunner, store_url: str
+) -> None:
+    runner.start()
+    try:
+        assert eventually(lambda: runner.subscription is not None)
+        expected = (
+            PostgresSubscription if StoreLocation(store_url).is_postgres else PollingSubscription
+        )
+        assert isinstance(runner.subscription, expected)
+        saved = office.ask_manager(office.submit("e-3", JUNE_3, JUNE_7))
+        assert runner.wait_for(saved.position, timeout=5)
+    finally:
+        runner.stop()
+    assert runner.subscription is None
+
+
+def test_a_subscription_yields_recorded_then_new_notifications_until_stopped(
+    office: Office, application: BackofficeApplication
+) -> None:
+    recorded = application.recorder.max_notification_id() or 0
+    received: list[int] = []
+    with subscribe(application.recorder, gt=recorded - 2) as subscription:
+
+        def follow() -> None:
+            received.extend(notification.id for notification in subscription)
+
+        follower = threading.Thread(target=follow)
+        follower.start()
+        position = office.ask_manager(office.submit("e-3", JUNE_3, JUNE_7)).position
+        assert eventually(lambda: bool(received) and received[-1] == position)
+        subscription.stop()
+        follower.join(timeout=5)
+
+    assert not follower.is_alive()
+    assert received == list(range(recorded - 1, position + 1))
+
+
+def test_the_polling_subscription_stops_while_waiting(application: BackofficeApplication) -> None:
+    subscription = PollingSubscription(application.recorder, gt=0, interval=10)
+    waiter = threading.Thread(target=lambda: list(subscription))
+    waiter.start()
+    started = datetime.now(UTC)
+    subscription.stop()
+    waiter.join(timeout=5)
+    assert not waiter.is_alive()
+    assert datetime.now(UTC) - started < timedelta(seconds=5)

@@ -1,0 +1,226 @@
+"""The leave account: overlaps, the yearly balance, and giving days back."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from domain.employee import EmployeeProfile
+from domain.errors import Conflict, RuleViolation
+from domain.leave import LeavePeriod, LeaveType
+from domain.leave_account import Balance, LeaveAccount
+from tests.unit.factories import data, meta, names, profile, refused
+
+ADA = profile("ada")
+
+
+def days(
+    start: date,
+    end: date | None = None,
+    *,
+    half_day_start: bool = False,
+    half_day_end: bool = False,
+    who: EmployeeProfile = ADA,
+) -> dict[date, Decimal]:
+    period = LeavePeriod(start, end or start, half_day_start, half_day_end)
+    return period.day_fractions(who.calendar)
+
+
+def account_of(who: EmployeeProfile = ADA) -> LeaveAccount:
+    account = LeaveAccount(who.employee_id, meta(who.employee_id))
+    account.collect_events()
+    return account
+
+
+def reserve(
+    account: LeaveAccount,
+    case_id: str,
+    fractions: dict[date, Decimal],
+    leave_type: LeaveType = LeaveType.ANNUAL,
+    who: EmployeeProfile = ADA,
+) -> None:
+    account.reserve(case_id, leave_type, fractions, who, meta(who.employee_id))
+
+
+def test_reserving_annual_leave_holds_its_working_days_as_pending() -> None:
+    account = LeaveAccount("ada", meta("ada", "submit-1"))
+
+    account.reserve(
+        "case-1", LeaveType.ANNUAL, days(date(2025, 6, 16), date(2025, 6, 20)), ADA, meta("ada")
+    )
+
+    events = account.collect_events()
+    assert names(events) == ["Opened", "Reserved"]
+    reserved = data(events[1])
+    assert reserved["case_id"] == "case-1"
+    assert reserved["leave_type"] == "annual"
+    assert reserved["approved"] is False
+    assert reserved["days"] == {f"2025-06-{day}": Decimal(1) for day in (16, 17, 18, 20)}
+    assert account.balance(ADA, 2025) == Balance(Decimal(30), Decimal(0), Decimal(4))
+
+
+def test_confirming_a_reservation_turns_pending_days_into_approved_days() -> None:
+    account = account_of()
+    reserve(account, "case-1", days(date(2025, 6, 16), date(2025, 6, 20)))
+
+    account.confirm("case-1", meta("mia"))
+
+    assert names(account.collect_events()) == ["Reserved", "Confirmed"]
+    assert account.balance(ADA, 2025) == Balance(Decimal(30), Decimal(4), Decimal(0))
+
+
+@pytest.mark.parametrize("approved", [False, True])
+def test_releasing_a_reservation_gives_its_days_back(approved: bool) -> None:
+    account = account_of()
+    reserve(account, "case-1", days(date(2025, 6, 16), date(2025, 6, 20)))
+    if approved:
+        account.confirm("case-1", meta("mia"))
+    account.collect_events()
+
+    account.release("case-1", "cancelled", meta("ada"))
+
+    events = account.collect_events()
+    assert names(events) == ["Released"]
+    assert data(events[0])["reason"] == "cancelled"
+    assert account.balance(ADA, 2025).remaining == 30
+    assert account.held_on(date(2025, 6, 16)) == 0
+
+
+def test_releasing_a_request_the_account_does_not_hold_records_nothing() -> None:
+    account = account_of()
+
+    account.release("no-such-case", "withdrawn", meta("ada"))
+
+    assert account.collect_events() == []
+
+
+@pytest.mark.parametrize("approved", [False, True])
+def test_a_request_overlapping_a_pending_or_approved_one_is_refused(approved: bool) -> None:
+    account = account_of()
+    reserve(account, "case-1", days(date(2025, 6, 16), date(2025, 6, 20)))
+    if approved:
+        account.confirm("case-1", meta("mia"))
+    account.collect_events()
+
+    with refused(Conflict, "overlap"):
+        reserve(account, "case-2", days(date(2025, 6, 20), date(2025, 6, 24)))
+
+    assert account.collect_events() == []
+    assert list(account.bookings) == ["case-1"]
+
+
+def test_days_given_back_can_be_requested_again() -> None:
+    account = account_of()
+    reserve(account, "case-1", days(date(2025, 6, 16)))
+    account.release("case-1", "rejected", meta("mia"))
+
+    reserve(account, "case-2", days(date(2025, 6, 16)))
+
+    assert list(account.bookings) == ["case-2"]
+
+
+def test_two_half_days_on_the_same_date_are_allowed_but_not_a_third() -> None:
+    account = account_of()
+    monday = date(2025, 6, 16)
+    reserve(account, "morning", days(monday, half_day_start=True))
+    reserve(account, "afternoon", days(monday, half_day_end=True), LeaveType.UNPAID)
+
+    with refused(Conflict, "overlap"):
+        reserve(account, "evening", days(monday, half_day_start=True))
+
+    assert account.held_on(monday) == 1
+
+
+def test_a_half_day_on_a_date_already_taken_in_full_is_refused() -> None:
+    account = account_of()
+    reserve(account, "case-1", days(date(2025, 6, 16), date(2025, 6, 18)))
+
+    with refused(Conflict, "overlap"):
+        reserve(account, "case-2", days(date(2025, 6, 18), half_day_start=True))
+
+
+def test_sick_leave_is_held_as_approved_without_drawing_on_the_balance() -> None:
+    account = account_of()
+
+    reserve(account, "sick", days(date(2025, 6, 16), date(2025, 6, 17)), LeaveType.SICK)
+
+    assert account.bookings["sick"].approved is True
+    assert account.balance(ADA, 2025).remaining == 30
+    with refused(Conflict, "overlap"):
+        reserve(account, "annual", days(date(2025, 6, 17)))
+
+
+def test_unpaid_leave_waits_for_approval_without_drawing_on_the_balance() -> None:
+    account = account_of()
+
+    reserve(account, "unpaid", days(date(2025, 6, 2), date(2025, 6, 27)), LeaveType.UNPAID)
+
+    assert account.bookings["unpaid"].approved is False
+    assert account.balance(ADA, 2025) == Balance(Decimal(30), Decimal(0), Decimal(0))
+
+
+def test_a_request_of_no_working_day_is_refused() -> None:
+    account = account_of()
+
+    with refused(RuleViolation, "zero_working_days"):
+        reserve(account, "weekend", days(date(2025, 6, 21), date(2025, 6, 22)))
+
+    assert account.collect_events() == []
+
+
+def test_annual_leave_beyond_the_remaining_balance_is_refused_counting_pending_days() -> None:
+    ten = profile(annual_leave_days="10")
+    account = account_of(ten)
+    reserve(account, "first", days(date(2025, 6, 2), date(2025, 6, 6)), who=ten)
+
+    with refused(RuleViolation, "insufficient_balance"):
+        reserve(account, "second", days(date(2025, 6, 23), date(2025, 6, 30)), who=ten)
+    reserve(account, "third", days(date(2025, 6, 23), date(2025, 6, 27)), who=ten)
+
+    assert account.balance(ten, 2025) == Balance(Decimal(10), Decimal(0), Decimal(10))
+
+
+def test_a_request_spanning_new_year_draws_each_part_from_its_own_year() -> None:
+    three_days = profile(annual_leave_days="3")
+    account = account_of(three_days)
+    # Mon 29, Tue 30, Wed 31 December 2025 and Fri 2 January 2026 (1 January is a holiday).
+    reserve(account, "new-year", days(date(2025, 12, 29), date(2026, 1, 2)), who=three_days)
+
+    assert account.balance(three_days, 2025) == Balance(Decimal(3), Decimal(0), Decimal(3))
+    assert account.balance(three_days, 2026) == Balance(Decimal(3), Decimal(0), Decimal(1))
+
+
+def test_a_request_spanning_new_year_is_refused_when_one_year_runs_short() -> None:
+    three_days = profile(annual_leave_days="3")
+    account = account_of(three_days)
+    reserve(account, "earlier", days(date(2025, 6, 16)), who=three_days)
+
+    with refused(RuleViolation, "insufficient_balance"):
+        reserve(account, "new-year", days(date(2025, 12, 29), date(2026, 1, 2)), who=three_days)
+
+    assert list(account.bookings) == ["earlier"]
+
+
+def test_someone_who_joined_mid_year_can_take_only_the_pro_rated_entitlement() -> None:
+    nina = profile("nina", start_date=date(2025, 7, 1))  # 15 of 30 days in 2025
+    account = account_of(nina)
+    three_weeks = days(date(2025, 9, 1), date(2025, 9, 19), who=nina)  # 15 days
+
+    with refused(RuleViolation, "insufficient_balance"):
+        reserve(account, "too-many", {**three_weeks, date(2025, 9, 22): Decimal(1)}, who=nina)
+    reserve(account, "fits", three_weeks, who=nina)
+
+    assert account.balance(nina, 2025) == Balance(Decimal(15), Decimal(0), Decimal(15))
+    assert account.balance(nina, 2026).remaining == 30
+
+
+def test_repeating_a_reservation_command_records_it_once() -> None:
+    account = account_of()
+    command = meta("ada", "submit-1")
+
+    for _ in range(2):
+        account.reserve("case-1", LeaveType.ANNUAL, days(date(2025, 6, 16)), ADA, command)
+
+    assert names(account.collect_events()) == ["Reserved"]

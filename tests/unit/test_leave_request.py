@@ -1,0 +1,308 @@
+"""The leave request case and its approval task: who may decide, withdraw, cancel."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from domain.case import Decision
+from domain.errors import Conflict, NotAllowed, NotFound, RuleViolation
+from domain.leave import LeaveType
+from domain.leave_request import LeaveRequest, LeaveStatus
+from tests.unit.factories import data, meta, names, refused
+
+START, END = date(2025, 6, 16), date(2025, 6, 18)
+DUE = datetime(2025, 6, 4, 9, tzinfo=UTC)
+TASK = "approval"
+
+
+def submitted(leave_type: LeaveType = LeaveType.ANNUAL, requester: str = "ada") -> LeaveRequest:
+    request = LeaveRequest(
+        id=uuid4(),
+        requester_id=requester,
+        leave_type=leave_type,
+        start=START,
+        end=END,
+        half_day_start=False,
+        half_day_end=True,
+        days={"2025-06-16": Decimal(1), "2025-06-17": Decimal(1), "2025-06-18": Decimal("0.5")},
+        reason="summer",
+        meta=meta(requester),
+    )
+    request.collect_events()
+    return request
+
+
+def awaiting(*assignees: str) -> LeaveRequest:
+    """A pending request whose approval task is assigned to ``assignees`` (Mia by default)."""
+    request = submitted()
+    request.open_task(TASK, "Ada: 2.5 days", list(assignees or ["mia"]), DUE, meta())
+    request.collect_events()
+    return request
+
+
+def approved() -> LeaveRequest:
+    request = awaiting()
+    request.decide(TASK, Decision.APPROVE, None, meta("mia"))
+    request.collect_events()
+    return request
+
+
+def test_annual_leave_is_submitted_pending_with_its_working_days() -> None:
+    command = meta("ada", "submit-1")
+    request = LeaveRequest(
+        id=uuid4(),
+        requester_id="ada",
+        leave_type=LeaveType.ANNUAL,
+        start=START,
+        end=START,
+        half_day_start=True,
+        half_day_end=False,
+        days={"2025-06-16": Decimal("0.5")},
+        reason=None,
+        meta=command,
+    )
+
+    events = request.collect_events()
+    assert names(events) == ["Submitted"]
+    assert data(events[0])["meta"] == command
+    assert request.status is LeaveStatus.PENDING
+    assert request.working_days == Decimal("0.5")
+    assert request.period.half_day_start is True
+
+
+def test_sick_leave_is_recorded_and_the_manager_informed_in_its_history() -> None:
+    request = submitted(LeaveType.SICK)
+
+    request.inform_manager("mia", meta("ada"))
+
+    events = request.collect_events()
+    assert names(events) == ["ManagerInformed"]
+    assert data(events[0])["manager_id"] == "mia"
+    assert request.status is LeaveStatus.RECORDED
+    assert request.tasks == {}
+
+
+def test_opening_an_approval_task_assigns_it_with_a_due_date() -> None:
+    request = submitted()
+
+    request.open_task(TASK, "Ada: 2.5 days", ["mia"], DUE, meta())
+
+    events = request.collect_events()
+    assert names(events) == ["TaskOpened"]
+    assert data(events[0])["assignees"] == ["mia"]
+    task = request.task(TASK)
+    assert (task.is_open, task.eligible, task.due_at) == (True, ["mia"], DUE)
+
+
+def test_the_same_task_cannot_be_opened_twice_but_a_repeated_command_is_ignored() -> None:
+    request = submitted()
+    command = meta()
+    request.open_task(TASK, "t", ["mia"], DUE, command)
+
+    request.open_task(TASK, "t", ["mia"], DUE, command)
+    with refused(Conflict, "task_exists"):
+        request.open_task(TASK, "t", ["mia"], DUE, meta())
+
+    assert names(request.collect_events()) == ["TaskOpened"]
+
+
+@pytest.mark.parametrize("closed", ["withdrawn", "sick"])
+def test_no_approval_task_is_opened_on_a_request_that_is_not_pending(closed: str) -> None:
+    request = submitted(LeaveType.SICK) if closed == "sick" else submitted()
+    if closed == "withdrawn":
+        request.withdraw(meta("ada"))
+    request.collect_events()
+
+    with refused(Conflict, "not_pending"):
+        request.open_task(TASK, "t", ["mia"], DUE, meta())
+
+    assert request.collect_events() == []
+    assert request.tasks == {}
+
+
+def test_a_repeated_task_opening_is_ignored_even_after_the_request_was_withdrawn() -> None:
+    request = submitted()
+    command = meta()
+    request.open_task(TASK, "t", ["mia"], DUE, command)
+    request.withdraw(meta("ada"))
+
+    request.open_task(TASK, "t", ["mia"], DUE, command)
+
+    assert names(request.collect_events()) == ["TaskOpened", "TaskCancelled", "Withdrawn"]
+
+
+def test_the_assignee_approves_a_pending_request() -> None:
+    request = awaiting()
+
+    request.decide(TASK, Decision.APPROVE, "enjoy", meta("mia"))
+
+    events = request.collect_events()
+    assert names(events) == ["TaskDecided", "Approved"]
+    assert data(events[0])["decision"] == "approve"
+    assert data(events[1])["meta"].actor == "mia"
+    assert request.status is LeaveStatus.APPROVED
+    task = request.task(TASK)
+    assert (task.decision, task.decided_by, task.comment) == (Decision.APPROVE, "mia", "enjoy")
+    assert request.open_tasks == []
+
+
+def test_the_assignee_rejects_a_pending_request_with_a_reason() -> None:
+    request = awaiting()
+
+    request.decide(TASK, Decision.REJECT, "busy week", meta("mia"))
+
+    assert names(request.collect_events()) == ["TaskDecided", "Rejected"]
+    assert request.status is LeaveStatus.REJECTED
+    assert request.closing_reason == "busy week"
+
+
+def test_nobody_may_approve_their_own_request_even_when_assigned_to_it() -> None:
+    request = awaiting("ada", "mia")
+
+    with refused(NotAllowed, "no_self_approval"):
+        request.decide(TASK, Decision.APPROVE, None, meta("ada"))
+
+    assert request.collect_events() == []
+    assert request.status is LeaveStatus.PENDING
+
+
+def test_nobody_may_decide_on_behalf_of_the_requester() -> None:
+    request = awaiting()
+
+    with refused(NotAllowed, "no_self_approval"):
+        request.decide(TASK, Decision.APPROVE, None, meta("mia", on_behalf_of="ada"))
+
+
+def test_someone_the_task_is_not_assigned_to_cannot_decide_it() -> None:
+    request = awaiting()
+
+    with refused(NotAllowed, "not_an_approver"):
+        request.decide(TASK, Decision.APPROVE, None, meta("ben"))
+
+    assert request.task(TASK).is_open
+
+
+def test_a_delegate_decides_on_behalf_of_the_assignee_and_both_are_recorded() -> None:
+    request = awaiting()
+
+    request.decide(TASK, Decision.APPROVE, None, meta("ben", on_behalf_of="mia"))
+
+    task = request.task(TASK)
+    assert (task.decided_by, task.decided_on_behalf_of) == ("ben", "mia")
+
+
+def test_someone_the_task_was_escalated_to_may_decide_it() -> None:
+    request = awaiting()
+
+    request.escalate_task(TASK, ["carl"], meta())
+    request.decide(TASK, Decision.REJECT, None, meta("carl"))
+
+    assert names(request.collect_events()) == ["TaskEscalated", "TaskDecided", "Rejected"]
+    assert request.task(TASK).eligible == ["mia", "carl"]
+    assert request.task(TASK).decided_by == "carl"
+
+
+def test_a_decided_task_cannot_be_escalated() -> None:
+    request = approved()
+
+    with refused(Conflict, "task_closed"):
+        request.escalate_task(TASK, ["carl"], meta())
+
+
+def test_an_already_decided_task_cannot_be_decided_again() -> None:
+    request = approved()
+
+    with refused(Conflict, "task_already_decided"):
+        request.decide(TASK, Decision.REJECT, "changed my mind", meta("mia"))
+
+    assert request.collect_events() == []
+    assert request.status is LeaveStatus.APPROVED
+
+
+def test_repeating_a_decision_command_records_nothing_new() -> None:
+    request = awaiting()
+    command = meta("mia")
+    request.decide(TASK, Decision.APPROVE, None, command)
+    version = request.version
+
+    request.decide(TASK, Decision.APPROVE, None, command)
+
+    assert names(request.collect_events()) == ["TaskDecided", "Approved"]
+    assert request.version == version
+
+
+def test_deciding_a_task_the_case_does_not_have_is_refused() -> None:
+    with refused(NotFound, "task_not_found"):
+        awaiting().decide("no-such-task", Decision.APPROVE, None, meta("mia"))
+
+
+def test_the_requester_withdraws_a_pending_request_closing_its_open_task() -> None:
+    request = awaiting()
+
+    request.withdraw(meta("ada"))
+
+    assert names(request.collect_events()) == ["TaskCancelled", "Withdrawn"]
+    assert request.status is LeaveStatus.WITHDRAWN
+    assert request.open_tasks == []
+    with refused(Conflict, "task_already_decided"):
+        request.decide(TASK, Decision.APPROVE, None, meta("mia"))
+
+
+def test_only_the_requester_may_withdraw_a_request() -> None:
+    with refused(NotAllowed, "only_requester"):
+        awaiting().withdraw(meta("mia"))
+
+
+def test_an_approved_request_cannot_be_withdrawn() -> None:
+    with refused(Conflict, "not_pending"):
+        approved().withdraw(meta("ada"))
+
+
+def test_the_requester_cancels_approved_leave_before_it_starts() -> None:
+    request = approved()
+
+    request.cancel(date(2025, 6, 15), meta("ada"))
+
+    assert names(request.collect_events()) == ["Cancelled"]
+    assert request.status is LeaveStatus.CANCELLED
+
+
+@pytest.mark.parametrize("today", [START, END, date(2025, 7, 1)])
+def test_leave_cannot_be_cancelled_once_it_has_started(today: date) -> None:
+    request = approved()
+
+    with refused(RuleViolation, "already_started"):
+        request.cancel(today, meta("ada"))
+
+    assert request.status is LeaveStatus.APPROVED
+
+
+def test_a_pending_request_is_withdrawn_not_cancelled() -> None:
+    with refused(Conflict, "not_approved"):
+        awaiting().cancel(date(2025, 6, 1), meta("ada"))
+
+
+def test_only_the_requester_may_cancel_approved_leave() -> None:
+    with refused(NotAllowed, "only_requester"):
+        approved().cancel(date(2025, 6, 1), meta("mia"))
+
+
+def test_recorded_sick_leave_can_be_cancelled_before_it_starts() -> None:
+    request = submitted(LeaveType.SICK)
+
+    request.cancel(date(2025, 6, 15), meta("ada"))
+
+    assert request.status is LeaveStatus.CANCELLED
+
+
+def test_approved_leave_is_marked_taken_but_pending_leave_is_not() -> None:
+    request = approved()
+    request.mark_taken(meta())
+
+    assert request.status is LeaveStatus.TAKEN
+    with refused(Conflict, "not_approved"):
+        awaiting().mark_taken(meta())

@@ -1,0 +1,439 @@
+"""Leave requests through the application, on an in-memory store.
+
+The organisation (``factories.organisation``): Carl runs the company, Mia
+manages everyone else. Ada (30 days) is in Bavaria, Ben in Berlin, Chloe
+(25 days) in France, Nina (Bavaria) joined on 1 July 2025.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import pytest
+
+from domain.case import Decision
+from domain.errors import Conflict, NotAllowed, NotFound, RuleViolation
+from domain.leave import LeaveType
+from domain.leave_account import Balance, LeaveAccount
+from domain.leave_request import LeaveStatus
+from services.application import Saved
+from tests.unit.factories import LeaveDesk, data, meta, only_task, refused
+
+# Monday 16 to Friday 20 June 2025; Thursday 19 is Corpus Christi in Bavaria only.
+MONDAY, FRIDAY = date(2025, 6, 16), date(2025, 6, 20)
+
+
+def account_events(desk: LeaveDesk, employee_id: str) -> list[str]:
+    return desk.event_names(LeaveAccount.create_id(employee_id))
+
+
+# -- counting the days ----------------------------------------------------------------
+
+
+def test_the_same_week_counts_the_holidays_of_each_employees_region(desk: LeaveDesk) -> None:
+    ada = desk.submit("ada", MONDAY, FRIDAY).case
+    ben = desk.submit("ben", MONDAY, FRIDAY).case
+    chloe = desk.submit("chloe", date(2025, 7, 14), date(2025, 7, 18)).case  # Bastille Day
+
+    assert [ada.working_days, ben.working_days, chloe.working_days] == [4, 5, 4]
+    assert "2025-06-19" not in ada.days
+    assert desk.app.leave_balance("ada", 2025) == Balance(Decimal(30), Decimal(0), Decimal(4))
+    assert desk.remaining("chloe") == 21
+
+
+def test_submitting_records_the_request_and_holds_its_days_together(desk: LeaveDesk) -> None:
+    saved = desk.submit("ada", MONDAY, FRIDAY)
+
+    assert saved.case.status is LeaveStatus.PENDING
+    assert desk.event_names(saved.case.id) == ["Submitted"]
+    assert account_events(desk, "ada") == ["Opened", "Reserved"]
+    assert saved.position == desk.position
+
+
+def test_half_days_at_the_start_and_end_count_half(desk: LeaveDesk) -> None:
+    case = desk.submit("ada", MONDAY, date(2025, 6, 18), half_day_start=True, half_day_end=True)
+
+    assert case.case.working_days == 2
+    assert desk.remaining("ada") == 28
+
+
+def test_a_request_on_a_regional_holiday_only_is_refused_and_nothing_recorded(
+    desk: LeaveDesk,
+) -> None:
+    epiphany = date(2025, 1, 6)
+    before = desk.position
+
+    with refused(RuleViolation, "zero_working_days"):
+        desk.submit("ada", epiphany)
+
+    assert desk.position == before
+    assert desk.submit("ben", epiphany).case.working_days == 1
+
+
+# -- overlaps -------------------------------------------------------------------------
+
+
+def test_a_request_overlapping_a_pending_one_is_refused_and_nothing_recorded(
+    desk: LeaveDesk,
+) -> None:
+    desk.submit("ada", MONDAY, FRIDAY)
+    before = desk.position
+
+    with refused(Conflict, "overlap"):
+        desk.submit("ada", FRIDAY, date(2025, 6, 24))
+
+    assert desk.position == before
+    assert desk.remaining("ada") == 26
+
+
+def test_a_request_overlapping_approved_leave_is_refused(desk: LeaveDesk) -> None:
+    desk.approved("ada", MONDAY, FRIDAY)
+
+    with refused(Conflict, "overlap"):
+        desk.submit("ada", MONDAY, leave_type=LeaveType.UNPAID)
+
+
+def test_another_employees_leave_on_the_same_days_does_not_overlap(desk: LeaveDesk) -> None:
+    desk.submit("ada", MONDAY, FRIDAY)
+
+    assert desk.submit("nina", MONDAY, FRIDAY).case.status is LeaveStatus.PENDING
+
+
+def test_two_half_days_on_the_same_date_are_accepted(desk: LeaveDesk) -> None:
+    desk.submit("ada", MONDAY, half_day_start=True)
+    desk.submit("ada", MONDAY, half_day_end=True, leave_type=LeaveType.UNPAID)
+
+    with refused(Conflict, "overlap"):
+        desk.submit("ada", MONDAY, half_day_start=True)
+    assert desk.app.leave_balance("ada", 2025).pending == Decimal("0.5")
+
+
+def test_the_days_of_a_rejected_request_can_be_requested_again(desk: LeaveDesk) -> None:
+    case_id = desk.submit("ada", MONDAY, FRIDAY).case.id
+    desk.open_task(case_id)
+    desk.decide(case_id, "mia", Decision.REJECT)
+
+    assert desk.submit("ada", MONDAY, FRIDAY).case.status is LeaveStatus.PENDING
+
+
+# -- the balance ----------------------------------------------------------------------
+
+
+def test_annual_leave_beyond_the_remaining_balance_is_refused(desk: LeaveDesk) -> None:
+    desk.submit("chloe", date(2025, 9, 1), date(2025, 10, 3))  # all of her 25 days
+    before = desk.position
+
+    with refused(RuleViolation, "insufficient_balance"):
+        desk.submit("chloe", date(2025, 10, 6))
+
+    assert desk.position == before
+    assert desk.submit("chloe", date(2025, 10, 6), leave_type=LeaveType.UNPAID).case.id
+
+
+def test_someone_who_joined_mid_year_is_entitled_to_a_pro_rated_share(desk: LeaveDesk) -> None:
+    assert desk.app.leave_balance("nina", 2025).entitled == 15  # 184 days of 365, of 30
+    assert desk.app.leave_balance("nina", 2026).entitled == 30
+    assert desk.app.leave_balance("nina", 2024).entitled == 0
+
+
+def test_a_request_spanning_new_year_draws_each_part_from_its_own_year(desk: LeaveDesk) -> None:
+    desk.submit("ada", date(2025, 12, 29), date(2026, 1, 2))  # 1 January is a holiday
+
+    assert desk.app.leave_balance("ada", 2025).pending == 3
+    assert desk.app.leave_balance("ada", 2026).pending == 1
+
+
+def test_a_request_spanning_new_year_is_refused_when_the_old_year_is_used_up(
+    desk: LeaveDesk,
+) -> None:
+    desk.approved("nina", date(2025, 12, 1), date(2025, 12, 19))  # her 15 days of 2025
+
+    with refused(RuleViolation, "insufficient_balance"):
+        desk.submit("nina", date(2025, 12, 29), date(2026, 1, 2))
+    desk.submit("nina", date(2026, 1, 2))
+
+    assert desk.remaining("nina", 2025) == 0
+    assert desk.app.leave_balance("nina", 2026).pending == 1
+
+
+def test_unpaid_leave_needs_approval_but_leaves_the_balance_alone(desk: LeaveDesk) -> None:
+    saved = desk.submit("ada", MONDAY, FRIDAY, LeaveType.UNPAID)
+    desk.open_task(saved.case.id)
+
+    decided = desk.decide(saved.case.id, "mia")
+
+    assert decided.case.status is LeaveStatus.APPROVED
+    assert desk.remaining("ada") == 30
+
+
+# -- sick leave -----------------------------------------------------------------------
+
+
+def test_sick_leave_is_recorded_without_approval_and_the_manager_informed(
+    desk: LeaveDesk,
+) -> None:
+    saved = desk.submit("ada", MONDAY, FRIDAY, LeaveType.SICK)
+
+    assert saved.case.status is LeaveStatus.RECORDED
+    assert saved.case.tasks == {}
+    assert desk.event_names(saved.case.id) == ["Submitted", "ManagerInformed"]
+    (_, informed) = desk.app.events.get(saved.case.id)
+    assert data(informed)["manager_id"] == "mia"
+    assert desk.remaining("ada") == 30
+    with refused(Conflict, "overlap"):
+        desk.submit("ada", FRIDAY)
+
+
+def test_the_top_of_the_tree_records_sick_leave_with_nobody_to_inform(desk: LeaveDesk) -> None:
+    saved = desk.submit("carl", MONDAY, leave_type=LeaveType.SICK)
+
+    assert desk.event_names(saved.case.id) == ["Submitted"]
+
+
+def test_the_top_of_the_tree_cannot_request_leave_that_needs_approval(desk: LeaveDesk) -> None:
+    with refused(RuleViolation, "no_approver"):
+        desk.submit("carl", MONDAY)
+
+
+# -- approval -------------------------------------------------------------------------
+
+
+def test_the_approval_task_goes_to_the_manager_due_two_business_days_later(
+    desk: LeaveDesk,
+) -> None:
+    case_id = desk.submit("ada", MONDAY, FRIDAY).case.id
+    friday = datetime(2025, 6, 13, 15, tzinfo=UTC)
+
+    task = only_task(desk.open_task(case_id, friday).case)
+
+    assert task.assignees == ["mia"]
+    assert task.due_at == datetime(2025, 6, 17, 15, tzinfo=UTC)
+    assert "Ada" in task.title
+    assert "4 days" in task.title
+
+
+@pytest.mark.parametrize(("employee", "due"), [("ada", date(2025, 6, 23)), ("ben", FRIDAY)])
+def test_the_approval_due_date_skips_the_employees_public_holidays(
+    desk: LeaveDesk, employee: str, due: date
+) -> None:
+    case_id = desk.submit(employee, date(2025, 7, 1)).case.id
+    wednesday_before_corpus_christi = datetime(2025, 6, 18, 9, tzinfo=UTC)
+
+    saved = desk.open_task(case_id, wednesday_before_corpus_christi)
+
+    assert only_task(saved.case).due_at.date() == due
+
+
+def test_approval_debits_the_balance_and_is_recorded_with_who_decided(desk: LeaveDesk) -> None:
+    case_id = desk.submit("ada", MONDAY, FRIDAY).case.id
+    desk.open_task(case_id)
+
+    saved = desk.decide(case_id, "mia")
+
+    assert saved.case.status is LeaveStatus.APPROVED
+    assert desk.event_names(case_id) == ["Submitted", "TaskOpened", "TaskDecided", "Approved"]
+    assert account_events(desk, "ada") == ["Opened", "Reserved", "Confirmed"]
+    approved = list(desk.app.events.get(case_id))[-1]
+    assert data(approved)["meta"].actor == "mia"
+    assert desk.app.leave_balance("ada", 2025) == Balance(Decimal(30), Decimal(4), Decimal(0))
+
+
+def test_rejection_gives_the_days_back(desk: LeaveDesk) -> None:
+    case_id = desk.submit("ada", MONDAY, FRIDAY).case.id
+    desk.open_task(case_id)
+
+    saved = desk.decide(case_id, "mia", Decision.REJECT)
+
+    assert saved.case.status is LeaveStatus.REJECTED
+    assert saved.case.closing_reason == "reject by mia"
+    assert account_events(desk, "ada")[-1] == "Released"
+    assert desk.remaining("ada") == 30
+
+
+def test_manager_cannot_approve_own_leave_request(desk: LeaveDesk) -> None:
+    case_id = desk.submit("mia", MONDAY, FRIDAY).case.id
+    assert only_task(desk.open_task(case_id).case).assignees == ["carl"]
+    before = desk.position
+
+    with refused(NotAllowed, "no_self_approval"):
+        desk.decide(case_id, "mia")
+
+    assert desk.position == before
+    assert desk.decide(case_id, "carl").case.status is LeaveStatus.APPROVED
+
+
+def test_a_colleague_who_is_not_the_approver_cannot_decide(desk: LeaveDesk) -> None:
+    case_id = desk.submit("ada", MONDAY).case.id
+    desk.open_task(case_id)
+
+    with refused(NotAllowed, "not_an_approver"):
+        desk.decide(case_id, "ben")
+
+
+def test_an_already_decided_task_cannot_be_decided_again(desk: LeaveDesk) -> None:
+    case_id = desk.approved("ada", MONDAY, FRIDAY)
+    before = desk.position
+
+    with refused(Conflict, "task_already_decided"):
+        desk.decide(case_id, "mia", Decision.REJECT)
+
+    assert desk.position == before
+    assert desk.remaining("ada") == 26
+
+
+def test_escalation_goes_to_the_managers_manager_who_may_then_decide(desk: LeaveDesk) -> None:
+    case_id = desk.submit("ada", MONDAY).case.id
+    desk.open_task(case_id)
+
+    escalated = desk.escalate(case_id)
+
+    assert only_task(escalated.case).eligible == ["mia", "carl"]
+    assert only_task(desk.decide(case_id, "carl").case).decided_by == "carl"
+
+
+def test_escalation_at_the_top_of_the_tree_records_nothing(desk: LeaveDesk) -> None:
+    case_id = desk.submit("mia", MONDAY).case.id
+    desk.open_task(case_id)
+    before = desk.position
+
+    saved = desk.escalate(case_id)
+
+    assert only_task(saved.case).eligible == ["carl"]
+    assert desk.position == before
+
+
+# -- withdrawing and cancelling -------------------------------------------------------
+
+
+def test_withdrawing_a_pending_request_gives_the_days_back(desk: LeaveDesk) -> None:
+    case_id = desk.submit("ada", MONDAY, FRIDAY).case.id
+    desk.open_task(case_id)
+
+    saved = desk.withdraw(case_id, "ada")
+
+    assert saved.case.status is LeaveStatus.WITHDRAWN
+    assert desk.event_names(case_id)[-2:] == ["TaskCancelled", "Withdrawn"]
+    assert account_events(desk, "ada")[-1] == "Released"
+    assert desk.remaining("ada") == 30
+
+
+def test_cancelling_approved_leave_before_it_starts_gives_the_days_back(desk: LeaveDesk) -> None:
+    case_id = desk.approved("ada", MONDAY, FRIDAY)
+
+    saved = desk.cancel(case_id, "ada", today=date(2025, 6, 15))
+
+    assert saved.case.status is LeaveStatus.CANCELLED
+    assert desk.app.leave_balance("ada", 2025) == Balance(Decimal(30), Decimal(0), Decimal(0))
+    assert desk.submit("ada", MONDAY, FRIDAY).case.status is LeaveStatus.PENDING
+
+
+def test_leave_that_has_started_cannot_be_cancelled_and_nothing_is_recorded(
+    desk: LeaveDesk,
+) -> None:
+    case_id = desk.approved("ada", MONDAY, FRIDAY)
+    before = desk.position
+
+    with refused(RuleViolation, "already_started"):
+        desk.cancel(case_id, "ada", today=MONDAY)
+
+    assert desk.position == before
+    assert desk.remaining("ada") == 26
+
+
+def test_a_request_withdrawn_before_its_task_opens_gets_no_task(desk: LeaveDesk) -> None:
+    case_id = desk.submit("ada", MONDAY).case.id
+    desk.withdraw(case_id, "ada")
+    before = desk.position
+
+    with refused(Conflict, "not_pending"):
+        desk.open_task(case_id)
+
+    assert desk.position == before
+    assert desk.remaining("ada") == 30
+
+
+def test_only_the_requester_may_withdraw(desk: LeaveDesk) -> None:
+    case_id = desk.submit("ada", MONDAY).case.id
+
+    with refused(NotAllowed, "only_requester"):
+        desk.withdraw(case_id, "mia")
+
+
+# -- idempotency ----------------------------------------------------------------------
+
+
+def _submit(desk: LeaveDesk) -> Callable[[], Saved]:
+    case_id, command = uuid4(), meta("ada")
+    return lambda: desk.submit("ada", MONDAY, FRIDAY, case_id=case_id, command=command)
+
+
+def _open_task(desk: LeaveDesk) -> Callable[[], Saved]:
+    case_id, command = desk.submit("ada", MONDAY).case.id, meta()
+    return lambda: desk.open_task(case_id, command=command)
+
+
+def _pending_task(desk: LeaveDesk) -> UUID:
+    case_id = desk.submit("ada", MONDAY).case.id
+    desk.open_task(case_id)
+    return case_id
+
+
+def _decide(desk: LeaveDesk) -> Callable[[], Saved]:
+    case_id, command = _pending_task(desk), meta("mia")
+    return lambda: desk.decide(case_id, "mia", command=command)
+
+
+def _escalate(desk: LeaveDesk) -> Callable[[], Saved]:
+    case_id, command = _pending_task(desk), meta()
+    return lambda: desk.escalate(case_id, command)
+
+
+def _withdraw(desk: LeaveDesk) -> Callable[[], Saved]:
+    case_id, command = _pending_task(desk), meta("ada")
+    return lambda: desk.withdraw(case_id, "ada", command=command)
+
+
+def _cancel(desk: LeaveDesk) -> Callable[[], Saved]:
+    case_id, command = desk.approved("ada", MONDAY), meta("ada")
+    return lambda: desk.cancel(case_id, "ada", date(2025, 6, 1), command=command)
+
+
+@pytest.mark.parametrize("prepare", [_submit, _open_task, _decide, _escalate, _withdraw, _cancel])
+def test_repeating_a_command_records_nothing_new_and_returns_the_same_state(
+    desk: LeaveDesk, prepare: Callable[[LeaveDesk], Callable[[], Saved]]
+) -> None:
+    command = prepare(desk)
+    first = command()
+    position = desk.position
+
+    again = command()
+
+    assert desk.position == position
+    assert again.position == first.position
+    assert (again.case.id, again.case.version) == (first.case.id, first.case.version)
+    assert again.case.status is first.case.status
+    assert again.case.tasks == first.case.tasks
+
+
+def test_a_repeated_submission_does_not_hold_the_days_twice(desk: LeaveDesk) -> None:
+    repeat = _submit(desk)
+    repeat()
+    repeat()
+
+    assert desk.remaining("ada") == 26
+
+
+# -- things that do not exist ---------------------------------------------------------
+
+
+def test_leave_for_an_unknown_employee_is_refused(desk: LeaveDesk) -> None:
+    with refused(NotFound, "employee_not_found"):
+        desk.submit("nobody", MONDAY)
+
+
+def test_deciding_an_unknown_case_is_refused(desk: LeaveDesk) -> None:
+    with refused(NotFound, "leave_request_not_found"):
+        desk.app.decide_leave_request(uuid4(), "approval", Decision.APPROVE, None, meta("mia"))

@@ -1,0 +1,266 @@
+"""Reading the organisation file: profiles out, or every problem with its line."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from backoffice.org_file import OrgFileError, parse_org_file, parse_org_text
+from domain.employee import EmployeeProfile
+from services.application import BackofficeApplication
+from tests.unit.factories import meta
+
+ORG = """\
+employees:
+  - id: e-100
+    name: Ada Lovelace
+    email: ada@example.com
+    manager: e-001          # absent for the top of the tree
+    country: DE
+    subdivision: BY
+    annual_leave_days: 30
+    start_date: 2020-01-01
+  - id: e-001
+    name: Charles Babbage
+    email: charles@example.com
+    country: gb
+    annual_leave_days: 27.5
+    start_date: 2019-09-01
+"""
+
+
+def edited(old: str, new: str, text: str = ORG) -> str:
+    assert text.count(old) == 1, f"{old!r} must appear once"
+    return text.replace(old, new)
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(OrgFileError) as caught:
+        parse_org_text(text, "org.yaml")
+    return str(caught.value).splitlines()
+
+
+def test_a_valid_file_gives_one_profile_per_employee() -> None:
+    ada, charles = parse_org_text(ORG, "org.yaml")
+
+    assert ada == EmployeeProfile(
+        employee_id="e-100",
+        name="Ada Lovelace",
+        email="ada@example.com",
+        manager_id="e-001",
+        country="DE",
+        subdivision="BY",
+        annual_leave_days=Decimal(30),
+        start_date=date(2020, 1, 1),
+    )
+    assert (charles.manager_id, charles.subdivision) == (None, None)
+    assert charles.country == "GB"
+    assert charles.annual_leave_days == Decimal("27.5")
+
+
+def test_the_profiles_of_a_file_load_into_the_application(
+    blank_app: BackofficeApplication,
+) -> None:
+    loaded = blank_app.load_organisation(parse_org_text(ORG, "org.yaml"), meta())
+
+    assert loaded == ["e-100", "e-001"]
+    assert blank_app.managers_of("e-100") == ["e-001"]
+
+
+def test_values_yaml_would_read_as_booleans_or_numbers_stay_text() -> None:
+    text = edited("id: e-100", "id: 0100")
+    text = edited("country: DE", "country: CA", text)
+    text = edited("subdivision: BY", "subdivision: ON", text)  # Ontario, not True
+    text = edited("country: gb", "country: NO", text)  # Norway, not False
+
+    ada, charles = parse_org_text(text, "org.yaml")
+
+    assert (ada.employee_id, ada.country, ada.subdivision) == ("0100", "CA", "ON")
+    assert charles.country == "NO"
+
+
+@pytest.mark.parametrize("absent", ["manager: ~", "manager:", 'manager: ""'])
+def test_a_null_or_blank_manager_means_the_top_of_the_tree(absent: str) -> None:
+    ada, _ = parse_org_text(edited("manager: e-001", absent), "org.yaml")
+
+    assert ada.manager_id is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        pytest.param(
+            "annual_leave_days: 30",
+            "annual_leave_days: -1",
+            "org.yaml line 8 (employee e-100): annual_leave_days: must be >= 0",
+            id="negative-days",
+        ),
+        pytest.param(
+            "annual_leave_days: 30",
+            "annual_leave_days: 20.25",
+            "org.yaml line 8 (employee e-100): annual_leave_days: "
+            "20.25 is not a whole or half number of days",
+            id="quarter-days",
+        ),
+        pytest.param(
+            "annual_leave_days: 30",
+            "annual_leave_days: plenty",
+            "org.yaml line 8 (employee e-100): annual_leave_days: "
+            "must be a number of days, such as 30 or 27.5",
+            id="not-a-number",
+        ),
+        pytest.param(
+            "email: ada@example.com",
+            "email: ada-at-example",
+            "org.yaml line 4 (employee e-100): email: 'ada-at-example' is not an email address",
+            id="email",
+        ),
+        pytest.param(
+            "country: DE",
+            "country: DEU",
+            "org.yaml line 6 (employee e-100): country: "
+            "'DEU' is not a two-letter ISO 3166 country code, such as DE",
+            id="country",
+        ),
+        pytest.param(
+            "name: Ada Lovelace",
+            'name: ""',
+            "org.yaml line 3 (employee e-100): name: must not be empty",
+            id="empty-name",
+        ),
+        pytest.param(
+            "    email: ada@example.com\n",
+            "",
+            "org.yaml line 2 (employee e-100): email: required",
+            id="missing-field",
+        ),
+        pytest.param(
+            "    subdivision: BY\n",
+            "    subdivision: BY\n    nickname: Ada\n",
+            "org.yaml line 8 (employee e-100): nickname: unknown field (known fields: "
+            "id, name, email, manager, country, subdivision, annual_leave_days, start_date)",
+            id="unknown-field",
+        ),
+        pytest.param(
+            "    subdivision: BY\n",
+            "    subdivision: BY\n    country: FR\n",
+            "org.yaml line 8 (employee e-100): country: given twice (first on line 6)",
+            id="field-twice",
+        ),
+        pytest.param(
+            "manager: e-001",
+            "manager: [e-001, e-002]",
+            "org.yaml line 5 (employee e-100): manager: "
+            "must be a single value, not a list or mapping",
+            id="list-value",
+        ),
+    ],
+)
+def test_a_bad_field_is_reported_with_its_line_and_employee(
+    old: str, new: str, problem: str
+) -> None:
+    assert problems(edited(old, new)) == [problem]
+
+
+def test_a_bad_date_is_reported_with_its_line_and_employee() -> None:
+    (problem,) = problems(edited("start_date: 2020-01-01", "start_date: 2020-02-30"))
+
+    assert problem.startswith("org.yaml line 9 (employee e-100): start_date: must be a date")
+
+
+def test_an_employee_without_an_id_is_named_by_its_place_in_the_list() -> None:
+    assert problems(edited("  - id: e-001\n    name:", "  - name:")) == [
+        "org.yaml line 10 (employee #2): id: required"
+    ]
+
+
+def test_an_id_used_twice_is_reported_on_the_second_line_naming_the_first() -> None:
+    assert problems(edited("id: e-001", "id: e-100")) == [
+        "org.yaml line 10 (employee e-100): id: already used on line 2"
+    ]
+
+
+def test_every_problem_is_reported_at_once_in_line_order() -> None:
+    text = edited("annual_leave_days: 30", "annual_leave_days: -1")
+    text = edited("email: ada@example.com", "email: nope", text)
+    text = edited("country: gb", "country: Britain", text)
+
+    assert [line.split(":")[0] for line in problems(text)] == [
+        "org.yaml line 4 (employee e-100)",
+        "org.yaml line 8 (employee e-100)",
+        "org.yaml line 13 (employee e-001)",
+    ]
+
+
+def test_unknown_top_level_sections_are_refused_naming_each() -> None:
+    text = ORG + "departments:\n  - id: d-1\nroles: {}\n"
+
+    assert problems(text) == [
+        "org.yaml line 16: unknown section `departments` (known sections: employees)",
+        "org.yaml line 18: unknown section `roles` (known sections: employees)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param("", "org.yaml: the file is empty; it needs an `employees:` list", id="empty"),
+        pytest.param(
+            "# just a comment\n",
+            "org.yaml: the file is empty; it needs an `employees:` list",
+            id="comment-only",
+        ),
+        pytest.param("staff: []\n", "org.yaml: no `employees:` section", id="no-employees"),
+        pytest.param(
+            "employees:\n", "org.yaml line 1: `employees` must be a non-empty list", id="null"
+        ),
+        pytest.param(
+            "employees: []\n", "org.yaml line 1: `employees` must be a non-empty list", id="none"
+        ),
+        pytest.param(
+            "employees:\n  e-100: Ada\n",
+            "org.yaml line 2: `employees` must be a non-empty list",
+            id="mapping",
+        ),
+        pytest.param(
+            "- id: e-100\n",
+            "org.yaml line 1: expected sections such as `employees:` at the top",
+            id="top-level-list",
+        ),
+        pytest.param(
+            "employees:\n  - e-100\n",
+            "org.yaml line 2: employee #1 must be a mapping of fields",
+            id="employee-not-a-mapping",
+        ),
+    ],
+)
+def test_a_file_without_a_list_of_employees_is_refused(text: str, problem: str) -> None:
+    assert problem in problems(text)
+
+
+def test_malformed_yaml_is_reported_with_the_line_of_the_error() -> None:
+    (problem,) = problems(edited("name: Charles Babbage", "name: [Charles"))
+
+    assert problem.startswith("org.yaml line 12: malformed YAML:")
+
+
+def test_a_file_is_read_from_its_path_and_named_in_messages(tmp_path: Path) -> None:
+    path = tmp_path / "org.yaml"
+    path.write_text(ORG, encoding="utf-8")
+    assert [p.employee_id for p in parse_org_file(path)] == ["e-100", "e-001"]
+
+    path.write_text(edited("annual_leave_days: 30", "annual_leave_days: -1"), encoding="utf-8")
+    with pytest.raises(OrgFileError, match=rf"^{re.escape(str(path))} line 8 \(employee e-100\)"):
+        parse_org_file(path)
+
+
+def test_a_missing_file_is_refused_as_an_org_file_error(tmp_path: Path) -> None:
+    with pytest.raises(OrgFileError, match="cannot read the file") as caught:
+        parse_org_file(tmp_path / "missing.yaml")
+
+    assert isinstance(caught.value, ValueError)
+    assert caught.value.problems[0].line is None

@@ -1,0 +1,265 @@
+"""The leave request workflow on the time-skipping test server, with real activities."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from domain.calendar import WorkingCalendar
+from domain.case import Decision
+from domain.leave import LeaveType
+from domain.leave_request import LeaveStatus
+from services.application import BackofficeApplication, approval_task_id
+from tests.workflows.conftest import Temporal
+from workflows.leave import LeaveRequestWorkflow
+from workflows.messages import (
+    ActorRequest,
+    CaseState,
+    DecisionRequest,
+    LeaveRequestStart,
+    leave_workflow_id,
+)
+
+CALENDAR = WorkingCalendar("DE", "BY")
+Handle = WorkflowHandle[LeaveRequestWorkflow, object]
+
+
+def next_friday_with_working_monday_and_tuesday(after: date) -> date:
+    day = after + timedelta(days=1)
+    while not (
+        day.weekday() == 4
+        and CALENDAR.is_working_day(day)
+        and CALENDAR.is_working_day(day + timedelta(days=3))
+        and CALENDAR.is_working_day(day + timedelta(days=4))
+    ):
+        day += timedelta(days=1)
+    return day
+
+
+def working_days_from(first: date, count: int) -> tuple[date, date]:
+    """A period starting on the first working day at or after ``first`` with ``count`` days."""
+    while not CALENDAR.is_working_day(first):
+        first += timedelta(days=1)
+    last, found = first, 1
+    while found < count:
+        last += timedelta(days=1)
+        found += CALENDAR.is_working_day(last)
+    return first, last
+
+
+async def submit(
+    temporal: Temporal,
+    employee_id: str = "e-100",
+    leave_type: LeaveType = LeaveType.ANNUAL,
+    days: int = 3,
+    weeks_ahead: int = 3,
+    today: date | None = None,
+) -> tuple[Handle, CaseState]:
+    today = today or await temporal.today()
+    start, end = working_days_from(today + timedelta(weeks=weeks_ahead), days)
+    case_id = uuid.uuid4()
+    handle = await temporal.client.start_workflow(
+        LeaveRequestWorkflow.run,
+        LeaveRequestStart(
+            case_id=case_id,
+            employee_id=employee_id,
+            leave_type=leave_type,
+            start=start,
+            end=end,
+            submitted_by=employee_id,
+        ),
+        id=leave_workflow_id(case_id),
+        task_queue=temporal.task_queue,
+    )
+    state = await handle.execute_update(LeaveRequestWorkflow.submission)
+    return handle, state
+
+
+def handle_case_id(handle: Handle) -> uuid.UUID:
+    return uuid.UUID(handle.id.removeprefix("leave-request-"))
+
+
+async def decide(handle: Handle, actor: str, decision: Decision, comment: str = "") -> CaseState:
+    return await handle.execute_update(
+        LeaveRequestWorkflow.decide,
+        DecisionRequest(
+            task_id=approval_task_id(handle_case_id(handle)),
+            decision=decision,
+            actor=actor,
+            comment=comment,
+        ),
+    )
+
+
+async def open_task(handle: Handle) -> CaseState:
+    """The case once its approval task is open (the workflow opens it right after submitting)."""
+    for _ in range(100):
+        state = await handle.query(LeaveRequestWorkflow.case)
+        if state is not None and state.task(approval_task_id(state.case_id)) is not None:
+            return state
+    raise AssertionError("the approval task was never opened")
+
+
+async def test_approved_leave_is_debited_and_closed_as_taken_after_it_ends(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    handle, submitted = await submit(temporal, days=3)
+    assert submitted.status is LeaveStatus.PENDING
+    assert submitted.working_days == Decimal(3)
+    await open_task(handle)
+
+    approved = await decide(handle, "e-010", Decision.APPROVE, "enjoy")
+
+    assert approved.status is LeaveStatus.APPROVED
+    task = approved.task(approval_task_id(approved.case_id))
+    assert task is not None and task.decided_by == "e-010" and task.comment == "enjoy"
+    balance = leave_app.leave_balance("e-100", submitted.start.year)
+    assert (balance.approved, balance.pending) == (Decimal(3), Decimal(0))
+    final = await handle.result()  # time skips past the end of the leave
+    assert isinstance(final, CaseState) and final.status is LeaveStatus.TAKEN
+    assert leave_app.leave_request(submitted.case_id).status is LeaveStatus.TAKEN
+
+
+async def test_rejected_leave_is_closed_with_the_reason_and_gives_the_days_back(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    handle, submitted = await submit(temporal)
+    await open_task(handle)
+
+    await decide(handle, "e-010", Decision.REJECT, "team offsite that week")
+
+    final = await handle.result()
+    assert isinstance(final, CaseState)
+    assert final.status is LeaveStatus.REJECTED
+    assert final.closing_reason == "team offsite that week"
+    balance = leave_app.leave_balance("e-100", submitted.start.year)
+    assert (balance.approved, balance.pending) == (Decimal(0), Decimal(0))
+
+
+async def test_overdue_task_escalates_after_two_business_days_across_a_weekend(
+    temporal: Temporal, time_skipping_env: WorkflowEnvironment
+) -> None:
+    now = await time_skipping_env.get_current_time()
+    friday = next_friday_with_working_monday_and_tuesday(now.date())
+    await time_skipping_env.sleep(datetime.combine(friday, now.timetz()) - now)
+    handle, _ = await submit(temporal, today=friday)
+    opened = await open_task(handle)
+    task = opened.task(approval_task_id(opened.case_id))
+    assert task is not None
+    assert task.due_at.date() == friday + timedelta(days=4)  # Tuesday, not Sunday
+
+    await time_skipping_env.sleep(timedelta(days=3, hours=23))  # Monday night: not yet due
+    monday = await handle.query(LeaveRequestWorkflow.case)
+    assert monday is not None and monday.tasks[0].escalated_to == []
+
+    await time_skipping_env.sleep(timedelta(days=1))
+    escalated = await handle.query(LeaveRequestWorkflow.case)
+    assert escalated is not None and escalated.tasks[0].escalated_to == ["e-001"]
+    approved = await decide(handle, "e-001", Decision.APPROVE)
+    assert approved.status is LeaveStatus.APPROVED
+
+
+async def test_withdrawn_request_closes_its_task_and_gives_the_days_back(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    handle, submitted = await submit(temporal, days=2)
+    await open_task(handle)
+    assert leave_app.leave_balance("e-100", submitted.start.year).pending == Decimal(2)
+
+    withdrawn = await handle.execute_update(
+        LeaveRequestWorkflow.withdraw, ActorRequest(actor="e-100")
+    )
+
+    assert withdrawn.status is LeaveStatus.WITHDRAWN
+    assert not withdrawn.tasks[0].is_open
+    assert leave_app.leave_balance("e-100", submitted.start.year).pending == Decimal(0)
+    assert isinstance(await handle.result(), CaseState)
+
+
+async def test_cancelling_approved_leave_before_it_starts_gives_the_days_back(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    handle, submitted = await submit(temporal, days=4)
+    await open_task(handle)
+    await decide(handle, "e-010", Decision.APPROVE)
+    assert leave_app.leave_balance("e-100", submitted.start.year).approved == Decimal(4)
+
+    cancelled = await handle.execute_update(
+        LeaveRequestWorkflow.cancel, ActorRequest(actor="e-100")
+    )
+
+    assert cancelled.status is LeaveStatus.CANCELLED
+    assert leave_app.leave_balance("e-100", submitted.start.year).approved == Decimal(0)
+    final = await handle.result()
+    assert isinstance(final, CaseState) and final.status is LeaveStatus.CANCELLED
+
+
+@pytest.mark.parametrize(
+    ("actor", "kind", "rule"),
+    [
+        ("e-100", "not_allowed", "no_self_approval"),
+        ("e-101", "not_allowed", "not_an_approver"),
+        ("e-001", "not_allowed", "not_an_approver"),  # not escalated yet
+    ],
+)
+async def test_decision_validator_refuses_who_may_not_decide(
+    temporal: Temporal, actor: str, kind: str, rule: str
+) -> None:
+    handle, _ = await submit(temporal)
+    await open_task(handle)
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await decide(handle, actor, Decision.APPROVE)
+
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert (cause.type, cause.details[0]) == (kind, rule)
+    state = await handle.query(LeaveRequestWorkflow.case)
+    assert state is not None and state.status is LeaveStatus.PENDING
+
+
+async def test_second_decision_on_a_decided_task_is_refused_as_a_conflict(
+    temporal: Temporal,
+) -> None:
+    handle, _ = await submit(temporal)
+    await open_task(handle)
+    await decide(handle, "e-010", Decision.APPROVE)
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await decide(handle, "e-010", Decision.REJECT)
+
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == "conflict"
+
+
+async def test_request_beyond_the_balance_is_refused_and_records_nothing(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    before = leave_app.recorder.max_notification_id()
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await submit(temporal, days=31)
+
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.details[0] == "insufficient_balance"
+    assert leave_app.recorder.max_notification_id() == before
+
+
+async def test_sick_leave_is_recorded_without_approval_and_the_manager_informed(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    handle, recorded = await submit(temporal, leave_type=LeaveType.SICK, weeks_ahead=1)
+
+    assert recorded.status is LeaveStatus.RECORDED
+    assert recorded.tasks == []
+    events = leave_app.events.get(recorded.case_id)
+    assert [type(event).__name__ for event in events] == ["Submitted", "ManagerInformed"]
+    final = await handle.result()
+    assert isinstance(final, CaseState) and final.status is LeaveStatus.TAKEN

@@ -1,0 +1,1 @@
+"""Temporal workflows: one module per process, plus the shared approval step."""

@@ -1,0 +1,92 @@
+"""The approval step every process shares: a task, a deadline, an escalation, and
+one ``decide`` update whose validator refuses what may never happen.
+
+A process workflow inherits from :class:`ApprovalWorkflow`, keeps its latest
+:class:`CaseState` in ``self.state`` and implements :meth:`record_decision`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.case import check_decision
+    from domain.errors import DomainError
+    from workflows.messages import CaseState, DecisionRequest
+
+
+def as_application_error(error: DomainError) -> ApplicationError:
+    """A domain refusal, as Temporal carries it to the caller of an update."""
+    return ApplicationError(error.message, error.rule, type=error.kind, non_retryable=True)
+
+
+class ApprovalWorkflow:
+    """Base of process workflows with human approval tasks."""
+
+    state: CaseState | None = None
+    _decision_lock: asyncio.Lock | None = None
+
+    @property
+    def current(self) -> CaseState:
+        if self.state is None:
+            raise ApplicationError("the case has not been recorded yet", type="conflict")
+        return self.state
+
+    def adopt(self, state: CaseState) -> None:
+        """Keep the newest state: concurrent handlers' activities may finish out of order,
+        and a later position in the notification log is always the later state."""
+        if self.state is None or state.position >= self.state.position:
+            self.state = state
+
+    def _check_decision(self, request: DecisionRequest) -> None:
+        task = self.current.task(request.task_id)
+        if task is None:
+            raise ApplicationError(f"no task {request.task_id}", "task_not_found", type="not_found")
+        try:
+            check_decision(
+                task.is_open,
+                [*task.assignees, *task.escalated_to],
+                self.current.requester_id,
+                request.actor,
+                request.on_behalf_of,
+            )
+        except DomainError as error:
+            raise as_application_error(error) from None
+
+    @workflow.update
+    async def decide(self, request: DecisionRequest) -> CaseState:
+        """Record a person's decision on a task; answers with the case after it."""
+        if self._decision_lock is None:
+            self._decision_lock = asyncio.Lock()
+        async with self._decision_lock:
+            # Another decision may have been recorded while this one waited.
+            self._check_decision(request)
+            decided = await self.record_decision(request)
+            self.adopt(decided)
+        return decided
+
+    @decide.validator
+    def validate_decide(self, request: DecisionRequest) -> None:
+        self._check_decision(request)
+
+    async def record_decision(self, request: DecisionRequest) -> CaseState:
+        raise NotImplementedError
+
+    async def wait_for_decision(self, task_id: str, due_at: datetime) -> bool:
+        """Wait until the task is closed or it is due; True when it closed in time."""
+        timeout = due_at - workflow.now()
+        try:
+            await workflow.wait_condition(
+                lambda: self._task_closed(task_id), timeout=max(timeout, timedelta(seconds=1))
+            )
+        except TimeoutError:
+            return False
+        return True
+
+    def _task_closed(self, task_id: str) -> bool:
+        task = self.current.task(task_id)
+        return task is None or not task.is_open

@@ -1,0 +1,191 @@
+"""The leave request process.
+
+Submit (refused when a rule says no) -> approval task for the manager, due in two
+business days -> escalation to the manager's manager when overdue -> approved
+(days debited, then wait until the leave has ended, accepting a cancellation
+until it starts) or rejected / withdrawn. Sick leave is recorded without approval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.leave import LeaveActivities
+    from domain.errors import DomainError
+    from domain.leave_request import LeaveStatus, check_cancel, check_withdraw
+    from services.application import approval_task_id
+    from workflows.approval import ApprovalWorkflow, as_application_error
+    from workflows.messages import (
+        ActorRequest,
+        CancelLeave,
+        CaseCommand,
+        CaseState,
+        DecisionRequest,
+        EscalateTask,
+        LeaveRequestStart,
+        OpenTask,
+        RecordDecision,
+        Refusal,
+    )
+
+SYSTEM = "system"
+A = TypeVar("A")
+RETRY_POLICY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+CLOSED = {LeaveStatus.REJECTED, LeaveStatus.WITHDRAWN, LeaveStatus.CANCELLED}
+
+
+@workflow.defn
+class LeaveRequestWorkflow(ApprovalWorkflow):
+    """One leave request, from submission until it is taken or closed."""
+
+    def __init__(self) -> None:
+        self.state: CaseState | None = None
+        self.refusal: Refusal | None = None
+
+    @workflow.run
+    async def run(self, start: LeaveRequestStart) -> CaseState | Refusal:
+        try:
+            self.adopt(await _execute(LeaveActivities.submit, start))
+        except ActivityError as error:
+            self.refusal = _refusal(error)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return self.refusal
+        if self.current.status is LeaveStatus.PENDING:
+            await self._approval()
+        if self.current.status in (LeaveStatus.APPROVED, LeaveStatus.RECORDED):
+            await self._until_taken()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.current
+
+    async def _approval(self) -> None:
+        try:
+            opened = await _execute(
+                LeaveActivities.open_task,
+                OpenTask(case_id=self.current.case_id, actor=SYSTEM, now=workflow.now()),
+            )
+        except ActivityError as error:
+            _refusal(error)  # withdrawn while the task was being opened
+            return
+        self.adopt(opened)
+        task = self.current.task(approval_task_id(self.current.case_id))
+        assert task is not None
+        if not await self.wait_for_decision(task.task_id, task.due_at):
+            self.adopt(
+                await _execute(
+                    LeaveActivities.escalate,
+                    EscalateTask(case_id=self.current.case_id, actor=SYSTEM, task_id=task.task_id),
+                )
+            )
+            await workflow.wait_condition(lambda: self._task_closed(task.task_id))
+
+    async def _until_taken(self) -> None:
+        """Durable timer until the day after the leave ends; a cancellation ends it early."""
+        ends_at = datetime.combine(self.current.end + timedelta(days=1), time(), UTC)
+        try:
+            await workflow.wait_condition(
+                lambda: self.current.status in CLOSED,
+                timeout=max(ends_at - workflow.now(), timedelta(seconds=1)),
+            )
+        except TimeoutError:
+            self.adopt(
+                await _execute(
+                    LeaveActivities.mark_taken,
+                    CaseCommand(case_id=self.current.case_id, actor=SYSTEM),
+                )
+            )
+
+    @workflow.query
+    def case(self) -> CaseState | None:
+        return self.state
+
+    @workflow.update
+    async def submission(self) -> CaseState:
+        """Wait until the submission is recorded: the case, or the rule that refused it."""
+        await workflow.wait_condition(lambda: self.state is not None or self.refusal is not None)
+        if self.refusal is not None:
+            raise ApplicationError(
+                self.refusal.message, self.refusal.rule, type=self.refusal.kind, non_retryable=True
+            )
+        return self.current
+
+    async def record_decision(self, request: DecisionRequest) -> CaseState:
+        return await _execute(
+            LeaveActivities.record_decision,
+            RecordDecision(
+                case_id=self.current.case_id,
+                actor=request.actor,
+                on_behalf_of=request.on_behalf_of,
+                task_id=request.task_id,
+                decision=request.decision,
+                comment=request.comment,
+            ),
+        )
+
+    @workflow.update
+    async def withdraw(self, request: ActorRequest) -> CaseState:
+        self._check_withdraw(request)
+        self.adopt(
+            await _execute(
+                LeaveActivities.withdraw,
+                CaseCommand(case_id=self.current.case_id, actor=request.actor),
+            )
+        )
+        return self.current
+
+    @withdraw.validator
+    def validate_withdraw(self, request: ActorRequest) -> None:
+        self._check_withdraw(request)
+
+    def _check_withdraw(self, request: ActorRequest) -> None:
+        try:
+            check_withdraw(self.current.status, self.current.requester_id, request.actor)
+        except DomainError as error:
+            raise as_application_error(error) from None
+
+    @workflow.update
+    async def cancel(self, request: ActorRequest) -> CaseState:
+        self._check_cancel(request)
+        self.adopt(
+            await _execute(
+                LeaveActivities.cancel,
+                CancelLeave(
+                    case_id=self.current.case_id, actor=request.actor, today=workflow.now().date()
+                ),
+            )
+        )
+        return self.current
+
+    @cancel.validator
+    def validate_cancel(self, request: ActorRequest) -> None:
+        self._check_cancel(request)
+
+    def _check_cancel(self, request: ActorRequest) -> None:
+        state = self.current
+        try:
+            check_cancel(
+                state.status, state.requester_id, state.start, request.actor, workflow.now().date()
+            )
+        except DomainError as error:
+            raise as_application_error(error) from None
+
+
+async def _execute(activity: Callable[[LeaveActivities, A], CaseState], arg: A) -> CaseState:
+    return await workflow.execute_activity_method(
+        activity, arg, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY_POLICY
+    )
+
+
+def _refusal(error: ActivityError) -> Refusal:
+    """The domain's refusal carried by a failed activity; anything else is re-raised."""
+    cause = error.cause
+    if not isinstance(cause, ApplicationError) or not cause.non_retryable:
+        raise error
+    rule = str(cause.details[0]) if cause.details else "refused"
+    return Refusal(kind=cause.type or "rule_violation", rule=rule, message=cause.message)

@@ -1,0 +1,129 @@
+"""The typed messages of the workflows: arguments and results of workflows,
+activities, updates and queries. Shared by the worker, the API and the tests,
+all of which use the one pydantic data converter below."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from domain.case import Decision
+from domain.leave import LeaveType
+from domain.leave_request import LeaveStatus
+
+DATA_CONVERTER = pydantic_data_converter
+
+LEAVE_PROCESS = "leave"
+
+
+def leave_workflow_id(case_id: UUID) -> str:
+    return f"leave-request-{case_id}"
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LeaveRequestStart(Message):
+    """Everything a leave request workflow starts from."""
+
+    case_id: UUID
+    employee_id: str
+    leave_type: LeaveType
+    start: date
+    end: date
+    half_day_start: bool = False
+    half_day_end: bool = False
+    reason: str | None = None
+    submitted_by: str
+
+
+class TaskState(Message):
+    task_id: str
+    title: str
+    assignees: list[str]
+    escalated_to: list[str]
+    due_at: datetime
+    is_open: bool
+    decision: Decision | None
+    decided_by: str | None
+    decided_on_behalf_of: str | None
+    comment: str | None
+
+
+class CaseState(Message):
+    """A leave request as its last command left it, with the position of that command's
+    events in the notification log (a reader waits for it to read its own writes)."""
+
+    case_id: UUID
+    process: Literal["leave"] = "leave"
+    status: LeaveStatus
+    requester_id: str
+    leave_type: LeaveType
+    start: date
+    end: date
+    half_day_start: bool
+    half_day_end: bool
+    working_days: Decimal
+    reason: str | None
+    closing_reason: str | None
+    tasks: list[TaskState]
+    position: int
+
+    def task(self, task_id: str) -> TaskState | None:
+        return next((task for task in self.tasks if task.task_id == task_id), None)
+
+
+class Refusal(Message):
+    """Why a command was refused: the domain error's kind, rule and message."""
+
+    kind: str
+    rule: str
+    message: str
+
+
+class CaseCommand(Message):
+    """An activity's argument: which case, and who asked (``system`` for the workflow)."""
+
+    case_id: UUID
+    actor: str
+    on_behalf_of: str | None = None
+
+
+class OpenTask(CaseCommand):
+    now: datetime
+
+
+class EscalateTask(CaseCommand):
+    task_id: str
+
+
+class RecordDecision(CaseCommand):
+    task_id: str
+    decision: Decision
+    comment: str | None = None
+
+
+class CancelLeave(CaseCommand):
+    today: date
+
+
+class DecisionRequest(Message):
+    """The ``decide`` update: a person decides an approval task."""
+
+    task_id: str
+    decision: Decision
+    actor: str
+    on_behalf_of: str | None = None
+    comment: str | None = None
+
+
+class ActorRequest(Message):
+    """The ``withdraw`` and ``cancel`` updates: who asks."""
+
+    actor: str
