@@ -1,0 +1,61 @@
+"""Settings: environment variables prefixed ``BACKOFFICE_``, or a ``.env`` file.
+
+The defaults give the embedded stack: a SQLite event store and the Temporal dev
+server's state under the data folder (``./var``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.store import StoreLocation
+
+JWT_SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name, not a secret
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BACKOFFICE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="Where the embedded stack keeps its state")
+    database_url: str | None = Field(
+        None, description="sqlite:///PATH or postgresql://USER@HOST:PORT/DB; default: SQLite file"
+    )
+    temporal_address: str | None = Field(
+        None, description="HOST:PORT of an existing Temporal; default: start the dev server"
+    )
+    temporal_namespace: str = "default"
+    task_queue: str = "backoffice"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    jwt_secret: str | None = Field(
+        None, description="HS256 secret for bearer tokens; default: generated into the data folder"
+    )
+    jwt_issuer: str = "backoffice"
+    token_ttl_hours: int = 12
+    read_your_writes_timeout: float = 5.0
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'backoffice.db').resolve()}"
+
+    @property
+    def store(self) -> StoreLocation:
+        return StoreLocation(self.store_url)
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+    def signing_secret(self) -> str:
+        """The configured secret, else the one kept in the data folder (made on first use)."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.ensure_data_dir() / JWT_SECRET_FILE
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()

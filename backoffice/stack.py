@@ -1,0 +1,101 @@
+"""``backoffice up``: the Temporal dev server (unless given one), the worker, the
+projection runner and the HTTP API, started together and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
+
+import structlog
+import uvicorn
+from api.app import create_app
+from api.context import ApiContext
+
+from backoffice.devserver import DevServer, connect_when_ready, free_port, start_dev_server
+from backoffice.settings import Settings
+from projections.queries import ReadModels
+from projections.runner import ProjectionRunner
+from services.application import BackofficeApplication
+from worker import build_worker
+
+log = structlog.get_logger(__name__)
+
+
+class _ApiServer(uvicorn.Server):
+    """Uvicorn without its own signal handling: ``up`` stops everything in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _urls(settings: Settings, temporal_address: str, server: DevServer | None) -> list[str]:
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    lines = [
+        f"  API            {api}/api",
+        f"  API docs       {api}/docs",
+        f"  health         {api}/api/health",
+        f"  Temporal       {temporal_address} (namespace {settings.temporal_namespace})",
+    ]
+    if server is not None:
+        lines.append(f"  Temporal UI    {server.ui_url}")
+    lines.append(f"  event store    {settings.store.url}")
+    lines.append(f"  data folder    {settings.data_dir.resolve()}")
+    return lines
+
+
+async def run_stack(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM, then stop the API, worker, runner and server."""
+    settings.ensure_data_dir()
+    settings.signing_secret()  # made now, so `backoffice token` and the API agree
+    if free_port(settings.api_port) != settings.api_port:
+        raise RuntimeError(f"port {settings.api_port} is in use; choose another with --port")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    server = None
+    if settings.temporal_address is None:
+        print("starting the Temporal dev server ...", flush=True)
+        server = start_dev_server(settings.data_dir, settings.temporal_namespace)
+    address = settings.temporal_address or (server.address if server else "")
+    application = BackofficeApplication(env=settings.store.eventsourcing_env())
+    runner = ProjectionRunner(settings.store_url, application=application)
+    try:
+        client = await connect_when_ready(address, settings.temporal_namespace, server)
+        runner.start()
+        api = _ApiServer(
+            uvicorn.Config(
+                create_app(
+                    ApiContext(settings, client, application, ReadModels(settings.store_url))
+                ),
+                host=settings.api_host,
+                port=settings.api_port,
+                log_level="warning",
+                lifespan="on",
+            )
+        )
+        worker = build_worker(client, application, settings.task_queue)
+        async with worker:
+            api_task = asyncio.create_task(api.serve())
+            # uvicorn exposes readiness only as a flag
+            while not api.started and not api_task.done():  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            if api_task.done():
+                api_task.result()
+                raise RuntimeError("the API stopped while starting")
+            print("Backoffice is up:", *_urls(settings, address, server), sep="\n", flush=True)
+            print("Press Ctrl-C to stop.", flush=True)
+            await stop.wait()
+            print("stopping ...", flush=True)
+            api.should_exit = True
+            await api_task
+    finally:
+        runner.stop()
+        application.close()
+        if server is not None:
+            server.stop()
+    print("stopped.", flush=True)

@@ -1,0 +1,188 @@
+"""Record the leave workflow's histories that the replay test replays.
+
+Run after a deliberate, versioned change to a workflow:
+
+    .venv/bin/python -m tests.replay.record_histories
+
+Each scenario runs on the time-skipping test server with the real activities over
+a scratch SQLite store, and its history is written to ``histories/NAME.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from backoffice.binaries import find_binary
+from domain.case import Decision
+from domain.employee import EmployeeProfile
+from domain.leave import LeaveType
+from domain.meta import Meta
+from services.application import BackofficeApplication, approval_task_id
+from worker import build_worker
+from workflows.leave import LeaveRequestWorkflow
+from workflows.messages import (
+    DATA_CONVERTER,
+    ActorRequest,
+    DecisionRequest,
+    LeaveRequestStart,
+    leave_workflow_id,
+)
+
+HISTORIES = Path(__file__).parent / "histories"
+TASK_QUEUE = "record-histories"
+Handle = WorkflowHandle[LeaveRequestWorkflow, object]
+
+
+async def start(env: WorkflowEnvironment, leave_type: LeaveType, weeks: int, days: int) -> Handle:
+    client = env.client
+    today = (await env.get_current_time()).date()  # earlier scenarios skipped time
+    first = today + timedelta(weeks=weeks)
+    first += timedelta(days=(7 - first.weekday()) % 7)  # a Monday
+    case_id = uuid.uuid4()
+    handle = await client.start_workflow(
+        LeaveRequestWorkflow.run,
+        LeaveRequestStart(
+            case_id=case_id,
+            employee_id="e-100",
+            leave_type=leave_type,
+            start=first,
+            end=first + timedelta(days=days - 1),
+            submitted_by="e-100",
+        ),
+        id=leave_workflow_id(case_id),
+        task_queue=TASK_QUEUE,
+    )
+    await handle.execute_update(LeaveRequestWorkflow.submission)
+    return handle
+
+
+async def decide(handle: Handle, actor: str, decision: Decision) -> None:
+    for _ in range(100):  # until the workflow has opened the task
+        state = await handle.query(LeaveRequestWorkflow.case)
+        if state is not None and state.tasks:
+            break
+    case_id = uuid.UUID(handle.id.removeprefix("leave-request-"))
+    await handle.execute_update(
+        LeaveRequestWorkflow.decide,
+        DecisionRequest(task_id=approval_task_id(case_id), decision=decision, actor=actor),
+    )
+
+
+async def approved_and_taken(env: WorkflowEnvironment) -> Handle:
+    handle = await start(env, LeaveType.ANNUAL, weeks=2, days=3)
+    await decide(handle, "e-010", Decision.APPROVE)
+    return handle
+
+
+async def rejected(env: WorkflowEnvironment) -> Handle:
+    handle = await start(env, LeaveType.UNPAID, weeks=2, days=2)
+    await decide(handle, "e-010", Decision.REJECT)
+    return handle
+
+
+async def escalated_then_approved(env: WorkflowEnvironment) -> Handle:
+    handle = await start(env, LeaveType.ANNUAL, weeks=4, days=1)
+    await env.sleep(timedelta(days=7))
+    await decide(handle, "e-001", Decision.APPROVE)
+    return handle
+
+
+async def withdrawn(env: WorkflowEnvironment) -> Handle:
+    handle = await start(env, LeaveType.ANNUAL, weeks=2, days=2)
+    await decide_nothing_then(handle, LeaveRequestWorkflow.withdraw)
+    return handle
+
+
+async def cancelled(env: WorkflowEnvironment) -> Handle:
+    handle = await start(env, LeaveType.ANNUAL, weeks=3, days=2)
+    await decide(handle, "e-010", Decision.APPROVE)
+    await handle.execute_update(LeaveRequestWorkflow.cancel, ActorRequest(actor="e-100"))
+    return handle
+
+
+async def sick(env: WorkflowEnvironment) -> Handle:
+    return await start(env, LeaveType.SICK, weeks=1, days=2)
+
+
+async def refused(env: WorkflowEnvironment) -> Handle:
+    case_id = uuid.uuid4()
+    today = (await env.get_current_time()).date()
+    return await env.client.start_workflow(
+        LeaveRequestWorkflow.run,
+        LeaveRequestStart(
+            case_id=case_id,
+            employee_id="e-100",
+            leave_type=LeaveType.ANNUAL,
+            start=today + timedelta(days=14),
+            end=today + timedelta(days=90),
+            submitted_by="e-100",
+        ),
+        id=leave_workflow_id(case_id),
+        task_queue=TASK_QUEUE,
+    )
+
+
+async def decide_nothing_then(
+    handle: Handle, update: Callable[[LeaveRequestWorkflow, ActorRequest], Awaitable[object]]
+) -> None:
+    for _ in range(100):
+        state = await handle.query(LeaveRequestWorkflow.case)
+        if state is not None and state.tasks:
+            break
+    await handle.execute_update(update, ActorRequest(actor="e-100"))
+
+
+SCENARIOS: dict[str, Callable[[WorkflowEnvironment], Awaitable[Handle]]] = {
+    "leave_approved_and_taken": approved_and_taken,
+    "leave_rejected": rejected,
+    "leave_escalated_then_approved": escalated_then_approved,
+    "leave_withdrawn": withdrawn,
+    "leave_cancelled": cancelled,
+    "leave_sick": sick,
+    "leave_refused": refused,
+}
+
+
+def organisation() -> list[EmployeeProfile]:
+    chain = [("e-001", None), ("e-010", "e-001"), ("e-100", "e-010")]
+    return [
+        EmployeeProfile(i, i, f"{i}@example.com", m, "DE", "BY", Decimal(30), date(2020, 1, 1))
+        for i, m in chain
+    ]
+
+
+async def record() -> None:
+    HISTORIES.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        app = BackofficeApplication(
+            env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{scratch}/e.db"}
+        )
+        app.load_organisation(organisation(), Meta("system", "org", "record-histories"))
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=find_binary("temporal-test-server"),
+            data_converter=DATA_CONVERTER,
+        )
+        try:
+            async with build_worker(env.client, app, TASK_QUEUE):
+                for name, scenario in SCENARIOS.items():
+                    handle = await scenario(env)
+                    await handle.result()
+                    history = await handle.fetch_history()
+                    (HISTORIES / f"{name}.json").write_text(history.to_json())
+                    print(f"recorded {name}")
+        finally:
+            await env.shutdown()
+            app.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(record())
