@@ -1,0 +1,164 @@
+"""``backoffice up`` as a user runs it: a real process with the dev server, worker,
+projections and API, driven over HTTP, stopped with Ctrl-C, and started again."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+
+from backoffice.devserver import free_port, port_is_free
+
+EXAMPLE_ORG = Path(__file__).parents[2] / "examples" / "org.yaml"
+STARTUP_SECONDS = 60
+
+
+def backoffice(*args: str, cwd: Path) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "backoffice", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=clean_env(),
+    )
+    return result.stdout
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("BACKOFFICE_")}
+
+
+class Running:
+    """A ``backoffice up`` process and the URLs it printed."""
+
+    def __init__(self, data: Path, port: int, cwd: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "backoffice", "up", "--data", str(data), "--port", str(port)],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=clean_env(),
+        )
+        self.output: list[str] = []
+        deadline = time.monotonic() + STARTUP_SECONDS
+        assert self.process.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        text = "".join(self.output)
+        assert "Backoffice is up" in text, text
+        self.api = re.search(r"API\s+(http://\S+)/api\n", text)[1]  # type: ignore[index]
+        self.temporal_port = int(re.search(r"Temporal\s+127\.0\.0\.1:(\d+)", text)[1])  # type: ignore[index]
+        self.ui = re.search(r"Temporal UI\s+(http://\S+)", text)[1]  # type: ignore[index]
+
+    def stop(self) -> str:
+        """Ctrl-C, as in a terminal; the rest of the output."""
+        self.process.send_signal(signal.SIGINT)
+        rest, _ = self.process.communicate(timeout=30)
+        return rest
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def next_monday(weeks: int) -> date:
+    day = date.today() + timedelta(weeks=weeks)
+    return day + timedelta(days=(7 - day.weekday()) % 7)
+
+
+def inbox_task(api: str, token: str, case_id: str) -> dict[str, str]:
+    """The case's task in the inbox, once the workflow has opened it (a moment after submit)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        tasks = httpx.get(f"{api}/api/tasks", headers=auth(token), timeout=10).json()["items"]
+        for task in tasks:
+            if task["case_id"] == case_id:
+                return dict(task)
+        time.sleep(0.1)
+    raise AssertionError(f"no task for case {case_id} in the inbox")
+
+
+def test_up_serves_the_whole_product_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    data = tmp_path / "one"
+    backoffice("org", "load", str(EXAMPLE_ORG), "--data", str(data), cwd=tmp_path)
+    port = free_port(18000)
+    running = Running(data, port, tmp_path)
+    try:
+        health = httpx.get(f"{running.api}/api/health", timeout=10).json()
+        assert health["temporal"] is True
+        assert health["database"] is True
+        assert httpx.get(running.ui, timeout=10).status_code == 200
+        ada = backoffice("token", "e-100", "--data", str(data), cwd=tmp_path).strip()
+        alan = backoffice("token", "e-010", "--data", str(data), cwd=tmp_path).strip()
+        monday = next_monday(3)
+        submitted = httpx.post(
+            f"{running.api}/api/leave-requests",
+            json={"type": "annual", "start": str(monday), "end": str(monday + timedelta(days=4))},
+            headers=auth(ada),
+            timeout=30,
+        )
+        assert submitted.status_code == 201, submitted.text
+        case_id = submitted.json()["id"]
+        task = inbox_task(running.api, alan, case_id)
+        decided = httpx.post(
+            f"{running.api}/api/tasks/{task['id']}/decision",
+            json={"decision": "approve", "comment": "fine"},
+            headers=auth(alan),
+            timeout=30,
+        )
+        assert decided.status_code == 200, decided.text
+    finally:
+        rest = running.stop()
+    assert running.process.returncode == 0, rest
+    assert "stopped." in rest
+    assert port_is_free(port)
+    assert port_is_free(running.temporal_port)
+
+    again = Running(data, port, tmp_path)
+    try:
+        # loading the organisation works while `up` runs, too
+        renamed = tmp_path / "renamed.yaml"
+        renamed.write_text(EXAMPLE_ORG.read_text().replace("Ada Lovelace", "Ada King"))
+        loaded = backoffice("org", "load", str(renamed), "--data", str(data), cwd=tmp_path)
+        assert "1 new or changed (e-100)" in loaded
+        case = httpx.get(f"{again.api}/api/leave-requests/{case_id}", headers=auth(ada), timeout=10)
+        assert case.json()["status"] == "approved"
+        # the workflow survived the restart: it still accepts the cancellation
+        cancelled = httpx.post(
+            f"{again.api}/api/leave-requests/{case_id}/cancel", headers=auth(ada), timeout=30
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["status"] == "cancelled"
+    finally:
+        again.stop()
+
+
+def test_two_instances_run_side_by_side_with_their_own_data_and_ports(tmp_path: Path) -> None:
+    first = Running(tmp_path / "a", free_port(18100), tmp_path)
+    try:
+        second = Running(tmp_path / "b", free_port(18200), tmp_path)
+        try:
+            assert first.api != second.api
+            assert first.temporal_port != second.temporal_port
+            for running in (first, second):
+                health = httpx.get(f"{running.api}/api/health", timeout=10).json()
+                assert (health["temporal"], health["database"]) == (True, True)
+        finally:
+            second.stop()
+    finally:
+        first.stop()

@@ -1,0 +1,128 @@
+"""The ``backoffice`` command, run in-process against a real SQLite store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jwt
+import pytest
+from typer.testing import CliRunner
+
+from backoffice.cli import app
+from backoffice.settings import Settings
+from services.application import BackofficeApplication
+
+EXAMPLE_ORG = Path(__file__).parents[2] / "examples" / "org.yaml"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)  # no stray .env, and var/ lands in the scratch folder
+    monkeypatch.delenv("BACKOFFICE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("BACKOFFICE_JWT_SECRET", raising=False)
+    return tmp_path / "data"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def recorded_events(data_dir: Path) -> int:
+    if not (data_dir / "backoffice.db").exists():
+        return 0
+    application = BackofficeApplication(env=Settings(data_dir=data_dir).store.eventsourcing_env())
+    try:
+        return application.recorder.max_notification_id() or 0
+    finally:
+        application.close()
+
+
+def test_loading_the_same_org_file_twice_records_nothing_the_second_time(data_dir: Path) -> None:
+    first = run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+    recorded = recorded_events(data_dir)
+    second = run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+
+    assert first[0] == 0
+    assert "4 new or changed" in first[1]
+    assert second[0] == 0
+    assert "0 new or changed" in second[1]
+    assert recorded_events(data_dir) == recorded == 4
+
+
+def test_a_changed_field_records_one_change(data_dir: Path, tmp_path: Path) -> None:
+    run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(EXAMPLE_ORG.read_text().replace("Alan Turing", "Alan M. Turing"))
+
+    code, out, _ = run("org", "load", str(changed), "--data", str(data_dir))
+
+    assert code == 0
+    assert "1 new or changed (e-010)" in out
+    assert recorded_events(data_dir) == 5
+
+
+def test_an_org_file_with_an_unknown_manager_is_refused_whole(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE_ORG.read_text().replace("manager: e-001", "manager: e-999"))
+
+    code, _, err = run("org", "load", str(bad), "--data", str(data_dir))
+
+    assert code == 1
+    assert "e-010" in err
+    assert "e-999" in err
+    assert "nothing was recorded" in err
+    assert recorded_events(data_dir) == 0
+
+
+def test_a_malformed_org_file_names_the_line(data_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        EXAMPLE_ORG.read_text().replace("annual_leave_days: 25", "annual_leave_days: -1")
+    )
+
+    code, _, err = run("org", "load", str(bad), "--data", str(data_dir))
+
+    assert code == 1
+    assert "line" in err
+    assert "e-101" in err
+    assert recorded_events(data_dir) == 0
+
+
+def test_token_prints_only_a_token_signed_for_the_employee(data_dir: Path) -> None:
+    run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+
+    code, out, _ = run("token", "e-100", "--data", str(data_dir))
+
+    assert code == 0
+    assert out.count("\n") == 1
+    secret = Settings(data_dir=data_dir).signing_secret()
+    claims = jwt.decode(out.strip(), secret, algorithms=["HS256"], options={"verify_aud": False})
+    assert claims["sub"] == "e-100"
+
+
+def test_token_for_an_unknown_employee_is_refused(data_dir: Path) -> None:
+    code, out, err = run("token", "e-404", "--data", str(data_dir))
+
+    assert code == 1
+    assert out == ""
+    assert "no employee e-404" in err
+
+
+def test_projections_rebuild_reports_progress_and_what_it_rebuilt(data_dir: Path) -> None:
+    run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+
+    code, out, err = run("projections", "rebuild", "--data", str(data_dir))
+
+    assert code == 0
+    assert "4/4 events" in err
+    assert "rebuilt employees" in out
+
+
+def test_rebuilding_an_unknown_read_model_names_the_known_ones(data_dir: Path) -> None:
+    code, _, err = run("projections", "rebuild", "nonsense", "--data", str(data_dir))
+
+    assert code == 1
+    assert "inbox" in err
