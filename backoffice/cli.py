@@ -95,7 +95,6 @@ def token(
 ) -> None:
     """Print a bearer token for EMPLOYEE_ID (and nothing else) on standard output."""
     from api.auth import issue_token
-
     from services.application import BackofficeApplication
 
     settings = _settings(data)

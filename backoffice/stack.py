@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import structlog
 import uvicorn
+
 from api.app import create_app
 from api.context import ApiContext
-
 from backoffice.devserver import DevServer, connect_when_ready, free_port, start_dev_server
 from backoffice.settings import Settings
 from projections.queries import ReadModels

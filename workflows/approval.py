@@ -8,6 +8,7 @@ A process workflow inherits from :class:`ApprovalWorkflow`, keeps its latest
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -29,6 +30,9 @@ class ApprovalWorkflow:
 
     state: CaseState | None = None
     _decision_lock: asyncio.Lock | None = None
+    _opening: frozenset[str] = frozenset()
+    """Tasks whose opening activity has been scheduled but not yet reported: the store
+    (and so the inbox) may already show them, so a decision on one must wait, not fail."""
 
     @property
     def current(self) -> CaseState:
@@ -42,8 +46,18 @@ class ApprovalWorkflow:
         if self.state is None or state.position >= self.state.position:
             self.state = state
 
+    async def open_task(self, task_id: str, opening: Awaitable[CaseState]) -> None:
+        """Run the activity that opens ``task_id``, holding decisions on it until it reports."""
+        self._opening = self._opening | {task_id}
+        try:
+            self.adopt(await opening)
+        finally:
+            self._opening = self._opening - {task_id}
+
     def _check_decision(self, request: DecisionRequest) -> None:
         task = self.current.task(request.task_id)
+        if task is None and request.task_id in self._opening:
+            return  # checked by the handler once the task is known
         if task is None:
             raise ApplicationError(f"no task {request.task_id}", "task_not_found", type="not_found")
         try:
@@ -60,6 +74,7 @@ class ApprovalWorkflow:
     @workflow.update
     async def decide(self, request: DecisionRequest) -> CaseState:
         """Record a person's decision on a task; answers with the case after it."""
+        await workflow.wait_condition(lambda: request.task_id not in self._opening)
         if self._decision_lock is None:
             self._decision_lock = asyncio.Lock()
         async with self._decision_lock:

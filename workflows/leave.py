@@ -65,16 +65,19 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
         return self.current
 
     async def _approval(self) -> None:
+        task_id = approval_task_id(self.current.case_id)
         try:
-            opened = await _execute(
-                LeaveActivities.open_task,
-                OpenTask(case_id=self.current.case_id, actor=SYSTEM, now=workflow.now()),
+            await self.open_task(
+                task_id,
+                _execute(
+                    LeaveActivities.open_task,
+                    OpenTask(case_id=self.current.case_id, actor=SYSTEM, now=workflow.now()),
+                ),
             )
         except ActivityError as error:
             _refusal(error)  # withdrawn while the task was being opened
             return
-        self.adopt(opened)
-        task = self.current.task(approval_task_id(self.current.case_id))
+        task = self.current.task(task_id)
         assert task is not None
         if not await self.wait_for_decision(task.task_id, task.due_at):
             self.adopt(

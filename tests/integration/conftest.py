@@ -152,3 +152,7 @@ def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
             return False
         time.sleep(0.01)
     return True
+
+
+# The API tests' fixtures (a Temporal dev server, a worker, the app) live beside them.
+from tests.integration.api_conftest import api, api_store_url, temporal_dev_server  # noqa: E402, F401

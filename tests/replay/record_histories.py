@@ -98,7 +98,11 @@ async def escalated_then_approved(env: WorkflowEnvironment) -> Handle:
 
 async def withdrawn(env: WorkflowEnvironment) -> Handle:
     handle = await start(env, LeaveType.ANNUAL, weeks=2, days=2)
-    await decide_nothing_then(handle, LeaveRequestWorkflow.withdraw)
+    for _ in range(100):  # until the workflow has opened the task
+        state = await handle.query(LeaveRequestWorkflow.case)
+        if state is not None and state.tasks:
+            break
+    await handle.execute_update(LeaveRequestWorkflow.withdraw, ActorRequest(actor="e-100"))
     return handle
 
 
@@ -129,16 +133,6 @@ async def refused(env: WorkflowEnvironment) -> Handle:
         id=leave_workflow_id(case_id),
         task_queue=TASK_QUEUE,
     )
-
-
-async def decide_nothing_then(
-    handle: Handle, update: Callable[[LeaveRequestWorkflow, ActorRequest], Awaitable[object]]
-) -> None:
-    for _ in range(100):
-        state = await handle.query(LeaveRequestWorkflow.case)
-        if state is not None and state.tasks:
-            break
-    await handle.execute_update(update, ActorRequest(actor="e-100"))
 
 
 SCENARIOS: dict[str, Callable[[WorkflowEnvironment], Awaitable[Handle]]] = {

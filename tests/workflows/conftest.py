@@ -29,8 +29,10 @@ ORG = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A test server of this test's own: workflows left waiting by another test would
+    hold time still once their worker is gone (their timers fire into a dead queue)."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=find_binary("temporal-test-server"),
         data_converter=DATA_CONVERTER,

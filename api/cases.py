@@ -1,0 +1,73 @@
+"""Cases as a caller may see them, and the Temporal side of commands on them."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import structlog
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import WorkflowHandle
+
+from api.context import ApiContext
+from api.errors import not_found
+from domain.errors import NotFound
+from domain.leave_request import LeaveRequest
+from workflows.leave import LeaveRequestWorkflow
+from workflows.messages import CaseState, leave_workflow_id
+
+logger = structlog.get_logger(__name__)
+
+
+def parse_case_id(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise not_found("leave request") from None
+
+
+def load_case(context: ApiContext, case_id: UUID) -> LeaveRequest:
+    """The case as recorded in the event store; 404 when there is none."""
+    try:
+        return context.application.leave_request(case_id)
+    except NotFound:
+        raise not_found("leave request") from None
+
+
+def may_see(context: ApiContext, case: LeaveRequest, employee_id: str) -> bool:
+    """The requester, whoever a task was given to, and the requester's managers up the chain."""
+    if employee_id == case.requester_id:
+        return True
+    if any(employee_id in task.eligible for task in case.tasks.values()):
+        return True
+    return employee_id in context.application.managers_of(case.requester_id)
+
+
+def visible_case(context: ApiContext, employee_id: str, case_id: UUID) -> LeaveRequest:
+    """The case, if ``employee_id`` may see it; 404 otherwise, so ids reveal nothing."""
+    case = load_case(context, case_id)
+    if not may_see(context, case, employee_id):
+        raise not_found("leave request")
+    return case
+
+
+def leave_workflow(
+    context: ApiContext, case_id: UUID
+) -> WorkflowHandle[LeaveRequestWorkflow, object]:
+    return context.client.get_workflow_handle_for(
+        LeaveRequestWorkflow.run, leave_workflow_id(case_id)
+    )
+
+
+def update_id(operation: str, employee_id: str, key: str | None) -> str | None:
+    """The Temporal update id for an Idempotency-Key: scoped to the operation and the
+    caller, as Temporal answers a repeated update id with the first update's result."""
+    return None if key is None else f"{operation}:{employee_id}:{key}"
+
+
+async def caught_up(context: ApiContext, state: CaseState) -> None:
+    """Wait until the read models show ``state`` (read-your-writes), up to the configured
+    timeout; a slow projection delays the answer but never fails the command."""
+    timeout = context.settings.read_your_writes_timeout
+    reached = await run_in_threadpool(context.read_models.wait_for, state.position, timeout)
+    if not reached:
+        logger.warning("read_models_behind", position=state.position, timeout=timeout)

@@ -1,0 +1,191 @@
+"""Errors as the API answers them: JSON ``{"detail": ..., "rule": ...}``, one log line each.
+
+Domain refusals keep their rule and map by kind (rule_violation 422, conflict 409,
+not_allowed 403, not_found 404), whether raised here or carried back from a
+workflow update by Temporal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.schemas import ErrorOut
+from domain.errors import DomainError
+
+logger = structlog.get_logger(__name__)
+
+STATUS_BY_KIND = {"rule_violation": 422, "conflict": 409, "not_allowed": 403, "not_found": 404}
+UNAVAILABLE = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+class ApiError(Exception):
+    """A request the API refuses, with a message a person can act on."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        rule: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.rule = rule
+        self.headers = headers
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI description of a route's error answers."""
+    return {status: {"model": ErrorOut, "description": DESCRIPTIONS[status]} for status in statuses}
+
+
+DESCRIPTIONS = {
+    400: "The request asks for something not offered",
+    401: "No valid bearer token (see the WWW-Authenticate header)",
+    403: "You may not do this (the rule is named)",
+    404: "No such thing, or not one you may see",
+    409: "It clashes with the case's current state (the rule is named)",
+    422: "Invalid input, or a business rule refused it (the rule is named)",
+}
+
+
+def not_found(what: str) -> ApiError:
+    """One answer for what does not exist and what the caller may not see."""
+    return ApiError(404, f"no {what} here", "not_found")
+
+
+def refusal(error: WorkflowUpdateFailedError) -> ApiError | None:
+    """The domain's refusal carried by a failed update, or None for any other failure."""
+    cause = error.cause
+    if not isinstance(cause, ApplicationError) or cause.type not in STATUS_BY_KIND:
+        return None
+    rule = str(cause.details[0]) if cause.details else None
+    return ApiError(STATUS_BY_KIND[cause.type], cause.message, rule)
+
+
+@contextmanager
+def update_refusals(when_closed: Callable[[], object] | None = None) -> Iterator[None]:
+    """Turn a workflow update's refusal into the API's answer.
+
+    A case whose workflow has ended accepts no update; ``when_closed`` runs the
+    domain's own check on the recorded case, so the answer names the rule
+    (``task_already_decided``, ``not_pending``...) rather than Temporal's error.
+    """
+    try:
+        yield
+    except WorkflowUpdateFailedError as error:
+        refused = refusal(error)
+        if refused is None:
+            raise
+        raise refused from error
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        if when_closed is not None:
+            when_closed()
+        raise ApiError(
+            409, "this case's process has ended: it accepts no more changes", "case_closed"
+        ) from error
+
+
+def _answer(request: Request, error: ApiError) -> JSONResponse:
+    log = logger.warning if error.status >= 500 else logger.info
+    log(
+        "request_refused",
+        method=request.method,
+        path=request.url.path,
+        status=error.status,
+        rule=error.rule,
+        detail=error.detail,
+    )
+    body: dict[str, Any] = {"detail": error.detail}
+    if error.rule is not None:
+        body["rule"] = error.rule
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
+
+
+def describe_validation_errors(errors: Sequence[Any]) -> str:
+    """``start: Field required; type: Input should be 'annual', 'unpaid' or 'sick'``."""
+    parts = []
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            reason = error.get("ctx", {}).get("error", "")
+            parts.append(
+                f"request body: not valid JSON ({reason})"
+                if reason
+                else "request body: not valid JSON"
+            )
+            continue
+        location = [str(part) for part in error.get("loc", ())]
+        where = ".".join(location[1:]) or (
+            "request body" if location == ["body"] else ".".join(location)
+        )
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def api_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, ApiError)
+        return _answer(request, error)
+
+    async def domain_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, DomainError)
+        status = STATUS_BY_KIND.get(error.kind, 422)
+        return _answer(request, ApiError(status, error.message, error.rule))
+
+    async def invalid_request(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        detail = describe_validation_errors(error.errors())
+        return _answer(request, ApiError(422, detail, "invalid_request"))
+
+    async def http_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, HTTPException)
+        return _answer(request, ApiError(error.status_code, str(error.detail), None, error.headers))
+
+    async def temporal_error(request: Request, error: Exception) -> JSONResponse:
+        if isinstance(error, RPCError) and error.status not in UNAVAILABLE:
+            return await unexpected(request, error)
+        return _answer(
+            request,
+            ApiError(
+                503,
+                "the workflow service did not answer in time; try again shortly",
+                "temporal_unavailable",
+                {"Retry-After": "5"},
+            ),
+        )
+
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        logger.error(
+            "request_failed",
+            method=request.method,
+            path=request.url.path,
+            error=type(error).__name__,
+            exc_info=error,
+        )
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RPCError, temporal_error)
+    app.add_exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError, temporal_error)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,187 @@
+"""Leave requests: submit, read, list, withdraw and cancel."""
+
+from __future__ import annotations
+
+from dataclasses import astuple
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID, uuid4, uuid5
+
+from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+
+from api.auth import Caller
+from api.cases import caught_up, leave_workflow, parse_case_id, update_id, visible_case
+from api.context import ApiContext
+from api.dependencies import Context, IdempotencyKey
+from api.errors import ApiError, error_responses, update_refusals
+from api.schemas import LeaveRequestIn, LeaveRequestList, LeaveRequestOut, LeaveRequestSummary
+from domain.errors import NotFound
+from domain.leave_request import LeaveRequest
+from workflows.leave import LeaveRequestWorkflow
+from workflows.messages import ActorRequest, LeaveRequestStart, leave_workflow_id
+
+router = APIRouter(
+    prefix="/leave-requests", tags=["leave requests"], responses=error_responses(401, 422)
+)
+
+SUBMISSIONS = UUID("6f1c3a52-53a4-4f7e-9d0b-3c6a2f1e8b47")
+"""The namespace of case ids made from an Idempotency-Key: never change it."""
+
+
+def submission_case_id(employee_id: str, idempotency_key: str) -> UUID:
+    """The case a keyed submission creates: the same caller and key, the same case."""
+    return uuid5(SUBMISSIONS, f"{employee_id}:{idempotency_key}")
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses=error_responses(403, 409),
+    summary="Ask for leave",
+)
+async def submit_leave_request(
+    body: LeaveRequestIn,
+    caller: Caller,
+    context: Context,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> LeaveRequestOut:
+    """Submit a leave request for yourself. Sick leave is recorded at once; other leave
+    waits for your manager's decision.
+
+    With an `Idempotency-Key`, repeating the request returns the same case (201 again),
+    never a second one; the same key with different details is refused (422). A refused
+    request (422 or 409, naming the rule) records nothing. Answers once the read models
+    (your list, the manager's inbox, your balance) show the new request.
+    """
+    if body.employee_id not in (None, caller):
+        raise ApiError(403, "you may only ask for leave for yourself", "only_for_yourself")
+    if idempotency_key is None:
+        case_id = uuid4()
+    else:
+        case_id = submission_case_id(caller, idempotency_key)
+        existing = await run_in_threadpool(_recorded, context, case_id)
+        if existing is not None:
+            _check_same_request(existing, body)
+            response.headers["Location"] = f"/api/leave-requests/{case_id}"
+            return LeaveRequestOut.of_case(existing)
+    start = LeaveRequestStart(
+        case_id=case_id,
+        employee_id=caller,
+        leave_type=body.type,
+        start=body.start,
+        end=body.end,
+        half_day_start=body.half_day_start,
+        half_day_end=body.half_day_end,
+        reason=body.reason,
+        submitted_by=caller,
+    )
+    # Update-with-start: the update reaches the workflow in its first task, so a refusal
+    # that ends the workflow at once is still answered to this request.
+    operation = WithStartWorkflowOperation(
+        LeaveRequestWorkflow.run,
+        start,
+        id=leave_workflow_id(case_id),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        task_queue=context.settings.task_queue,
+    )
+    with update_refusals():
+        state = await context.client.execute_update_with_start_workflow(
+            LeaveRequestWorkflow.submission, start_workflow_operation=operation
+        )
+    await caught_up(context, state)
+    response.headers["Location"] = f"/api/leave-requests/{case_id}"
+    return LeaveRequestOut.of_state(state)
+
+
+def _recorded(context: ApiContext, case_id: UUID) -> LeaveRequest | None:
+    try:
+        return context.application.leave_request(case_id)
+    except NotFound:
+        return None
+
+
+def _check_same_request(case: LeaveRequest, body: LeaveRequestIn) -> None:
+    recorded = (case.leave_type, *astuple(case.period), case.reason)
+    asked = (body.type, body.start, body.end, body.half_day_start, body.half_day_end, body.reason)
+    if recorded != asked:
+        raise ApiError(
+            422,
+            "this Idempotency-Key was used for a different request; use a new key",
+            "idempotency_key_reused",
+        )
+
+
+@router.get("", responses=error_responses(400), summary="List your leave requests")
+def list_leave_requests(
+    caller: Caller,
+    context: Context,
+    mine: Annotated[
+        bool,
+        Query(
+            description="Only your own requests. The default; `mine=false` (everyone's you"
+            " may see) is not offered yet and answers 400."
+        ),
+    ] = True,
+) -> LeaveRequestList:
+    """Your leave requests, oldest first, from the read models (they follow the event
+    log within moments; the commands here wait for them before answering)."""
+    if not mine:
+        raise ApiError(
+            400, "only your own requests can be listed for now: use mine=true", "mine_only"
+        )
+    cases = context.read_models.cases_of(caller)
+    return LeaveRequestList(items=[LeaveRequestSummary.of(case) for case in cases])
+
+
+@router.get("/{case_id}", responses=error_responses(404), summary="Read a leave request")
+def get_leave_request(case_id: str, caller: Caller, context: Context) -> LeaveRequestOut:
+    """The case as recorded in the event store, with its tasks and decisions. Visible to
+    the requester, the approvers of its tasks and the requester's managers; to anybody
+    else it does not exist (404)."""
+    return LeaveRequestOut.of_case(visible_case(context, caller, parse_case_id(case_id)))
+
+
+@router.post(
+    "/{case_id}/withdraw",
+    responses=error_responses(403, 404, 409),
+    summary="Withdraw a pending request",
+)
+async def withdraw_leave_request(
+    case_id: str, caller: Caller, context: Context, idempotency_key: IdempotencyKey = None
+) -> LeaveRequestOut:
+    """The requester withdraws a request still waiting for a decision; its days are given
+    back. Answers once the read models show the change."""
+    case = await run_in_threadpool(visible_case, context, caller, parse_case_id(case_id))
+    with update_refusals(when_closed=lambda: case.check_withdraw(caller)):
+        state = await leave_workflow(context, case.id).execute_update(
+            LeaveRequestWorkflow.withdraw,
+            ActorRequest(actor=caller),
+            id=update_id("withdraw", caller, idempotency_key),
+        )
+    await caught_up(context, state)
+    return LeaveRequestOut.of_state(state)
+
+
+@router.post(
+    "/{case_id}/cancel",
+    responses=error_responses(403, 404, 409),
+    summary="Cancel approved leave",
+)
+async def cancel_leave_request(
+    case_id: str, caller: Caller, context: Context, idempotency_key: IdempotencyKey = None
+) -> LeaveRequestOut:
+    """The requester cancels approved (or recorded sick) leave before it starts; its days
+    are given back. Answers once the read models show the change."""
+    case = await run_in_threadpool(visible_case, context, caller, parse_case_id(case_id))
+    with update_refusals(when_closed=lambda: case.check_cancel(caller, datetime.now(UTC).date())):
+        state = await leave_workflow(context, case.id).execute_update(
+            LeaveRequestWorkflow.cancel,
+            ActorRequest(actor=caller),
+            id=update_id("cancel", caller, idempotency_key),
+        )
+    await caught_up(context, state)
+    return LeaveRequestOut.of_state(state)

@@ -1,0 +1,277 @@
+"""The API's request and response bodies: the contract other systems code against.
+
+Days are JSON numbers (``2.5``); dates are ISO ``YYYY-MM-DD``; times ISO 8601 in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal, Protocol
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from domain.case import Decision
+from domain.leave import LeaveType
+from domain.leave_request import LeaveRequest, LeaveStatus
+from projections.inbox import InboxTask
+from projections.leave_balances import LeaveBalance
+from projections.leave_cases import LeaveCase
+from workflows.messages import CaseState
+
+Days = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(description="What went wrong, for a person to read")
+    rule: str | None = Field(None, description="The rule that refused the request, if one did")
+
+
+# -- leave requests ----------------------------------------------------------------------
+
+
+class LeaveRequestIn(Body):
+    type: LeaveType
+    start: date = Field(description="First day of leave")
+    end: date = Field(description="Last day of leave (inclusive)")
+    half_day_start: bool = Field(False, description="Only the afternoon of the first day")
+    half_day_end: bool = Field(False, description="Only the morning of the last day")
+    reason: str | None = Field(None, max_length=2000)
+    employee_id: str | None = Field(
+        None, description="Whose leave it is: yourself (the default); others are refused for now"
+    )
+
+
+class TaskView(Protocol):
+    """What an approval task looks like, recorded (aggregate) or reported (workflow)."""
+
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def assignees(self) -> list[str]: ...
+    @property
+    def escalated_to(self) -> list[str]: ...
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def is_open(self) -> bool: ...
+    @property
+    def decision(self) -> Decision | None: ...
+    @property
+    def decided_by(self) -> str | None: ...
+    @property
+    def decided_on_behalf_of(self) -> str | None: ...
+    @property
+    def comment(self) -> str | None: ...
+
+
+class TaskOut(BaseModel):
+    id: str
+    title: str
+    assignees: list[str]
+    escalated_to: list[str]
+    due_at: datetime
+    open: bool
+    decision: Decision | None
+
+    @classmethod
+    def of(cls, task: TaskView) -> TaskOut:
+        return cls(
+            id=task.task_id,
+            title=task.title,
+            assignees=list(task.assignees),
+            escalated_to=list(task.escalated_to),
+            due_at=task.due_at,
+            open=task.is_open,
+            decision=task.decision,
+        )
+
+
+class DecisionOut(BaseModel):
+    task_id: str
+    decision: Decision
+    actor: str = Field(description="Who decided")
+    on_behalf_of: str | None = Field(description="For whom, when decided for someone else")
+    comment: str | None
+
+    @classmethod
+    def all_of(cls, tasks: Sequence[TaskView]) -> list[DecisionOut]:
+        return [
+            cls(
+                task_id=task.task_id,
+                decision=task.decision,
+                actor=task.decided_by or "",
+                on_behalf_of=task.decided_on_behalf_of,
+                comment=task.comment,
+            )
+            for task in tasks
+            if task.decision is not None
+        ]
+
+
+class LeaveRequestOut(BaseModel):
+    id: UUID
+    process: Literal["leave"] = "leave"
+    status: LeaveStatus
+    requester_id: str
+    type: LeaveType
+    start: date
+    end: date
+    half_day_start: bool
+    half_day_end: bool
+    working_days: Days
+    reason: str | None
+    closing_reason: str | None = Field(description="Why it was rejected, when it was")
+    decisions: list[DecisionOut]
+    tasks: list[TaskOut]
+    position: int | None = Field(
+        None,
+        description="After a command: the event log position of its events, which the read"
+        " models have reached when this answer is sent (unless they were slow)",
+    )
+
+    @classmethod
+    def of_case(cls, case: LeaveRequest) -> LeaveRequestOut:
+        tasks = list(case.tasks.values())
+        return cls(
+            id=case.id,
+            status=case.status,
+            requester_id=case.requester_id,
+            type=case.leave_type,
+            start=case.start,
+            end=case.end,
+            half_day_start=case.period.half_day_start,
+            half_day_end=case.period.half_day_end,
+            working_days=case.working_days,
+            reason=case.reason,
+            closing_reason=case.closing_reason,
+            decisions=DecisionOut.all_of(tasks),
+            tasks=[TaskOut.of(task) for task in tasks],
+        )
+
+    @classmethod
+    def of_state(cls, state: CaseState) -> LeaveRequestOut:
+        tasks = state.tasks
+        return cls(
+            id=state.case_id,
+            status=state.status,
+            requester_id=state.requester_id,
+            type=state.leave_type,
+            start=state.start,
+            end=state.end,
+            half_day_start=state.half_day_start,
+            half_day_end=state.half_day_end,
+            working_days=state.working_days,
+            reason=state.reason,
+            closing_reason=state.closing_reason,
+            decisions=DecisionOut.all_of(tasks),
+            tasks=[TaskOut.of(task) for task in tasks],
+            position=state.position,
+        )
+
+
+class LeaveRequestSummary(BaseModel):
+    id: UUID
+    requester_id: str
+    type: LeaveType
+    start: date
+    end: date
+    half_day_start: bool
+    half_day_end: bool
+    working_days: Days
+    status: LeaveStatus
+    submitted_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: LeaveCase) -> LeaveRequestSummary:
+        return cls(
+            id=row.case_id,
+            requester_id=row.requester_id,
+            type=LeaveType(row.leave_type),
+            start=row.start,
+            end=row.end,
+            half_day_start=row.half_day_start,
+            half_day_end=row.half_day_end,
+            working_days=row.working_days,
+            status=row.status,
+            submitted_at=row.submitted_at,
+            updated_at=row.updated_at,
+        )
+
+
+class LeaveRequestList(BaseModel):
+    items: list[LeaveRequestSummary]
+
+
+# -- tasks ----------------------------------------------------------------------------------
+
+
+class DecisionIn(Body):
+    decision: Decision
+    comment: str | None = Field(None, max_length=2000)
+
+
+class InboxTaskOut(BaseModel):
+    id: str = Field(description="The task id, as in POST /api/tasks/{id}/decision")
+    case_id: UUID
+    process: str
+    title: str
+    requester_id: str
+    due_at: datetime
+    escalated: bool = Field(description="Overdue and passed up to the next manager")
+    opened_at: datetime
+
+    @classmethod
+    def of(cls, task: InboxTask) -> InboxTaskOut:
+        return cls(
+            id=task.task_id,
+            case_id=task.case_id,
+            process=task.process,
+            title=task.title,
+            requester_id=task.requester_id,
+            due_at=task.due_at,
+            escalated=task.escalated,
+            opened_at=task.opened_at,
+        )
+
+
+class TaskList(BaseModel):
+    items: list[InboxTaskOut]
+
+
+# -- employees and health ------------------------------------------------------------------
+
+
+class LeaveBalanceOut(BaseModel):
+    employee_id: str
+    year: int
+    entitled: Days
+    approved: Days
+    pending: Days = Field(description="Days asked for and not decided yet")
+    remaining: Days = Field(description="Entitled minus approved minus pending")
+
+    @classmethod
+    def of(cls, balance: LeaveBalance) -> LeaveBalanceOut:
+        return cls(
+            employee_id=balance.employee_id,
+            year=balance.year,
+            entitled=balance.entitled,
+            approved=balance.approved,
+            pending=balance.pending,
+            remaining=balance.remaining,
+        )
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    temporal: bool = Field(description="The Temporal frontend answered a health check")
+    database: bool = Field(description="The event store answered a query")

@@ -1,0 +1,507 @@
+"""The HTTP API end to end: a Temporal dev server, a worker, a real store and the
+projection runner, with the FastAPI app driven in-process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from temporalio.client import Client
+
+from api.app import create_app
+from api.auth import issue_token
+from api.leave_requests import submission_case_id
+from backoffice.settings import Settings
+from services.application import Saved
+from tests.integration.api_conftest import Api, weeks_ahead, working_days
+from workflows.messages import DATA_CONVERTER
+
+TODAY = datetime.now(UTC).date()
+
+# -- authentication ------------------------------------------------------------------------
+
+
+async def test_a_request_without_a_token_is_refused_with_a_bearer_challenge(api: Api) -> None:
+    response = await api.http.get("/api/tasks")
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.json() == {
+        "detail": "send an 'Authorization: Bearer <token>' header",
+        "rule": "token_missing",
+    }
+
+
+BAD_TOKENS: dict[str, Callable[[Settings], str]] = {
+    "garbage": lambda settings: "not-a-token",
+    "signed with another secret": lambda settings: jwt.encode(
+        {"sub": "e-3", "iss": settings.jwt_issuer, "exp": datetime.now(UTC) + timedelta(hours=1)},
+        "another-secret-that-is-long-enough-for-hs256",
+        algorithm="HS256",
+    ),
+    "expired": lambda settings: issue_token(
+        settings, "e-3", now=datetime.now(UTC) - timedelta(hours=settings.token_ttl_hours + 1)
+    ),
+    "from another issuer": lambda settings: issue_token(
+        settings.model_copy(update={"jwt_issuer": "elsewhere"}), "e-3"
+    ),
+    "for nobody we employ": lambda settings: issue_token(settings, "e-999"),
+}
+
+
+@pytest.mark.parametrize("make_token", BAD_TOKENS.values(), ids=BAD_TOKENS.keys())
+async def test_a_bad_expired_or_foreign_token_is_refused(
+    api: Api, make_token: Callable[[Settings], str]
+) -> None:
+    token = make_token(api.context.settings)
+
+    response = await api.http.get("/api/tasks", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.json()["rule"] in {"invalid_token", "token_expired", "unknown_employee"}
+
+
+# -- submitting ----------------------------------------------------------------------------
+
+
+async def test_an_employee_submits_leave_and_finds_it_among_their_own(api: Api) -> None:
+    start, end = weeks_ahead(4)
+
+    response = await api.submit("e-3", (start, end), reason="family visit")
+
+    assert response.status_code == 201, response.text
+    case = response.json()
+    assert response.headers["Location"] == f"/api/leave-requests/{case['id']}"
+    assert (case["status"], case["requester_id"], case["type"]) == ("pending", "e-3", "annual")
+    assert (case["start"], case["end"]) == (start.isoformat(), end.isoformat())
+    assert (case["working_days"], case["reason"], case["decisions"]) == (3, "family visit", [])
+    read = await api.get("e-3", f"/api/leave-requests/{case['id']}")
+    assert read.status_code == 200
+    assert read.json()["status"] == "pending"
+    mine = await api.get("e-3", "/api/leave-requests", {"mine": "true"})
+    assert [(item["id"], item["status"]) for item in mine.json()["items"]] == [
+        (case["id"], "pending")
+    ]
+
+
+async def test_sick_leave_is_recorded_without_waiting_for_anyone(api: Api) -> None:
+    response = await api.submit("e-3", weeks_ahead(2, days=2), type="sick")
+
+    assert response.status_code == 201
+    assert (response.json()["status"], response.json()["tasks"]) == ("recorded", [])
+
+
+async def test_the_same_idempotency_key_returns_the_same_case_and_never_a_second(
+    api: Api,
+) -> None:
+    period = weeks_ahead(5)
+
+    first = await api.submit("e-3", period, key="holiday-2030")
+    again = await api.submit("e-3", period, key="holiday-2030")
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert (
+        first.json()["id"] == again.json()["id"] == str(submission_case_id("e-3", "holiday-2030"))
+    )
+    mine = await api.get("e-3", "/api/leave-requests")
+    assert len(mine.json()["items"]) == 1
+    balance = await api.get("e-3", "/api/employees/e-3/leave-balance", {"year": period[0].year})
+    assert balance.json()["pending"] == 3
+
+
+async def test_an_idempotency_key_reused_for_another_request_is_refused(api: Api) -> None:
+    await api.submit("e-3", weeks_ahead(5), key="k-1")
+
+    response = await api.submit("e-3", weeks_ahead(8), key="k-1")
+
+    assert response.status_code == 422
+    assert response.json()["rule"] == "idempotency_key_reused"
+
+
+def next_weekend() -> tuple[date, date]:
+    saturday = TODAY + timedelta(weeks=3)
+    while saturday.weekday() != 5:
+        saturday += timedelta(days=1)
+    return saturday, saturday + timedelta(days=1)
+
+
+REFUSALS: dict[str, tuple[str, tuple[date, date], str]] = {
+    "end before start": ("e-3", weeks_ahead(4)[::-1], "end_before_start"),
+    "only a weekend": ("e-3", next_weekend(), "zero_working_days"),
+    "more than the balance": (
+        "e-3",
+        working_days(TODAY + timedelta(weeks=4), 31),
+        "insufficient_balance",
+    ),
+    "nobody to approve": ("e-1", weeks_ahead(4), "no_approver"),
+}
+
+
+@pytest.mark.parametrize(("employee_id", "period", "rule"), REFUSALS.values(), ids=REFUSALS.keys())
+async def test_a_refused_request_names_the_rule_and_records_nothing(
+    api: Api, employee_id: str, period: tuple[date, date], rule: str
+) -> None:
+    response = await api.submit(employee_id, period, key="try-1")
+
+    assert response.status_code == 422
+    assert response.json()["rule"] == rule
+    assert response.json()["detail"]
+    case_id = submission_case_id(employee_id, "try-1")
+    assert (await api.get(employee_id, f"/api/leave-requests/{case_id}")).status_code == 404
+    assert (await api.get(employee_id, "/api/leave-requests")).json()["items"] == []
+    retried = await api.submit(employee_id, period, key="try-1")
+    assert (retried.status_code, retried.json()["rule"]) == (422, rule)
+
+
+async def test_a_request_overlapping_another_is_refused_with_409(api: Api) -> None:
+    start, end = weeks_ahead(4, days=5)
+    await api.pending("e-3", (start, end))
+
+    response = await api.submit("e-3", (end, end + timedelta(days=7)))
+
+    assert response.status_code == 409
+    assert response.json()["rule"] == "overlap"
+    assert len((await api.get("e-3", "/api/leave-requests")).json()["items"]) == 1
+
+
+INVALID_BODIES: dict[str, tuple[dict[str, Any], str]] = {
+    "no type": ({"start": "2031-03-03", "end": "2031-03-04"}, "type: Field required"),
+    "unknown type": ({"type": "party", "start": "2031-03-03", "end": "2031-03-04"}, "type:"),
+    "not a date": ({"type": "annual", "start": "soon", "end": "2031-03-04"}, "start:"),
+    "unknown field": (
+        {"type": "annual", "start": "2031-03-03", "end": "2031-03-04", "colour": "blue"},
+        "colour:",
+    ),
+}
+
+
+@pytest.mark.parametrize(("body", "says"), INVALID_BODIES.values(), ids=INVALID_BODIES.keys())
+async def test_invalid_input_is_answered_422_with_a_readable_detail(
+    api: Api, body: dict[str, Any], says: str
+) -> None:
+    response = await api.post("e-3", "/api/leave-requests", body)
+
+    assert response.status_code == 422
+    assert response.json()["rule"] == "invalid_request"
+    assert says in response.json()["detail"]
+
+
+async def test_a_body_that_is_not_json_is_answered_422(api: Api) -> None:
+    response = await api.http.post(
+        "/api/leave-requests",
+        content=b"{not json",
+        headers={**api.headers("e-3"), "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("request body")
+
+
+async def test_asking_leave_for_someone_else_is_refused_but_naming_yourself_is_fine(
+    api: Api,
+) -> None:
+    for_someone_else = await api.submit("e-3", weeks_ahead(4), employee_id="e-4")
+    for_yourself = await api.submit("e-3", weeks_ahead(4), employee_id="e-3")
+
+    assert for_someone_else.status_code == 403
+    assert for_someone_else.json()["rule"] == "only_for_yourself"
+    assert (await api.get("e-4", "/api/leave-requests")).json()["items"] == []
+    assert for_yourself.status_code == 201
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+async def test_a_case_is_visible_to_requester_approver_and_superiors_only(api: Api) -> None:
+    case = await api.pending("e-3", weeks_ahead(4))
+    await api.task_for("e-2", case["id"])
+
+    seen_by = {
+        employee_id: (await api.get(employee_id, f"/api/leave-requests/{case['id']}")).status_code
+        for employee_id in ("e-1", "e-2", "e-3", "e-4", "e-5")
+    }
+
+    assert seen_by == {"e-1": 200, "e-2": 200, "e-3": 200, "e-4": 404, "e-5": 404}
+
+
+@pytest.mark.parametrize("case_id", ["not-a-uuid", "7d3c1e2a-0000-4000-8000-000000000000"])
+async def test_an_unknown_or_malformed_case_id_is_not_found(api: Api, case_id: str) -> None:
+    response = await api.get("e-3", f"/api/leave-requests/{case_id}")
+
+    assert response.status_code == 404
+    assert response.json()["rule"] == "not_found"
+
+
+async def test_listing_everyones_requests_is_not_offered_yet(api: Api) -> None:
+    response = await api.get("e-2", "/api/leave-requests", {"mine": "false"})
+
+    assert response.status_code == 400
+    assert response.json()["rule"] == "mine_only"
+
+
+# -- deciding ------------------------------------------------------------------------------
+
+
+async def test_the_manager_approves_from_the_inbox_and_the_read_models_follow_at_once(
+    api: Api,
+) -> None:
+    period = weeks_ahead(6, days=4)
+    case = await api.pending("e-3", period)
+    task = await api.task_for("e-2", case["id"])
+    assert (task["id"], task["process"], task["escalated"]) == (
+        f"{case['id']}.approval",
+        "leave",
+        False,
+    )
+    assert task["title"].startswith("Linus: annual leave")
+
+    response = await api.decide("e-2", task["id"], "approve", comment="enjoy")
+
+    assert response.status_code == 200, response.text
+    decided = response.json()
+    assert decided["status"] == "approved"
+    assert decided["decisions"] == [
+        {
+            "task_id": task["id"],
+            "decision": "approve",
+            "actor": "e-2",
+            "on_behalf_of": None,
+            "comment": "enjoy",
+        }
+    ]
+    assert (await api.get("e-2", "/api/tasks")).json()["items"] == []
+    balance = await api.get("e-3", "/api/employees/e-3/leave-balance", {"year": period[0].year})
+    assert balance.json() == {
+        "employee_id": "e-3",
+        "year": period[0].year,
+        "entitled": 30,
+        "approved": 4,
+        "pending": 0,
+        "remaining": 26,
+    }
+    [mine] = (await api.get("e-3", "/api/leave-requests")).json()["items"]
+    assert mine["status"] == "approved"
+
+
+async def test_nobody_decides_their_own_request(api: Api) -> None:
+    case = await api.pending("e-3", weeks_ahead(4))
+    task = await api.task_for("e-2", case["id"])
+
+    response = await api.decide("e-3", task["id"], "approve")
+
+    assert response.status_code == 403
+    assert response.json()["rule"] == "no_self_approval"
+
+
+async def test_a_stranger_finds_neither_the_task_nor_the_case(api: Api) -> None:
+    case = await api.pending("e-3", weeks_ahead(4))
+    task = await api.task_for("e-2", case["id"])
+
+    decision = await api.decide("e-4", task["id"], "approve")
+    read = await api.get("e-4", f"/api/leave-requests/{case['id']}")
+    withdrawal = await api.post("e-4", f"/api/leave-requests/{case['id']}/withdraw")
+    superior = await api.decide("e-1", task["id"], "approve")
+
+    assert (decision.status_code, read.status_code, withdrawal.status_code) == (404, 404, 404)
+    assert superior.status_code == 404
+    assert (await api.get("e-3", f"/api/leave-requests/{case['id']}")).json()["status"] == "pending"
+
+
+async def test_a_decision_on_a_task_recorded_before_its_workflow_heard_of_it_succeeds(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    application = api.context.application
+    open_task = application.open_approval_task
+
+    def slowly_reporting_open_task(*args: Any, **kwargs: Any) -> Saved:
+        saved = open_task(*args, **kwargs)
+        time.sleep(0.5)  # the task is in the store and the inbox; the workflow waits
+        return saved
+
+    monkeypatch.setattr(application, "open_approval_task", slowly_reporting_open_task)
+    case = await api.pending("e-3", weeks_ahead(4))
+    task = await api.task_for("e-2", case["id"])
+
+    response = await api.decide("e-2", task["id"], "approve", key="at-once")
+
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "approved"
+
+
+@pytest.mark.parametrize("first", ["approve", "reject"])
+async def test_a_task_already_decided_is_refused_with_409(api: Api, first: str) -> None:
+    case = await api.pending("e-3", weeks_ahead(4))
+    task = await api.task_for("e-2", case["id"])
+    assert (await api.decide("e-2", task["id"], first)).status_code == 200
+    if first == "reject":
+        await api.process_ended(case["id"])  # answered from the recorded case, not Temporal
+
+    response = await api.decide("e-2", task["id"], "approve", key="another-try")
+
+    assert response.status_code == 409
+    assert response.json()["rule"] == "task_already_decided"
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+async def test_a_decision_retried_with_its_idempotency_key_answers_the_same(
+    api: Api, decision: str
+) -> None:
+    case = await api.pending("e-3", weeks_ahead(4))
+    task = await api.task_for("e-2", case["id"])
+
+    first = await api.decide("e-2", task["id"], decision, key="decision-1")
+    if decision == "reject":
+        await api.process_ended(case["id"])  # Temporal still knows the update's outcome
+    again = await api.decide("e-2", task["id"], decision, key="decision-1")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json() == first.json()
+    read = await api.get("e-3", f"/api/leave-requests/{case['id']}")
+    assert [each["decision"] for each in read.json()["decisions"]] == [decision]
+
+
+async def test_a_decision_that_is_neither_approve_nor_reject_is_invalid(api: Api) -> None:
+    case = await api.pending("e-3", weeks_ahead(4))
+    task = await api.task_for("e-2", case["id"])
+
+    response = await api.decide("e-2", task["id"], "maybe")
+
+    assert response.status_code == 422
+    assert "decision:" in response.json()["detail"]
+
+
+# -- withdrawing and cancelling ------------------------------------------------------------
+
+
+async def test_the_requester_withdraws_a_pending_request_and_gets_the_days_back(
+    api: Api,
+) -> None:
+    period = weeks_ahead(4)
+    case = await api.pending("e-3", period)
+    await api.task_for("e-2", case["id"])
+    path = f"/api/leave-requests/{case['id']}/withdraw"
+
+    by_manager = await api.post("e-2", path)
+    withdrawn = await api.post("e-3", path, key="withdraw-1")
+    await api.process_ended(case["id"])
+    retried = await api.post("e-3", path, key="withdraw-1")
+    again = await api.post("e-3", path)
+
+    assert (by_manager.status_code, by_manager.json()["rule"]) == (403, "only_requester")
+    assert withdrawn.status_code == 200
+    assert withdrawn.json()["status"] == "withdrawn"
+    assert [task["open"] for task in withdrawn.json()["tasks"]] == [False]
+    assert retried.json() == withdrawn.json()
+    assert (again.status_code, again.json()["rule"]) == (409, "not_pending")
+    assert (await api.get("e-2", "/api/tasks")).json()["items"] == []
+    balance = await api.get("e-3", "/api/employees/e-3/leave-balance", {"year": period[0].year})
+    assert balance.json()["pending"] == 0
+
+
+async def test_the_requester_cancels_approved_leave_before_it_starts(api: Api) -> None:
+    period = weeks_ahead(4)
+    case = await api.approved("e-3", period)
+
+    response = await api.post("e-3", f"/api/leave-requests/{case['id']}/cancel")
+
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "cancelled"
+    balance = await api.get("e-3", "/api/employees/e-3/leave-balance", {"year": period[0].year})
+    assert (balance.json()["approved"], balance.json()["pending"]) == (0, 0)
+
+
+async def test_a_pending_request_cannot_be_cancelled_only_withdrawn(api: Api) -> None:
+    case = await api.pending("e-3", weeks_ahead(4))
+
+    response = await api.post("e-3", f"/api/leave-requests/{case['id']}/cancel")
+
+    assert (response.status_code, response.json()["rule"]) == (409, "not_approved")
+
+
+async def test_leave_that_has_started_cannot_be_cancelled(api: Api) -> None:
+    case = await api.approved("e-3", (TODAY, TODAY + timedelta(days=14)))
+
+    response = await api.post("e-3", f"/api/leave-requests/{case['id']}/cancel")
+
+    assert (response.status_code, response.json()["rule"]) == (422, "already_started")
+
+
+# -- balances ------------------------------------------------------------------------------
+
+
+async def test_a_balance_is_visible_to_the_employee_and_their_managers_only(api: Api) -> None:
+    path = "/api/employees/e-3/leave-balance"
+
+    seen_by = {
+        employee_id: (await api.get(employee_id, path)).status_code
+        for employee_id in ("e-1", "e-2", "e-3", "e-4", "e-5")
+    }
+
+    assert seen_by == {"e-1": 200, "e-2": 200, "e-3": 200, "e-4": 404, "e-5": 404}
+    own = (await api.get("e-3", path)).json()
+    assert (own["year"], own["entitled"], own["remaining"]) == (TODAY.year, 30, 30)
+    assert (await api.get("e-3", "/api/employees/e-999/leave-balance")).status_code == 404
+    assert (await api.get("e-3", path, {"year": "soon"})).status_code == 422
+
+
+# -- health and documentation --------------------------------------------------------------
+
+
+async def test_health_reports_temporal_and_the_database_without_a_token(api: Api) -> None:
+    response = await api.http.get("/api/health")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "temporal": True, "database": True}
+
+
+async def test_health_answers_degraded_when_temporal_is_unreachable(api: Api) -> None:
+    unreachable = await Client.connect("127.0.0.1:1", lazy=True, data_converter=DATA_CONVERTER)
+    app = create_app(replace(api.context, client=unreachable))
+    transport = httpx.ASGITransport(app=app)
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.get("/api/health")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "temporal": False, "database": True}
+
+
+async def test_the_openapi_document_lists_every_route(api: Api) -> None:
+    document = (await api.http.get("/api/openapi.json")).json()
+
+    assert set(document["paths"]) == {
+        "/api/leave-requests",
+        "/api/leave-requests/{case_id}",
+        "/api/leave-requests/{case_id}/withdraw",
+        "/api/leave-requests/{case_id}/cancel",
+        "/api/tasks",
+        "/api/tasks/{task_id}/decision",
+        "/api/employees/{employee_id}/leave-balance",
+        "/api/health",
+    }
+    assert (await api.http.get("/docs")).status_code == 200
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("api_store_url", ["postgres"], indirect=True)
+async def test_leave_is_submitted_approved_and_balanced_on_postgresql(api: Api) -> None:
+    period = weeks_ahead(4)
+
+    case = await api.approved("e-3", period)
+
+    assert case["status"] == "approved"
+    assert (await api.get("e-2", "/api/tasks")).json()["items"] == []
+    balance = await api.get("e-3", "/api/employees/e-3/leave-balance", {"year": period[0].year})
+    assert (balance.json()["approved"], balance.json()["pending"]) == (3, 0)
+    health = await api.http.get("/api/health")
+    assert health.json()["status"] == "ok"
