@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from backoffice.devserver import free_port, port_is_free
+from backoffice.devserver import free_port, port_is_free, start_dev_server
 
 EXAMPLE_ORG = Path(__file__).parents[2] / "examples" / "org.yaml"
 STARTUP_SECONDS = 60
@@ -40,9 +40,12 @@ def clean_env() -> dict[str, str]:
 class Running:
     """A ``backoffice up`` process and the URLs it printed."""
 
-    def __init__(self, data: Path, port: int, cwd: Path) -> None:
+    def __init__(self, data: Path, port: int, cwd: Path, temporal: str | None = None) -> None:
+        command = ["up", "--data", str(data), "--port", str(port)]
+        if temporal is not None:
+            command += ["--temporal-address", temporal]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "backoffice", "up", "--data", str(data), "--port", str(port)],
+            [sys.executable, "-m", "backoffice", *command],
             cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -63,7 +66,8 @@ class Running:
         assert "Backoffice is up" in text, text
         self.api = re.search(r"API\s+(http://\S+)/api\n", text)[1]  # type: ignore[index]
         self.temporal_port = int(re.search(r"Temporal\s+127\.0\.0\.1:(\d+)", text)[1])  # type: ignore[index]
-        self.ui = re.search(r"Temporal UI\s+(http://\S+)", text)[1]  # type: ignore[index]
+        ui = re.search(r"Temporal UI\s+(http://\S+)", text)
+        self.ui = ui[1] if ui else None
 
     def stop(self) -> str:
         """Ctrl-C, as in a terminal; the rest of the output."""
@@ -102,6 +106,7 @@ def test_up_serves_the_whole_product_and_stops_cleanly_on_ctrl_c(tmp_path: Path)
         health = httpx.get(f"{running.api}/api/health", timeout=10).json()
         assert health["temporal"] is True
         assert health["database"] is True
+        assert running.ui is not None
         assert httpx.get(running.ui, timeout=10).status_code == 200
         ada = backoffice("token", "e-100", "--data", str(data), cwd=tmp_path).strip()
         alan = backoffice("token", "e-010", "--data", str(data), cwd=tmp_path).strip()
@@ -162,3 +167,20 @@ def test_two_instances_run_side_by_side_with_their_own_data_and_ports(tmp_path: 
             second.stop()
     finally:
         first.stop()
+
+
+def test_up_uses_an_existing_temporal_when_given_its_address(tmp_path: Path) -> None:
+    (tmp_path / "other").mkdir()
+    existing = start_dev_server(tmp_path / "other", "default")
+    try:
+        running = Running(tmp_path / "data", free_port(18300), tmp_path, existing.address)
+        try:
+            assert running.temporal_port == existing.port
+            assert running.ui is None  # no dev server of its own
+            health = httpx.get(f"{running.api}/api/health", timeout=10).json()
+            assert health["temporal"] is True
+        finally:
+            running.stop()
+        assert not (tmp_path / "data" / "temporal.db").exists()
+    finally:
+        existing.stop()
