@@ -6,10 +6,11 @@ server's state under the data folder (``./var``).
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.store import StoreLocation
@@ -37,6 +38,7 @@ class Settings(BaseSettings):
     jwt_issuer: str = "backoffice"
     token_ttl_hours: int = 12
     read_your_writes_timeout: float = 5.0
+    _secret: str | None = PrivateAttr(None)
 
     @property
     def store_url(self) -> str:
@@ -51,11 +53,28 @@ class Settings(BaseSettings):
         return self.data_dir
 
     def signing_secret(self) -> str:
-        """The configured secret, else the one kept in the data folder (made on first use)."""
+        """The configured secret, else the one kept in the data folder (made on first use).
+
+        Read once: the API asks on every request."""
         if self.jwt_secret:
             return self.jwt_secret
-        path = self.ensure_data_dir() / JWT_SECRET_FILE
-        if not path.exists():
-            path.touch(mode=0o600)
-            path.write_text(secrets.token_urlsafe(48))
-        return path.read_text().strip()
+        if self._secret is None:
+            path = self.ensure_data_dir() / JWT_SECRET_FILE
+            if not path.exists():
+                _create_once(path, secrets.token_urlsafe(48))
+            self._secret = path.read_text().strip()
+        return self._secret
+
+
+def _create_once(path: Path, content: str) -> None:
+    """Write ``path`` whole or not at all: when two processes race, the first one wins and
+    neither ever reads a half-written file."""
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    draft.touch(mode=0o600)
+    draft.write_text(content)
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
