@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from api import employees, health, leave_requests, tasks
 from api.context import ApiContext
@@ -27,7 +31,7 @@ def create_app(context: ApiContext) -> FastAPI:
         title="Backoffice API",
         version="1",
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served below from the installed Swagger UI: no CDN at run time
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -37,4 +41,21 @@ def create_app(context: ApiContext) -> FastAPI:
     for module in (leave_requests, tasks, employees, health):
         api.include_router(module.router)
     app.include_router(api)
+    install_docs(app)
     return app
+
+
+def install_docs(app: FastAPI) -> None:
+    """The interactive OpenAPI page at ``/docs``, with Swagger UI from the
+    ``swagger-ui-bundle`` package, so it works without internet access."""
+    app.mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/api/openapi.json",
+            title=f"{app.title} - docs",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon-32x32.png",
+        )
