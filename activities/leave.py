@@ -12,7 +12,7 @@ from functools import wraps
 from typing import ParamSpec, TypeVar
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from domain.errors import DomainError
 from domain.leave import LeavePeriod
@@ -43,7 +43,11 @@ def refusals_are_final(method: Callable[P, R]) -> Callable[P, R]:
             return method(*args, **kwargs)
         except DomainError as error:
             raise ApplicationError(
-                error.message, error.rule, type=error.kind, non_retryable=True
+                error.message,
+                error.rule,
+                type=error.kind,
+                non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,  # an answer: no traceback in logs
             ) from error
 
     return wrapper

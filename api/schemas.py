@@ -1,6 +1,6 @@
 """The API's request and response bodies: the contract other systems code against.
 
-Days are JSON numbers (``2.5``); dates are ISO ``YYYY-MM-DD``; times ISO 8601 in UTC.
+Days are JSON numbers (``5``, ``2.5``); dates are ISO ``YYYY-MM-DD``; times ISO 8601 in UTC.
 """
 
 from __future__ import annotations
@@ -21,7 +21,15 @@ from projections.leave_balances import LeaveBalance
 from projections.leave_cases import LeaveCase
 from workflows.messages import CaseState
 
-Days = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+def _days_as_number(days: Decimal) -> int | float:
+    """Whole days as integers (``5``), half days as decimals (``2.5``)."""
+    return int(days) if days == days.to_integral_value() else float(days)
+
+
+Days = Annotated[
+    Decimal, PlainSerializer(_days_as_number, return_type=int | float, when_used="json")
+]
 
 
 class Body(BaseModel):

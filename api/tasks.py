@@ -17,7 +17,7 @@ from domain.errors import NotFound
 from domain.leave_request import LeaveRequest
 from services.application import case_id_of_task
 from workflows.leave import LeaveRequestWorkflow
-from workflows.messages import DecisionRequest
+from workflows.messages import CaseState, DecisionRequest
 
 """Seconds between tries of a decision on a task its workflow does not know yet."""
 
@@ -57,8 +57,22 @@ async def decide_task(
         state = await leave_workflow(context, case.id).execute_update(
             LeaveRequestWorkflow.decide, request, id=update_id("decide", caller, idempotency_key)
         )
+    if idempotency_key is not None:
+        _check_same_decision(state, request)
     await caught_up(context, state)
     return LeaveRequestOut.of_state(state)
+
+
+def _check_same_decision(state: CaseState, request: DecisionRequest) -> None:
+    """Temporal answers a repeated update id with the first outcome: a key reused for a
+    different decision must not look as if the new one had been taken."""
+    task = state.task(request.task_id)
+    if task is None or (task.decision, task.comment) != (request.decision, request.comment):
+        raise ApiError(
+            422,
+            "this Idempotency-Key was used for a different decision; use a new key",
+            "idempotency_key_reused",
+        )
 
 
 def _case_of_task(context: ApiContext, employee_id: str, task_id: str) -> LeaveRequest:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import structlog
 import uvicorn
@@ -46,9 +48,28 @@ def _urls(settings: Settings, temporal_address: str, server: DevServer | None) -
     return lines
 
 
+@contextlib.contextmanager
+def exclusive_data_dir(data_dir: Path) -> Iterator[None]:
+    """Refuse a second ``up`` on the same data folder: two dev servers on one
+    ``temporal.db`` and two workers on one store would corrupt both."""
+    with (data_dir / "up.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(
+                f"another `backoffice up` is using {data_dir.resolve()};"
+                " give this one its own --data (and --port)"
+            ) from None
+        yield
+
+
 async def run_stack(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then stop the API, worker, runner and server."""
-    settings.ensure_data_dir()
+    with exclusive_data_dir(settings.ensure_data_dir()):
+        await _run_stack(settings)
+
+
+async def _run_stack(settings: Settings) -> None:
     settings.signing_secret()  # made now, so `backoffice token` and the API agree
     if free_port(settings.api_port) != settings.api_port:
         raise RuntimeError(f"port {settings.api_port} is in use; choose another with --port")

@@ -14,6 +14,8 @@ from domain.errors import RuleViolation
 HALF = Decimal("0.5")
 ONE = Decimal(1)
 ZERO = Decimal(0)
+MAX_PERIOD_DAYS = 366
+"""A longer absence is not a leave request (and would be refused by any balance)."""
 
 
 class LeaveType(StrEnum):
@@ -45,6 +47,16 @@ class LeavePeriod:
     def __post_init__(self) -> None:
         if self.end < self.start:
             raise RuleViolation("end_before_start", "the end date is before the start date")
+        if (self.end - self.start).days >= MAX_PERIOD_DAYS:
+            raise RuleViolation(
+                "period_too_long", f"one request covers at most {MAX_PERIOD_DAYS} calendar days"
+            )
+        if self.start == self.end and self.half_day_start and self.half_day_end:
+            raise RuleViolation(
+                "half_days_on_one_day",
+                "a one-day request is a half day or a whole day: set half_day_start"
+                " or half_day_end, not both",
+            )
 
     def day_fractions(self, calendar: WorkingCalendar) -> dict[date, Decimal]:
         """Each working day in the period with the share of it taken (1 or 0.5)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import TypeVar
 from uuid import UUID
 
@@ -195,7 +196,7 @@ class BackofficeApplication(Application[UUID]):
         due_at = profile.calendar.add_business_days(now, ESCALATION_BUSINESS_DAYS)
         title = (
             f"{profile.name}: {request.leave_type} leave {request.start.isoformat()}"
-            f" to {request.end.isoformat()} ({request.working_days} days)"
+            f" to {request.end.isoformat()} ({_days(request.working_days)})"
         )
         request.open_task(approval_task_id(case_id), title, [profile.manager_id], due_at, meta)
         return Saved(request, self._save(request))
@@ -255,6 +256,10 @@ class BackofficeApplication(Application[UUID]):
         if account is None:
             raise NotFound("leave_account_not_found", f"no leave account of {request.requester_id}")
         return account
+
+
+def _days(count: Decimal) -> str:
+    return f"{count.normalize():f} day" + ("" if count == 1 else "s")
 
 
 _NO_META = Meta(actor="system", command_id="", correlation_id="")

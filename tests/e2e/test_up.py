@@ -163,6 +163,17 @@ def test_two_instances_run_side_by_side_with_their_own_data_and_ports(tmp_path: 
             for running in (first, second):
                 health = httpx.get(f"{running.api}/api/health", timeout=10).json()
                 assert (health["temporal"], health["database"]) == (True, True)
+            same_data = subprocess.run(
+                [sys.executable, "-m", "backoffice", "up", "--data", str(tmp_path / "a")]
+                + ["--port", str(free_port(18400))],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env=clean_env(),
+            )
+            assert same_data.returncode == 1
+            assert "another `backoffice up` is using" in same_data.stderr
         finally:
             second.stop()
     finally:

@@ -367,6 +367,20 @@ async def test_a_decision_retried_with_its_idempotency_key_answers_the_same(
     assert [each["decision"] for each in read.json()["decisions"]] == [decision]
 
 
+async def test_an_idempotency_key_reused_for_a_different_decision_is_refused(api: Api) -> None:
+    case = await api.pending("e-3", weeks_ahead(4))
+    task = await api.task_for("e-2", case["id"])
+    first = await api.decide("e-2", task["id"], "reject", key="decision-1")
+
+    reused = await api.decide("e-2", task["id"], "approve", key="decision-1")
+
+    assert first.status_code == 200
+    assert reused.status_code == 422
+    assert reused.json()["rule"] == "idempotency_key_reused"
+    read = await api.get("e-3", f"/api/leave-requests/{case['id']}")
+    assert read.json()["status"] == "rejected"
+
+
 async def test_a_decision_that_is_neither_approve_nor_reject_is_invalid(api: Api) -> None:
     case = await api.pending("e-3", weeks_ahead(4))
     task = await api.task_for("e-2", case["id"])

@@ -57,9 +57,26 @@ def test_half_days_at_both_ends_count_half_each() -> None:
 def test_a_single_half_day_counts_half_a_day() -> None:
     monday = date(2025, 6, 16)
 
-    for start_half, end_half in [(True, False), (False, True), (True, True)]:
+    for start_half, end_half in [(True, False), (False, True)]:
         period = LeavePeriod(monday, monday, start_half, end_half)
         assert period.day_fractions(BERLIN) == {monday: Decimal("0.5")}
+
+
+def test_a_single_day_cannot_be_both_a_starting_and_an_ending_half_day() -> None:
+    monday = date(2025, 6, 16)
+
+    with pytest.raises(RuleViolation) as error:
+        LeavePeriod(monday, monday, half_day_start=True, half_day_end=True)
+
+    assert error.value.rule == "half_days_on_one_day"
+
+
+def test_a_request_longer_than_a_year_is_refused() -> None:
+    with pytest.raises(RuleViolation) as error:
+        LeavePeriod(date(2030, 1, 1), date(2099, 12, 31))
+
+    assert error.value.rule == "period_too_long"
+    assert LeavePeriod(date(2030, 1, 1), date(2030, 12, 31)).end == date(2030, 12, 31)
 
 
 def test_a_half_day_on_a_weekend_end_date_takes_nothing_off_the_working_days() -> None:
