@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.schemas import ErrorOut
@@ -72,7 +72,9 @@ def not_found(what: str) -> ApiError:
 
 def refusal(error: WorkflowUpdateFailedError) -> ApiError | None:
     """The domain's refusal carried by a failed update, or None for any other failure."""
-    cause = error.cause
+    cause: BaseException | None = error.cause
+    while isinstance(cause, ActivityError):  # a refusal carried by the update's activity
+        cause = cause.cause
     if not isinstance(cause, ApplicationError) or cause.type not in STATUS_BY_KIND:
         return None
     rule = str(cause.details[0]) if cause.details else None

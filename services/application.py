@@ -205,6 +205,8 @@ class BackofficeApplication(Application[UUID]):
         """Add the assignees' managers to an overdue task; nothing if there is nobody above."""
         request = self.leave_request(case_id)
         task = request.task(task_id)
+        if not task.is_open:  # decided (or withdrawn) while the escalation was due
+            return Saved(request, self._save(request))
         above = [
             manager
             for assignee in task.assignees

@@ -8,11 +8,11 @@ A process workflow inherits from :class:`ApprovalWorkflow`, keeps its latest
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.case import check_decision
@@ -29,7 +29,7 @@ class ApprovalWorkflow:
     """Base of process workflows with human approval tasks."""
 
     state: CaseState | None = None
-    _decision_lock: asyncio.Lock | None = None
+    _lock: asyncio.Lock | None = None
     _opening: frozenset[str] = frozenset()
     """Tasks whose opening activity has been scheduled but not yet reported: the store
     (and so the inbox) may already show them, so a decision on one must wait, not fail."""
@@ -71,18 +71,37 @@ class ApprovalWorkflow:
         except DomainError as error:
             raise as_application_error(error) from None
 
+    def case_lock(self) -> asyncio.Lock:
+        """One command on the case at a time: decisions, withdrawals, cancellations and
+        escalations each check their rule against the state the previous one left."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    async def run_command(
+        self, check: Callable[[], None], command: Callable[[], Awaitable[CaseState]]
+    ) -> CaseState:
+        """Under the case lock: check the rule on the latest state, run the command's
+        activity and adopt its result. The domain's refusal, carried by the failed
+        activity, fails the update with the domain's own error."""
+        async with self.case_lock():
+            check()
+            try:
+                state = await command()
+            except ActivityError as error:
+                if isinstance(error.cause, ApplicationError):
+                    raise error.cause from None
+                raise
+            self.adopt(state)
+            return state
+
     @workflow.update
     async def decide(self, request: DecisionRequest) -> CaseState:
         """Record a person's decision on a task; answers with the case after it."""
         await workflow.wait_condition(lambda: request.task_id not in self._opening)
-        if self._decision_lock is None:
-            self._decision_lock = asyncio.Lock()
-        async with self._decision_lock:
-            # Another decision may have been recorded while this one waited.
-            self._check_decision(request)
-            decided = await self.record_decision(request)
-            self.adopt(decided)
-        return decided
+        return await self.run_command(
+            lambda: self._check_decision(request), lambda: self.record_decision(request)
+        )
 
     @decide.validator
     def validate_decide(self, request: DecisionRequest) -> None:

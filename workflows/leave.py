@@ -75,17 +75,22 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
                 ),
             )
         except ActivityError as error:
-            _refusal(error)  # withdrawn while the task was being opened
-            return
+            if _refusal(error).rule != "not_pending":
+                raise
+            return  # withdrawn while the task was being opened
         task = self.current.task(task_id)
         assert task is not None
         if not await self.wait_for_decision(task.task_id, task.due_at):
-            self.adopt(
-                await _execute(
-                    LeaveActivities.escalate,
-                    EscalateTask(case_id=self.current.case_id, actor=SYSTEM, task_id=task.task_id),
-                )
-            )
+            async with self.case_lock():  # a decision may be on its way to the store
+                if not self._task_closed(task.task_id):
+                    self.adopt(
+                        await _execute(
+                            LeaveActivities.escalate,
+                            EscalateTask(
+                                case_id=self.current.case_id, actor=SYSTEM, task_id=task.task_id
+                            ),
+                        )
+                    )
             await workflow.wait_condition(lambda: self._task_closed(task.task_id))
 
     async def _until_taken(self) -> None:
@@ -133,14 +138,13 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
 
     @workflow.update
     async def withdraw(self, request: ActorRequest) -> CaseState:
-        self._check_withdraw(request)
-        self.adopt(
-            await _execute(
+        return await self.run_command(
+            lambda: self._check_withdraw(request),
+            lambda: _execute(
                 LeaveActivities.withdraw,
                 CaseCommand(case_id=self.current.case_id, actor=request.actor),
-            )
+            ),
         )
-        return self.current
 
     @withdraw.validator
     def validate_withdraw(self, request: ActorRequest) -> None:
@@ -154,16 +158,15 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
 
     @workflow.update
     async def cancel(self, request: ActorRequest) -> CaseState:
-        self._check_cancel(request)
-        self.adopt(
-            await _execute(
+        return await self.run_command(
+            lambda: self._check_cancel(request),
+            lambda: _execute(
                 LeaveActivities.cancel,
                 CancelLeave(
                     case_id=self.current.case_id, actor=request.actor, today=workflow.now().date()
                 ),
-            )
+            ),
         )
-        return self.current
 
     @cancel.validator
     def validate_cancel(self, request: ActorRequest) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -9,6 +10,7 @@ from decimal import Decimal
 import pytest
 from temporalio.client import (
     WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
@@ -20,6 +22,7 @@ from domain.calendar import WorkingCalendar
 from domain.case import Decision
 from domain.leave import LeaveType
 from domain.leave_request import LeaveStatus
+from domain.meta import Meta
 from services.application import BackofficeApplication, approval_task_id
 from tests.workflows.conftest import Temporal
 from workflows.leave import LeaveRequestWorkflow
@@ -286,3 +289,51 @@ async def test_sick_leave_is_recorded_without_approval_and_the_manager_informed(
     assert [type(event).__name__ for event in events] == ["Submitted", "ManagerInformed"]
     final = await after_the_leave(temporal, handle, recorded)
     assert isinstance(final, CaseState) and final.status is LeaveStatus.TAKEN
+
+
+async def test_an_escalation_due_after_a_decision_already_in_the_store_escalates_nothing(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    handle, submitted = await submit(temporal)
+    opened = await open_task(handle)
+    task_id = approval_task_id(opened.case_id)
+    # The decision reaches the store while the workflow has not heard of it yet.
+    leave_app.decide_leave_request(
+        submitted.case_id,
+        task_id,
+        Decision.APPROVE,
+        None,
+        Meta(actor="e-010", command_id="direct", correlation_id=handle.id),
+    )
+
+    await temporal.env.sleep(timedelta(days=5))
+
+    state = await handle.query(LeaveRequestWorkflow.case)
+    assert state is not None
+    assert state.status is LeaveStatus.APPROVED
+    assert state.tasks[0].escalated_to == []
+    description = await handle.describe()
+    assert description.status == WorkflowExecutionStatus.RUNNING
+
+
+async def test_a_decision_and_a_withdrawal_at_once_one_wins_the_other_is_refused(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    handle, submitted = await submit(temporal)
+    await open_task(handle)
+
+    outcomes = await asyncio.gather(
+        decide(handle, "e-010", Decision.APPROVE),
+        handle.execute_update(LeaveRequestWorkflow.withdraw, ActorRequest(actor="e-100")),
+        return_exceptions=True,
+    )
+
+    refusals = [each for each in outcomes if isinstance(each, WorkflowUpdateFailedError)]
+    assert len(refusals) == 1
+    assert isinstance(refusals[0].cause, ApplicationError)
+    assert refusals[0].cause.type == "conflict"
+    winner = next(each for each in outcomes if isinstance(each, CaseState))
+    assert leave_app.leave_request(submitted.case_id).status is winner.status
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING or (
+        winner.status is LeaveStatus.WITHDRAWN
+    )
