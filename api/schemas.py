@@ -6,12 +6,12 @@ Days are JSON numbers (``5``, ``2.5``); dates are ISO ``YYYY-MM-DD``; times ISO 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal, Protocol
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from domain.case import Decision
 from domain.leave import LeaveType
@@ -44,6 +44,11 @@ class ErrorOut(BaseModel):
 # -- leave requests ----------------------------------------------------------------------
 
 
+BOOKABLE_PAST = timedelta(days=366)
+"""How far back leave may be recorded (sick leave is often reported afterwards)."""
+BOOKABLE_FUTURE = timedelta(days=2 * 366)
+
+
 class LeaveRequestIn(Body):
     type: LeaveType
     start: date = Field(description="First day of leave")
@@ -54,6 +59,18 @@ class LeaveRequestIn(Body):
     employee_id: str | None = Field(
         None, description="Whose leave it is: yourself (the default); others are refused for now"
     )
+
+    @model_validator(mode="after")
+    def _within_bookable_range(self) -> LeaveRequestIn:
+        today = datetime.now(UTC).date()
+        earliest, latest = today - BOOKABLE_PAST, today + BOOKABLE_FUTURE
+        for name, day in (("start", self.start), ("end", self.end)):
+            if not earliest <= day <= latest:
+                raise ValueError(
+                    f"{name} {day} is out of range: leave can be asked for from"
+                    f" {earliest} to {latest}"
+                )
+        return self
 
 
 class TaskView(Protocol):

@@ -163,9 +163,9 @@ def test_two_instances_run_side_by_side_with_their_own_data_and_ports(tmp_path: 
             for running in (first, second):
                 health = httpx.get(f"{running.api}/api/health", timeout=10).json()
                 assert (health["temporal"], health["database"]) == (True, True)
+            command = ["up", "--data", str(tmp_path / "a"), "--port", str(free_port(18400))]
             same_data = subprocess.run(
-                [sys.executable, "-m", "backoffice", "up", "--data", str(tmp_path / "a")]
-                + ["--port", str(free_port(18400))],
+                [sys.executable, "-m", "backoffice", *command],
                 cwd=tmp_path,
                 capture_output=True,
                 text=True,

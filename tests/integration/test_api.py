@@ -381,6 +381,23 @@ async def test_an_idempotency_key_reused_for_a_different_decision_is_refused(api
     assert read.json()["status"] == "rejected"
 
 
+@pytest.mark.parametrize(
+    ("start", "end"), [("9999-12-31", "9999-12-31"), ("2000-01-03", "2000-01-04")]
+)
+async def test_dates_far_from_today_are_refused_and_nothing_is_recorded(
+    api: Api, start: str, end: str
+) -> None:
+    before = api.context.application.recorder.max_notification_id()
+
+    response = await api.post(
+        "e-3", "/api/leave-requests", {"type": "sick", "start": start, "end": end}
+    )
+
+    assert response.status_code == 422
+    assert "out of range" in response.json()["detail"]
+    assert api.context.application.recorder.max_notification_id() == before
+
+
 async def test_a_decision_that_is_neither_approve_nor_reject_is_invalid(api: Api) -> None:
     case = await api.pending("e-3", weeks_ahead(4))
     task = await api.task_for("e-2", case["id"])
