@@ -36,6 +36,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 SYSTEM = "system"
+SUBMISSION_WAITS_FOR_TASK = "submission-waits-for-task"
+"""Patch id: histories recorded before it answered ``submission`` right after submitting."""
 A = TypeVar("A")
 RETRY_POLICY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 CLOSED = {LeaveStatus.REJECTED, LeaveStatus.WITHDRAWN, LeaveStatus.CANCELLED}
@@ -120,6 +122,12 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
         if self.refusal is not None:
             raise ApplicationError(
                 self.refusal.message, self.refusal.rule, type=self.refusal.kind, non_retryable=True
+            )
+        if workflow.patched(SUBMISSION_WAITS_FOR_TASK):
+            # Answer once the approver's task is recorded, so the caller's position
+            # covers it and the manager's inbox shows the request.
+            await workflow.wait_condition(
+                lambda: self.current.status is not LeaveStatus.PENDING or bool(self.current.tasks)
             )
         return self.current
 
