@@ -127,7 +127,7 @@ def list_leave_requests(
         ),
     ] = True,
 ) -> LeaveRequestList:
-    """Your leave requests, oldest first, from the read models (they follow the event
+    """Your leave requests, newest first, from the read models (they follow the event
     log within moments; the commands here wait for them before answering)."""
     if not mine:
         raise ApiError(

@@ -19,8 +19,6 @@ from services.application import case_id_of_task
 from workflows.leave import LeaveRequestWorkflow
 from workflows.messages import CaseState, DecisionRequest
 
-"""Seconds between tries of a decision on a task its workflow does not know yet."""
-
 router = APIRouter(prefix="/tasks", tags=["tasks"], responses=error_responses(401, 422))
 
 

@@ -21,7 +21,7 @@ from eventsourcing.persistence import JSONTranscoder
 from domain.case import Decision
 from domain.employee import Employee, EmployeeProfile
 from domain.errors import NotFound, RuleViolation
-from domain.leave import LeavePeriod, LeaveType
+from domain.leave import ZERO, LeavePeriod, LeaveType, entitlement
 from domain.leave_account import Balance, LeaveAccount
 from domain.leave_request import LeaveRequest
 from domain.meta import Meta
@@ -144,7 +144,11 @@ class BackofficeApplication(Application[UUID]):
 
     def leave_balance(self, employee_id: str, year: int) -> Balance:
         profile = self.profile(employee_id)
-        account = self.leave_account(employee_id) or LeaveAccount(employee_id, _NO_META)
+        account = self.leave_account(employee_id)
+        if account is None:  # nothing asked for yet
+            return Balance(
+                entitlement(profile.annual_leave_days, profile.start_date, year), ZERO, ZERO
+            )
         return account.balance(profile, year)
 
     def submit_leave_request(
@@ -262,6 +266,3 @@ class BackofficeApplication(Application[UUID]):
 
 def _days(count: Decimal) -> str:
     return f"{count.normalize():f} day" + ("" if count == 1 else "s")
-
-
-_NO_META = Meta(actor="system", command_id="", correlation_id="")
