@@ -13,7 +13,7 @@ from api.errors import not_found
 from domain.errors import NotFound
 from domain.leave_request import LeaveRequest
 from workflows.leave import LeaveRequestWorkflow
-from workflows.messages import CaseState, leave_workflow_id
+from workflows.messages import leave_workflow_id
 
 logger = structlog.get_logger(__name__)
 
@@ -64,10 +64,10 @@ def update_id(operation: str, employee_id: str, key: str | None) -> str | None:
     return None if key is None else f"{operation}:{employee_id}:{key}"
 
 
-async def caught_up(context: ApiContext, state: CaseState) -> None:
-    """Wait until the read models show ``state`` (read-your-writes), up to the configured
-    timeout; a slow projection delays the answer but never fails the command."""
+async def caught_up(context: ApiContext, position: int) -> None:
+    """Wait until the read models have processed ``position`` (read-your-writes), up to the
+    configured timeout; a slow projection delays the answer but never fails the command."""
     timeout = context.settings.read_your_writes_timeout
-    reached = await run_in_threadpool(context.read_models.wait_for, state.position, timeout)
+    reached = await run_in_threadpool(context.read_models.wait_for, position, timeout)
     if not reached:
-        logger.warning("read_models_behind", position=state.position, timeout=timeout)
+        logger.warning("read_models_behind", position=position, timeout=timeout)

@@ -66,6 +66,8 @@ async def submit_leave_request(
         existing = await run_in_threadpool(_recorded, context, case_id)
         if existing is not None:
             _check_same_request(existing, body)
+            # The first attempt may have answered before the read models caught up.
+            await caught_up(context, await run_in_threadpool(_last_position, context))
             response.headers["Location"] = f"/api/leave-requests/{case_id}"
             return LeaveRequestOut.of_case(existing)
     start = LeaveRequestStart(
@@ -92,9 +94,13 @@ async def submit_leave_request(
         state = await context.client.execute_update_with_start_workflow(
             LeaveRequestWorkflow.submission, start_workflow_operation=operation
         )
-    await caught_up(context, state)
+    await caught_up(context, state.position)
     response.headers["Location"] = f"/api/leave-requests/{case_id}"
     return LeaveRequestOut.of_state(state)
+
+
+def _last_position(context: ApiContext) -> int:
+    return context.application.recorder.max_notification_id() or 0
 
 
 def _recorded(context: ApiContext, case_id: UUID) -> LeaveRequest | None:
@@ -162,7 +168,7 @@ async def withdraw_leave_request(
             ActorRequest(actor=caller),
             id=update_id("withdraw", caller, idempotency_key),
         )
-    await caught_up(context, state)
+    await caught_up(context, state.position)
     return LeaveRequestOut.of_state(state)
 
 
@@ -183,5 +189,5 @@ async def cancel_leave_request(
             ActorRequest(actor=caller),
             id=update_id("cancel", caller, idempotency_key),
         )
-    await caught_up(context, state)
+    await caught_up(context, state.position)
     return LeaveRequestOut.of_state(state)

@@ -57,7 +57,7 @@ async def decide_task(
         )
     if idempotency_key is not None:
         _check_same_decision(state, request)
-    await caught_up(context, state)
+    await caught_up(context, state.position)
     return LeaveRequestOut.of_state(state)
 
 
