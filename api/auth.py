@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends
@@ -18,10 +20,16 @@ from api.errors import ApiError
 from backoffice.settings import Settings
 
 ALGORITHM = "HS256"
+"""Tokens made by ``backoffice token``, signed with the shared secret (the embedded default)."""
+IDENTITY_PROVIDER_ALGORITHMS = ["RS256", "ES256"]
+"""Tokens from an identity provider, verified with its published keys (JWKS)."""
 
 bearer = HTTPBearer(
     auto_error=False,
-    description="A token from `backoffice token EMPLOYEE_ID`: an HS256 JWT whose `sub` is you.",
+    description=(
+        "A JWT whose `sub` is your employee id: from `backoffice token EMPLOYEE_ID` (HS256),"
+        " or from the identity provider named in the settings (RS256/ES256, JWKS)."
+    ),
 )
 
 
@@ -31,6 +39,7 @@ def issue_token(settings: Settings, employee_id: str, *, now: datetime | None = 
     claims = {
         "sub": employee_id,
         "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
         "iat": issued_at,
         "exp": issued_at + timedelta(hours=settings.token_ttl_hours),
     }
@@ -38,20 +47,55 @@ def issue_token(settings: Settings, employee_id: str, *, now: datetime | None = 
 
 
 def subject_of(settings: Settings, token: str) -> str:
-    """The employee id a valid token names; ApiError 401 otherwise."""
+    """The employee id a valid token names: signature, expiry, issuer and audience checked;
+    ApiError 401 otherwise."""
     try:
+        key, algorithms = _verification_key(settings, token)
         claims = jwt.decode(
             token,
-            settings.signing_secret(),
-            algorithms=[ALGORITHM],
+            key,
+            algorithms=algorithms,
             issuer=settings.jwt_issuer,
-            options={"require": ["exp", "iss", "sub"]},
+            audience=settings.jwt_audience,
+            options={"require": ["exp", "iss", "aud", "sub"]},
         )
     except jwt.ExpiredSignatureError:
         raise unauthenticated("the token has expired", "token_expired") from None
-    except jwt.InvalidTokenError:
+    except (jwt.PyJWTError, KeyError):
         raise unauthenticated("the token is not valid", "invalid_token") from None
     return str(claims["sub"])
+
+
+def _verification_key(settings: Settings, token: str) -> tuple[Any, list[str]]:
+    """The key a token must be signed with, and the algorithms accepted with it: only the
+    identity provider's when one is configured, so a secret-signed token is refused."""
+    if settings.jwks_url is not None:
+        return _accepted(_jwks_client(settings.jwks_url).get_signing_key_from_jwt(token))
+    if settings.jwks_file is not None:
+        path = settings.jwks_file
+        keys = _jwks_from_file(str(path), path.stat().st_mtime_ns)
+        return _accepted(keys[str(jwt.get_unverified_header(token).get("kid"))])
+    return settings.signing_secret(), [ALGORITHM]
+
+
+def _accepted(key: jwt.PyJWK) -> tuple[Any, list[str]]:
+    """A published key with the one algorithm its type allows (an RSA key verifies RS256
+    only), so a token cannot choose how it is checked."""
+    if key.algorithm_name not in IDENTITY_PROVIDER_ALGORITHMS:
+        raise jwt.InvalidKeyError(f"keys for {key.algorithm_name} are not accepted")
+    return key.key, [key.algorithm_name]
+
+
+@lru_cache(maxsize=4)
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    """One client per URL: it caches the provider's keys and refetches on an unknown kid."""
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+
+
+@lru_cache(maxsize=4)
+def _jwks_from_file(path: str, modified_ns: int) -> jwt.PyJWKSet:
+    """The key set of a JWKS file, read again when the file changes (key rotation)."""
+    return jwt.PyJWKSet.from_json(Path(path).read_text())
 
 
 def unauthenticated(detail: str, rule: str) -> ApiError:

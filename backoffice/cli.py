@@ -98,6 +98,8 @@ def token(
     from services.application import BackofficeApplication
 
     settings = _settings(data)
+    if settings.uses_identity_provider:
+        raise _fail("tokens come from the identity provider (BACKOFFICE_JWKS_FILE / _URL is set)")
     settings.ensure_data_dir()
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     try:

@@ -36,9 +36,21 @@ class Settings(BaseSettings):
         None, description="HS256 secret for bearer tokens; default: generated into the data folder"
     )
     jwt_issuer: str = "backoffice"
+    jwt_audience: str = "backoffice"
+    jwks_file: Path | None = Field(
+        None, description="Verify RS256/ES256 tokens with this JWKS file instead of the secret"
+    )
+    jwks_url: str | None = Field(
+        None, description="Verify RS256/ES256 tokens with the JWKS an identity provider publishes"
+    )
     token_ttl_hours: int = 12
     read_your_writes_timeout: float = 5.0
     _secret: str | None = PrivateAttr(None)
+
+    @property
+    def uses_identity_provider(self) -> bool:
+        """Tokens come from an identity provider (JWKS), not from ``backoffice token``."""
+        return self.jwks_file is not None or self.jwks_url is not None
 
     @property
     def store_url(self) -> str:
