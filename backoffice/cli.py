@@ -59,7 +59,9 @@ def up(
 
 @org_app.command("load")
 def org_load(
-    file: Annotated[Path, typer.Argument(help="YAML file with an `employees:` list.")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="YAML file with an `employees:` list.")
+    ],
     data: DataOption = None,
 ) -> None:
     """Record the employees of FILE: new ones, and changed fields of known ones."""
@@ -90,7 +92,9 @@ def org_load(
 
 @app.command()
 def token(
-    employee_id: Annotated[str, typer.Argument(help="The employee the token is for.")],
+    employee_id: Annotated[
+        str, typer.Argument(metavar="EMPLOYEE_ID", help="The employee the token is for.")
+    ],
     data: DataOption = None,
 ) -> None:
     """Print a bearer token for EMPLOYEE_ID (and nothing else) on standard output."""
@@ -114,7 +118,12 @@ def token(
 @projections_app.command("rebuild")
 def projections_rebuild(
     names: Annotated[
-        list[str] | None, typer.Argument(help="Read models to rebuild (default: all).")
+        list[str] | None,
+        typer.Argument(
+            metavar="NAME",
+            help="Read models to rebuild (default: all): employees, inbox, leave_balances,"
+            " team_calendar, leave_cases.",
+        ),
     ] = None,
     data: DataOption = None,
 ) -> None:

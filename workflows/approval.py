@@ -55,6 +55,14 @@ class ApprovalWorkflow:
             self._opening = self._opening - {task_id}
 
     def _check_decision(self, request: DecisionRequest) -> None:
+        if request.on_behalf_of is not None:
+            # No delegation is recorded anywhere yet, so no claim to act for someone
+            # can be checked: refuse it rather than take the caller's word.
+            raise ApplicationError(
+                "deciding on someone's behalf needs a recorded delegation; there is none",
+                "no_delegation",
+                type="not_allowed",
+            )
         task = self.current.task(request.task_id)
         if task is None and request.task_id in self._opening:
             return  # checked by the handler once the task is known

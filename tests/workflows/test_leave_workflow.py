@@ -248,6 +248,27 @@ async def test_decision_validator_refuses_who_may_not_decide(
     assert state is not None and state.status is LeaveStatus.PENDING
 
 
+async def test_a_decision_claiming_to_act_for_an_approver_is_refused_without_a_delegation(
+    temporal: Temporal,
+) -> None:
+    handle, submitted = await submit(temporal)
+    await open_task(handle)
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            LeaveRequestWorkflow.decide,
+            DecisionRequest(
+                task_id=approval_task_id(submitted.case_id),
+                decision=Decision.APPROVE,
+                actor="e-101",
+                on_behalf_of="e-010",
+            ),
+        )
+
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.details[0] == "no_delegation"
+
+
 async def test_second_decision_on_a_decided_task_is_refused_as_a_conflict(
     temporal: Temporal,
 ) -> None:
