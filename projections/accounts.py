@@ -7,27 +7,27 @@ can be rebuilt alone.
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from projections.database import Cursor
+from projections.rows import Lookup
 
 COLUMNS = "account_id TEXT PRIMARY KEY, employee_id TEXT NOT NULL"
 
 
 class AccountOwners:
+    """The owners a batch needs, read from and recorded in the projection's own table."""
+
     def __init__(self, table: str) -> None:
-        self.table = table
+        self._owners = Lookup(table, "account_id", ("employee_id",))
 
-    def remember(self, cursor: Cursor, account_id: UUID, employee_id: str) -> None:
-        cursor.execute(
-            f"INSERT INTO {self.table} (account_id, employee_id) VALUES (?, ?)"  # noqa: S608
-            " ON CONFLICT (account_id) DO NOTHING",
-            [str(account_id), employee_id],
-        )
+    def load(self, cursor: Cursor, account_ids: set[str]) -> None:
+        self._owners.load(cursor, account_ids)
 
-    def owner(self, cursor: Cursor, account_id: UUID) -> str | None:
-        row = cursor.execute(
-            f"SELECT employee_id FROM {self.table} WHERE account_id = ?",  # noqa: S608
-            [str(account_id)],
-        ).fetchone()
-        return None if row is None else str(row[0])
+    def remember(self, account_id: str, employee_id: str) -> None:
+        self._owners.add(account_id, (employee_id,))
+
+    def owner(self, account_id: str) -> str | None:
+        found = self._owners.get(account_id)
+        return None if found is None else str(found[0])
+
+    def flush(self, cursor: Cursor) -> None:
+        self._owners.flush(cursor)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -12,8 +13,10 @@ from projections.database import Cursor
 class Projection(ABC):
     """A read model: some tables in the store's database, kept up to date from events.
 
-    ``apply`` is a ``match`` over the event types the read model cares about.
-    It reads and writes only through the cursor and uses no clock (times come
+    ``apply`` takes a batch of events, in log order, and leaves the rows as
+    applying them one after the other would; at its heart is a ``match`` over
+    the event types the read model cares about. It reads and writes only
+    through the cursor, only its own tables, and uses no clock (times come
     from the events), so a rebuild gives exactly the same rows. It writes with
     upserts and recomputes totals instead of adding to them, so applying the
     tail of the log a second time ends in the same rows.
@@ -21,6 +24,8 @@ class Projection(ABC):
 
     name: ClassVar[str]
     """The key of the projection's tracking position."""
+    handles: ClassVar[tuple[type, ...]]
+    """The event types it cares about: ``apply`` is given these and no others."""
     tables: ClassVar[dict[str, str]]
     """Each table's name and column definitions; helper tables included."""
     indexes: ClassVar[tuple[str, ...]] = ()
@@ -37,8 +42,8 @@ class Projection(ABC):
             cursor.execute(f"DELETE FROM {table}")  # noqa: S608 (a table name of ours)
 
     @abstractmethod
-    def apply(self, cursor: Cursor, event: object) -> None:
-        """Change the rows as ``event`` says; ignore events of no interest."""
+    def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
+        """Change the rows as ``events`` (of the types it ``handles``) say, in order."""
 
 
 def utc_text(moment: datetime) -> str:

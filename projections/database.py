@@ -9,7 +9,7 @@ timestamps (ISO 8601, UTC) and decimals (never float), BIGINT and BOOLEAN.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self
@@ -39,6 +39,12 @@ class Cursor:
             sql = sql.replace("?", "%s")
         self._cursor.execute(sql, tuple(params))
         return self
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        """One statement for many rows: one call, and on PostgreSQL one round trip."""
+        if self.is_postgres:
+            sql = sql.replace("?", "%s")
+        self._cursor.executemany(sql, [tuple(row) for row in rows])
 
     def fetchone(self) -> Row | None:
         row: Row | None = self._cursor.fetchone()

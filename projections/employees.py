@@ -5,6 +5,7 @@ Other read models join it (a manager's team, a balance's entitlement).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -64,7 +65,15 @@ class EmployeeDirectory(Projection):
     }
     indexes = ("CREATE INDEX IF NOT EXISTS employees_by_manager ON employees (manager_id)",)
 
-    def apply(self, cursor: Cursor, event: object) -> None:
+    handles = (EmployeeRegistered, EmployeeDetailsChanged)
+
+    def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
+        # Few events: people join and change far less often than they ask for leave.
+        for event in events:
+            self._apply(cursor, event)
+
+    @staticmethod
+    def _apply(cursor: Cursor, event: object) -> None:
         match event:
             case EmployeeRegistered():
                 columns = ", ".join(PROFILE_COLUMNS)

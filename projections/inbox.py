@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 from uuid import UUID
 
 from projections.base import Projection, utc_text
 from projections.database import Cursor, Row
 from projections.events import (
+    CaseEvent,
     LeaveSubmitted,
     TaskCancelled,
     TaskDecided,
     TaskEscalated,
     TaskOpened,
 )
+from projections.rows import Lookup, TableRows
 
 
 @dataclass(frozen=True)
@@ -62,69 +66,67 @@ class Inbox(Projection):
         ),
     }
     indexes = ("CREATE INDEX IF NOT EXISTS inbox_by_assignee ON inbox (assignee_id, due_at)",)
+    handles = (LeaveSubmitted, TaskOpened, TaskEscalated, TaskDecided, TaskCancelled)
 
-    def apply(self, cursor: Cursor, event: object) -> None:
-        match event:
-            case LeaveSubmitted():
-                cursor.execute(
-                    "INSERT INTO inbox_cases (case_id, process, requester_id) VALUES (?, ?, ?)"
-                    " ON CONFLICT (case_id) DO NOTHING",
-                    [str(event.originator_id), "leave", event.requester_id],
-                )
-            case TaskOpened():
-                case = cursor.execute(
-                    "SELECT process, requester_id FROM inbox_cases WHERE case_id = ?",
-                    [str(event.originator_id)],
-                ).fetchone()
-                if case is None:  # a kind of case this inbox does not know (yet)
-                    return
-                process, requester_id = case
-                for assignee in event.assignees:
-                    cursor.execute(
-                        INSERT_TASK,
-                        [
-                            str(event.originator_id),
-                            event.task_id,
-                            assignee,
-                            process,
-                            requester_id,
-                            event.title,
-                            utc_text(event.due_at),
-                            False,
-                            utc_text(event.timestamp),
-                        ],
-                    )
-            case TaskEscalated():
-                key = [str(event.originator_id), event.task_id]
-                task = cursor.execute(
-                    "SELECT process, requester_id, title, due_at, opened_at FROM inbox"
-                    " WHERE case_id = ? AND task_id = ? ORDER BY assignee_id LIMIT 1",
-                    key,
-                ).fetchone()
-                if task is None:  # no longer open
-                    return
-                process, requester_id, title, due_at, opened_at = task
-                for assignee in event.to:
-                    cursor.execute(
-                        INSERT_TASK,
-                        [*key, assignee, process, requester_id, title, due_at, True, opened_at],
-                    )
-                cursor.execute(
-                    "UPDATE inbox SET escalated = ? WHERE case_id = ? AND task_id = ?",
-                    [True, *key],
-                )
-            case TaskDecided() | TaskCancelled():
-                cursor.execute(
-                    "DELETE FROM inbox WHERE case_id = ? AND task_id = ?",
-                    [str(event.originator_id), event.task_id],
-                )
+    def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
+        cases = Lookup("inbox_cases", "case_id", ("process", "requester_id"))
+        cases.load(cursor, {_case(e) for e in events if isinstance(e, LeaveSubmitted | TaskOpened)})
+        tasks = TableRows("inbox", TASK_KEY, InboxRow, group=2, booleans=("escalated",))
+        tasks.load(cursor, "case_id", {_case(e) for e in events if isinstance(e, TASK_EVENTS)})
+        for event in events:
+            _apply(cases, tasks, event)
+        cases.flush(cursor)
+        tasks.flush(cursor)
 
 
-INSERT_TASK = (
-    "INSERT INTO inbox (case_id, task_id, assignee_id, process, requester_id, title,"
-    " due_at, escalated, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (case_id, task_id, assignee_id) DO NOTHING"
-)
+class InboxRow(NamedTuple):
+    """An inbox row without its key (case, task, assignee)."""
+
+    process: str
+    requester_id: str
+    title: str
+    due_at: str
+    escalated: bool
+    opened_at: str
+
+
+TASK_KEY = ("case_id", "task_id", "assignee_id")
+TASK_EVENTS = (TaskOpened, TaskEscalated, TaskDecided, TaskCancelled)
+
+
+def _case(event: CaseEvent) -> str:
+    return str(event.originator_id)
+
+
+def _apply(cases: Lookup, tasks: TableRows[InboxRow], event: object) -> None:
+    """One event, as SQL would apply it: new rows are inserted ``ON CONFLICT DO NOTHING``."""
+    match event:
+        case LeaveSubmitted():
+            cases.add(_case(event), ("leave", event.requester_id))
+        case TaskOpened():
+            case = cases.get(_case(event))
+            if case is None:  # a kind of case this inbox does not know (yet)
+                return
+            process, requester_id = case
+            due_at, opened_at = utc_text(event.due_at), utc_text(event.timestamp)
+            rows = tasks.group((_case(event), event.task_id))
+            for assignee in event.assignees:
+                rows.setdefault(
+                    (assignee,),
+                    InboxRow(process, requester_id, event.title, due_at, False, opened_at),
+                )
+        case TaskEscalated():
+            rows = tasks.group((_case(event), event.task_id))
+            if not rows:  # no longer open
+                return
+            # Every row of a task holds the same values but its assignee and the flag.
+            first = rows[min(rows)]
+            for assignee in event.to:
+                rows.setdefault((assignee,), first)
+            for member, row in rows.items():
+                rows[member] = row._replace(escalated=True)
+        case TaskDecided() | TaskCancelled():
+            tasks.group((_case(event), event.task_id)).clear()
 
 
 def open_tasks(cursor: Cursor, assignee_id: str) -> list[InboxTask]:

@@ -7,9 +7,11 @@ event cannot count its days twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from domain.leave import LeaveType, days_by_year, entitlement
 from projections import accounts
@@ -22,9 +24,9 @@ from projections.events import (
     ReservationConfirmed,
     ReservationReleased,
 )
+from projections.rows import TableRows, insert, select_where_in
 
 ZERO = Decimal(0)
-OWNERS = accounts.AccountOwners("balance_accounts")
 
 
 @dataclass(frozen=True)
@@ -55,58 +57,102 @@ class LeaveBalances(Projection):
         " ON balance_bookings (employee_id, year)",
     )
 
-    def apply(self, cursor: Cursor, event: object) -> None:
-        match event:
-            case AccountOpened():
-                OWNERS.remember(cursor, event.originator_id, event.employee_id)
-            case DaysReserved() if LeaveType(event.leave_type).draws_on_balance:
-                employee_id = OWNERS.owner(cursor, event.originator_id)
-                if employee_id is None:
-                    return
-                days = {date.fromisoformat(day): share for day, share in event.days.items()}
-                for year, total in sorted(days_by_year(days).items()):
-                    cursor.execute(
-                        "INSERT INTO balance_bookings (case_id, year, employee_id, days, approved)"
-                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (case_id, year)"
-                        " DO UPDATE SET days = excluded.days, approved = excluded.approved",
-                        [event.case_id, year, employee_id, str(total), event.approved],
-                    )
-                    _recompute(cursor, employee_id, year)
-            case ReservationConfirmed():
-                cursor.execute(
-                    "UPDATE balance_bookings SET approved = ? WHERE case_id = ?",
-                    [True, event.case_id],
-                )
-                for employee_id, year in _years_of(cursor, event.case_id):
-                    _recompute(cursor, employee_id, year)
-            case ReservationReleased():
-                years = _years_of(cursor, event.case_id)
-                cursor.execute("DELETE FROM balance_bookings WHERE case_id = ?", [event.case_id])
-                for employee_id, year in years:
-                    _recompute(cursor, employee_id, year)
+    handles = (AccountOpened, DaysReserved, ReservationConfirmed, ReservationReleased)
+
+    def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
+        owners = accounts.AccountOwners("balance_accounts")
+        owners.load(cursor, {_account(e) for e in events if isinstance(e, ACCOUNT_EVENTS)})
+        bookings = TableRows(
+            "balance_bookings", ("case_id", "year"), BookingRow, group=1, booleans=("approved",)
+        )
+        bookings.load(cursor, "case_id", {e.case_id for e in events if isinstance(e, CASE_EVENTS)})
+        changed: set[tuple[str, int]] = set()
+        for event in events:
+            changed.update(_apply(owners, bookings, event))
+        owners.flush(cursor)
+        bookings.flush(cursor)
+        _write_totals(cursor, changed)
 
 
-def _years_of(cursor: Cursor, case_id: str) -> list[tuple[str, int]]:
-    rows = cursor.execute(
-        "SELECT employee_id, year FROM balance_bookings WHERE case_id = ? ORDER BY year",
-        [case_id],
-    ).fetchall()
-    return [(str(employee_id), int(year)) for employee_id, year in rows]
+class BookingRow(NamedTuple):
+    """A booking without its key (case, year): one request's days in one year."""
+
+    employee_id: str
+    days: str
+    approved: bool
 
 
-def _recompute(cursor: Cursor, employee_id: str, year: int) -> None:
-    bookings = cursor.execute(
-        "SELECT days, approved FROM balance_bookings WHERE employee_id = ? AND year = ?"
-        " ORDER BY case_id",
-        [employee_id, year],
-    ).fetchall()
-    approved = sum((Decimal(days) for days, done in bookings if done), ZERO)
-    pending = sum((Decimal(days) for days, done in bookings if not done), ZERO)
-    cursor.execute(
-        "INSERT INTO leave_balances (employee_id, year, approved, pending) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (employee_id, year)"
-        " DO UPDATE SET approved = excluded.approved, pending = excluded.pending",
-        [employee_id, year, str(approved), str(pending)],
+ACCOUNT_EVENTS = (AccountOpened, DaysReserved)
+CASE_EVENTS = (DaysReserved, ReservationConfirmed, ReservationReleased)
+
+
+def _account(event: AccountOpened | DaysReserved) -> str:
+    return str(event.originator_id)
+
+
+def _counts(event: DaysReserved) -> bool:
+    return LeaveType(event.leave_type).draws_on_balance
+
+
+def _apply(
+    owners: accounts.AccountOwners, bookings: TableRows[BookingRow], event: object
+) -> set[tuple[str, int]]:
+    """One event, as SQL would apply it; the employees and years whose totals it changes."""
+    match event:
+        case AccountOpened():
+            owners.remember(_account(event), event.employee_id)
+        case DaysReserved() if _counts(event):
+            employee_id = owners.owner(_account(event))
+            if employee_id is None:
+                return set()
+            rows = bookings.group((event.case_id,))
+            days = {date.fromisoformat(day): share for day, share in event.days.items()}
+            totals = days_by_year(days)
+            for year, total in totals.items():
+                old = rows.get((year,))
+                # On a clash the row keeps its employee, which is the owner anyway:
+                # a case's days are only ever reserved on its requester's account.
+                owner = employee_id if old is None else old.employee_id
+                rows[(year,)] = BookingRow(owner, str(total), event.approved)
+            return {(employee_id, year) for year in totals}
+        case ReservationConfirmed():
+            rows = bookings.group((event.case_id,))
+            for member, row in rows.items():
+                rows[member] = row._replace(approved=True)
+            return {(row.employee_id, year) for (year,), row in rows.items()}
+        case ReservationReleased():
+            rows = bookings.group((event.case_id,))
+            years = {(row.employee_id, year) for (year,), row in rows.items()}
+            rows.clear()
+            return years
+    return set()
+
+
+def _write_totals(cursor: Cursor, changed: set[tuple[str, int]]) -> None:
+    """Recompute the approved and pending days of each changed employee and year from
+    their bookings as the batch leaves them."""
+    if not changed:
+        return
+    approved = dict.fromkeys(changed, ZERO)
+    pending = dict.fromkeys(changed, ZERO)
+    bookings = select_where_in(
+        cursor,
+        "employee_id, year, days, approved",
+        "balance_bookings",
+        "employee_id",
+        {employee_id for employee_id, _year in changed},
+    )
+    for employee_id, year, days, done in bookings:
+        key = (employee_id, year)
+        if key in changed:
+            totals = approved if done else pending
+            totals[key] += Decimal(days)
+    insert(
+        cursor,
+        "leave_balances",
+        ("employee_id", "year"),
+        ("approved", "pending"),
+        [(*key, str(approved[key]), str(pending[key])) for key in sorted(changed)],
     )
 
 

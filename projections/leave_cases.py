@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -75,53 +76,99 @@ class LeaveCases(Projection):
         " ON leave_cases (requester_id, submitted_at)",
     )
 
-    def apply(self, cursor: Cursor, event: object) -> None:
-        match event:
-            case LeaveSubmitted():
-                needs_approval = LeaveType(event.leave_type).needs_approval
-                status = LeaveStatus.PENDING if needs_approval else LeaveStatus.RECORDED
-                submitted_at = utc_text(event.timestamp)
-                cursor.execute(
-                    f"INSERT INTO leave_cases ({COLUMNS})"  # noqa: S608
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE"
-                    " SET status = excluded.status, updated_at = excluded.updated_at",
-                    [
-                        str(event.originator_id),
-                        event.requester_id,
-                        event.leave_type,
-                        event.start.isoformat(),
-                        event.end.isoformat(),
-                        event.half_day_start,
-                        event.half_day_end,
-                        str(sum(event.days.values(), Decimal(0))),
-                        status.value,
-                        submitted_at,
-                        submitted_at,
-                    ],
-                )
-            case LeaveApproved():
-                _update(cursor, event, LeaveStatus.APPROVED)
-            case LeaveRejected():
-                _update(cursor, event, LeaveStatus.REJECTED)
-            case LeaveWithdrawn():
-                _update(cursor, event, LeaveStatus.WITHDRAWN)
-            case LeaveCancelled():
-                _update(cursor, event, LeaveStatus.CANCELLED)
-            case LeaveTaken():
-                _update(cursor, event, LeaveStatus.TAKEN)
-            case LeaveRequestEvent():  # tasks opened, manager informed, ...
-                _update(cursor, event, None)
+    handles = (LeaveRequestEvent,)
+
+    def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
+        changes = _Changes()
+        for event in events:
+            match event:
+                case LeaveSubmitted():
+                    changes.submitted(event)
+                case LeaveApproved():
+                    changes.update(event, LeaveStatus.APPROVED)
+                case LeaveRejected():
+                    changes.update(event, LeaveStatus.REJECTED)
+                case LeaveWithdrawn():
+                    changes.update(event, LeaveStatus.WITHDRAWN)
+                case LeaveCancelled():
+                    changes.update(event, LeaveStatus.CANCELLED)
+                case LeaveTaken():
+                    changes.update(event, LeaveStatus.TAKEN)
+                case LeaveRequestEvent():  # tasks opened, manager informed, ...
+                    changes.update(event, None)
+        changes.write(cursor)
 
 
-def _update(cursor: Cursor, event: LeaveRequestEvent, status: LeaveStatus | None) -> None:
-    cursor.execute(
-        "UPDATE leave_cases SET status = COALESCE(?, status), updated_at = ? WHERE case_id = ?",
-        [
-            None if status is None else status.value,
-            utc_text(event.timestamp),
-            str(event.originator_id),
-        ],
-    )
+@dataclass
+class _Submission:
+    """A case submitted in the batch: its row, with the status and time of its last event."""
+
+    columns: tuple[object, ...]
+    """Every column up to the working days."""
+    status: str
+    submitted_at: datetime
+    updated_at: datetime
+
+    def row(self) -> tuple[object, ...]:
+        return (*self.columns, self.status, utc_text(self.submitted_at), utc_text(self.updated_at))
+
+
+class _Changes:
+    """A batch's changes to the cases, one statement per case however many events.
+
+    A submission is an upsert that sets the status and the time of the last
+    change (the other columns never change); each later event sets the time
+    and maybe the status of an existing row. So a case submitted in the batch
+    is upserted once with its final status and time, and any other case is
+    updated once with its last status (if any event set one) and last time.
+    Times become text when written: most are overtaken within the batch.
+    """
+
+    def __init__(self) -> None:
+        self.new: dict[str, _Submission] = {}
+        self.updated: dict[str, tuple[str | None, datetime]] = {}
+
+    def submitted(self, event: LeaveSubmitted) -> None:
+        needs_approval = LeaveType(event.leave_type).needs_approval
+        status = LeaveStatus.PENDING if needs_approval else LeaveStatus.RECORDED
+        case_id = str(event.originator_id)
+        self.updated.pop(case_id, None)  # the upsert sets what they set
+        columns = (
+            case_id,
+            event.requester_id,
+            event.leave_type,
+            event.start.isoformat(),
+            event.end.isoformat(),
+            event.half_day_start,
+            event.half_day_end,
+            str(sum(event.days.values(), Decimal(0))),
+        )
+        self.new[case_id] = _Submission(columns, status.value, event.timestamp, event.timestamp)
+
+    def update(self, event: LeaveRequestEvent, status: LeaveStatus | None) -> None:
+        case_id, at = str(event.originator_id), event.timestamp
+        submission = self.new.get(case_id)
+        if submission is not None:
+            submission.status = submission.status if status is None else status.value
+            submission.updated_at = at
+            return
+        previous = self.updated.get(case_id, (None, at))[0]
+        self.updated[case_id] = (previous if status is None else status.value, at)
+
+    def write(self, cursor: Cursor) -> None:
+        if self.new:
+            cursor.executemany(
+                f"INSERT INTO leave_cases ({COLUMNS})"  # noqa: S608
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE"
+                " SET status = excluded.status, updated_at = excluded.updated_at",
+                [submission.row() for submission in self.new.values()],
+            )
+        if self.updated:
+            cursor.executemany(
+                "UPDATE leave_cases SET status = COALESCE(?, status), updated_at = ?"
+                " WHERE case_id = ?",
+                [(status, utc_text(at), case_id) for case_id, (status, at) in self.updated.items()],
+            )
 
 
 def cases_of(cursor: Cursor, requester_id: str) -> list[LeaveCase]:

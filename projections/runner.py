@@ -14,7 +14,7 @@ from eventsourcing.persistence import ApplicationRecorder, Subscription
 
 from projections import tracking
 from projections.base import Projection
-from projections.database import Database
+from projections.database import Cursor, Database
 from projections.registry import all_projections
 from projections.subscription import POLL_INTERVAL, subscribe
 from services.application import BackofficeApplication
@@ -31,9 +31,10 @@ class ProjectionRunner:
 
     The runner owns one connection to the store's database. A batch reads up
     to ``batch_size`` notifications after the lowest tracked position,
-    applies each to every projection that has not seen it yet, moves the
-    positions forward and commits once: the rows and their positions change
-    together or not at all. Several runners may share a store; each batch
+    decodes them, gives each projection the events it has not seen yet (it
+    applies them as a batch, with a few statements), moves the positions
+    forward and commits once: the rows and their positions change together
+    or not at all. Several runners may share a store; each batch
     holds the tracking rows' lock, so every event is applied once.
 
     ``catch_up()`` and ``rebuild()`` may be called from any thread; ``start()``
@@ -88,29 +89,54 @@ class ProjectionRunner:
                 return applied
 
     def _apply_next_batch(self) -> tuple[int, int]:
-        """Read, apply and commit one batch: how many notifications were read and applied."""
-        with self._lock, self._database.transaction() as cursor:
-            tracked = tracking.positions(cursor, for_update=True)
-            behind = {name: tracked.get(name, 0) for name in self.names}
-            start = min(behind.values())
-            notifications = self.application.recorder.select_notifications(
-                start=start, limit=self.batch_size, inclusive_of_start=False
-            )
-            applied = 0
-            for notification in notifications:
-                due = [p for p in self.projections if behind[p.name] < notification.id]
-                if due:
-                    event = self.application.mapper.to_domain_event(notification)
-                    for projection in due:
-                        projection.apply(cursor, event)
-                    applied += 1
-            if notifications:
-                for name in self.names:
-                    tracking.advance(cursor, name, notifications[-1].id)
-        self._position = notifications[-1].id if notifications else start
-        if notifications:
-            logger.debug("applied %d events up to %d", applied, self._position)
-        return len(notifications), applied
+        """Read, apply and commit one batch: how many notifications were read and applied.
+
+        The batch is read and decoded before the tracking rows are locked: on SQLite
+        that lock is the database's write lock, and reading the log takes one of the
+        application's pooled connections, which the application's own writers hold
+        while they wait for that lock. If another runner moved the positions
+        meanwhile, the batch is read again.
+        """
+        with self._lock:
+            while True:
+                with self._database.transaction(write=False) as cursor:
+                    behind = self._behind(cursor)
+                start = min(behind.values())
+                events = self._read(start)
+                with self._database.transaction() as cursor:
+                    if self._behind(cursor, for_update=True) != behind:
+                        continue
+                    self._apply(cursor, behind, events)
+                    break
+        self._position = events[-1][0] if events else start
+        if events:
+            logger.debug("applied %d events up to %d", len(events), self._position)
+        return len(events), len(events)
+
+    def _behind(self, cursor: Cursor, *, for_update: bool = False) -> dict[str, int]:
+        tracked = tracking.positions(cursor, for_update=for_update)
+        return {name: tracked.get(name, 0) for name in self.names}
+
+    def _read(self, start: int) -> list[tuple[int, object]]:
+        """The next batch of the log after ``start``: notification ids and their events."""
+        notifications = self.application.recorder.select_notifications(
+            start=start, limit=self.batch_size, inclusive_of_start=False
+        )
+        decode = self.application.mapper.to_domain_event
+        return [(notification.id, decode(notification)) for notification in notifications]
+
+    def _apply(
+        self, cursor: Cursor, behind: dict[str, int], events: list[tuple[int, object]]
+    ) -> None:
+        """Give each projection the events it has not seen, and move every position on."""
+        for projection in self.projections:
+            seen, kinds = behind[projection.name], projection.handles
+            due = [e for position, e in events if position > seen and isinstance(e, kinds)]
+            if due:
+                projection.apply(cursor, due)
+        if events:
+            for name in self.names:
+                tracking.advance(cursor, name, events[-1][0])
 
     def rebuild(
         self, names: Collection[str] | None = None, progress: Progress | None = None

@@ -7,9 +7,11 @@ unless asked for the pending ones too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 from uuid import UUID
 
 from projections import accounts
@@ -21,8 +23,7 @@ from projections.events import (
     ReservationConfirmed,
     ReservationReleased,
 )
-
-OWNERS = accounts.AccountOwners("calendar_accounts")
+from projections.rows import TableRows
 
 
 @dataclass(frozen=True)
@@ -63,36 +64,61 @@ class TeamCalendar(Projection):
         "CREATE INDEX IF NOT EXISTS team_calendar_by_employee ON team_calendar (employee_id, day)",
     )
 
-    def apply(self, cursor: Cursor, event: object) -> None:
-        match event:
-            case AccountOpened():
-                OWNERS.remember(cursor, event.originator_id, event.employee_id)
-            case DaysReserved():
-                employee_id = OWNERS.owner(cursor, event.originator_id)
-                if employee_id is None:
-                    return
-                for day, share in sorted(event.days.items()):
-                    cursor.execute(
-                        "INSERT INTO team_calendar"
-                        " (case_id, day, employee_id, share, leave_type, approved)"
-                        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (case_id, day)"
-                        " DO UPDATE SET share = excluded.share, approved = excluded.approved",
-                        [
-                            event.case_id,
-                            day,
-                            employee_id,
-                            str(share),
-                            event.leave_type,
-                            event.approved,
-                        ],
-                    )
-            case ReservationConfirmed():
-                cursor.execute(
-                    "UPDATE team_calendar SET approved = ? WHERE case_id = ?",
-                    [True, event.case_id],
+    handles = (AccountOpened, DaysReserved, ReservationConfirmed, ReservationReleased)
+
+    def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
+        owners = accounts.AccountOwners("calendar_accounts")
+        owners.load(cursor, {_account(e) for e in events if isinstance(e, ACCOUNT_EVENTS)})
+        days = TableRows(
+            "team_calendar", ("case_id", "day"), DayRow, group=1, booleans=("approved",)
+        )
+        days.load(cursor, "case_id", {e.case_id for e in events if isinstance(e, CASE_EVENTS)})
+        for event in events:
+            _apply(owners, days, event)
+        owners.flush(cursor)
+        days.flush(cursor)
+
+
+class DayRow(NamedTuple):
+    """A row of the team calendar without its key (case, day)."""
+
+    employee_id: str
+    share: str
+    leave_type: str
+    approved: bool
+
+
+ACCOUNT_EVENTS = (AccountOpened, DaysReserved)
+CASE_EVENTS = (DaysReserved, ReservationConfirmed, ReservationReleased)
+
+
+def _account(event: AccountOpened | DaysReserved) -> str:
+    return str(event.originator_id)
+
+
+def _apply(owners: accounts.AccountOwners, days: TableRows[DayRow], event: object) -> None:
+    """One event, as SQL would apply it: a reserved day clashing with a row updates
+    its share and approval only."""
+    match event:
+        case AccountOpened():
+            owners.remember(_account(event), event.employee_id)
+        case DaysReserved():
+            employee_id = owners.owner(_account(event))
+            if employee_id is None:
+                return
+            rows = days.group((event.case_id,))
+            for day, share in sorted(event.days.items()):
+                old = rows.get((day,))
+                new = DayRow(employee_id, str(share), event.leave_type, event.approved)
+                rows[(day,)] = (
+                    new if old is None else old._replace(share=new.share, approved=new.approved)
                 )
-            case ReservationReleased():
-                cursor.execute("DELETE FROM team_calendar WHERE case_id = ?", [event.case_id])
+        case ReservationConfirmed():
+            rows = days.group((event.case_id,))
+            for member, row in rows.items():
+                rows[member] = row._replace(approved=True)
+        case ReservationReleased():
+            days.group((event.case_id,)).clear()
 
 
 def team_absences(

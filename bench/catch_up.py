@@ -1,0 +1,76 @@
+"""Projection catch-up: rebuilding every read model versus merely decoding the log.
+
+The stores are filled with one realistic log (mostly approved and taken
+requests, some escalated, rejected, withdrawn, open and sick; the cases' use
+cases interleaved as in a live system), commanded through the aggregates and
+bulk-inserted as the mapper stores them; nothing is cached between runs. The
+baseline reads the same notifications in batches of the runner's size and
+decodes each into its domain event, nothing more. It runs before and after the
+rebuild and the faster pass counts, so the rebuild has no warmer cache than it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+
+from bench.common import Figure, Size, Stopwatch, application, every_store, ratio_at_least
+from bench.workload import CaseWriter, organisation, realistic_mix
+from projections.runner import ProjectionRunner
+from services.application import BackofficeApplication
+
+NAME = "catch_up"
+EVENTS = {Size.TINY: 3_000, Size.SMALL: 30_000, Size.DEFAULT: 200_000, Size.LARGE: 200_000}
+TARGETS = {"sqlite": ratio_at_least(0.5), "postgres": ratio_at_least(0.4)}
+CASES_PER_EMPLOYEE = 10
+EVENTS_PER_CASE = 6.5  # in the realistic mix, roughly
+
+
+def run(size: Size) -> Iterator[Figure]:
+    with every_store() as urls, ExitStack() as stack:
+        apps = {kind: stack.enter_context(application(url)) for kind, url in urls.items()}
+        recorded = fill(list(apps.values()), EVENTS[size])
+        for kind, app in apps.items():
+            yield _measure(kind, urls[kind], app, recorded)
+
+
+def fill(stores: Sequence[BackofficeApplication], events: int) -> int:
+    """Write about ``events`` events of realistic cases into each store; the number written."""
+    employees = max(1, round(events / EVENTS_PER_CASE / CASES_PER_EMPLOYEE))
+    writer = CaseWriter(stores, organisation(managers=max(1, employees // 10), reports_each=10))
+    writer.register_organisation()
+    writer.write(realistic_mix(), cases=None, events=events)
+    return writer.events
+
+
+def _measure(kind: str, url: str, app: BackofficeApplication, recorded: int) -> Figure:
+    with ProjectionRunner(url, application=app) as runner:
+        first = _decode_all(app, runner.batch_size)
+        with Stopwatch() as rebuild:
+            applied = runner.rebuild()
+        second = _decode_all(app, runner.batch_size)
+    if applied != recorded:
+        raise RuntimeError(f"the rebuild applied {applied} of {recorded} events")
+    return Figure(
+        f"{NAME}.{kind}",
+        ours=recorded / rebuild.elapsed,
+        unit="ev/s",
+        baseline=recorded / min(first, second),
+        target=TARGETS[kind],
+    )
+
+
+def _decode_all(app: BackofficeApplication, batch_size: int) -> float:
+    """Seconds to read every notification and decode its event, batch by batch."""
+    position = 0
+    with Stopwatch() as watch:
+        while True:
+            notifications = app.recorder.select_notifications(
+                start=position, limit=batch_size, inclusive_of_start=False
+            )
+            for notification in notifications:
+                app.mapper.to_domain_event(notification)
+            if len(notifications) < batch_size:
+                break
+            position = notifications[-1].id
+    return watch.elapsed
