@@ -6,51 +6,32 @@ Other read models join it (a manager's team, a balance's entitlement).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import fields
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from domain.employee import EmployeeProfile
 from projections.base import Projection
 from projections.database import Cursor, Row
 from projections.events import EmployeeDetailsChanged, EmployeeRegistered
 
-PROFILE_COLUMNS = (
-    "employee_id",
-    "name",
-    "email",
-    "manager_id",
-    "country",
-    "subdivision",
-    "annual_leave_days",
-    "start_date",
-)
+PROFILE_COLUMNS = tuple(field.name for field in fields(EmployeeProfile))
+"""The directory row holds exactly an employee's profile, in the profile's field order."""
 
 
-@dataclass(frozen=True)
-class EmployeeRow:
-    employee_id: str
-    name: str
-    email: str
-    manager_id: str | None
-    country: str
-    subdivision: str | None
-    annual_leave_days: Decimal
-    start_date: date
-
-    @classmethod
-    def from_row(cls, row: Row) -> EmployeeRow:
-        employee_id, name, email, manager_id, country, subdivision, days, start = row
-        return cls(
-            employee_id,
-            name,
-            email,
-            manager_id,
-            country,
-            subdivision,
-            Decimal(days),
-            date.fromisoformat(start),
-        )
+def _profile(row: Row) -> EmployeeProfile:
+    employee_id, name, email, manager_id, country, subdivision, days, start = row
+    return EmployeeProfile(
+        employee_id,
+        name,
+        email,
+        manager_id,
+        country,
+        subdivision,
+        Decimal(days),
+        date.fromisoformat(start),
+    )
 
 
 class EmployeeDirectory(Projection):
@@ -104,13 +85,13 @@ def _values(profile: dict[str, Any], columns: tuple[str, ...] | list[str]) -> li
 SELECT_EMPLOYEE = f"SELECT {', '.join(PROFILE_COLUMNS)} FROM employees"  # noqa: S608
 
 
-def employee(cursor: Cursor, employee_id: str) -> EmployeeRow | None:
+def employee(cursor: Cursor, employee_id: str) -> EmployeeProfile | None:
     row = cursor.execute(f"{SELECT_EMPLOYEE} WHERE employee_id = ?", [employee_id]).fetchone()
-    return None if row is None else EmployeeRow.from_row(row)
+    return None if row is None else _profile(row)
 
 
-def direct_reports(cursor: Cursor, manager_id: str) -> list[EmployeeRow]:
+def direct_reports(cursor: Cursor, manager_id: str) -> list[EmployeeProfile]:
     rows = cursor.execute(
         f"{SELECT_EMPLOYEE} WHERE manager_id = ? ORDER BY employee_id", [manager_id]
     ).fetchall()
-    return [EmployeeRow.from_row(row) for row in rows]
+    return [_profile(row) for row in rows]

@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from datetime import date
 from uuid import UUID
 
+from domain.employee import EmployeeProfile
 from projections import employees, inbox, leave_balances, leave_cases, team_calendar, tracking
 from projections.database import Cursor, Database
-from projections.employees import EmployeeRow
 from projections.inbox import InboxTask
 from projections.leave_balances import LeaveBalance
 from projections.leave_cases import LeaveCase
@@ -63,11 +63,11 @@ class ReadModels:
         with self._read() as cursor:
             return leave_cases.leave_case(cursor, case_id)
 
-    def employee(self, employee_id: str) -> EmployeeRow | None:
+    def employee(self, employee_id: str) -> EmployeeProfile | None:
         with self._read() as cursor:
             return employees.employee(cursor, employee_id)
 
-    def direct_reports(self, manager_id: str) -> list[EmployeeRow]:
+    def direct_reports(self, manager_id: str) -> list[EmployeeProfile]:
         with self._read() as cursor:
             return employees.direct_reports(cursor, manager_id)
 
