@@ -11,12 +11,14 @@ from typing import Annotated, Any
 import typer
 
 from backoffice.settings import Settings
+from backoffice.users_cli import users_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Backoffice workflow engine.")
 org_app = typer.Typer(no_args_is_help=True, help="The organisation: employees and managers.")
 projections_app = typer.Typer(no_args_is_help=True, help="Read models built from the events.")
 app.add_typer(org_app, name="org")
 app.add_typer(projections_app, name="projections")
+app.add_typer(users_app, name="users")
 
 DataOption = Annotated[
     Path | None,

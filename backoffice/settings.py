@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     )
     token_ttl_hours: int = 12
     read_your_writes_timeout: float = 5.0
+    session_ttl_hours: float = Field(8, description="How long a sign-in to the pages lasts")
+    session_cookie_secure: bool = Field(
+        False, description="Mark the session cookie Secure even when the request came over http"
+    )
     _secret: str | None = PrivateAttr(None)
 
     @property

@@ -1,0 +1,58 @@
+"""``backoffice users``: passwords for the embedded sign-in page."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from backoffice.settings import Settings
+
+users_app = typer.Typer(no_args_is_help=True, help="People who sign in to the web pages.")
+
+
+@users_app.command("set-password")
+def set_password(
+    employee_id: Annotated[
+        str, typer.Argument(metavar="EMPLOYEE_ID", help="Whose password to set.")
+    ],
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from standard input."),
+    ] = False,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Data folder (default ./var, or BACKOFFICE_DATA_DIR)."),
+    ] = None,
+) -> None:
+    """Set EMPLOYEE_ID's password for the sign-in page (typed twice, or from standard input).
+
+    Their open sessions end, so a changed password signs every browser out."""
+    from services.application import BackofficeApplication
+    from services.credentials import Credentials, WeakPassword
+
+    settings = Settings(data_dir=data) if data is not None else Settings()
+    settings.ensure_data_dir()
+    application = BackofficeApplication(env=settings.store.eventsourcing_env())
+    try:
+        known = application.find_employee(employee_id) is not None
+    finally:
+        application.close()
+    if not known:
+        raise _fail(f"no employee {employee_id}; load the organisation with `backoffice org load`")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        Credentials(settings.store).set_password(employee_id, password)
+    except WeakPassword as error:
+        raise _fail(f"{error}; nothing was changed") from error
+    typer.echo(f"password set for {employee_id}")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
