@@ -74,20 +74,20 @@ def org_load(
 
     settings = _settings(data)
     try:
-        profiles = parse_org_file(file)
+        chart = parse_org_file(file)
     except OrgFileError as error:
         raise _fail(str(error)) from error
     settings.ensure_data_dir()
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     meta = Meta(actor="system", command_id=f"org-load/{uuid.uuid4()}", correlation_id="org-load")
     try:
-        changed = application.load_organisation(profiles, meta)
+        changed = application.load_directory(chart, meta)
     except DomainError as error:
         raise _fail(f"{file}: {error.message}; nothing was recorded") from error
     finally:
         application.close()
     typer.echo(
-        f"{file}: {len(profiles)} employees read, {len(changed)} new or changed"
+        f"{file}: {len(chart.employees)} employees read, {len(changed)} new or changed"
         + (f" ({', '.join(changed)})" if changed else "")
     )
 
@@ -123,7 +123,7 @@ def projections_rebuild(
         list[str] | None,
         typer.Argument(
             metavar="NAME",
-            help="Read models to rebuild (default: all): employees, inbox, leave_balances,"
+            help="Read models to rebuild (default: all): employee_directory, inbox, leave_balances,"
             " team_calendar, leave_cases.",
         ),
     ] = None,

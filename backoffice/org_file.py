@@ -1,22 +1,49 @@
-"""Read the organisation file (YAML) into employee profiles.
+"""Read the organisation file (YAML) into the directory's facts.
 
-The file has one section, ``employees``, a list of mappings::
+``employees`` is required; the other sections are optional::
 
+    departments:
+      - id: d-eng
+        name: Engineering
+        head: e-010             # optional
+        cost_centre: CC-100
     employees:
       - id: e-100
         name: Ada Lovelace
         email: ada@example.com
         manager: e-001          # absent for the top of the tree
+        department: d-eng       # optional
         country: DE             # ISO 3166 country, for public holidays
         subdivision: BY         # optional region (state, province)
         annual_leave_days: 30
         start_date: 2020-01-01
+        end_date: 2027-12-31    # optional: the last day of employment
+    roles:                      # role -> its members; a role not listed keeps its members
+      hr: [e-200]
+      auditor: [e-300]
+    limits:                     # the delegation-of-authority matrix
+      - process: procurement
+        role: cfo               # or `employee: e-001`
+        up_to: 100000
+        currency: EUR
+    delegations:                # out of office: `to` acts for `from`, start to end
+      - id: alan-summer-2027
+        from: e-010
+        to: e-001
+        start: 2027-07-01
+        end: 2027-07-14
 
-Every problem is reported with the file, the line and the employee it is about
+A section that is present is the whole truth about what it lists: a role member,
+a limit or a delegation no longer in the file is revoked when the file is
+loaded; employees and departments are never removed (an ``end_date`` ends
+employment). A section left out changes nothing.
+
+Every problem is reported with the file, the line and the entry it is about
 (``org.yaml line 12 (employee e-100): annual_leave_days: must be >= 0``), all of
-them at once in one :class:`OrgFileError`. Rules over the whole chart (managers
-exist, no cycles, known regions) are the domain's, checked when the profiles
-are loaded into the application (``domain.organisation.check_organisation``).
+them at once in one :class:`OrgFileError`. Rules over the whole directory
+(managers exist, no cycles, known regions, known members) are the domain's,
+checked when the file is loaded into the application
+(``domain.organisation.check_organisation``).
 """
 
 from __future__ import annotations
@@ -27,19 +54,30 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
+from domain.directory import DelegationTerms, DepartmentDetails, Limit
 from domain.employee import EmployeeProfile
+from domain.organisation import OrganisationChart
 
-SECTIONS = ("employees",)
-"""The top-level sections the file may have (more will come: departments, roles...)."""
+SECTIONS = ("departments", "employees", "roles", "limits", "delegations")
+"""The top-level sections the file may have."""
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_ROLE = re.compile(r"[a-z][a-z0-9_-]*")
 _NULL_TAG = "tag:yaml.org,2002:null"
 
 
@@ -50,12 +88,13 @@ class OrgProblem:
     source: str
     line: int | None
     message: str
-    employee: str | None = None
+    subject: str | None = None
+    """What the problem is about, such as ``employee e-100``."""
 
     def __str__(self) -> str:
         where = self.source if self.line is None else f"{self.source} line {self.line}"
-        who = f" (employee {self.employee})" if self.employee else ""
-        return f"{where}{who}: {self.message}"
+        about = f" ({self.subject})" if self.subject else ""
+        return f"{where}{about}: {self.message}"
 
 
 class OrgFileError(ValueError):
@@ -66,24 +105,100 @@ class OrgFileError(ValueError):
         super().__init__("\n".join(str(problem) for problem in self.problems))
 
 
-class EmployeeEntry(BaseModel):
+class Entry(BaseModel):
+    """One entry of a list section, as written in the file."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True
+    )
+    kind: ClassVar[str]
+    """What an entry is called in messages: ``employee``, ``department``..."""
+
+
+def _blank_is_absent(value: object) -> object:
+    """An optional field written blank is absent."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+class DepartmentEntry(Entry):
+    kind = "department"
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    head: str | None = None
+    cost_centre: str = Field(min_length=1)
+
+    _optional = field_validator("head", mode="before")(_blank_is_absent)
+
+    def to_details(self) -> DepartmentDetails:
+        return DepartmentDetails(self.id, self.name, self.head, self.cost_centre)
+
+
+class LimitEntry(Entry):
+    kind = "limit"
+
+    process: str = Field(min_length=1)
+    role: str | None = None
+    employee: str | None = None
+    up_to: Decimal = Field(ge=0)
+    currency: str
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, value: str) -> str:
+        if not _CURRENCY.fullmatch(value):
+            raise ValueError(f"{value!r} is not a three-letter ISO 4217 currency code, such as EUR")
+        return value
+
+    _optional = field_validator("role", "employee", mode="before")(_blank_is_absent)
+
+    @model_validator(mode="after")
+    def _one_holder(self) -> LimitEntry:
+        if (self.role is None) == (self.employee is None):
+            raise ValueError("give either `role` or `employee`, not both or neither")
+        return self
+
+    def to_limit(self) -> Limit:
+        holder = (
+            Limit.role_holder(self.role)
+            if self.role is not None
+            else Limit.employee_holder(str(self.employee))
+        )
+        return Limit(self.process, holder, self.up_to, self.currency)
+
+
+class DelegationEntry(Entry):
+    kind = "delegation"
+
+    id: str = Field(min_length=1)
+    delegator: str = Field(alias="from", min_length=1)
+    delegate: str = Field(alias="to", min_length=1)
+    start: date
+    end: date
+
+    def to_terms(self) -> DelegationTerms:
+        return DelegationTerms(self.id, self.delegator, self.delegate, self.start, self.end)
+
+
+class EmployeeEntry(Entry):
     """One employee as written in the file, before it becomes an :class:`EmployeeProfile`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    kind = "employee"
 
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     email: str
     manager: str | None = None
+    department: str | None = None
     country: str
     subdivision: str | None = None
     annual_leave_days: Decimal
     start_date: date
+    end_date: date | None = None
 
-    @field_validator("manager", "subdivision", mode="before")
-    @classmethod
-    def _blank_is_absent(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+    _optional = field_validator("manager", "department", "subdivision", "end_date", mode="before")(
+        _blank_is_absent
+    )
 
     @field_validator("email")
     @classmethod
@@ -118,11 +233,13 @@ class EmployeeEntry(BaseModel):
             subdivision=self.subdivision,
             annual_leave_days=self.annual_leave_days,
             start_date=self.start_date,
+            department_id=self.department,
+            end_date=self.end_date,
         )
 
 
-def parse_org_file(path: Path) -> list[EmployeeProfile]:
-    """The employees of the organisation file at ``path``; :class:`OrgFileError` if bad."""
+def parse_org_file(path: Path) -> OrganisationChart:
+    """The organisation file at ``path``; :class:`OrgFileError` if bad."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -134,13 +251,24 @@ def parse_org_file(path: Path) -> list[EmployeeProfile]:
     return parse_org_text(text, str(path))
 
 
-def parse_org_text(text: str, source: str) -> list[EmployeeProfile]:
-    """The employees in ``text``, an organisation file named ``source`` in messages."""
+def parse_org_text(text: str, source: str) -> OrganisationChart:
+    """The organisation in ``text``, a file named ``source`` in messages."""
     reader = _Reader(source)
-    entries = reader.employees(reader.employee_list(_compose(text, source)))
+    sections = reader.sections(_compose(text, source))
+    employees = reader.entries(sections["employees"], EmployeeEntry)
+    departments = reader.optional(sections, "departments", DepartmentEntry)
+    limits = reader.optional(sections, "limits", LimitEntry)
+    delegations = reader.optional(sections, "delegations", DelegationEntry)
+    roles = None if "roles" not in sections else reader.roles(sections["roles"])
     if reader.problems:
         raise reader.error()
-    return [entry.to_profile() for entry in entries]
+    return OrganisationChart(
+        employees=[entry.to_profile() for entry in employees],
+        departments=None if departments is None else [e.to_details() for e in departments],
+        roles=roles,
+        limits=None if limits is None else [entry.to_limit() for entry in limits],
+        delegations=None if delegations is None else [e.to_terms() for e in delegations],
+    )
 
 
 def _compose(text: str, source: str) -> yaml.Node | None:
@@ -166,16 +294,18 @@ def _pairs(node: yaml.MappingNode) -> Iterator[tuple[str, yaml.Node, yaml.Node]]
         yield (key.value if isinstance(key, yaml.ScalarNode) else "?"), key, value
 
 
+E = TypeVar("E", bound=Entry)
+
+
 class _Reader:
     """Walks the node tree, collecting every problem rather than stopping at the first."""
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[OrgProblem] = []
-        self.id_lines: dict[str, int] = {}
 
-    def fail(self, line: int | None, message: str, employee: str | None = None) -> None:
-        self.problems.append(OrgProblem(self.source, line, message, employee))
+    def fail(self, line: int | None, message: str, subject: str | None = None) -> None:
+        self.problems.append(OrgProblem(self.source, line, message, subject))
 
     def error(self) -> OrgFileError:
         return OrgFileError(sorted(self.problems, key=lambda problem: problem.line or 0))
@@ -184,37 +314,55 @@ class _Reader:
         self.fail(line, message)
         return self.error()
 
-    def employee_list(self, root: yaml.Node | None) -> yaml.SequenceNode:
+    def sections(self, root: yaml.Node | None) -> dict[str, yaml.Node]:
+        """The top-level sections by name; ``employees`` is checked to be a non-empty list."""
         if root is None:
             raise self.stop(None, "the file is empty; it needs an `employees:` list")
         if not isinstance(root, yaml.MappingNode):
             raise self.stop(_line(root), "expected sections such as `employees:` at the top")
-        employees: yaml.Node | None = None
+        found: dict[str, yaml.Node] = {}
         for name, key, value in _pairs(root):
-            if name in SECTIONS and employees is not None:
+            if name in found:
                 self.fail(_line(key), f"section `{name}` given twice")
             elif name in SECTIONS:
-                employees = value
+                found[name] = value
             else:
                 expected = ", ".join(SECTIONS)
                 self.fail(_line(key), f"unknown section `{name}` (known sections: {expected})")
+        employees = found.get("employees")
         if employees is None:
             raise self.stop(None, "no `employees:` section")
         if not isinstance(employees, yaml.SequenceNode) or not employees.value:
             raise self.stop(_line(employees), "`employees` must be a non-empty list")
-        return employees
+        return found
 
-    def employees(self, employees: yaml.SequenceNode) -> list[EmployeeEntry]:
-        """Each valid employee; a problem recorded for each invalid one."""
+    def optional(self, sections: dict[str, yaml.Node], name: str, model: type[E]) -> list[E] | None:
+        """The entries of an optional list section (an empty one: ``[]``), None if absent."""
+        if name not in sections:
+            return None
+        node = sections[name]
+        if _is_null(node):
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.fail(_line(node), f"`{name}` must be a list")
+            return []
+        return self.entries(node, model)
+
+    def entries(self, node: yaml.Node, model: type[E]) -> list[E]:
+        """Each valid entry; a problem recorded for each invalid one."""
+        assert isinstance(node, yaml.SequenceNode)
         entries = []
-        for number, node in enumerate(employees.value, start=1):
-            if not isinstance(node, yaml.MappingNode):
-                self.fail(_line(node), f"employee #{number} must be a mapping of fields")
-            elif (entry := self.employee(node, number)) is not None:
+        ids: dict[str, int] = {}
+        for number, item in enumerate(node.value, start=1):
+            if not isinstance(item, yaml.MappingNode):
+                self.fail(_line(item), f"{model.kind} #{number} must be a mapping of fields")
+            elif (entry := self.entry(item, number, model, ids)) is not None:
                 entries.append(entry)
         return entries
 
-    def employee(self, node: yaml.MappingNode, number: int) -> EmployeeEntry | None:
+    def entry(
+        self, node: yaml.MappingNode, number: int, model: type[E], ids: dict[str, int]
+    ) -> E | None:
         fields: dict[str, Any] = {}
         lines: dict[str, int] = {}
         repeated: list[tuple[str, int]] = []
@@ -225,20 +373,53 @@ class _Reader:
                 fields[name], lines[name] = _field_value(value), _line(key)
         raw_id = fields.get("id")
         label = raw_id.strip() if isinstance(raw_id, str) and raw_id.strip() else f"#{number}"
+        subject = f"{model.kind} {label}"
         for name, line in repeated:
-            self.fail(line, f"{name}: given twice (first on line {lines[name]})", label)
-        if label in self.id_lines:
-            self.fail(lines["id"], f"id: already used on line {self.id_lines[label]}", label)
+            self.fail(line, f"{name}: given twice (first on line {lines[name]})", subject)
+        if label in ids:
+            self.fail(lines["id"], f"id: already used on line {ids[label]}", subject)
         elif "id" in lines:
-            self.id_lines[label] = lines["id"]
+            ids[label] = lines["id"]
         try:
-            entry = EmployeeEntry.model_validate(fields)
+            entry = model.model_validate(fields)
         except ValidationError as error:
             for detail in error.errors():
                 field = str(detail["loc"][0]) if detail["loc"] else ""
-                self.fail(lines.get(field, _line(node)), f"{field}: {_describe(detail)}", label)
+                where = lines.get(field, _line(node))
+                message = (
+                    f"{field}: {_describe(detail, model)}" if field else _describe(detail, model)
+                )
+                self.fail(where, message, subject)
             return None
         return None if repeated else entry
+
+    def roles(self, node: yaml.Node) -> dict[str, list[str]]:
+        """``role: [employee ids]`` for each role listed."""
+        if _is_null(node):
+            return {}
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(_line(node), "`roles` must map each role to a list of employee ids")
+            return {}
+        roles: dict[str, list[str]] = {}
+        for name, key, value in _pairs(node):
+            if not _ROLE.fullmatch(name):
+                self.fail(_line(key), f"`{name}` is not a role name (lowercase letters, -, _)")
+            elif name in roles:
+                self.fail(_line(key), f"role `{name}` given twice")
+            elif _is_null(value):
+                roles[name] = []
+            elif isinstance(value, yaml.SequenceNode) and all(
+                isinstance(item, yaml.ScalarNode) and str(item.value).strip()
+                for item in value.value
+            ):
+                roles[name] = [str(item.value).strip() for item in value.value]
+            else:
+                self.fail(_line(value), f"role `{name}`: expected a list of employee ids")
+        return roles
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG
 
 
 class _Nested:
@@ -253,14 +434,15 @@ def _field_value(node: yaml.Node) -> object:
     return None if node.tag == _NULL_TAG else str(node.value)
 
 
-def _describe(detail: ErrorDetails) -> str:
+def _describe(detail: ErrorDetails, model: type[Entry]) -> str:
     kind = detail["type"]
     if isinstance(detail.get("input"), _Nested):
         return "must be a single value, not a list or mapping"
     if kind == "missing":
         return "required"
     if kind == "extra_forbidden":
-        return f"unknown field (known fields: {', '.join(EmployeeEntry.model_fields)})"
+        known = [info.alias or name for name, info in model.model_fields.items()]
+        return f"unknown field (known fields: {', '.join(known)})"
     if kind == "string_too_short":
         return "must not be empty"
     if kind == "value_error":

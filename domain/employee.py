@@ -27,6 +27,9 @@ class EmployeeProfile:
     subdivision: str | None
     annual_leave_days: Decimal
     start_date: date
+    department_id: str | None = None
+    end_date: date | None = None
+    """The last day of employment, when it is known."""
 
     @property
     def calendar(self) -> WorkingCalendar:
@@ -42,21 +45,41 @@ class EmployeeProfile:
             "subdivision": self.subdivision,
             "annual_leave_days": self.annual_leave_days,
             "start_date": self.start_date.isoformat(),
+            "department_id": self.department_id,
+            "end_date": None if self.end_date is None else self.end_date.isoformat(),
         }
+
+    def has_left_by(self, day: date) -> bool:
+        """Whether employment ended before ``day``."""
+        return self.end_date is not None and self.end_date < day
 
     @classmethod
     def from_event_data(cls, data: dict[str, Any]) -> EmployeeProfile:
-        return cls(**{**data, "start_date": date.fromisoformat(data["start_date"])})
+        end_date = data.get("end_date")
+        return cls(
+            **{
+                **data,
+                "start_date": date.fromisoformat(data["start_date"]),
+                "end_date": None if end_date is None else date.fromisoformat(end_date),
+            }
+        )
 
 
 class Employee(IdempotentAggregate):
     """An employee, identified by the organisation's employee id (``e-100``)."""
 
+    class Registered(IdempotentAggregate.Created):
+        employee_id: str
+        profile: dict[str, Any]
+
+    class DetailsChanged(IdempotentAggregate.Event):
+        changes: dict[str, Any]
+
     @staticmethod
     def create_id(employee_id: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"/employees/{employee_id}")
 
-    @event("Registered")
+    @event(Registered)
     def __init__(self, employee_id: str, profile: dict[str, Any], meta: Meta) -> None:
         super().__init__(meta)
         self.profile_data = profile
@@ -72,6 +95,6 @@ class Employee(IdempotentAggregate):
         if changes and not self.has_applied(meta):
             self._changed(changes=changes, meta=meta)
 
-    @event("DetailsChanged")
+    @event(DetailsChanged)
     def _changed(self, changes: dict[str, Any], meta: Meta) -> None:
         self.profile_data = {**self.profile_data, **changes}

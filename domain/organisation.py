@@ -1,13 +1,90 @@
-"""Rules over the whole organisation chart: every manager exists, no cycles."""
+"""Rules over the whole organisation: every manager exists, no cycles, and every
+department, role member, limit and delegation names someone who exists."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from domain.calendar import check_region
+from domain.directory import (
+    DelegationTerms,
+    DepartmentDetails,
+    Directory,
+    Limit,
+    check_delegation,
+)
 from domain.employee import EmployeeProfile
 from domain.errors import RuleViolation
+
+
+@dataclass(frozen=True)
+class OrganisationChart:
+    """What an organisation file says. ``None`` for a section the file leaves out,
+    which changes nothing; a section given is the whole truth about what it lists."""
+
+    employees: Sequence[EmployeeProfile]
+    departments: Sequence[DepartmentDetails] | None = None
+    roles: dict[str, list[str]] | None = field(default=None)
+    limits: Sequence[Limit] | None = None
+    delegations: Sequence[DelegationTerms] | None = None
+
+
+def check_directory(chart: OrganisationChart, recorded: Directory) -> None:
+    """Refuse a chart whose departments, roles, limits or delegations name somebody
+    or something that exists neither in the chart nor in the recorded directory.
+    (The employees themselves: :func:`check_organisation`.)"""
+    people = {profile.employee_id for profile in chart.employees} | set(recorded.employees)
+    departments = set(recorded.departments)
+    for department in chart.departments or ():
+        departments.add(department.department_id)
+    _no_duplicates("department", [d.department_id for d in chart.departments or ()])
+    _no_duplicates("delegation", [d.delegation_id for d in chart.delegations or ()])
+    for department in chart.departments or ():
+        if department.head_id is not None and department.head_id not in people:
+            raise RuleViolation(
+                "unknown_employee",
+                f"department {department.department_id}: head {department.head_id} does not exist",
+            )
+    for profile in chart.employees:
+        if profile.department_id is not None and profile.department_id not in departments:
+            raise RuleViolation(
+                "unknown_department",
+                f"employee {profile.employee_id}: department {profile.department_id}"
+                " does not exist",
+            )
+    for role, members in (chart.roles or {}).items():
+        for member in members:
+            if member not in people:
+                raise RuleViolation(
+                    "unknown_employee", f"role {role}: member {member} does not exist"
+                )
+    holders = Counter((limit.process, limit.holder) for limit in chart.limits or ())
+    for (process, holder), count in holders.items():
+        if count > 1:
+            raise RuleViolation(
+                "duplicate_limit", f"limit for {holder} on {process} is given {count} times"
+            )
+        kind, _, name = holder.partition(":")
+        if kind == "employee" and name not in people:
+            raise RuleViolation(
+                "unknown_employee", f"limit on {process}: employee {name} does not exist"
+            )
+    for terms in chart.delegations or ():
+        check_delegation(terms)
+        for person in (terms.delegator_id, terms.delegate_id):
+            if person not in people:
+                raise RuleViolation(
+                    "unknown_employee",
+                    f"delegation {terms.delegation_id}: employee {person} does not exist",
+                )
+
+
+def _no_duplicates(kind: str, ids: list[str]) -> None:
+    for item, count in Counter(ids).items():
+        if count > 1:
+            raise RuleViolation(f"duplicate_{kind}", f"{kind} {item} appears twice")
 
 
 def check_organisation(

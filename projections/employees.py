@@ -21,7 +21,7 @@ PROFILE_COLUMNS = tuple(field.name for field in fields(EmployeeProfile))
 
 
 def _profile(row: Row) -> EmployeeProfile:
-    employee_id, name, email, manager_id, country, subdivision, days, start = row
+    employee_id, name, email, manager_id, country, subdivision, days, start, department, end = row
     return EmployeeProfile(
         employee_id,
         name,
@@ -31,20 +31,28 @@ def _profile(row: Row) -> EmployeeProfile:
         subdivision,
         Decimal(days),
         date.fromisoformat(start),
+        department,
+        None if end is None else date.fromisoformat(end),
     )
 
 
 class EmployeeDirectory(Projection):
-    name = "employees"
+    # Named for its version: a store made before departments and end dates has an
+    # ``employees`` table without them, and a new name is rebuilt from the events.
+    name = "employee_directory"
     tables = {
-        "employees": (
+        "employee_directory": (
             "employee_id TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL UNIQUE,"
             " name TEXT NOT NULL, email TEXT NOT NULL, manager_id TEXT,"
             " country TEXT NOT NULL, subdivision TEXT,"
-            " annual_leave_days TEXT NOT NULL, start_date TEXT NOT NULL"
+            " annual_leave_days TEXT NOT NULL, start_date TEXT NOT NULL,"
+            " department_id TEXT, end_date TEXT"
         ),
     }
-    indexes = ("CREATE INDEX IF NOT EXISTS employees_by_manager ON employees (manager_id)",)
+    indexes = (
+        "CREATE INDEX IF NOT EXISTS employee_directory_by_manager"
+        " ON employee_directory (manager_id)",
+    )
 
     handles = (EmployeeRegistered, EmployeeDetailsChanged)
 
@@ -59,7 +67,7 @@ class EmployeeDirectory(Projection):
             case EmployeeRegistered():
                 columns = ", ".join(PROFILE_COLUMNS)
                 cursor.execute(
-                    f"INSERT INTO employees (aggregate_id, {columns})"  # noqa: S608
+                    f"INSERT INTO employee_directory (aggregate_id, {columns})"  # noqa: S608
                     f" VALUES (?, {', '.join('?' for _ in PROFILE_COLUMNS)})"
                     " ON CONFLICT (employee_id) DO NOTHING",
                     [str(event.originator_id), *_values(event.profile, PROFILE_COLUMNS)],
@@ -69,20 +77,20 @@ class EmployeeDirectory(Projection):
                 if changed:
                     assignments = ", ".join(f"{column} = ?" for column in changed)
                     cursor.execute(
-                        f"UPDATE employees SET {assignments} WHERE aggregate_id = ?",  # noqa: S608
+                        f"UPDATE employee_directory SET {assignments} WHERE aggregate_id = ?",  # noqa: S608
                         [*_values(event.changes, changed), str(event.originator_id)],
                     )
 
 
 def _values(profile: dict[str, Any], columns: tuple[str, ...] | list[str]) -> list[object]:
-    # Decimals as text; start_date is already ISO text in the events.
+    # Decimals as text; dates are already ISO text in the events (absent in old ones).
     return [
-        str(profile[column]) if column == "annual_leave_days" else profile[column]
+        str(profile[column]) if column == "annual_leave_days" else profile.get(column)
         for column in columns
     ]
 
 
-SELECT_EMPLOYEE = f"SELECT {', '.join(PROFILE_COLUMNS)} FROM employees"  # noqa: S608
+SELECT_EMPLOYEE = f"SELECT {', '.join(PROFILE_COLUMNS)} FROM employee_directory"  # noqa: S608
 
 
 def employee(cursor: Cursor, employee_id: str) -> EmployeeProfile | None:

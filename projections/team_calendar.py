@@ -132,7 +132,7 @@ def team_absences(
     """The absences of ``manager_id``'s direct reports between two days, both included."""
     rows = cursor.execute(
         "SELECT c.employee_id, c.day, c.share, c.case_id, c.leave_type, c.approved"
-        " FROM team_calendar c JOIN employees e ON e.employee_id = c.employee_id"
+        " FROM team_calendar c JOIN employee_directory e ON e.employee_id = c.employee_id"
         " WHERE e.manager_id = ? AND c.day BETWEEN ? AND ? AND (c.approved OR ?)"
         " ORDER BY c.day, c.employee_id, c.case_id",
         [manager_id, first_day.isoformat(), last_day.isoformat(), include_pending],

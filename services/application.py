@@ -7,7 +7,7 @@ one ``save()`` so they commit together. Commands carry :class:`Meta`, whose
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,13 +19,24 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder
 
 from domain.case import Decision
+from domain.directory import (
+    ApprovalLimits,
+    Delegation,
+    DelegationTerms,
+    Department,
+    DepartmentDetails,
+    Directory,
+    Limit,
+    Role,
+)
 from domain.employee import Employee, EmployeeProfile
 from domain.errors import NotFound, RuleViolation
 from domain.leave import ZERO, LeavePeriod, LeaveType, entitlement
 from domain.leave_account import Balance, LeaveAccount
 from domain.leave_request import LeaveRequest
 from domain.meta import Meta
-from domain.organisation import check_organisation
+from domain.organisation import OrganisationChart, check_directory, check_organisation
+from services.directory import DirectoryReader
 from services.transcodings import DateAsISO, MetaAsDict
 
 A = TypeVar("A", bound=Aggregate)
@@ -61,6 +72,11 @@ class BackofficeApplication(Application[UUID]):
     """All aggregates of the engine, in one event store with one notification log."""
 
     name = "Backoffice"
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.directory = DirectoryReader(self.recorder, self.mapper)
+        """The directory now (``current()``) or as of an instant (``as_of(t)``)."""
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -112,23 +128,123 @@ class BackofficeApplication(Application[UUID]):
 
     def load_organisation(self, profiles: Sequence[EmployeeProfile], meta: Meta) -> list[str]:
         """Record new employees and changed fields; all or nothing. Returns changed ids."""
+        changes = self.load_directory(OrganisationChart(employees=profiles), meta)
+        return [name.removeprefix("employee ") for name in changes]
+
+    def load_directory(self, chart: OrganisationChart, meta: Meta) -> list[str]:
+        """Record what ``chart`` changes in the directory, all in one transaction or
+        nothing; returns what changed, such as ``employee e-100`` or ``role hr``."""
 
         def recorded_manager_of(employee_id: str) -> str | bool | None:
             employee = self.find_employee(employee_id)
             return False if employee is None else employee.profile.manager_id
 
-        check_organisation(profiles, recorded_manager_of)
-        touched: list[Employee] = []
-        for profile in profiles:
-            employee = self.find_employee(profile.employee_id)
-            if employee is None:
-                employee = Employee(profile.employee_id, profile.to_event_data(), meta)
-            else:
-                employee.update(profile, meta)
-            if employee.pending_events:
-                touched.append(employee)
-        self._save(*touched)
-        return [employee.profile.employee_id for employee in touched]
+        check_organisation(chart.employees, recorded_manager_of)
+        check_directory(chart, self.directory.current())
+        touched: list[tuple[str, Aggregate]] = []
+
+        def keep(name: str, aggregate: Aggregate) -> None:
+            if aggregate.pending_events:
+                touched.append((name, aggregate))
+
+        for details in chart.departments or ():
+            keep(f"department {details.department_id}", self._department(details, meta))
+        for profile in chart.employees:
+            keep(f"employee {profile.employee_id}", self._employee(profile, meta))
+        for role, members in sorted((chart.roles or {}).items()):
+            keep(f"role {role}", self._role(role, members, meta))
+        if chart.limits is not None:
+            for process, limits in _by_process(chart.limits, self.directory.current()).items():
+                keep(f"limits {process}", self._limits(process, limits, meta))
+        if chart.delegations is not None:
+            given = {terms.delegation_id for terms in chart.delegations}
+            for terms in chart.delegations:
+                keep(f"delegation {terms.delegation_id}", self._delegation(terms, meta))
+            for delegation_id in sorted(set(self.directory.current().delegations) - given):
+                delegation = self._get(
+                    Delegation.create_id(delegation_id), Delegation, "delegation"
+                )
+                delegation.revoke(meta)
+                keep(f"delegation {delegation_id}", delegation)
+        self._save(*(aggregate for _name, aggregate in touched))
+        return [name for name, _aggregate in touched]
+
+    def _employee(self, profile: EmployeeProfile, meta: Meta) -> Employee:
+        employee = self.find_employee(profile.employee_id)
+        if employee is None:
+            return Employee(profile.employee_id, profile.to_event_data(), meta)
+        employee.update(profile, meta)
+        return employee
+
+    def _department(self, details: DepartmentDetails, meta: Meta) -> Department:
+        department = self._find(Department.create_id(details.department_id), Department)
+        if department is None:
+            return Department(details.department_id, details.to_event_data(), meta)
+        department.update(details, meta)
+        return department
+
+    def _role(self, name: str, members: Iterable[str], meta: Meta) -> Role:
+        role = self._find(Role.create_id(name), Role) or Role(name, meta)
+        role.set_members(members, meta)
+        return role
+
+    def _limits(self, process: str, limits: Iterable[Limit], meta: Meta) -> ApprovalLimits:
+        matrix = self._find(ApprovalLimits.create_id(process), ApprovalLimits)
+        matrix = matrix or ApprovalLimits(process, meta)
+        matrix.set_limits(limits, meta)
+        return matrix
+
+    def _delegation(self, terms: DelegationTerms, meta: Meta) -> Delegation:
+        delegation = self._find(Delegation.create_id(terms.delegation_id), Delegation)
+        if delegation is None:
+            return Delegation(
+                terms.delegation_id,
+                terms.delegator_id,
+                terms.delegate_id,
+                terms.starts,
+                terms.ends,
+                meta,
+            )
+        delegation.change(terms, meta)
+        return delegation
+
+    def _find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        try:
+            aggregate: Aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, kind) else None
+
+    # -- the directory, one change at a time (the API's admin routes) ---------------
+
+    def put_employee(self, profile: EmployeeProfile, meta: Meta) -> int:
+        """Register or change one employee; returns the log position to wait for."""
+        self.load_directory(OrganisationChart(employees=[profile]), meta)
+        return self.recorder.max_notification_id() or 0
+
+    def put_department(self, details: DepartmentDetails, meta: Meta) -> int:
+        self.load_directory(OrganisationChart(employees=[], departments=[details]), meta)
+        return self.recorder.max_notification_id() or 0
+
+    def set_role_members(self, role: str, members: list[str], meta: Meta) -> int:
+        self.load_directory(OrganisationChart(employees=[], roles={role: members}), meta)
+        return self.recorder.max_notification_id() or 0
+
+    def set_process_limits(self, process: str, limits: list[Limit], meta: Meta) -> int:
+        """Make one process's matrix exactly ``limits`` (each of them for ``process``)."""
+        check_directory(OrganisationChart(employees=[], limits=limits), self.directory.current())
+        return self._save(self._limits(process, limits, meta))
+
+    def grant_delegation(self, terms: DelegationTerms, meta: Meta) -> int:
+        """Record a delegation, or new terms for one with the same id."""
+        chart = OrganisationChart(employees=[], delegations=[terms])
+        check_directory(chart, self.directory.current())
+        return self._save(self._delegation(terms, meta))
+
+    def revoke_delegation(self, delegation_id: str, meta: Meta) -> int:
+        delegation = self._get(Delegation.create_id(delegation_id), Delegation, "delegation")
+        delegation.revoke(meta)
+        return self._save(delegation)
 
     # -- leave -------------------------------------------------------------------------
 
@@ -262,6 +378,15 @@ class BackofficeApplication(Application[UUID]):
         if account is None:
             raise NotFound("leave_account_not_found", f"no leave account of {request.requester_id}")
         return account
+
+
+def _by_process(limits: Iterable[Limit], recorded: Directory) -> dict[str, list[Limit]]:
+    """The limits of each process the file names or the directory holds (a process
+    left out of a ``limits`` section loses its limits)."""
+    by_process: dict[str, list[Limit]] = {process: [] for process, _holder in recorded.limits}
+    for limit in limits:
+        by_process.setdefault(limit.process, []).append(limit)
+    return by_process
 
 
 def _days(count: Decimal) -> str:

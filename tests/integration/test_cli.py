@@ -44,10 +44,10 @@ def test_loading_the_same_org_file_twice_records_nothing_the_second_time(data_di
     second = run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
 
     assert first[0] == 0
-    assert "4 new or changed" in first[1]
+    assert "18 new or changed" in first[1]
     assert second[0] == 0
     assert "0 new or changed" in second[1]
-    assert recorded_events(data_dir) == recorded == 4
+    assert recorded_events(data_dir) == recorded == 26
 
 
 def test_a_changed_field_records_one_change(data_dir: Path, tmp_path: Path) -> None:
@@ -58,8 +58,8 @@ def test_a_changed_field_records_one_change(data_dir: Path, tmp_path: Path) -> N
     code, out, _ = run("org", "load", str(changed), "--data", str(data_dir))
 
     assert code == 0
-    assert "1 new or changed (e-010)" in out
-    assert recorded_events(data_dir) == 5
+    assert "1 new or changed (employee e-010)" in out
+    assert recorded_events(data_dir) == 26 + 1
 
 
 def test_an_org_file_with_an_unknown_manager_is_refused_whole(
@@ -117,8 +117,8 @@ def test_projections_rebuild_reports_progress_and_what_it_rebuilt(data_dir: Path
     code, out, err = run("projections", "rebuild", "--data", str(data_dir))
 
     assert code == 0
-    assert "4/4 events" in err
-    assert "rebuilt employees" in out
+    assert "26/26 events" in err
+    assert "rebuilt employee_directory" in out
 
 
 def test_rebuilding_an_unknown_read_model_names_the_known_ones(data_dir: Path) -> None:

@@ -46,6 +46,8 @@ def profile(
     subdivision: str | None = "BY",
     annual_leave_days: str = "30",
     start_date: date = date(2020, 1, 1),
+    department_id: str | None = None,
+    end_date: date | None = None,
 ) -> EmployeeProfile:
     return EmployeeProfile(
         employee_id=employee_id,
@@ -56,6 +58,8 @@ def profile(
         subdivision=subdivision,
         annual_leave_days=Decimal(annual_leave_days),
         start_date=start_date,
+        department_id=department_id,
+        end_date=end_date,
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from backoffice.org_file import OrgFileError, parse_org_file, parse_org_text
+from domain.directory import DelegationTerms, DepartmentDetails, Limit
 from domain.employee import EmployeeProfile
 from services.application import BackofficeApplication
 from tests.unit.factories import meta
@@ -45,7 +46,7 @@ def problems(text: str) -> list[str]:
 
 
 def test_a_valid_file_gives_one_profile_per_employee() -> None:
-    ada, charles = parse_org_text(ORG, "org.yaml")
+    ada, charles = parse_org_text(ORG, "org.yaml").employees
 
     assert ada == EmployeeProfile(
         employee_id="e-100",
@@ -65,7 +66,7 @@ def test_a_valid_file_gives_one_profile_per_employee() -> None:
 def test_the_profiles_of_a_file_load_into_the_application(
     blank_app: BackofficeApplication,
 ) -> None:
-    loaded = blank_app.load_organisation(parse_org_text(ORG, "org.yaml"), meta())
+    loaded = blank_app.load_organisation(parse_org_text(ORG, "org.yaml").employees, meta())
 
     assert loaded == ["e-100", "e-001"]
     assert blank_app.managers_of("e-100") == ["e-001"]
@@ -77,7 +78,7 @@ def test_values_yaml_would_read_as_booleans_or_numbers_stay_text() -> None:
     text = edited("subdivision: BY", "subdivision: ON", text)  # Ontario, not True
     text = edited("country: gb", "country: NO", text)  # Norway, not False
 
-    ada, charles = parse_org_text(text, "org.yaml")
+    ada, charles = parse_org_text(text, "org.yaml").employees
 
     assert (ada.employee_id, ada.country, ada.subdivision) == ("0100", "CA", "ON")
     assert charles.country == "NO"
@@ -85,7 +86,7 @@ def test_values_yaml_would_read_as_booleans_or_numbers_stay_text() -> None:
 
 @pytest.mark.parametrize("absent", ["manager: ~", "manager:", 'manager: ""'])
 def test_a_null_or_blank_manager_means_the_top_of_the_tree(absent: str) -> None:
-    ada, _ = parse_org_text(edited("manager: e-001", absent), "org.yaml")
+    ada, _ = parse_org_text(edited("manager: e-001", absent), "org.yaml").employees
 
     assert ada.manager_id is None
 
@@ -142,7 +143,8 @@ def test_a_null_or_blank_manager_means_the_top_of_the_tree(absent: str) -> None:
             "    subdivision: BY\n",
             "    subdivision: BY\n    nickname: Ada\n",
             "org.yaml line 8 (employee e-100): nickname: unknown field (known fields: "
-            "id, name, email, manager, country, subdivision, annual_leave_days, start_date)",
+            "id, name, email, manager, department, country, subdivision, annual_leave_days,"
+            " start_date, end_date)",
             id="unknown-field",
         ),
         pytest.param(
@@ -197,11 +199,12 @@ def test_every_problem_is_reported_at_once_in_line_order() -> None:
 
 
 def test_unknown_top_level_sections_are_refused_naming_each() -> None:
-    text = ORG + "departments:\n  - id: d-1\nroles: {}\n"
+    text = ORG + "teams:\n  - id: d-1\nbudgets: {}\n"
+    known = "known sections: departments, employees, roles, limits, delegations"
 
     assert problems(text) == [
-        "org.yaml line 16: unknown section `departments` (known sections: employees)",
-        "org.yaml line 18: unknown section `roles` (known sections: employees)",
+        f"org.yaml line 16: unknown section `teams` ({known})",
+        f"org.yaml line 18: unknown section `budgets` ({known})",
     ]
 
 
@@ -251,7 +254,7 @@ def test_malformed_yaml_is_reported_with_the_line_of_the_error() -> None:
 def test_a_file_is_read_from_its_path_and_named_in_messages(tmp_path: Path) -> None:
     path = tmp_path / "org.yaml"
     path.write_text(ORG, encoding="utf-8")
-    assert [p.employee_id for p in parse_org_file(path)] == ["e-100", "e-001"]
+    assert [p.employee_id for p in parse_org_file(path).employees] == ["e-100", "e-001"]
 
     path.write_text(edited("annual_leave_days: 30", "annual_leave_days: -1"), encoding="utf-8")
     with pytest.raises(OrgFileError, match=rf"^{re.escape(str(path))} line 8 \(employee e-100\)"):
@@ -264,3 +267,92 @@ def test_a_missing_file_is_refused_as_an_org_file_error(tmp_path: Path) -> None:
 
     assert isinstance(caught.value, ValueError)
     assert caught.value.problems[0].line is None
+
+
+SECTIONS = """\
+departments:
+  - id: d-eng
+    name: Engineering
+    head: e-001
+    cost_centre: CC-200
+roles:
+  hr: [e-100]
+  auditor: []
+limits:
+  - process: procurement
+    role: cfo
+    up_to: 100000
+    currency: EUR
+  - process: procurement
+    employee: e-001
+    up_to: 2500.50
+    currency: EUR
+delegations:
+  - id: away
+    from: e-001
+    to: e-100
+    start: 2027-07-01
+    end: 2027-07-09
+"""
+
+
+def test_departments_roles_limits_and_delegations_are_read_beside_the_employees() -> None:
+    chart = parse_org_text(ORG + SECTIONS, "org.yaml")
+
+    assert chart.departments == [DepartmentDetails("d-eng", "Engineering", "e-001", "CC-200")]
+    assert chart.roles == {"hr": ["e-100"], "auditor": []}
+    assert chart.limits == [
+        Limit("procurement", "role:cfo", Decimal(100000), "EUR"),
+        Limit("procurement", "employee:e-001", Decimal("2500.50"), "EUR"),
+    ]
+    assert chart.delegations == [
+        DelegationTerms("away", "e-001", "e-100", date(2027, 7, 1), date(2027, 7, 9))
+    ]
+
+
+def test_sections_left_out_are_none_so_loading_changes_nothing_there() -> None:
+    chart = parse_org_text(ORG, "org.yaml")
+
+    assert (chart.departments, chart.roles, chart.limits, chart.delegations) == (
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        pytest.param(
+            "    role: cfo\n",
+            "    role: cfo\n    employee: e-001\n",
+            "org.yaml line 10 (limit #1): give either `role` or `employee`, not both or neither",
+            id="limit-two-holders",
+        ),
+        pytest.param(
+            "    currency: EUR\n  - process",
+            "    currency: euro\n  - process",
+            "org.yaml line 13 (limit #1): currency: 'euro' is not a three-letter ISO 4217"
+            " currency code, such as EUR",
+            id="limit-currency",
+        ),
+        pytest.param(
+            "  hr: [e-100]\n",
+            "  hr: e-100\n",
+            "org.yaml line 7: role `hr`: expected a list of employee ids",
+            id="role-not-a-list",
+        ),
+        pytest.param(
+            "    start: 2027-07-01\n",
+            "    start: first of July\n",
+            "org.yaml line 22 (delegation away): start: must be a date such as 2020-01-31"
+            " (input should be a valid date or datetime, invalid character in year)",
+            id="delegation-date",
+        ),
+    ],
+)
+def test_a_bad_entry_in_a_section_is_reported_with_its_line(
+    old: str, new: str, problem: str
+) -> None:
+    assert problems(edited(old, new, SECTIONS) + ORG) == [problem]

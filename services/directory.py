@@ -1,0 +1,80 @@
+"""The directory read from the event store: now, or as of an instant.
+
+Both fold the directory's events (:class:`domain.directory.Directory`) read from
+the notification log, filtered by topic, so the directory "as of" and the
+directory "now" are the same code. The current one is kept in memory and brought
+up to date with one query for newer directory events per call: authority is
+checked against what is recorded, never against a read model that may lag.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import DomainEvent
+from eventsourcing.persistence import ApplicationRecorder, Mapper
+from eventsourcing.utils import get_topic
+
+from domain.directory import DIRECTORY_AGGREGATES, Directory
+
+PAGE = 1000
+
+
+def directory_topics() -> list[str]:
+    """The topics of every event class of the directory's aggregates."""
+    topics = set()
+    for aggregate in DIRECTORY_AGGREGATES:
+        for value in vars(aggregate).values():
+            if isinstance(value, type) and issubclass(value, DomainEvent):
+                topics.add(get_topic(value))
+    return sorted(topics)
+
+
+class DirectoryReader:
+    """The directory of one store. Thread-safe: :meth:`current` hands out a snapshot
+    that is never changed afterwards (a newer event makes a new one)."""
+
+    def __init__(self, recorder: ApplicationRecorder, mapper: Mapper[UUID]) -> None:
+        self.recorder = recorder
+        self.mapper = mapper
+        self.topics = directory_topics()
+        self._lock = threading.Lock()
+        self._directory = Directory()
+        self._position = 0
+
+    def current(self) -> Directory:
+        """The directory with every directory event recorded so far."""
+        with self._lock:
+            events = list(self._events_after(self._position))
+            if events:
+                directory = copy.deepcopy(self._directory)
+                for position, event in events:
+                    directory.apply(event)
+                    self._position = position
+                self._directory = directory
+            return self._directory
+
+    def as_of(self, instant: datetime) -> Directory:
+        """The directory as it was at ``instant``: the events stamped at or before it."""
+        directory = Directory()
+        for _position, event in self._events_after(0):
+            if event.timestamp <= instant:
+                directory.apply(event)
+        return directory
+
+    def _events_after(self, position: int) -> Iterator[tuple[int, DomainEvent]]:
+        while True:
+            notifications = self.recorder.select_notifications(
+                position, PAGE, topics=self.topics, inclusive_of_start=False
+            )
+            for notification in notifications:
+                event = self.mapper.to_domain_event(notification)
+                assert isinstance(event, DomainEvent)
+                yield notification.id, event
+                position = notification.id
+            if len(notifications) < PAGE:
+                return
