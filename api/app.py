@@ -11,6 +11,7 @@ from swagger_ui_bundle import swagger_ui_path
 from api import employees, health, history, leave_requests, tasks
 from api.context import ApiContext
 from api.errors import install_error_handlers
+from web.app import install_web
 
 DESCRIPTION = """
 Back-office processes over HTTP. Every route but `/api/health` needs
@@ -42,6 +43,7 @@ def create_app(context: ApiContext) -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
     install_docs(app)
+    install_web(app, context)
     return app
 
 

@@ -1,0 +1,54 @@
+"""``install_web(app, context)``: the pages, their static files and their state on an app."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from api.context import ApiContext
+from services.credentials import Credentials
+from web import inbox, requests, sign_in, team
+from web.rendering import days, page
+from web.security import SignInLimiter
+from web.session import CsrfRefused, SignInRequired, WebState
+
+HERE = Path(__file__).parent
+
+
+def install_web(app: FastAPI, context: ApiContext) -> None:
+    """Serve the pages from ``app``: sign-in, inbox, requests, team calendar."""
+    settings = context.settings
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters["days"] = days
+    app.state.web = WebState(
+        credentials=Credentials(
+            settings.store, session_lifetime=timedelta(hours=settings.session_ttl_hours)
+        ),
+        limiter=SignInLimiter(),
+        templates=templates,
+    )
+    for module in (sign_in, inbox, requests, team):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="web-static")
+    app.add_exception_handler(SignInRequired, _to_sign_in)
+    app.add_exception_handler(CsrfRefused, _csrf_refused)
+
+
+async def _to_sign_in(request: Request, error: Exception) -> Response:
+    """A page that needs a session sends the browser to sign in, then back."""
+    target = "/sign-in"
+    if request.method == "GET":
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target += f"?next={quote(back, safe='')}"
+    return RedirectResponse(target, status_code=303)
+
+
+async def _csrf_refused(request: Request, error: Exception) -> Response:
+    web: WebState = request.app.state.web
+    return await page(request, web, None, "refused.html", status=403, reason="csrf")

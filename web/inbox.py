@@ -1,0 +1,210 @@
+"""My tasks, decided one at a time or several at once, and a task's page."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api.context import ApiContext
+from api.errors import ApiError
+from api.history import case_history
+from api.leave_requests import get_leave_request
+from api.schemas import DecisionIn, InboxTaskOut
+from api.tasks import decide_task, list_tasks
+from services.application import case_id_of_task
+from services.credentials import Session
+from web.rendering import field_errors, names, page
+from web.session import Context, SignedIn, Web, check_csrf
+
+router = APIRouter(include_in_schema=False)
+
+FormText = Annotated[str | None, Form()]
+
+
+def _inbox(context: ApiContext, employee_id: str) -> tuple[list[InboxTaskOut], dict[str, str]]:
+    tasks = sorted(list_tasks(employee_id, context).items, key=lambda task: task.due_at)
+    return tasks, names(context, [task.requester_id for task in tasks])
+
+
+async def _tasks_page(
+    request: Request,
+    web: Web,
+    session: Session,
+    *,
+    results: list[dict[str, Any]] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    context: ApiContext = request.app.state.context
+    tasks, people = await run_in_threadpool(_inbox, context, session.employee_id)
+    return await page(
+        request,
+        web,
+        session,
+        "tasks.html",
+        status=status,
+        section="tasks",
+        tasks=tasks,
+        people=people,
+        now=datetime.now(UTC),
+        results=results,
+        error=error,
+        form_key=secrets.token_urlsafe(16),
+    )
+
+
+@router.get("/tasks")
+async def my_tasks(request: Request, web: Web, session: SignedIn) -> Response:
+    """Open tasks, the soonest due first; overdue and escalated ones marked."""
+    return await _tasks_page(request, web, session)
+
+
+@router.post("/tasks/decisions")
+async def decide_several(
+    request: Request,
+    web: Web,
+    session: SignedIn,
+    context: Context,
+    task_id: Annotated[list[str] | None, Form()] = None,
+    decision: FormText = None,
+    comment: FormText = None,
+    csrf_token: FormText = None,
+    form_key: FormText = None,
+) -> Response:
+    """Approve or reject the selected tasks; each is checked and reported on its own."""
+    check_csrf(session, csrf_token)
+    if not task_id:
+        return await _tasks_page(
+            request, web, session, error="Select at least one task.", status=422
+        )
+    try:
+        body = DecisionIn.model_validate({"decision": decision, "comment": comment or None})
+    except ValidationError as error:
+        message = "; ".join(field_errors(error, ["decision", "comment"]).values())
+        return await _tasks_page(request, web, session, error=message, status=422)
+    results = []
+    for one in task_id:
+        key = f"{form_key}:{one}:{body.decision}" if form_key else None
+        try:
+            await decide_task(one, body, session.employee_id, context, key)
+        except ApiError as refused:
+            results.append({"task_id": one, "decided": False, "detail": refused.detail})
+        else:
+            results.append({"task_id": one, "decided": True, "detail": None})
+    return await _tasks_page(request, web, session, results=results)
+
+
+def _task_view(context: ApiContext, employee_id: str, task_id: str) -> dict[str, Any]:
+    """The task's case, its history and whether the caller may decide it now; ApiError 404
+    for a task the caller may not see."""
+    case_id = case_id_of_task(task_id)
+    if case_id is None:
+        raise ApiError(404, "no task here", "not_found")
+    case = get_leave_request(str(case_id), employee_id, context)
+    task = next((task for task in case.tasks if task.id == task_id), None)
+    if task is None:
+        raise ApiError(404, "no task here", "not_found")
+    in_inbox = any(open_task.id == task_id for open_task in list_tasks(employee_id, context).items)
+    return {"case": case, "task": task, "can_decide": task.open and in_inbox}
+
+
+async def _task_page(
+    request: Request,
+    web: Web,
+    session: Session,
+    task_id: str,
+    *,
+    errors: dict[str, str] | None = None,
+    comment: str = "",
+    status: int = 200,
+) -> Response:
+    context: ApiContext = request.app.state.context
+    try:
+        view = await run_in_threadpool(_task_view, context, session.employee_id, task_id)
+        history = await case_history(str(view["case"].id), session.employee_id, context)
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        return await page(request, web, session, "refused.html", status=404, reason="not_found")
+    case = view["case"]
+    people = await run_in_threadpool(
+        names,
+        context,
+        [
+            case.requester_id,
+            *(entry.actor for entry in history.items),
+            *(entry.on_behalf_of for entry in history.items if entry.on_behalf_of),
+            *(d.actor for d in case.decisions),
+            *(d.on_behalf_of for d in case.decisions if d.on_behalf_of),
+            *view["task"].assignees,
+            *view["task"].escalated_to,
+        ],
+    )
+    return await page(
+        request,
+        web,
+        session,
+        "task.html",
+        status=status,
+        section="tasks",
+        **view,
+        decision=next((d for d in case.decisions if d.task_id == task_id), None),
+        history=history.items,
+        people=people,
+        errors=errors or {},
+        comment=comment,
+        now=datetime.now(UTC),
+        form_key=secrets.token_urlsafe(16),
+    )
+
+
+@router.get("/tasks/{task_id}")
+async def task_page(request: Request, web: Web, session: SignedIn, task_id: str) -> Response:
+    return await _task_page(request, web, session, task_id)
+
+
+@router.post("/tasks/{task_id}/decision")
+async def decide(
+    request: Request,
+    web: Web,
+    session: SignedIn,
+    context: Context,
+    task_id: str,
+    decision: FormText = None,
+    comment: FormText = None,
+    csrf_token: FormText = None,
+    form_key: FormText = None,
+) -> Response:
+    """Approve or reject through the API's own route: its checks are the only ones."""
+    check_csrf(session, csrf_token)
+    try:
+        body = DecisionIn.model_validate({"decision": decision, "comment": comment or None})
+    except ValidationError as error:
+        errors = field_errors(error, ["decision", "comment"])
+        return await _task_page(
+            request, web, session, task_id, errors=errors, comment=comment or "", status=422
+        )
+    # One key per rendered form and choice: a double click decides once, and the
+    # other button still gets the API's own answer (already decided).
+    key = f"{form_key}:{body.decision}" if form_key else None
+    try:
+        await decide_task(task_id, body, session.employee_id, context, key)
+    except ApiError as refused:
+        if refused.status == 404:
+            return await page(request, web, session, "refused.html", status=404, reason="not_found")
+        return await _task_page(
+            request,
+            web,
+            session,
+            task_id,
+            errors={"form": refused.detail},
+            comment=comment or "",
+            status=refused.status,
+        )
+    return RedirectResponse(f"/tasks/{task_id}", status_code=303)

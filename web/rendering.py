@@ -1,0 +1,109 @@
+"""Turning answers into pages: the shared header, names, and messages beside their fields."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api.context import ApiContext
+from api.errors import ApiError
+from api.tasks import list_tasks
+from services.credentials import Session
+from web.session import WebState, api_context
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+"""Pages load nothing from elsewhere, are never framed, and are not kept in caches."""
+
+FIELD_OF_RULE = {
+    "end_before_start": "end",
+    "period_too_long": "end",
+    "half_days_on_one_day": "half_day_end",
+    "zero_working_days": "start",
+    "overlap": "start",
+    "already_started": "start",
+    "insufficient_balance": "type",
+}
+"""Where a refusal's message is shown on the leave form; others go above the form."""
+FORM = "form"
+
+
+def days(count: Decimal) -> str:
+    """``5``, ``2.5``: whole days without decimals."""
+    return f"{count.normalize():f}"
+
+
+def names(context: ApiContext, employee_ids: Iterable[str]) -> dict[str, str]:
+    """Each employee id's name from the directory (the id itself when unknown)."""
+    found = {}
+    for employee_id in set(employee_ids):
+        profile = context.read_models.employee(employee_id)
+        found[employee_id] = profile.name if profile is not None else employee_id
+    return found
+
+
+def _header(context: ApiContext, employee_id: str) -> dict[str, Any]:
+    return {
+        "me": employee_id,
+        "my_name": names(context, [employee_id])[employee_id],
+        "open_count": len(list_tasks(employee_id, context).items),
+        "is_manager": bool(context.read_models.direct_reports(employee_id)),
+    }
+
+
+async def page(
+    request: Request,
+    web: WebState,
+    session: Session | None,
+    template: str,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    **values: Any,
+) -> HTMLResponse:
+    """A page with the header every signed-in page shows (who, open tasks, sign-out)."""
+    header: dict[str, Any] = {"me": None}
+    if session is not None:
+        header = await run_in_threadpool(_header, api_context(request), session.employee_id)
+        header["csrf_token"] = session.csrf_token
+    return web.templates.TemplateResponse(
+        request,
+        template,
+        {**header, **values},
+        status_code=status,
+        headers={**SECURITY_HEADERS, **(headers or {})},
+    )
+
+
+def field_errors(error: ValidationError, fields: Iterable[str]) -> dict[str, str]:
+    """Pydantic's complaints about a form, keyed by the field they concern (``form`` when
+    they concern the whole)."""
+    known = set(fields)
+    messages: dict[str, str] = {}
+    for problem in error.errors():
+        location = [str(part) for part in problem.get("loc", ())]
+        message = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
+        field = location[0] if location and location[0] in known else None
+        if field is None:  # a check of the whole model names its field first
+            first_word = message.split(" ", 1)[0]
+            field = first_word if first_word in known else FORM
+        messages.setdefault(field, message)
+    return messages
+
+
+def refusal_errors(error: ApiError) -> dict[str, str]:
+    """An API refusal as a message beside the field its rule concerns."""
+    return {FIELD_OF_RULE.get(error.rule or "", FORM): error.detail}

@@ -1,0 +1,146 @@
+"""Sign in with an employee id and password; sign out."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from web.rendering import page
+from web.security import SESSION_COOKIE, SIGN_IN_COOKIE, same_token, set_cookie
+from web.session import Context, MaybeSignedIn, SignedIn, Web, check_csrf
+
+router = APIRouter(include_in_schema=False)
+
+WRONG = "The employee id or the password is not right."
+FormText = Annotated[str | None, Form()]
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path on this site, never another site."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/tasks"
+
+
+@router.get("/")
+def home(session: MaybeSignedIn) -> RedirectResponse:
+    return RedirectResponse("/tasks" if session is not None else "/sign-in", status_code=303)
+
+
+@router.get("/sign-in")
+async def sign_in_form(
+    request: Request, web: Web, session: MaybeSignedIn, next: str | None = None
+) -> Response:
+    if session is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return await _form(request, web, next=safe_next(next))
+
+
+async def _form(
+    request: Request,
+    web: Web,
+    *,
+    next: str,
+    employee_id: str = "",
+    error: str | None = None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The sign-in form, with a fresh token held in a cookie until the form comes back."""
+    token = secrets.token_urlsafe(32)
+    response = await page(
+        request,
+        web,
+        None,
+        "sign_in.html",
+        status=status,
+        headers=headers,
+        form_token=token,
+        next=next,
+        employee_id=employee_id,
+        error=error,
+    )
+    set_cookie(
+        response,
+        request,
+        SIGN_IN_COOKIE,
+        token,
+        max_age=3600,
+        always_secure=_secure(request),
+    )
+    return response
+
+
+def _secure(request: Request) -> bool:
+    settings = request.app.state.context.settings
+    return bool(settings.session_cookie_secure)
+
+
+@router.post("/sign-in")
+async def sign_in(
+    request: Request,
+    web: Web,
+    context: Context,
+    employee_id: FormText = None,
+    password: FormText = None,
+    csrf_token: FormText = None,
+    next: FormText = None,
+) -> Response:
+    """Check the password, unless this employee id or this address failed too often."""
+    if not same_token(request.cookies.get(SIGN_IN_COOKIE), csrf_token):
+        return await page(request, web, None, "refused.html", status=403, reason="csrf")
+    employee_id = (employee_id or "").strip()
+    target = safe_next(next)
+    address = request.client.host if request.client else "unknown"
+    keys = [f"employee:{employee_id}", f"address:{address}"]
+    wait = web.limiter.retry_after(keys)
+    if wait is not None:
+        minutes = (wait + 59) // 60
+        return await _form(
+            request,
+            web,
+            next=target,
+            employee_id=employee_id,
+            error=f"Too many failed sign-ins. Try again in {minutes} minute"
+            + ("" if minutes == 1 else "s")
+            + ".",
+            status=429,
+            headers={"Retry-After": str(wait)},
+        )
+    known = await run_in_threadpool(context.application.find_employee, employee_id)
+    valid = await run_in_threadpool(web.credentials.verify, employee_id, password or "")
+    if not (valid and known is not None):
+        web.limiter.failed(keys)
+        return await _form(
+            request, web, next=target, employee_id=employee_id, error=WRONG, status=400
+        )
+    web.limiter.succeeded(keys[0])
+    session = await run_in_threadpool(web.credentials.start_session, employee_id)
+    response = RedirectResponse(target, status_code=303)
+    lifetime = int((session.expires_at - session.created_at).total_seconds())
+    set_cookie(
+        response,
+        request,
+        SESSION_COOKIE,
+        session.session_id,
+        max_age=lifetime,
+        always_secure=_secure(request),
+    )
+    response.delete_cookie(SIGN_IN_COOKIE, path="/")
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(
+    request: Request, web: Web, session: SignedIn, csrf_token: FormText = None
+) -> Response:
+    """End the session on the server, so the cookie opens nothing any more."""
+    check_csrf(session, csrf_token)
+    await run_in_threadpool(web.credentials.end_session, session.session_id)
+    response = RedirectResponse("/sign-in", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

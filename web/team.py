@@ -1,0 +1,61 @@
+"""The team calendar for managers: who is away on which day of a month."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from api.context import ApiContext
+from web.rendering import names, page
+from web.session import Context, SignedIn, Web
+
+router = APIRouter(include_in_schema=False)
+
+
+def month_of(text: str | None) -> date:
+    """The first day of ``YYYY-MM``, or of this month when the text is not one."""
+    try:
+        year, month = (int(part) for part in (text or "").split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        return datetime.now(UTC).date().replace(day=1)
+
+
+def _grid(context: ApiContext, manager_id: str, first: date) -> dict[str, Any] | None:
+    """Rows of the manager's direct reports, one cell per day; None for someone who
+    manages nobody."""
+    reports = context.read_models.direct_reports(manager_id)
+    if not reports:
+        return None
+    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    absences = context.read_models.team_absences(manager_id, first, last, include_pending=True)
+    people = names(context, [report.employee_id for report in reports])
+    people.update(names(context, [a.employee_id for a in absences if a.employee_id not in people]))
+    away = {(absence.employee_id, absence.day): absence for absence in absences}
+    days = [first + timedelta(days=offset) for offset in range(last.day)]
+    rows = [
+        {"name": name, "cells": [away.get((employee_id, day)) for day in days]}
+        for employee_id, name in sorted(people.items(), key=lambda item: item[1])
+    ]
+    return {
+        "days": days,
+        "rows": rows,
+        "previous": (first - timedelta(days=1)).strftime("%Y-%m"),
+        "next": (last + timedelta(days=1)).strftime("%Y-%m"),
+        "month": first,
+    }
+
+
+@router.get("/team")
+async def team_calendar(
+    request: Request, web: Web, session: SignedIn, context: Context, month: str | None = None
+) -> Response:
+    grid = await run_in_threadpool(_grid, context, session.employee_id, month_of(month))
+    if grid is None:
+        return await page(request, web, session, "refused.html", status=404, reason="no_team")
+    return await page(request, web, session, "team.html", section="team", **grid)
