@@ -15,9 +15,11 @@ import jwt
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.access import policy
 from api.dependencies import Context
 from api.errors import ApiError
 from backoffice.settings import Settings
+from domain.errors import NotAllowed, NotFound
 
 ALGORITHM = "HS256"
 """Tokens made by ``backoffice token``, signed with the shared secret (the embedded default)."""
@@ -107,12 +109,17 @@ def current_employee(
     context: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
-    """The caller's employee id, from a valid token naming a known employee."""
+    """The caller's employee id, from a valid token naming someone in the directory who
+    has not left."""
     if credentials is None:
         raise unauthenticated("send an 'Authorization: Bearer <token>' header", "token_missing")
     employee_id = subject_of(context.settings, credentials.credentials)
-    if context.application.find_employee(employee_id) is None:
-        raise unauthenticated("the token names no known employee", "unknown_employee")
+    try:
+        policy(context).check_caller(employee_id)
+    except NotFound:
+        raise unauthenticated("the token names no known employee", "unknown_employee") from None
+    except NotAllowed as error:
+        raise unauthenticated(error.message, error.rule) from None
     return employee_id
 
 

@@ -8,10 +8,12 @@ import structlog
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowHandle
 
+from api.access import policy
 from api.context import ApiContext
 from api.errors import not_found
 from domain.errors import NotFound
 from domain.leave_request import LeaveRequest
+from domain.policy import CaseView
 from workflows.leave import LeaveRequestWorkflow
 from workflows.messages import leave_workflow_id
 
@@ -33,19 +35,16 @@ def load_case(context: ApiContext, case_id: UUID) -> LeaveRequest:
         raise not_found("leave request") from None
 
 
-def may_see(context: ApiContext, case: LeaveRequest, employee_id: str) -> bool:
-    """The requester, whoever a task was given to, and the requester's managers up the chain."""
-    if employee_id == case.requester_id:
-        return True
-    if any(employee_id in task.eligible for task in case.tasks.values()):
-        return True
-    return employee_id in context.application.managers_of(case.requester_id)
+def case_view(case: LeaveRequest) -> CaseView:
+    people = [person for task in case.tasks.values() for person in task.eligible]
+    return CaseView("leave", case.requester_id, people)
 
 
 def visible_case(context: ApiContext, employee_id: str, case_id: UUID) -> LeaveRequest:
-    """The case, if ``employee_id`` may see it; 404 otherwise, so ids reveal nothing."""
+    """The case, if the policy lets ``employee_id`` see it; 404 otherwise, so ids reveal
+    nothing."""
     case = load_case(context, case_id)
-    if not may_see(context, case, employee_id):
+    if not policy(context).may_see_case(employee_id, case_view(case)):
         raise not_found("leave request")
     return case
 

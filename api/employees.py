@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api.access import policy
 from api.auth import Caller
 from api.dependencies import Context
 from api.errors import error_responses, not_found
@@ -30,12 +31,11 @@ def get_leave_balance(
     ] = None,
 ) -> LeaveBalanceOut:
     """Annual leave days entitled, approved, pending and remaining in a year, from the
-    read models. Visible to the employee and their managers up the chain (404 to others)."""
+    read models. Visible to the employee, their managers up the chain, `hr` and `auditor`
+    (404 to others)."""
     application = context.application
-    if caller != employee_id and (
-        application.find_employee(employee_id) is None
-        or caller not in application.managers_of(employee_id)
-    ):
+    access = policy(context)
+    if not access.directory.knows(employee_id) or not access.may_see_balance(caller, employee_id):
         raise not_found("employee")
     year = year or datetime.now(UTC).year
     balance = context.read_models.balance(employee_id, year)

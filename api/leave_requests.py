@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
+from api.access import policy
 from api.auth import Caller
 from api.cases import caught_up, leave_workflow, parse_case_id, update_id, visible_case
 from api.context import ApiContext
@@ -121,25 +122,26 @@ def _check_same_request(case: LeaveRequest, body: LeaveRequestIn) -> None:
         )
 
 
-@router.get("", responses=error_responses(400), summary="List your leave requests")
+@router.get("", summary="List leave requests")
 def list_leave_requests(
     caller: Caller,
     context: Context,
     mine: Annotated[
         bool,
         Query(
-            description="Only your own requests. The default; `mine=false` (everyone's you"
-            " may see) is not offered yet and answers 400."
+            description="Only your own requests (the default). `mine=false`: every request"
+            " you may see: your reports' down the chain; everyone's for `hr` and `auditor`."
         ),
     ] = True,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many")] = 200,
 ) -> LeaveRequestList:
-    """Your leave requests, newest first, from the read models (they follow the event
-    log within moments; the commands here wait for them before answering)."""
-    if not mine:
-        raise ApiError(
-            400, "only your own requests can be listed for now: use mine=true", "mine_only"
-        )
-    cases = context.read_models.cases_of(caller)
+    """Leave requests, newest first, from the read models (they follow the event log
+    within moments; the commands here wait for them before answering)."""
+    if mine:
+        cases = context.read_models.cases_of(caller)[:limit]
+    else:
+        requesters = policy(context).requesters_visible_to(caller, "leave")
+        cases = context.read_models.cases_of_many(requesters, limit)
     return LeaveRequestList(items=[LeaveRequestSummary.of(case) for case in cases])
 
 

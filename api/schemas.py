@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Literal, Protocol
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from domain.case import Decision
 from domain.leave import LeaveType
@@ -245,6 +245,37 @@ class DecisionIn(Body):
     comment: str | None = Field(None, max_length=2000)
 
 
+class BulkDecisionItem(Body):
+    task_id: str = Field(min_length=1, max_length=200)
+    decision: Decision
+    comment: str | None = Field(None, max_length=2000)
+
+
+class BulkDecisionIn(Body):
+    decisions: list[BulkDecisionItem] = Field(min_length=1, max_length=100)
+
+    @field_validator("decisions")
+    @classmethod
+    def _each_task_once(cls, decisions: list[BulkDecisionItem]) -> list[BulkDecisionItem]:
+        ids = [item.task_id for item in decisions]
+        repeated = sorted({task_id for task_id in ids if ids.count(task_id) > 1})
+        if repeated:
+            raise ValueError(f"each task may be decided once per call: {', '.join(repeated)}")
+        return decisions
+
+
+class BulkResultOut(BaseModel):
+    task_id: str
+    status: int = Field(description="200, or what a single decision would have answered")
+    outcome: Literal["decided", "refused"]
+    detail: str | None = None
+    rule: str | None = None
+
+
+class BulkDecisionOut(BaseModel):
+    results: list[BulkResultOut]
+
+
 class InboxTaskOut(BaseModel):
     id: str = Field(description="The task id, as in POST /api/tasks/{id}/decision")
     case_id: UUID
@@ -254,9 +285,12 @@ class InboxTaskOut(BaseModel):
     due_at: datetime
     escalated: bool = Field(description="Overdue and passed up to the next manager")
     opened_at: datetime
+    acting_for: str | None = Field(
+        None, description="Whose task this is, when you see it as their active delegate"
+    )
 
     @classmethod
-    def of(cls, task: InboxTask) -> InboxTaskOut:
+    def of(cls, task: InboxTask, acting_for: str | None = None) -> InboxTaskOut:
         return cls(
             id=task.task_id,
             case_id=task.case_id,
@@ -266,6 +300,7 @@ class InboxTaskOut(BaseModel):
             due_at=task.due_at,
             escalated=task.escalated,
             opened_at=task.opened_at,
+            acting_for=acting_for,
         )
 
 

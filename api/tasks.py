@@ -7,13 +7,22 @@ from uuid import UUID
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
+from api.access import policy
 from api.auth import Caller
 from api.cases import caught_up, leave_workflow, load_case, update_id
 from api.context import ApiContext
 from api.dependencies import Context, IdempotencyKey
-from api.errors import ApiError, error_responses, not_found, update_refusals
-from api.schemas import DecisionIn, InboxTaskOut, LeaveRequestOut, TaskList
-from domain.errors import NotFound
+from api.errors import STATUS_BY_KIND, ApiError, error_responses, not_found, update_refusals
+from api.schemas import (
+    BulkDecisionIn,
+    BulkDecisionOut,
+    BulkResultOut,
+    DecisionIn,
+    InboxTaskOut,
+    LeaveRequestOut,
+    TaskList,
+)
+from domain.errors import DomainError, NotFound
 from domain.leave_request import LeaveRequest
 from services.application import case_id_of_task
 from workflows.leave import LeaveRequestWorkflow
@@ -24,9 +33,17 @@ router = APIRouter(prefix="/tasks", tags=["tasks"], responses=error_responses(40
 
 @router.get("", summary="Your open tasks")
 def list_tasks(caller: Caller, context: Context) -> TaskList:
-    """The tasks you may decide, the most urgent first, from the inbox read model."""
-    tasks = context.read_models.open_tasks(caller)
-    return TaskList(items=[InboxTaskOut.of(task) for task in tasks])
+    """The tasks you may decide, the most urgent first, from the inbox read model: your
+    own, and those of anyone whose active delegate you are (`acting_for` names them)."""
+    items = [InboxTaskOut.of(task) for task in context.read_models.open_tasks(caller)]
+    seen = {item.id for item in items}
+    for delegator in policy(context).acting_for(caller):
+        for task in context.read_models.open_tasks(delegator):
+            if task.task_id not in seen and task.requester_id != caller:
+                items.append(InboxTaskOut.of(task, acting_for=delegator))
+                seen.add(task.task_id)
+    items.sort(key=lambda item: (item.due_at, item.id))
+    return TaskList(items=items)
 
 
 @router.post(
@@ -41,17 +58,22 @@ async def decide_task(
     context: Context,
     idempotency_key: IdempotencyKey = None,
 ) -> LeaveRequestOut:
-    """Decide a task given (or escalated) to you; answers with the case after the decision.
+    """Decide a task given (or escalated) to you, or to someone whose active delegate you
+    are (recorded as you acting for them); answers with the case after the decision.
 
     The answer waits for the projections to reach the decision's position, so your inbox
     and the requester's balance show it at once. A retried decision with the same
     `Idempotency-Key` answers the same; a task already decided answers 409.
     """
-    case = await run_in_threadpool(_case_of_task, context, caller, task_id)
+    case, on_behalf_of = await run_in_threadpool(_case_of_task, context, caller, task_id)
     request = DecisionRequest(
-        task_id=task_id, decision=body.decision, actor=caller, comment=body.comment
+        task_id=task_id,
+        decision=body.decision,
+        actor=caller,
+        on_behalf_of=on_behalf_of,
+        comment=body.comment,
     )
-    with update_refusals(when_closed=lambda: case.check_decision(task_id, caller, None)):
+    with update_refusals(when_closed=lambda: case.check_decision(task_id, caller, on_behalf_of)):
         state = await leave_workflow(context, case.id).execute_update(
             LeaveRequestWorkflow.decide, request, id=update_id("decide", caller, idempotency_key)
         )
@@ -73,8 +95,11 @@ def _check_same_decision(state: CaseState, request: DecisionRequest) -> None:
         )
 
 
-def _case_of_task(context: ApiContext, employee_id: str, task_id: str) -> LeaveRequest:
-    """The task's case, for one of its approvers; 403 for its requester, 404 for others."""
+def _case_of_task(
+    context: ApiContext, employee_id: str, task_id: str
+) -> tuple[LeaveRequest, str | None]:
+    """The task's case and whom the caller decides for (None: themselves), as the policy
+    says; 403 for its requester, 404 for whoever may not decide it."""
     case_id: UUID | None = case_id_of_task(task_id)
     if case_id is None:
         raise not_found("task")
@@ -83,8 +108,63 @@ def _case_of_task(context: ApiContext, employee_id: str, task_id: str) -> LeaveR
         task = case.task(task_id)
     except (ApiError, NotFound):
         raise not_found("task") from None
-    if employee_id == case.requester_id:
-        raise ApiError(403, "nobody may decide a task on their own case", "no_self_approval")
-    if employee_id not in task.eligible:
-        raise not_found("task")
-    return case
+    try:
+        on_behalf_of = policy(context).decision_authority(
+            employee_id, case.requester_id, task.eligible
+        )
+    except NotFound:
+        raise not_found("task") from None
+    return case, on_behalf_of
+
+
+@router.post(
+    "/decisions",
+    summary="Approve or reject several tasks at once",
+)
+async def decide_tasks(
+    body: BulkDecisionIn,
+    caller: Caller,
+    context: Context,
+    idempotency_key: IdempotencyKey = None,
+) -> BulkDecisionOut:
+    """Decide each task as `POST /api/tasks/{id}/decision` would, with the same checks,
+    one after the other; answers 200 with one result per task, in the order given: its
+    status (200, or the error status the single decision would have answered), and the
+    refusal's detail and rule. One refused task does not stop the others.
+
+    With an `Idempotency-Key`, each task's decision is keyed by it and the task id, so a
+    repeated call decides nothing twice."""
+    results = []
+    for item in body.decisions:
+        key = None if idempotency_key is None else f"{idempotency_key}:{item.task_id}"
+        try:
+            await decide_task(
+                item.task_id,
+                DecisionIn(decision=item.decision, comment=item.comment),
+                caller,
+                context,
+                key,
+            )
+        except ApiError as error:
+            results.append(
+                BulkResultOut(
+                    task_id=item.task_id,
+                    status=error.status,
+                    outcome="refused",
+                    detail=error.detail,
+                    rule=error.rule,
+                )
+            )
+        except DomainError as error:
+            results.append(
+                BulkResultOut(
+                    task_id=item.task_id,
+                    status=STATUS_BY_KIND[error.kind],
+                    outcome="refused",
+                    detail=error.message,
+                    rule=error.rule,
+                )
+            )
+        else:
+            results.append(BulkResultOut(task_id=item.task_id, status=200, outcome="decided"))
+    return BulkDecisionOut(results=results)

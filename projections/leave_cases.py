@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -177,6 +177,25 @@ def cases_of(cursor: Cursor, requester_id: str) -> list[LeaveCase]:
         f"SELECT {COLUMNS} FROM leave_cases WHERE requester_id = ?"  # noqa: S608
         " ORDER BY submitted_at DESC, case_id",
         [requester_id],
+    ).fetchall()
+    return [LeaveCase.from_row(row) for row in rows]
+
+
+def cases_of_many(
+    cursor: Cursor, requester_ids: Collection[str] | None, limit: int
+) -> list[LeaveCase]:
+    """The leave requests of ``requester_ids`` (None: everyone's), latest first."""
+    where = ""
+    params: list[object] = [limit]
+    if requester_ids is not None:
+        if not requester_ids:
+            return []
+        where = f"WHERE requester_id IN ({', '.join('?' for _ in requester_ids)})"
+        params = [*sorted(requester_ids), limit]
+    rows = cursor.execute(
+        f"SELECT {COLUMNS} FROM leave_cases {where}"  # noqa: S608
+        " ORDER BY submitted_at DESC, case_id LIMIT ?",
+        params,
     ).fetchall()
     return [LeaveCase.from_row(row) for row in rows]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import date
 from uuid import UUID
@@ -58,6 +58,10 @@ class ReadModels:
     def cases_of(self, requester_id: str) -> list[LeaveCase]:
         with self._read() as cursor:
             return leave_cases.cases_of(cursor, requester_id)
+
+    def cases_of_many(self, requester_ids: Collection[str] | None, limit: int) -> list[LeaveCase]:
+        with self._read() as cursor:
+            return leave_cases.cases_of_many(cursor, requester_ids, limit)
 
     def leave_case(self, case_id: UUID) -> LeaveCase | None:
         with self._read() as cursor:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TypeVar
 from uuid import UUID
@@ -35,6 +35,7 @@ from domain.leave import ZERO, LeavePeriod, LeaveType, entitlement
 from domain.leave_account import Balance, LeaveAccount
 from domain.leave_request import LeaveRequest
 from domain.meta import Meta
+from domain.policy import check_acting_for
 from domain.organisation import OrganisationChart, check_directory, check_organisation
 from services.directory import DirectoryReader
 from services.transcodings import DateAsISO, MetaAsDict
@@ -345,6 +346,9 @@ class BackofficeApplication(Application[UUID]):
         request = self.leave_request(case_id)
         account = self._account_of(request)
         if not request.has_applied(meta):
+            if meta.on_behalf_of is not None:  # "X acting for Y": only under a delegation
+                today = datetime.now(UTC).date()
+                check_acting_for(self.directory.current(), meta.actor, meta.on_behalf_of, today)
             request.decide(task_id, decision, comment, meta)
             if decision is Decision.APPROVE:
                 account.confirm(str(case_id), meta)

@@ -55,14 +55,8 @@ class ApprovalWorkflow:
             self._opening = self._opening - {task_id}
 
     def _check_decision(self, request: DecisionRequest) -> None:
-        if request.on_behalf_of is not None:
-            # No delegation is recorded anywhere yet, so no claim to act for someone
-            # can be checked: refuse it rather than take the caller's word.
-            raise ApplicationError(
-                "deciding on someone's behalf needs a recorded delegation; there is none",
-                "no_delegation",
-                type="not_allowed",
-            )
+        # A claim to act for someone (``on_behalf_of``) is checked here against the
+        # task, and against the recorded delegations when the decision is recorded.
         task = self.current.task(request.task_id)
         if task is None and request.task_id in self._opening:
             return  # checked by the handler once the task is known

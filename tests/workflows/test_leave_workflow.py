@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.calendar import WorkingCalendar
 from domain.case import Decision
+from domain.directory import DelegationTerms
 from domain.leave import LeaveType
 from domain.leave_request import LeaveStatus
 from domain.meta import Meta
@@ -249,7 +250,7 @@ async def test_decision_validator_refuses_who_may_not_decide(
 
 
 async def test_a_decision_claiming_to_act_for_an_approver_is_refused_without_a_delegation(
-    temporal: Temporal,
+    temporal: Temporal, leave_app: BackofficeApplication
 ) -> None:
     handle, submitted = await submit(temporal)
     await open_task(handle)
@@ -267,6 +268,33 @@ async def test_a_decision_claiming_to_act_for_an_approver_is_refused_without_a_d
 
     assert isinstance(refused.value.cause, ApplicationError)
     assert refused.value.cause.details[0] == "no_delegation"
+    assert leave_app.leave_request(submitted.case_id).status is LeaveStatus.PENDING
+
+
+async def test_a_delegate_decides_for_the_approver_and_is_recorded_acting_for_them(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    today = datetime.now(UTC).date()  # delegations are checked against the real date
+    leave_app.grant_delegation(
+        DelegationTerms("away", "e-010", "e-101", today - timedelta(days=1), today + timedelta(30)),
+        Meta(actor="e-010", command_id="delegate", correlation_id="test"),
+    )
+    handle, submitted = await submit(temporal)
+    await open_task(handle)
+
+    state = await handle.execute_update(
+        LeaveRequestWorkflow.decide,
+        DecisionRequest(
+            task_id=approval_task_id(submitted.case_id),
+            decision=Decision.APPROVE,
+            actor="e-101",
+            on_behalf_of="e-010",
+        ),
+    )
+
+    task = leave_app.leave_request(submitted.case_id).task(approval_task_id(submitted.case_id))
+    assert state.status is LeaveStatus.APPROVED
+    assert (task.decided_by, task.decided_on_behalf_of) == ("e-101", "e-010")
 
 
 async def test_second_decision_on_a_decided_task_is_refused_as_a_conflict(

@@ -1,0 +1,246 @@
+"""The directory: read by every employee, changed by ``admin`` (people set their own
+out-of-office delegations), and read as of a past instant by ``auditor`` and ``admin``.
+
+Bodies are the organisation file's entries (``backoffice/org_file.py``), so the
+API and the file accept exactly the same things.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.access import policy
+from api.auth import Caller
+from api.cases import caught_up
+from api.context import ApiContext
+from api.dependencies import Context
+from api.errors import ApiError, error_responses, not_found
+from backoffice.org_file import DelegationEntry, DepartmentEntry, EmployeeEntry, LimitEntry
+from domain.directory import Directory, Limit
+from domain.meta import Meta
+
+router = APIRouter(prefix="/directory", tags=["directory"], responses=error_responses(401, 422))
+
+
+class LimitOut(BaseModel):
+    process: str
+    holder: str = Field(description="`role:NAME` or `employee:ID`")
+    up_to: Decimal
+    currency: str
+
+
+class DelegationOut(BaseModel):
+    id: str
+    delegator: str = Field(serialization_alias="from")
+    delegate: str = Field(serialization_alias="to")
+    start: str
+    end: str
+
+
+class DirectoryOut(BaseModel):
+    at: datetime | None = Field(description="The instant it is as of; null: now")
+    departments: list[DepartmentEntry]
+    employees: list[EmployeeEntry]
+    roles: dict[str, list[str]]
+    limits: list[LimitOut]
+    delegations: list[DelegationOut] = Field(description="Delegations not revoked")
+
+    @classmethod
+    def of(cls, directory: Directory, at: datetime | None) -> DirectoryOut:
+        return cls(
+            at=at,
+            departments=[
+                DepartmentEntry(
+                    id=d.department_id, name=d.name, head=d.head_id, cost_centre=d.cost_centre
+                )
+                for d in sorted(directory.departments.values(), key=lambda d: d.department_id)
+            ],
+            employees=[
+                EmployeeEntry(
+                    id=p.employee_id,
+                    name=p.name,
+                    email=p.email,
+                    manager=p.manager_id,
+                    department=p.department_id,
+                    country=p.country,
+                    subdivision=p.subdivision,
+                    annual_leave_days=p.annual_leave_days,
+                    start_date=p.start_date,
+                    end_date=p.end_date,
+                )
+                for p in sorted(directory.employees.values(), key=lambda p: p.employee_id)
+            ],
+            roles={role: sorted(members) for role, members in sorted(directory.roles.items())},
+            limits=[
+                LimitOut(
+                    process=limit.process,
+                    holder=limit.holder,
+                    up_to=limit.amount,
+                    currency=limit.currency,
+                )
+                for _key, limit in sorted(directory.limits.items())
+            ],
+            delegations=[
+                DelegationOut(
+                    id=terms.delegation_id,
+                    delegator=terms.delegator_id,
+                    delegate=terms.delegate_id,
+                    start=terms.starts.isoformat(),
+                    end=terms.ends.isoformat(),
+                )
+                for _id, terms in sorted(directory.delegations.items())
+            ],
+        )
+
+
+class RoleIn(BaseModel):
+    members: list[str] = Field(description="Employee ids: the role's members from now on")
+
+
+class LimitsIn(BaseModel):
+    limits: list[LimitEntry] = Field(
+        description="The process's whole matrix from now on; `process` must be the path's"
+    )
+
+
+@router.get("", response_model_by_alias=True, summary="The directory, now or as of an instant")
+def get_directory(
+    caller: Caller,
+    context: Context,
+    at: Annotated[
+        datetime | None,
+        Query(description="An instant (ISO 8601 with offset): the directory as it was then."),
+    ] = None,
+) -> DirectoryOut:
+    """Departments, employees, roles, approval limits and delegations. Any employee reads
+    the directory as it is; only `auditor` and `admin` read it as of a past instant."""
+    application = context.application
+    if at is None:
+        return DirectoryOut.of(application.directory.current(), None)
+    if at.tzinfo is None:
+        raise ApiError(
+            422, "give `at` with its UTC offset, such as 2027-03-01T12:00:00Z", "naive_instant"
+        )
+    if not policy(context).may_read_directory_history(caller):
+        raise ApiError(
+            403, "the directory's history is for auditors and administrators", "auditor_only"
+        )
+    return DirectoryOut.of(application.directory.as_of(at), at)
+
+
+def _command(caller: str, what: str) -> Meta:
+    return Meta(actor=caller, command_id=f"directory/{uuid.uuid4()}", correlation_id=f"api:{what}")
+
+
+def _admin_only(context: ApiContext, caller: str) -> None:
+    if not policy(context).may_change_directory(caller):
+        raise ApiError(
+            403, "only an administrator (role admin) changes the directory", "admin_only"
+        )
+
+
+@router.put(
+    "/employees/{employee_id}",
+    responses=error_responses(403),
+    summary="Register or change an employee",
+)
+async def put_employee(
+    employee_id: str, body: EmployeeEntry, caller: Caller, context: Context
+) -> DirectoryOut:
+    """`admin` only. Records only the fields that change; answers with the directory."""
+    _admin_only(context, caller)
+    if body.id != employee_id:
+        raise ApiError(
+            422, f"the body's id {body.id} is not the path's {employee_id}", "id_mismatch"
+        )
+    meta = _command(caller, "employee")
+    position = await run_in_threadpool(context.application.put_employee, body.to_profile(), meta)
+    await caught_up(context, position)
+    return DirectoryOut.of(context.application.directory.current(), None)
+
+
+@router.put(
+    "/departments/{department_id}",
+    responses=error_responses(403),
+    summary="Register or change a department",
+)
+async def put_department(
+    department_id: str, body: DepartmentEntry, caller: Caller, context: Context
+) -> DirectoryOut:
+    """`admin` only."""
+    _admin_only(context, caller)
+    if body.id != department_id:
+        raise ApiError(
+            422, f"the body's id {body.id} is not the path's {department_id}", "id_mismatch"
+        )
+    meta = _command(caller, "department")
+    await run_in_threadpool(context.application.put_department, body.to_details(), meta)
+    return DirectoryOut.of(context.application.directory.current(), None)
+
+
+@router.put("/roles/{role}", responses=error_responses(403), summary="Set a role's members")
+async def put_role(role: str, body: RoleIn, caller: Caller, context: Context) -> DirectoryOut:
+    """`admin` only. The members given hold the role from now on; others lose it."""
+    _admin_only(context, caller)
+    meta = _command(caller, "role")
+    await run_in_threadpool(context.application.set_role_members, role, body.members, meta)
+    return DirectoryOut.of(context.application.directory.current(), None)
+
+
+@router.put(
+    "/limits/{process}", responses=error_responses(403), summary="Set a process's approval limits"
+)
+async def put_limits(
+    process: str, body: LimitsIn, caller: Caller, context: Context
+) -> DirectoryOut:
+    """`admin` only. The delegation-of-authority matrix of one process, whole."""
+    _admin_only(context, caller)
+    limits: list[Limit] = []
+    for entry in body.limits:
+        if entry.process != process:
+            raise ApiError(
+                422, f"a limit for {entry.process} in the matrix of {process}", "process_mismatch"
+            )
+        limits.append(entry.to_limit())
+    meta = _command(caller, "limits")
+    await run_in_threadpool(context.application.set_process_limits, process, limits, meta)
+    return DirectoryOut.of(context.application.directory.current(), None)
+
+
+@router.post(
+    "/delegations", status_code=201, responses=error_responses(403), summary="Delegate while away"
+)
+async def post_delegation(
+    body: DelegationEntry, caller: Caller, context: Context, response: Response
+) -> DirectoryOut:
+    """While away, let a colleague decide your tasks between two dates (the same id again
+    changes its dates or delegate). People delegate their own tasks; `admin` anyone's."""
+    if not policy(context).may_delegate(caller, body.delegator):
+        raise ApiError(403, "you may only delegate your own tasks", "own_delegations_only")
+    meta = _command(caller, "delegation")
+    await run_in_threadpool(context.application.grant_delegation, body.to_terms(), meta)
+    response.headers["Location"] = f"/api/directory/delegations/{body.id}"
+    return DirectoryOut.of(context.application.directory.current(), None)
+
+
+@router.delete(
+    "/delegations/{delegation_id}",
+    status_code=204,
+    responses=error_responses(404),
+    summary="End a delegation",
+)
+async def delete_delegation(delegation_id: str, caller: Caller, context: Context) -> Response:
+    """The delegator or `admin` revokes a delegation; 404 to anybody else."""
+    terms = context.application.directory.current().delegations.get(delegation_id)
+    if terms is None or not policy(context).may_delegate(caller, terms.delegator_id):
+        raise not_found("delegation")
+    meta = _command(caller, "delegation")
+    await run_in_threadpool(context.application.revoke_delegation, delegation_id, meta)
+    return Response(status_code=204)
