@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pytest
 import uvicorn
 from argon2 import PasswordHasher
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
 from api.app import create_app
 from services.credentials import Credentials
@@ -34,8 +34,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PHONE = {"width": 375, "height": 800}
-DESKTOP = {"width": 1280, "height": 900}
+PHONE = ViewportSize(width=375, height=800)
+DESKTOP = ViewportSize(width=1280, height=900)
 QUICK_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 """The fixture's hashes are cheap to make; the app rehashes them on the first sign-in."""
 
@@ -72,11 +72,11 @@ class Site:
     credentials: Credentials
     contexts: list[BrowserContext] = field(default_factory=list)
 
-    async def page(self, viewport: dict[str, int] | None = None) -> Page:
+    async def page(self, viewport: ViewportSize | None = None) -> Page:
         """A fresh browser (no cookies) on the site."""
         context = await self.browser.new_context(
             base_url=self.base_url,
-            viewport=viewport or DESKTOP,  # type: ignore[arg-type]
+            viewport=viewport or DESKTOP,
         )
         context.set_default_timeout(10_000)
         self.contexts.append(context)
@@ -89,7 +89,7 @@ class Site:
         async with page.expect_navigation():
             await page.click("button[type=submit]")
 
-    async def signed_in(self, employee_id: str, viewport: dict[str, int] | None = None) -> Page:
+    async def signed_in(self, employee_id: str, viewport: ViewportSize | None = None) -> Page:
         """A fresh browser in which ``employee_id`` has signed in (on "My tasks")."""
         page = await self.page(viewport)
         await self.sign_in(page, employee_id)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
-from tests.browser.conftest import Site
-from tests.integration.api_conftest import weeks_ahead
+from domain.calendar import days_between
+from tests.browser.conftest import PHONE, Site, password_of
+from tests.integration.api_conftest import CALENDAR, weeks_ahead
 
 
 async def test_an_employee_asks_for_leave_and_the_manager_approves_it_in_the_browser(
@@ -48,3 +49,205 @@ async def test_an_employee_asks_for_leave_and_the_manager_approves_it_in_the_bro
     await linus.goto("/requests")
     await expect(linus.locator("table.requests .status")).to_have_text("approved")
     await expect(linus.locator(f"#balance-{year} .remaining")).to_have_text("27")
+
+
+async def csrf_token_of(page: Page) -> str:
+    """The session's token, as every signed-in page carries it (in the sign-out form)."""
+    token = await page.locator("form.sign-out input[name=csrf_token]").get_attribute("value")
+    assert token
+    return token
+
+
+async def test_a_requester_can_neither_see_nor_post_a_decision_on_their_own_case(
+    site: Site,
+) -> None:
+    case = await site.api.pending("e-3", weeks_ahead(4))
+    task = await site.api.task_for("e-2", case["id"])
+    linus = await site.signed_in("e-3")
+
+    await linus.goto(f"/tasks/{task['id']}")
+    await expect(linus.locator("#case-status")).to_have_text("pending")
+    await expect(linus.locator("button[value=approve]")).to_have_count(0)
+    response = await linus.request.post(
+        f"/tasks/{task['id']}/decision",
+        form={"decision": "approve", "csrf_token": await csrf_token_of(linus)},
+    )
+
+    assert response.status == 403
+    assert "nobody may decide a task on their own case" in await response.text()
+    assert (await site.api.get("e-3", f"/api/leave-requests/{case['id']}")).json()[
+        "status"
+    ] == "pending"
+    assert await site.api.task_for("e-2", case["id"])
+
+
+async def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing(
+    site: Site,
+) -> None:
+    case = await site.api.pending("e-3", weeks_ahead(4))
+    task = await site.api.task_for("e-2", case["id"])
+    ada = await site.signed_in("e-2")
+
+    missing = await ada.request.post(f"/tasks/{task['id']}/decision", form={"decision": "approve"})
+    wrong = await ada.request.post(
+        f"/tasks/{task['id']}/decision", form={"decision": "approve", "csrf_token": "guess"}
+    )
+    sign_out = await ada.request.post("/sign-out", form={})
+
+    assert (missing.status, wrong.status, sign_out.status) == (403, 403, 403)
+    assert "nothing was changed" in await missing.text()
+    await ada.goto("/tasks")
+    assert ada.url.endswith("/tasks")  # still signed in
+    await expect(ada.locator("#open-count")).to_have_text("1")
+    assert (await site.api.get("e-3", f"/api/leave-requests/{case['id']}")).json()[
+        "status"
+    ] == "pending"
+
+
+async def test_wrong_passwords_are_rate_limited(site: Site) -> None:
+    page = await site.page()
+
+    statuses = []
+    for attempt in range(5):
+        await page.goto("/sign-in")
+        await page.fill("#employee_id", "e-3")
+        await page.fill("#password", f"not the password {attempt}")
+        async with page.expect_navigation() as navigation:
+            await page.click("button[type=submit]")
+        statuses.append((await navigation.value).status)
+    await expect(page.locator("#sign-in-error")).to_have_text(
+        "The employee id or the password is not right."
+    )
+    await page.fill("#password", password_of("e-3"))
+    async with page.expect_navigation() as navigation:
+        await page.click("button[type=submit]")
+    limited = await navigation.value
+
+    assert statuses == [400] * 5
+    assert limited is not None
+    assert limited.status == 429
+    assert int(limited.headers["retry-after"]) > 0
+    await expect(page.locator("#sign-in-error")).to_have_text(
+        re.compile(r"Too many failed sign-ins\. Try again in 15 minutes\.")
+    )
+    assert page.url.endswith("/sign-in")
+
+
+async def test_signing_out_ends_the_session_on_the_server(site: Site) -> None:
+    ada = await site.signed_in("e-2")
+    [cookie] = [c for c in await ada.context.cookies() if c["name"] == "backoffice_session"]
+    assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, "Lax", "/")
+
+    async with ada.expect_navigation():
+        await ada.click("form.sign-out button")
+    replay = await site.page()
+    await replay.context.add_cookies(
+        [{"name": cookie["name"], "value": cookie["value"], "url": site.base_url}]
+    )
+    await replay.goto("/tasks")
+
+    assert ada.url.endswith("/sign-in")
+    assert replay.url.endswith("/sign-in?next=%2Ftasks")
+    assert site.credentials.session(cookie["value"]) is None
+
+
+async def test_a_refused_request_shows_the_rule_next_to_its_field(site: Site) -> None:
+    start, end = weeks_ahead(6)
+    linus = await site.signed_in("e-3")
+    await linus.goto("/requests")
+
+    await linus.fill("#start", end.isoformat())
+    await linus.fill("#end", start.isoformat())
+    await expect(linus.locator("#working-days")).to_have_text(
+        "the end date is before the start date"
+    )
+    async with linus.expect_navigation():
+        await linus.click("text=Send the request")
+
+    await expect(linus.locator("#end-error")).to_have_text("the end date is before the start date")
+    await expect(linus.locator("#end")).to_have_attribute("aria-invalid", "true")
+    await expect(linus.locator("#end")).to_have_value(start.isoformat())  # kept, to fix
+    await expect(linus.locator("table.requests")).to_have_count(0)  # nothing recorded
+
+
+async def test_a_manager_decides_several_tasks_at_once(site: Site) -> None:
+    first = await site.api.pending("e-3", weeks_ahead(4))
+    second = await site.api.pending("e-4", weeks_ahead(5))
+    await site.api.task_for("e-2", first["id"])
+    await site.api.task_for("e-2", second["id"])
+    ada = await site.signed_in("e-2")
+    await expect(ada.locator("#open-count")).to_have_text("2")
+
+    await ada.check("#select-all")
+    await ada.fill("#bulk-comment", "all fine")
+    async with ada.expect_navigation():
+        await ada.click("text=Approve selected")
+
+    await expect(ada.locator(".results li.ok")).to_have_count(2)
+    await expect(ada.locator("#open-count")).to_have_text("0")
+    for case in (first, second):
+        recorded = (await site.api.get("e-2", f"/api/leave-requests/{case['id']}")).json()
+        assert recorded["status"] == "approved"
+        assert recorded["decisions"][0]["comment"] == "all fine"
+
+
+async def test_the_team_calendar_shows_who_is_away_to_managers_only(site: Site) -> None:
+    start, end = weeks_ahead(4)
+    await site.api.approved("e-3", (start, end))
+    ada = await site.signed_in("e-2")
+
+    await ada.click("text=Team calendar")
+    await ada.goto(f"/team?month={start:%Y-%m}")
+    linus_row = ada.locator("table.calendar tr", has_text="Linus")
+    in_month = [day for day in days_between(start, end) if day.month == start.month]
+    await expect(linus_row.locator("td.away")).to_have_count(
+        sum(CALENDAR.is_working_day(day) for day in in_month)
+    )
+    await expect(ada.locator("#month-title")).to_have_text(f"{start:%B %Y}")
+    async with ada.expect_navigation():
+        await ada.click("text=Next month")
+    await expect(ada.locator("#month-title")).not_to_have_text(f"{start:%B %Y}")
+
+    linus = await site.signed_in("e-3")
+    await expect(linus.locator("header nav")).not_to_contain_text("Team calendar")
+    response = await linus.goto("/team")
+    assert response is not None
+    assert response.status == 404
+
+
+async def test_every_page_fits_a_phone_screen_without_sideways_scrolling(site: Site) -> None:
+    case = await site.api.pending("e-3", weeks_ahead(4))
+    task = await site.api.task_for("e-2", case["id"])
+    signed_out = await site.page(PHONE)
+    await signed_out.goto("/sign-in")
+    ada = await site.signed_in("e-2", PHONE)
+
+    pages = {
+        "/sign-in": signed_out,
+        "/tasks": ada,
+        f"/tasks/{task['id']}": ada,
+        "/requests": ada,
+        "/team": ada,
+    }
+    for path, page in pages.items():
+        await page.goto(path)
+        overflow = await page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{path} is {overflow}px wider than a phone"
+        assert await page.get_attribute("html", "lang") == "en"
+        assert (await page.title()).endswith("· Backoffice")
+
+
+async def test_keyboard_focus_is_visible(site: Site) -> None:
+    page = await site.page()
+    await page.goto("/sign-in")
+
+    await page.keyboard.press("Tab")
+
+    focused = await page.evaluate(
+        "(() => { const s = getComputedStyle(document.activeElement);"
+        " return [document.activeElement.id, s.outlineStyle, s.outlineWidth]; })()"
+    )
+    assert focused[0] == "password"  # the employee id field has the focus first
+    assert focused[1] != "none" and focused[2] != "0px", focused
