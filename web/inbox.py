@@ -15,8 +15,8 @@ from api.context import ApiContext
 from api.errors import ApiError
 from api.history import case_history
 from api.leave_requests import get_leave_request
-from api.schemas import DecisionIn, InboxTaskOut
-from api.tasks import decide_task, list_tasks
+from api.schemas import BulkDecisionIn, DecisionIn, InboxTaskOut
+from api.tasks import decide_task, decide_tasks, list_tasks
 from services.application import case_id_of_task
 from services.credentials import Session
 from web.rendering import field_errors, names, page
@@ -29,7 +29,9 @@ FormText = Annotated[str | None, Form()]
 
 def _inbox(context: ApiContext, employee_id: str) -> tuple[list[InboxTaskOut], dict[str, str]]:
     tasks = sorted(list_tasks(employee_id, context).items, key=lambda task: task.due_at)
-    return tasks, names(context, [task.requester_id for task in tasks])
+    people = [task.requester_id for task in tasks]
+    people += [task.acting_for for task in tasks if task.acting_for]
+    return tasks, names(context, people)
 
 
 async def _tasks_page(
@@ -83,20 +85,18 @@ async def decide_several(
         return await _tasks_page(
             request, web, session, error="Select at least one task.", status=422
         )
+    chosen = [{"task_id": one, "decision": decision, "comment": comment or None} for one in task_id]
     try:
-        body = DecisionIn.model_validate({"decision": decision, "comment": comment or None})
+        body = BulkDecisionIn.model_validate({"decisions": chosen})
     except ValidationError as error:
-        message = "; ".join(field_errors(error, ["decision", "comment"]).values())
+        message = "; ".join(field_errors(error, ["decisions"]).values())
         return await _tasks_page(request, web, session, error=message, status=422)
-    results = []
-    for one in task_id:
-        key = f"{form_key}:{one}:{body.decision}" if form_key else None
-        try:
-            await decide_task(one, body, session.employee_id, context, key)
-        except ApiError as refused:
-            results.append({"task_id": one, "decided": False, "detail": refused.detail})
-        else:
-            results.append({"task_id": one, "decided": True, "detail": None})
+    key = f"{form_key}:{decision}" if form_key else None
+    answer = await decide_tasks(body, session.employee_id, context, key)
+    results = [
+        {"task_id": result.task_id, "decided": result.outcome == "decided", "detail": result.detail}
+        for result in answer.results
+    ]
     return await _tasks_page(request, web, session, results=results)
 
 
@@ -110,8 +110,14 @@ def _task_view(context: ApiContext, employee_id: str, task_id: str) -> dict[str,
     task = next((task for task in case.tasks if task.id == task_id), None)
     if task is None:
         raise ApiError(404, "no task here", "not_found")
-    in_inbox = any(open_task.id == task_id for open_task in list_tasks(employee_id, context).items)
-    return {"case": case, "task": task, "can_decide": task.open and in_inbox}
+    # Offered when the inbox (the API's answer to "what may I decide") lists it.
+    listed = [item for item in list_tasks(employee_id, context).items if item.id == task_id]
+    return {
+        "case": case,
+        "task": task,
+        "can_decide": task.open and bool(listed),
+        "acting_for": listed[0].acting_for if listed else None,
+    }
 
 
 async def _task_page(
@@ -144,6 +150,7 @@ async def _task_page(
             *(d.on_behalf_of for d in case.decisions if d.on_behalf_of),
             *view["task"].assignees,
             *view["task"].escalated_to,
+            *([view["acting_for"]] if view["acting_for"] else []),
         ],
     )
     return await page(
