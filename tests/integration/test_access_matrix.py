@@ -1,0 +1,382 @@
+"""Who may do what, through the real API: every endpoint, every kind of caller, on their
+own object and on someone else's, against the expected answer of each cell.
+
+The cast, around one leave request of Linus (e-3):
+
+    requester  e-3  Linus, whose case it is
+    colleague  e-4  Margaret, Linus's peer: a foreign object for her
+    manager    e-2  Ada, Linus's manager: the task is hers
+    senior     e-1  Grace, Ada's manager: sees the case up the chain, does not decide
+    delegate   e-5  Ken, Ada's active out-of-office delegate
+    hr         e-6  role hr: every leave case
+    auditor    e-7  role auditor: reads everything, changes nothing
+    admin      e-8  role admin: the directory, nothing else by virtue of the role
+
+Each test fills one row per endpoint and compares the whole row, so a failure shows
+every cell that differs at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from itertools import count
+from typing import Any
+
+import pytest
+
+from domain.directory import DelegationTerms
+from domain.meta import Meta
+from domain.organisation import OrganisationChart
+from tests.integration.api_conftest import Api, weeks_ahead
+from tests.integration.conftest import ORGANISATION, profile
+
+PERSONAS = {
+    "requester": "e-3",
+    "colleague": "e-4",
+    "manager": "e-2",
+    "senior": "e-1",
+    "delegate": "e-5",
+    "hr": "e-6",
+    "auditor": "e-7",
+    "admin": "e-8",
+}
+TODAY = datetime.now(UTC).date()
+_weeks = count(2)
+
+
+@pytest.fixture
+def cast(api: Api) -> Api:
+    """The API with the cast's roles and Ada's delegation to Ken recorded."""
+    chart = OrganisationChart(
+        employees=[
+            *ORGANISATION,
+            profile("e-6", "Frances", "e-1"),
+            profile("e-7", "Barbara", "e-1"),
+            profile("e-8", "Dennis", "e-1"),
+        ],
+        roles={"hr": ["e-6"], "auditor": ["e-7"], "admin": ["e-8"]},
+        delegations=[
+            DelegationTerms(
+                "ada-away", "e-2", "e-5", TODAY - timedelta(days=1), TODAY + timedelta(days=30)
+            )
+        ],
+    )
+    application = api.context.application
+    application.load_directory(chart, Meta("test", "cast", "tests"))
+    assert api.context.read_models.wait_for(application.recorder.max_notification_id() or 0, 5)
+    return api
+
+
+def next_day() -> tuple[date, date]:
+    """A one-working-day period of its own, so cases never overlap."""
+    return weeks_ahead(next(_weeks), days=1)
+
+
+async def pending_case(api: Api) -> tuple[str, str]:
+    """A fresh pending request of Linus: (case id, task id)."""
+    case = await api.pending("e-3", next_day())
+    task = await api.task_for("e-2", case["id"])
+    return case["id"], task["id"]
+
+
+async def row(cell: Callable[[str], Awaitable[Any]]) -> dict[str, Any]:
+    return {persona: await cell(employee) for persona, employee in PERSONAS.items()}
+
+
+def expect(**cells: Any) -> dict[str, Any]:
+    """A row: ``default`` for every persona not named."""
+    default = cells.pop("default")
+    return {persona: cells.get(persona, default) for persona in PERSONAS}
+
+
+# -- reading a case ------------------------------------------------------------------------
+
+SEES_THE_CASE = expect(default=200, colleague=404, admin=404)
+
+
+async def test_reading_a_case(cast: Api) -> None:
+    case_id, _ = await pending_case(cast)
+
+    async def cell(employee: str) -> int:
+        return (await cast.get(employee, f"/api/leave-requests/{case_id}")).status_code
+
+    assert await row(cell) == SEES_THE_CASE
+
+
+async def test_reading_a_cases_history(cast: Api) -> None:
+    case_id, _ = await pending_case(cast)
+
+    async def cell(employee: str) -> int:
+        return (await cast.get(employee, f"/api/leave-requests/{case_id}/history")).status_code
+
+    assert await row(cell) == SEES_THE_CASE
+
+
+async def test_listing_the_cases_one_may_see(cast: Api) -> None:
+    case_id, _ = await pending_case(cast)
+
+    async def cell(employee: str) -> bool:
+        response = await cast.get(employee, "/api/leave-requests", {"mine": "false"})
+        assert response.status_code == 200
+        return case_id in {item["id"] for item in response.json()["items"]}
+
+    # The delegate finds the case through the task in the inbox, not in this list.
+    assert await row(cell) == expect(default=True, colleague=False, delegate=False, admin=False)
+
+
+async def test_reading_a_leave_balance(cast: Api) -> None:
+    async def cell(employee: str) -> int:
+        return (await cast.get(employee, "/api/employees/e-3/leave-balance")).status_code
+
+    assert await row(cell) == expect(default=200, colleague=404, delegate=404, admin=404)
+
+
+# -- tasks -------------------------------------------------------------------------------------
+
+
+async def test_the_inbox_shows_a_task_to_its_approver_and_their_delegate(cast: Api) -> None:
+    _, task_id = await pending_case(cast)
+
+    async def cell(employee: str) -> str | None:
+        response = await cast.get(employee, "/api/tasks")
+        assert response.status_code == 200
+        found = [item for item in response.json()["items"] if item["id"] == task_id]
+        return None if not found else f"acting_for={found[0]['acting_for']}"
+
+    assert await row(cell) == expect(
+        default=None, manager="acting_for=None", delegate="acting_for=e-2"
+    )
+
+
+DECIDES = expect(default=404, requester=403, manager=200, delegate=200)
+"""The requester is told the rule (they see their case); the rest do not see the task."""
+
+
+async def test_deciding_a_task(cast: Api) -> None:
+    async def cell(employee: str) -> int:
+        _, task_id = await pending_case(cast)  # a fresh task, as a decision ends one
+        return (await cast.decide(employee, task_id, "reject")).status_code
+
+    assert await row(cell) == DECIDES
+
+
+async def test_deciding_a_task_in_bulk_checks_each_task_the_same_way(cast: Api) -> None:
+    async def cell(employee: str) -> int:
+        _, task_id = await pending_case(cast)
+        body = {"decisions": [{"task_id": task_id, "decision": "reject"}]}
+        response = await cast.post(employee, "/api/tasks/decisions", body)
+        assert response.status_code == 200, response.text
+        status: int = response.json()["results"][0]["status"]
+        return status
+
+    assert await row(cell) == DECIDES
+
+
+# -- changing a case -----------------------------------------------------------------------
+
+
+async def test_withdrawing_a_request(cast: Api) -> None:
+    async def cell(employee: str) -> int:
+        case_id, _ = await pending_case(cast)
+        path = f"/api/leave-requests/{case_id}/withdraw"
+        return (await cast.post(employee, path)).status_code
+
+    # Whoever sees the case is told the rule (only the requester withdraws).
+    assert await row(cell) == expect(default=403, requester=200, colleague=404, admin=404)
+
+
+async def test_cancelling_approved_leave(cast: Api) -> None:
+    async def cell(employee: str) -> int:
+        case = await cast.approved("e-3", next_day())
+        path = f"/api/leave-requests/{case['id']}/cancel"
+        return (await cast.post(employee, path)).status_code
+
+    assert await row(cell) == expect(default=403, requester=200, colleague=404, admin=404)
+
+
+async def test_asking_for_leave_for_oneself_and_for_someone_else(cast: Api) -> None:
+    async def own(employee: str) -> int:
+        return (await cast.submit(employee, next_day(), employee_id=employee)).status_code
+
+    async def foreign(employee: str) -> int:
+        other = "e-4" if employee != "e-4" else "e-3"
+        return (await cast.submit(employee, next_day(), employee_id=other)).status_code
+
+    # Grace has no manager to approve annual leave: the rule is named (422).
+    assert await row(own) == expect(default=201, senior=422)
+    assert await row(foreign) == expect(default=403)
+
+
+# -- the directory ---------------------------------------------------------------------------
+
+
+async def test_reading_the_directory_now_and_as_of_an_instant(cast: Api) -> None:
+    async def now(employee: str) -> int:
+        return (await cast.get(employee, "/api/directory")).status_code
+
+    async def then(employee: str) -> int:
+        at = datetime.now(UTC).isoformat()
+        return (await cast.get(employee, "/api/directory", {"at": at})).status_code
+
+    assert await row(now) == expect(default=200)
+    assert await row(then) == expect(default=403, auditor=200, admin=200)
+
+
+async def test_changing_the_directory(cast: Api) -> None:
+    async def role(employee: str) -> int:
+        body = {"members": ["e-4"]}
+        return (
+            await cast.http.put(
+                "/api/directory/roles/finance", json=body, headers=cast.headers(employee)
+            )
+        ).status_code
+
+    async def department(employee: str) -> int:
+        body = {"id": "d-1", "name": "Engineering", "cost_centre": "CC-1"}
+        return (
+            await cast.http.put(
+                "/api/directory/departments/d-1", json=body, headers=cast.headers(employee)
+            )
+        ).status_code
+
+    async def own_record(employee: str) -> int:
+        body = {
+            "id": employee,
+            "name": "New Name",
+            "email": f"{employee}@example.com",
+            "manager": "e-1" if employee != "e-1" else None,
+            "country": "DE",
+            "annual_leave_days": 40,
+            "start_date": "2020-01-01",
+        }
+        return (
+            await cast.http.put(
+                f"/api/directory/employees/{employee}", json=body, headers=cast.headers(employee)
+            )
+        ).status_code
+
+    async def limits(employee: str) -> int:
+        body = {
+            "limits": [{"process": "procurement", "role": "cfo", "up_to": 1, "currency": "EUR"}]
+        }
+        return (
+            await cast.http.put(
+                "/api/directory/limits/procurement", json=body, headers=cast.headers(employee)
+            )
+        ).status_code
+
+    admin_only = expect(default=403, admin=200)
+    assert await row(role) == admin_only
+    assert await row(department) == admin_only
+    assert await row(own_record) == admin_only  # nobody raises their own leave days
+    assert await row(limits) == admin_only
+
+
+_delegations = count(1)
+
+
+async def test_delegating_ones_own_tasks_and_someone_elses(cast: Api) -> None:
+    def terms(delegator: str, delegate: str) -> dict[str, str]:
+        return {
+            "id": f"d-{next(_delegations)}",
+            "from": delegator,
+            "to": delegate,
+            "start": (TODAY + timedelta(days=60)).isoformat(),
+            "end": (TODAY + timedelta(days=70)).isoformat(),
+        }
+
+    async def own(employee: str) -> int:
+        delegate = "e-4" if employee != "e-4" else "e-3"
+        body = terms(employee, delegate)
+        return (await cast.post(employee, "/api/directory/delegations", body)).status_code
+
+    async def foreign(employee: str) -> int:
+        delegator = "e-4" if employee != "e-4" else "e-3"
+        body = terms(delegator, "e-1" if employee != "e-1" else "e-2")
+        return (await cast.post(employee, "/api/directory/delegations", body)).status_code
+
+    async def revoke(employee: str) -> int:
+        body = terms("e-2", "e-4")  # Ada's, fresh for each caller
+        created = await cast.post("e-2", "/api/directory/delegations", body)
+        assert created.status_code == 201, created.text
+        path = f"/api/directory/delegations/{body['id']}"
+        return (await cast.http.delete(path, headers=cast.headers(employee))).status_code
+
+    assert await row(own) == expect(default=201)
+    assert await row(foreign) == expect(default=403, admin=201)
+    assert await row(revoke) == expect(default=404, manager=204, admin=204)
+
+
+# -- beyond the matrix ----------------------------------------------------------------------
+
+
+async def test_a_delegate_may_not_decide_their_own_case_for_the_approver(cast: Api) -> None:
+    """Ada's own request goes to Grace; with Ada acting for Grace, Ada still may not
+    decide it: nobody decides their own case, neither directly nor as a delegate."""
+    application = cast.context.application
+    application.grant_delegation(
+        DelegationTerms("grace-away", "e-1", "e-2", TODAY, TODAY + timedelta(days=5)),
+        Meta("e-1", "grace-away", "tests"),
+    )
+    case = await cast.pending("e-2", next_day())
+    task = await cast.task_for("e-1", case["id"])
+
+    inbox = (await cast.get("e-2", "/api/tasks")).json()["items"]
+    response = await cast.decide("e-2", task["id"], "approve")
+
+    assert task["id"] not in {item["id"] for item in inbox}
+    assert response.status_code == 403
+    assert response.json()["rule"] == "no_self_approval"
+
+
+async def test_a_delegates_decision_is_recorded_as_acting_for_the_approver(cast: Api) -> None:
+    case_id, task_id = await pending_case(cast)
+
+    response = await cast.decide("e-5", task_id, "approve")
+
+    assert response.status_code == 200, response.text
+    [decision] = response.json()["decisions"]
+    assert (decision["actor"], decision["on_behalf_of"]) == ("e-5", "e-2")
+    history = (await cast.get("e-3", f"/api/leave-requests/{case_id}/history")).json()
+    recorded = next(item for item in history["items"] if item["type"] == "TaskDecided")
+    assert (recorded["actor"], recorded["on_behalf_of"]) == ("e-5", "e-2")
+
+
+async def test_a_revoked_delegation_no_longer_lets_the_delegate_decide(cast: Api) -> None:
+    _, task_id = await pending_case(cast)
+
+    revoked = await cast.http.delete(
+        "/api/directory/delegations/ada-away", headers=cast.headers("e-2")
+    )
+    response = await cast.decide("e-5", task_id, "approve")
+
+    assert revoked.status_code == 204
+    assert response.status_code == 404
+
+
+async def test_fields_a_caller_may_not_set_are_refused_and_nothing_is_recorded(
+    cast: Api,
+) -> None:
+    before = cast.context.application.recorder.max_notification_id()
+
+    status = await cast.submit("e-3", next_day(), status="approved")
+    approver = await cast.submit("e-3", next_day(), approver="e-3")
+    case_id = await cast.submit("e-3", next_day(), id="00000000-0000-0000-0000-000000000001")
+
+    assert [status.status_code, approver.status_code, case_id.status_code] == [422, 422, 422]
+    assert cast.context.application.recorder.max_notification_id() == before
+
+
+async def test_someone_who_has_left_is_refused_even_with_a_valid_token(cast: Api) -> None:
+    leaver = profile("e-4", "Margaret", "e-2")
+    application = cast.context.application
+    application.put_employee(
+        type(leaver)(**{**leaver.__dict__, "end_date": TODAY - timedelta(days=1)}),
+        Meta("e-8", "margaret-leaves", "tests"),
+    )
+
+    response = await cast.get("e-4", "/api/tasks")
+
+    assert response.status_code == 401
+    assert response.json()["rule"] == "employment_ended"
