@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from api import directory, employees, health, history, leave_requests, tasks
+from api import audit, directory, employees, health, history, leave_requests, tasks
 from api.context import ApiContext
 from api.errors import install_error_handlers
 from web.app import install_web
@@ -39,7 +39,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     api = APIRouter(prefix="/api")
-    for module in (leave_requests, history, tasks, employees, directory, health):
+    for module in (leave_requests, history, tasks, employees, directory, audit, health):
         api.include_router(module.router)
     app.include_router(api)
     install_docs(app)

@@ -130,6 +130,26 @@ class Policy:
         return employee_id == delegator_id or self.may_change_directory(employee_id)
 
 
+def authority_of(
+    directory: Directory, actor: str, on_behalf_of: str | None, process: str, day: date
+) -> dict[str, object]:
+    """Under which authority ``actor`` acted on ``day``, from the directory as of then:
+    the delegation they acted under, their roles, and their approval limit for
+    ``process`` (for a delegate: the delegator's)."""
+    whose = on_behalf_of or actor
+    limit = directory.approval_limit(whose, process)
+    return {
+        "acting_for": on_behalf_of,
+        "delegation": None
+        if on_behalf_of is None
+        else directory.delegation_for(on_behalf_of, actor, day),
+        "roles": sorted(directory.roles_of(actor)),
+        "approval_limit": None
+        if limit is None
+        else {"holder": limit.holder, "up_to": str(limit.amount), "currency": limit.currency},
+    }
+
+
 def check_acting_for(directory: Directory, actor: str, on_behalf_of: str, day: date) -> str:
     """The id of the delegation that lets ``actor`` act for ``on_behalf_of`` on ``day``;
     NotAllowed when none does (checked again when a decision is recorded)."""

@@ -30,6 +30,8 @@ class Projection(ABC):
     """Each table's name and column definitions; helper tables included."""
     indexes: ClassVar[tuple[str, ...]] = ()
     """``CREATE INDEX IF NOT EXISTS`` statements."""
+    with_positions: ClassVar[bool] = False
+    """Whether ``apply`` is given ``(position, event)`` pairs rather than events."""
 
     def create_tables(self, cursor: Cursor) -> None:
         for table, columns in self.tables.items():

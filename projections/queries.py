@@ -8,7 +8,16 @@ from datetime import date
 from uuid import UUID
 
 from domain.employee import EmployeeProfile
-from projections import employees, inbox, leave_balances, leave_cases, team_calendar, tracking
+from projections import (
+    audit_log,
+    employees,
+    inbox,
+    leave_balances,
+    leave_cases,
+    team_calendar,
+    tracking,
+)
+from projections.audit_log import AuditEntry, AuditFilter
 from projections.database import Cursor, Database
 from projections.inbox import InboxTask
 from projections.leave_balances import LeaveBalance
@@ -58,6 +67,22 @@ class ReadModels:
     def cases_of(self, requester_id: str) -> list[LeaveCase]:
         with self._read() as cursor:
             return leave_cases.cases_of(cursor, requester_id)
+
+    def audit_page(
+        self, selection: AuditFilter, *, newest_first: bool, after: int | None, limit: int
+    ) -> list[AuditEntry]:
+        with self._read() as cursor:
+            return audit_log.page(
+                cursor, selection, newest_first=newest_first, after=after, limit=limit
+            )
+
+    def audit_entries(self, selection: AuditFilter) -> Iterator[list[AuditEntry]]:
+        """Every matching entry, oldest first, read a page at a time."""
+
+        def read_page(chosen: AuditFilter, after: int | None, limit: int) -> list[AuditEntry]:
+            return self.audit_page(chosen, newest_first=False, after=after, limit=limit)
+
+        return audit_log.pages(read_page, selection)
 
     def cases_of_many(self, requester_ids: Collection[str] | None, limit: int) -> list[LeaveCase]:
         with self._read() as cursor:

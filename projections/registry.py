@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from projections.audit_log import AuditLog
 from projections.base import Projection
 from projections.employees import EmployeeDirectory
 from projections.inbox import Inbox
@@ -11,4 +12,11 @@ from projections.team_calendar import TeamCalendar
 
 
 def all_projections() -> list[Projection]:
-    return [EmployeeDirectory(), Inbox(), LeaveBalances(), TeamCalendar(), LeaveCases()]
+    return [
+        EmployeeDirectory(),
+        Inbox(),
+        LeaveBalances(),
+        TeamCalendar(),
+        LeaveCases(),
+        AuditLog(),
+    ]

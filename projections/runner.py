@@ -131,9 +131,9 @@ class ProjectionRunner:
         """Give each projection the events it has not seen, and move every position on."""
         for projection in self.projections:
             seen, kinds = behind[projection.name], projection.handles
-            due = [e for position, e in events if position > seen and isinstance(e, kinds)]
+            due = [(p, e) for p, e in events if p > seen and isinstance(e, kinds)]
             if due:
-                projection.apply(cursor, due)
+                projection.apply(cursor, due if projection.with_positions else [e for _p, e in due])
         if events:
             for name in self.names:
                 tracking.advance(cursor, name, events[-1][0])

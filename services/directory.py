@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from uuid import UUID
 
@@ -65,6 +65,20 @@ class DirectoryReader:
             if event.timestamp <= instant:
                 directory.apply(event)
         return directory
+
+    def as_of_each(self, instants: Iterable[datetime]) -> dict[datetime, Directory]:
+        """The directory as of each of ``instants``, folding the events once."""
+        wanted = sorted(set(instants))
+        found: dict[datetime, Directory] = {}
+        directory = Directory()
+        events = self._events_after(0)
+        pending = next(events, None)
+        for instant in wanted:
+            while pending is not None and pending[1].timestamp <= instant:
+                directory.apply(pending[1])
+                pending = next(events, None)
+            found[instant] = copy.deepcopy(directory)
+        return found
 
     def _events_after(self, position: int) -> Iterator[tuple[int, DomainEvent]]:
         while True:

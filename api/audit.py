@@ -1,0 +1,394 @@
+"""For auditors: the audit log, its export, a case's timeline with what its workflow
+did, and any aggregate as it was at a version or an instant.
+
+Everything here is for the ``auditor`` role (403 to anyone else) and reads only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate, DomainEvent
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from google.protobuf.json_format import MessageToDict
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from temporalio.api.enums.v1 import EventType
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.access import policy
+from api.auth import Caller
+from api.context import ApiContext
+from api.dependencies import Context
+from api.errors import ApiError, error_responses, not_found
+from domain.policy import AUDITOR, authority_of
+from projections.audit_log import AuditEntry, AuditFilter, csv_lines, jsonl_lines
+from workflows.messages import leave_workflow_id
+
+router = APIRouter(prefix="/audit", tags=["audit"], responses=error_responses(401, 403, 422))
+
+
+def auditor(caller: Caller, context: Context) -> str:
+    """The caller, if they hold the ``auditor`` role; 403 otherwise."""
+    if not policy(context).has_role(caller, AUDITOR):
+        raise ApiError(403, "the audit views are for auditors (role auditor)", "auditor_only")
+    return caller
+
+
+Auditor = Annotated[str, Depends(auditor)]
+
+
+def selection(
+    case: Annotated[UUID | None, Query(description="A case id")] = None,
+    stream: Annotated[UUID | None, Query(description="An aggregate id")] = None,
+    actor: Annotated[str | None, Query(description="Who did it")] = None,
+    process: Annotated[
+        str | None, Query(description="leave, directory, ...", max_length=50)
+    ] = None,
+    type: Annotated[
+        str | None, Query(description="Event type, such as TaskDecided", max_length=100)
+    ] = None,
+    since: Annotated[datetime | None, Query(description="At or after this instant")] = None,
+    until: Annotated[datetime | None, Query(description="Before this instant")] = None,
+) -> AuditFilter:
+    for name, instant in (("since", since), ("until", until)):
+        if instant is not None and instant.tzinfo is None:
+            raise ApiError(
+                422,
+                f"give `{name}` with its UTC offset, such as 2027-03-01T12:00:00Z",
+                "naive_instant",
+            )
+    return AuditFilter(
+        case_id=None if case is None else str(case),
+        stream=None if stream is None else str(stream),
+        actor=actor,
+        process=process,
+        event=type,
+        since=since,
+        until=until,
+    )
+
+
+Selection = Annotated[AuditFilter, Depends(selection)]
+
+
+class AuditEntryOut(BaseModel):
+    position: int = Field(description="The event's position in the store's log")
+    at: str
+    stream: str = Field(description="The aggregate's id")
+    version: int
+    aggregate: str
+    event: str
+    actor: str
+    on_behalf_of: str | None
+    command_id: str
+    correlation_id: str = Field(description="The workflow (or tool) that issued the command")
+    case_id: str | None
+    process: str
+    data: dict[str, Any]
+    authority: dict[str, Any] | None = Field(
+        None,
+        description="For decisions: the decider's roles, approval limit and the delegation"
+        " acted under, from the directory as it was at that instant",
+    )
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryOut]
+    next_after: int | None = Field(description="Pass as `after` for the next page")
+
+
+@router.get("/events", summary="The audit log")
+def audit_events(
+    _auditor: Auditor,
+    context: Context,
+    chosen: Selection,
+    order: Literal["newest", "oldest"] = "newest",
+    after: Annotated[int | None, Query(ge=0, description="From the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AuditPage:
+    """Every recorded event of every aggregate, filtered and paged. Each decision shows
+    the decider's authority as it was when they decided."""
+    entries = context.read_models.audit_page(
+        chosen, newest_first=order == "newest", after=after, limit=limit
+    )
+    items = with_authority(context, entries)
+    return AuditPage(
+        items=items, next_after=entries[-1].position if len(entries) == limit else None
+    )
+
+
+def with_authority(context: ApiContext, entries: list[AuditEntry]) -> list[AuditEntryOut]:
+    decisions = [entry for entry in entries if entry.event == "TaskDecided"]
+    instants = {entry.position: datetime.fromisoformat(entry.at) for entry in decisions}
+    directories = context.application.directory.as_of_each(instants.values())
+    items = []
+    for entry in entries:
+        authority = None
+        if entry.position in instants:
+            at = instants[entry.position]
+            authority = authority_of(
+                directories[at], entry.actor, entry.on_behalf_of, entry.process, at.date()
+            )
+        items.append(AuditEntryOut(**entry.as_dict(), authority=authority))
+    return items
+
+
+@router.get(
+    "/export",
+    summary="Export the audit log",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}},
+)
+def audit_export(
+    _auditor: Auditor,
+    context: Context,
+    chosen: Selection,
+    format: Literal["jsonl", "csv"] = "jsonl",
+) -> StreamingResponse:
+    """The filtered selection, oldest first, as JSON Lines or CSV, streamed: it is read
+    a page at a time, so an export of any size holds one page in memory."""
+    pages = context.read_models.audit_entries(chosen)
+    if format == "csv":
+        body: Iterator[str] = csv_lines(pages)
+        media, suffix = "text/csv", "csv"
+    else:
+        body, media, suffix = jsonl_lines(pages), "application/x-ndjson", "jsonl"
+    disposition = f'attachment; filename="audit.{suffix}"'
+    return StreamingResponse(body, media_type=media, headers={"Content-Disposition": disposition})
+
+
+# -- time travel -----------------------------------------------------------------------
+
+
+class AggregateOut(BaseModel):
+    id: UUID
+    type: str
+    version: int
+    at: datetime = Field(description="When this version was recorded")
+    state: dict[str, Any]
+
+
+@router.get(
+    "/aggregates/{aggregate_id}",
+    responses=error_responses(404),
+    summary="An aggregate at a version or an instant",
+)
+def aggregate_at(
+    aggregate_id: UUID,
+    _auditor: Auditor,
+    context: Context,
+    at: Annotated[datetime | None, Query(description="As it was at this instant")] = None,
+    version: Annotated[int | None, Query(ge=1, description="As it was at this version")] = None,
+) -> AggregateOut:
+    """Any aggregate as its events up to a version (or up to an instant) made it; the
+    latest without either."""
+    if at is not None and version is not None:
+        raise ApiError(422, "give `at` or `version`, not both", "at_or_version")
+    if at is not None and at.tzinfo is None:
+        raise ApiError(422, "give `at` with its UTC offset", "naive_instant")
+    found = aggregate_state(context, aggregate_id, at=at, version=version)
+    if found is None:
+        raise not_found("aggregate at that point")
+    return found
+
+
+def aggregate_state(
+    context: ApiContext, aggregate_id: UUID, *, at: datetime | None, version: int | None
+) -> AggregateOut | None:
+    """The aggregate at ``version`` or as of ``at``; None if it did not exist then."""
+    application = context.application
+    if at is not None:
+        version = None
+        for stored in application.recorder.select_events(aggregate_id):
+            event = application.mapper.to_domain_event(stored)
+            if isinstance(event, DomainEvent) and event.timestamp > at:
+                break
+            version = stored.originator_version
+        if version is None:
+            return None
+    try:
+        aggregate: Aggregate = application.repository.get(aggregate_id, version=version)
+    except AggregateNotFoundError:
+        return None
+    if version is not None and aggregate.version != version:
+        return None
+    state = {
+        key: plain(value)
+        for key, value in vars(aggregate).items()
+        if not key.startswith("_") and key != "applied_commands"
+    }
+    return AggregateOut(
+        id=aggregate.id,
+        type=type(aggregate).__name__,
+        version=aggregate.version,
+        at=aggregate.modified_on,
+        state=state,
+    )
+
+
+def plain(value: object) -> Any:
+    """A value of an aggregate's state as JSON can carry it."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: plain(getattr(value, field.name)) for field in dataclasses.fields(value)
+        }
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [plain(item) for item in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, datetime) or hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+# -- a case's timeline ---------------------------------------------------------------------
+
+SHOWN = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: "workflow started",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "workflow completed",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: "workflow failed",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: "workflow terminated",
+    EventType.EVENT_TYPE_TIMER_STARTED: "timer set",
+    EventType.EVENT_TYPE_TIMER_FIRED: "timer fired",
+    EventType.EVENT_TYPE_TIMER_CANCELED: "timer cancelled",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: "activity scheduled",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED: "activity started",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity completed",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity failed",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity timed out",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: "update accepted",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED: "update completed",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED: "update admitted",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: "signal received",
+}
+
+
+class TimelineItem(BaseModel):
+    at: datetime
+    source: Literal["business", "workflow"]
+    what: str = Field(description="The event type, or what the workflow did")
+    actor: str | None = None
+    on_behalf_of: str | None = None
+    details: dict[str, Any]
+
+
+class Timeline(BaseModel):
+    case_id: UUID
+    workflow_id: str
+    items: list[TimelineItem]
+    note: str = Field(
+        description="What the timeline cannot show: Temporal keeps no record of an update"
+        " its validator rejected; the audit log of the API's refusals is the logs."
+    )
+
+
+@router.get(
+    "/cases/{case_id}/timeline",
+    responses=error_responses(404),
+    summary="A case's business events merged with what its workflow did",
+)
+async def case_timeline(case_id: UUID, _auditor: Auditor, context: Context) -> Timeline:
+    """The case's events (and its leave account's bookings for it), merged in time order
+    with its workflow's history in Temporal: timers set and fired, activities scheduled,
+    started (with their attempt: a retry shows attempt 2 and more), failed and completed,
+    updates accepted and completed."""
+    business = await run_in_threadpool(
+        lambda: [
+            entry
+            for page in context.read_models.audit_entries(AuditFilter(case_id=str(case_id)))
+            for entry in page
+        ]
+    )
+    if not business:
+        raise not_found("case")
+    workflow_id = leave_workflow_id(case_id)
+    items = [
+        TimelineItem(
+            at=datetime.fromisoformat(entry.at),
+            source="business",
+            what=f"{entry.aggregate}.{entry.event}",
+            actor=entry.actor,
+            on_behalf_of=entry.on_behalf_of,
+            details=entry.data,
+        )
+        for entry in business
+    ]
+    try:
+        history = await context.client.get_workflow_handle(workflow_id).fetch_history()
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+    else:
+        for event in history.events:
+            if event.event_type not in SHOWN:
+                continue
+            attributes = MessageToDict(getattr(event, _attributes_field(event)))
+            items.append(
+                TimelineItem(
+                    at=event.event_time.ToDatetime(tzinfo=UTC),
+                    source="workflow",
+                    what=SHOWN[event.event_type],
+                    details={"event_id": event.event_id, **_summary(attributes)},
+                )
+            )
+    items.sort(key=lambda item: (item.at, item.source != "workflow"))
+    return Timeline(
+        case_id=case_id,
+        workflow_id=workflow_id,
+        items=items,
+        note="Temporal records no update that its validator rejected; such refusals are"
+        " answered to the caller (with the rule) and logged by the API, not kept here.",
+    )
+
+
+def _attributes_field(event: Any) -> str:
+    return str(event.WhichOneof("attributes"))
+
+
+KEPT = {
+    "activityType",
+    "activityId",
+    "attempt",
+    "timerId",
+    "startToFireTimeout",
+    "failure",
+    "lastFailure",
+    "acceptedRequest",
+    "protocolInstanceId",
+    "workflowType",
+    "identity",
+    "signalName",
+}
+
+
+def _summary(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a workflow event an auditor reads: no payloads (they hold the
+    case's data, already in the business events) but names, attempts and failures."""
+    summary = {key: value for key, value in attributes.items() if key in KEPT}
+    request = summary.pop("acceptedRequest", None)
+    if isinstance(request, dict):
+        summary["update"] = request.get("input", {}).get("name")
+        summary["update_id"] = request.get("meta", {}).get("updateId")
+        summary["identity"] = request.get("meta", {}).get("identity")
+    for key in ("failure", "lastFailure"):
+        if isinstance(summary.get(key), dict):
+            summary[key] = summary[key].get("message")
+    if isinstance(summary.get("activityType"), dict):
+        summary["activityType"] = summary["activityType"].get("name")
+    if isinstance(summary.get("workflowType"), dict):
+        summary["workflowType"] = summary["workflowType"].get("name")
+    return summary

@@ -1,0 +1,283 @@
+"""The audit log: one row per stored event of every aggregate, in log order.
+
+Who did it (and for whom), which command and workflow, when, to which stream,
+which case and process it belongs to, and the event's own facts as JSON. Rows
+are keyed by the event's position in the notification log, so pages and
+exports are read by position ranges, never all at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.utils import resolve_topic
+
+from domain.base import IdempotentAggregate
+from domain.case import Case
+from domain.directory import DIRECTORY_AGGREGATES
+from domain.leave_account import LeaveAccount
+from domain.leave_request import LeaveRequest
+from projections.base import Projection, utc_text
+from projections.database import Cursor
+
+ENVELOPE = {"originator_id", "originator_version", "timestamp", "meta", "originator_topic"}
+"""Attributes every event has; the rest are the event's own facts."""
+
+COLUMNS = (
+    "position, at, stream, version, aggregate, event, actor, on_behalf_of,"
+    " command_id, correlation_id, case_id, process, data"
+)
+
+
+def process_of(aggregate: type) -> str:
+    if issubclass(aggregate, (LeaveRequest, LeaveAccount)):
+        return "leave"
+    if aggregate in DIRECTORY_AGGREGATES:
+        return "directory"
+    return aggregate.__name__.lower()
+
+
+def _json(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return utc_text(value)
+    if isinstance(value, date | UUID):
+        return str(value) if isinstance(value, UUID) else value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def facts(event: object) -> dict[str, Any]:
+    """The event's own attributes, without the envelope."""
+    return {key: value for key, value in vars(event).items() if key not in ENVELOPE}
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    position: int
+    at: str
+    stream: str
+    version: int
+    aggregate: str
+    event: str
+    actor: str
+    on_behalf_of: str | None
+    command_id: str
+    correlation_id: str
+    case_id: str | None
+    process: str
+    data: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> AuditEntry:
+        (position, at, stream, version, aggregate, event, actor, on_behalf_of, command_id,
+         correlation_id, case_id, process, data) = row  # fmt: skip
+        return cls(
+            int(position),
+            at,
+            stream,
+            int(version),
+            aggregate,
+            event,
+            actor,
+            on_behalf_of,
+            command_id,
+            correlation_id,
+            case_id,
+            process,
+            json.loads(data),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {field: getattr(self, field) for field in self.__dataclass_fields__}
+
+
+class AuditLog(Projection):
+    name = "audit_log"
+    with_positions = True
+    tables = {
+        "audit_log": (
+            "position BIGINT PRIMARY KEY, at TEXT NOT NULL, stream TEXT NOT NULL,"
+            " version BIGINT NOT NULL, aggregate TEXT NOT NULL, event TEXT NOT NULL,"
+            " actor TEXT NOT NULL, on_behalf_of TEXT, command_id TEXT NOT NULL,"
+            " correlation_id TEXT NOT NULL, case_id TEXT, process TEXT NOT NULL,"
+            " data TEXT NOT NULL"
+        ),
+        "audit_streams": "stream TEXT PRIMARY KEY, aggregate TEXT NOT NULL",
+    }
+    indexes = (
+        "CREATE INDEX IF NOT EXISTS audit_log_by_case ON audit_log (case_id, position)",
+        "CREATE INDEX IF NOT EXISTS audit_log_by_stream ON audit_log (stream, position)",
+        "CREATE INDEX IF NOT EXISTS audit_log_by_actor ON audit_log (actor, position)",
+        "CREATE INDEX IF NOT EXISTS audit_log_by_at ON audit_log (at)",
+    )
+    handles = (IdempotentAggregate.Event,)
+
+    def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
+        pairs = cast(Sequence[tuple[int, Any]], events)  # with_positions
+        kinds = self._stream_kinds(cursor, [event for _position, event in pairs])
+        rows = [
+            self.row(position, event, kinds[str(event.originator_id)]) for position, event in pairs
+        ]
+        cursor.executemany(
+            f"INSERT INTO audit_log ({COLUMNS})"  # noqa: S608
+            f" VALUES ({', '.join('?' for _ in COLUMNS.split(','))})"
+            " ON CONFLICT (position) DO NOTHING",
+            rows,
+        )
+
+    @staticmethod
+    def _stream_kinds(cursor: Cursor, events: list[Any]) -> dict[str, type]:
+        """Each stream's aggregate class: named by its first event (``originator_topic``),
+        kept in ``audit_streams`` for the events of later batches."""
+        kinds: dict[str, type] = {}
+        created = []
+        for event in events:
+            topic = getattr(event, "originator_topic", None)
+            if topic is not None and event.originator_version == 1:
+                kinds[str(event.originator_id)] = resolve_topic(topic)
+                created.append((str(event.originator_id), topic))
+        if created:
+            cursor.executemany(
+                "INSERT INTO audit_streams (stream, aggregate) VALUES (?, ?)"
+                " ON CONFLICT (stream) DO NOTHING",
+                created,
+            )
+        missing = sorted({str(e.originator_id) for e in events} - set(kinds))
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            rows = cursor.execute(
+                "SELECT stream, aggregate FROM audit_streams"  # noqa: S608
+                f" WHERE stream IN ({', '.join('?' for _ in chunk)})",
+                chunk,
+            ).fetchall()
+            kinds.update({stream: resolve_topic(topic) for stream, topic in rows})
+        return kinds
+
+    @staticmethod
+    def row(position: int, event: Any, owner: type) -> tuple[object, ...]:
+        aggregate = owner.__name__
+        own = facts(event)
+        case_id: str | None = None
+        if issubclass(owner, Case):
+            case_id = str(event.originator_id)
+        elif isinstance(own.get("case_id"), str):
+            case_id = own["case_id"]
+        meta = event.meta
+        return (
+            position,
+            utc_text(event.timestamp),
+            str(event.originator_id),
+            event.originator_version,
+            aggregate,
+            type(event).__name__,
+            meta.actor,
+            meta.on_behalf_of,
+            meta.command_id,
+            meta.correlation_id,
+            case_id,
+            process_of(owner),
+            json.dumps(own, default=_json, sort_keys=True),
+        )
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What an auditor asks for; every part optional."""
+
+    case_id: str | None = None
+    stream: str | None = None
+    actor: str | None = None
+    process: str | None = None
+    event: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        for column, value in (
+            ("case_id", self.case_id),
+            ("stream", self.stream),
+            ("actor", self.actor),
+            ("process", self.process),
+            ("event", self.event),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if self.since is not None:
+            clauses.append("at >= ?")
+            params.append(utc_text(self.since))
+        if self.until is not None:
+            clauses.append("at < ?")
+            params.append(utc_text(self.until))
+        return " AND ".join(clauses) or "1 = 1", params
+
+
+def page(
+    cursor: Cursor, selection: AuditFilter, *, newest_first: bool, after: int | None, limit: int
+) -> list[AuditEntry]:
+    """One page of entries; ``after`` is the last position of the previous page."""
+    where, params = selection.where()
+    if after is not None:
+        where += " AND position < ?" if newest_first else " AND position > ?"
+        params.append(after)
+    order = "DESC" if newest_first else "ASC"
+    rows = cursor.execute(
+        f"SELECT {COLUMNS} FROM audit_log WHERE {where}"  # noqa: S608
+        f" ORDER BY position {order} LIMIT ?",
+        [*params, limit],
+    ).fetchall()
+    return [AuditEntry.from_row(row) for row in rows]
+
+
+def pages(
+    read_page: Any, selection: AuditFilter, *, batch: int = 1000
+) -> Iterator[list[AuditEntry]]:
+    """Every matching entry, oldest first, a page at a time (``read_page(selection,
+    after, limit)`` reads one, in a transaction of its own)."""
+    after: int | None = None
+    while True:
+        entries: list[AuditEntry] = read_page(selection, after, batch)
+        if entries:
+            yield entries
+        if len(entries) < batch:
+            return
+        after = entries[-1].position
+
+
+CSV_COLUMNS = [column.strip() for column in COLUMNS.split(",")]
+
+
+def jsonl_lines(pages: Iterable[list[AuditEntry]]) -> Iterator[str]:
+    """The entries as JSON Lines, one page in memory at a time."""
+    for entries in pages:
+        yield "".join(json.dumps(entry.as_dict(), sort_keys=True) + "\n" for entry in entries)
+
+
+def csv_lines(pages: Iterable[list[AuditEntry]]) -> Iterator[str]:
+    """The entries as CSV with a header row; ``data`` holds the facts as JSON."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for entries in pages:
+        for entry in entries:
+            values = entry.as_dict()
+            values["data"] = json.dumps(values["data"], sort_keys=True)
+            writer.writerow(["" if values[c] is None else values[c] for c in CSV_COLUMNS])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue()

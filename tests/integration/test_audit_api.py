@@ -1,0 +1,177 @@
+"""The auditor's API: the audit log with each decision's authority as of then, exports,
+time travel over any aggregate, and a case's timeline with its workflow's history."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from domain.directory import DelegationTerms
+from domain.meta import Meta
+from domain.organisation import OrganisationChart
+from tests.integration.api_conftest import Api, weeks_ahead
+from tests.integration.conftest import ORGANISATION, profile
+
+AUDITOR = "e-7"
+TODAY = datetime.now(UTC).date()
+
+
+@pytest.fixture
+def audited(api: Api) -> Api:
+    """Barbara (e-7) audits; Ken (e-5) acts for Ada (e-2) this month."""
+    chart = OrganisationChart(
+        employees=[*ORGANISATION, profile("e-7", "Barbara", "e-1")],
+        roles={"auditor": ["e-7"], "finance": ["e-2"]},
+        delegations=[
+            DelegationTerms("away", "e-2", "e-5", TODAY - timedelta(days=1), TODAY + timedelta(30))
+        ],
+    )
+    api.context.application.load_directory(chart, Meta("test", "audited", "tests"))
+    return api
+
+
+async def caught_up(api: Api) -> None:
+    position = api.context.application.recorder.max_notification_id() or 0
+    assert api.context.read_models.wait_for(position, 5)
+
+
+async def events(api: Api, **params: Any) -> dict[str, Any]:
+    response = await api.get(AUDITOR, "/api/audit/events", params)
+    assert response.status_code == 200, response.text
+    page: dict[str, Any] = response.json()
+    return page
+
+
+async def test_only_auditors_read_the_audit_views(audited: Api) -> None:
+    case = await audited.pending("e-3", weeks_ahead(3, days=1))
+    paths = [
+        "/api/audit/events",
+        "/api/audit/export",
+        f"/api/audit/aggregates/{case['id']}",
+        f"/api/audit/cases/{case['id']}/timeline",
+    ]
+
+    statuses = [(await audited.get("e-2", path)).status_code for path in paths]
+
+    assert statuses == [403, 403, 403, 403]
+
+
+async def test_the_log_filters_by_case_and_pages_newest_first(audited: Api) -> None:
+    first = await audited.approved("e-3", weeks_ahead(3, days=1))
+    await audited.pending("e-4", weeks_ahead(4, days=1))
+    await caught_up(audited)
+
+    page_one = await events(audited, case=first["id"], limit=2)
+    page_two = await events(audited, case=first["id"], limit=50, after=page_one["next_after"])
+    everything = await events(audited, case=first["id"], order="oldest", limit=50)
+
+    positions = [item["position"] for item in page_one["items"] + page_two["items"]]
+    assert positions == sorted(positions, reverse=True)
+    assert positions[::-1] == [item["position"] for item in everything["items"]]
+    assert {item["case_id"] for item in everything["items"]} == {first["id"]}
+    kinds = [item["event"] for item in everything["items"]]
+    assert kinds[0] == "Submitted" and "TaskDecided" in kinds and "Confirmed" in kinds
+
+
+async def test_filters_by_actor_event_type_and_time(audited: Api) -> None:
+    before = datetime.now(UTC)
+    case = await audited.approved("e-3", weeks_ahead(3, days=1))
+    await caught_up(audited)
+
+    by_actor = await events(audited, actor="e-2", type="TaskDecided")
+    later = await events(audited, since=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
+    window = await events(audited, since=before.isoformat(), process="leave", limit=500)
+
+    assert [item["case_id"] for item in by_actor["items"]] == [case["id"]]
+    assert later["items"] == []
+    assert {item["process"] for item in window["items"]} == {"leave"}
+
+
+async def test_a_decision_shows_the_deciders_authority_as_it_was_then(audited: Api) -> None:
+    case = await audited.pending("e-3", weeks_ahead(3, days=1))
+    task = await audited.task_for("e-5", case["id"])
+    assert (await audited.decide("e-5", task["id"], "approve")).status_code == 200
+    # Afterwards the delegation ends and Ada is no longer in finance: the log still
+    # shows the authority Ken acted under at the time.
+    audited.context.application.load_directory(
+        OrganisationChart(employees=[], roles={"finance": []}, delegations=[]),
+        Meta("test", "later", "tests"),
+    )
+    await caught_up(audited)
+
+    [decision] = (await events(audited, case=case["id"], type="TaskDecided"))["items"]
+
+    assert decision["actor"] == "e-5"
+    assert decision["authority"] == {
+        "acting_for": "e-2",
+        "delegation": "away",
+        "roles": [],
+        "approval_limit": None,
+    }
+
+
+async def test_exports_stream_the_selection_as_json_lines_and_csv(audited: Api) -> None:
+    case = await audited.approved("e-3", weeks_ahead(3, days=1))
+    await caught_up(audited)
+    logged = (await events(audited, case=case["id"], order="oldest", limit=500))["items"]
+
+    jsonl = await audited.get(AUDITOR, "/api/audit/export", {"case": case["id"]})
+    table = await audited.get(AUDITOR, "/api/audit/export", {"case": case["id"], "format": "csv"})
+
+    lines = [json.loads(line) for line in jsonl.text.splitlines()]
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert jsonl.headers["content-type"] == "application/x-ndjson"
+    assert [line["position"] for line in lines] == [item["position"] for item in logged]
+    assert [int(row["position"]) for row in rows] == [item["position"] for item in logged]
+    assert json.loads(rows[0]["data"]) == lines[0]["data"]
+
+
+async def test_an_aggregate_at_a_version_and_at_an_instant(audited: Api) -> None:
+    case = await audited.pending("e-3", weeks_ahead(3, days=1))  # answers once the task is open
+    submitted_at = datetime.now(UTC)
+    task = await audited.task_for("e-2", case["id"])
+    await audited.decide("e-2", task["id"], "approve")
+    path = f"/api/audit/aggregates/{case['id']}"
+
+    first = (await audited.get(AUDITOR, path, {"version": 1})).json()
+    then = (await audited.get(AUDITOR, path, {"at": submitted_at.isoformat()})).json()
+    now = (await audited.get(AUDITOR, path)).json()
+    before = await audited.get(AUDITOR, path, {"at": "2000-01-01T00:00:00Z"})
+    beyond = await audited.get(AUDITOR, path, {"version": 99})
+
+    assert (first["version"], first["state"]["status"], first["state"]["tasks"]) == (
+        1,
+        "pending",
+        {},
+    )
+    assert (then["version"], then["state"]["status"]) == (2, "pending")  # submitted, task
+    assert now["state"]["status"] == "approved" and now["version"] > 2
+    assert [before.status_code, beyond.status_code] == [404, 404]
+
+
+async def test_a_case_timeline_merges_its_events_with_its_workflows_history(
+    audited: Api,
+) -> None:
+    case = await audited.approved("e-3", weeks_ahead(3, days=1))
+
+    response = await audited.get(AUDITOR, f"/api/audit/cases/{case['id']}/timeline")
+
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    workflow = [item["what"] for item in items if item["source"] == "workflow"]
+    business = [item["what"] for item in items if item["source"] == "business"]
+    assert workflow[0] == "workflow started"
+    assert {"timer set", "activity scheduled", "activity completed", "update accepted"} <= set(
+        workflow
+    )
+    updates = {item["details"].get("update") for item in items if item["what"] == "update accepted"}
+    assert {"submission", "decide"} <= updates
+    assert "LeaveRequest.Submitted" in business[:2]  # with the account's booking
+    assert "LeaveRequest.TaskDecided" in business
+    times = [item["at"] for item in items]
+    assert times == sorted(times)
