@@ -35,8 +35,8 @@ from domain.leave import ZERO, LeavePeriod, LeaveType, entitlement
 from domain.leave_account import Balance, LeaveAccount
 from domain.leave_request import LeaveRequest
 from domain.meta import Meta
-from domain.policy import check_acting_for
 from domain.organisation import OrganisationChart, check_directory, check_organisation
+from domain.policy import check_acting_for
 from services.directory import DirectoryReader
 from services.transcodings import DateAsISO, MetaAsDict
 
