@@ -251,3 +251,31 @@ async def test_keyboard_focus_is_visible(site: Site) -> None:
     )
     assert focused[0] == "password"  # the employee id field has the focus first
     assert focused[1] != "none" and focused[2] != "0px", focused
+
+
+async def test_a_request_the_form_model_refuses_shows_its_message_beside_the_field(
+    site: Site,
+) -> None:
+    linus = await site.signed_in("e-3")
+    await linus.goto("/requests")
+
+    await linus.fill("#start", "2001-01-01")
+    await linus.fill("#end", "2001-01-05")
+    async with linus.expect_navigation() as navigation:
+        await linus.click("text=Send the request")
+
+    assert (await navigation.value).status == 422
+    await expect(linus.locator("#start-error")).to_contain_text("start 2001-01-01 is out of range")
+    await expect(linus.locator("#start")).to_have_attribute("aria-invalid", "true")
+    await expect(linus.locator("table.requests")).to_have_count(0)
+
+
+async def test_the_front_door_leads_to_sign_in_or_to_my_tasks(site: Site) -> None:
+    stranger = await site.page()
+    await stranger.goto("/")
+    ada = await site.signed_in("e-2")
+    await ada.goto("/")
+
+    assert stranger.url.endswith("/sign-in")
+    assert ada.url.endswith("/tasks")
+    await expect(ada).to_have_title(re.compile(r"^My tasks"))
