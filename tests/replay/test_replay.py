@@ -9,6 +9,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from tests.replay.variants import TimerFirstLeaveRequestWorkflow
 from worker import WORKFLOWS
 from workflows.messages import DATA_CONVERTER
 
@@ -36,3 +37,15 @@ async def test_recorded_history_replays_without_nondeterminism(path: Path) -> No
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
 
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+
+
+@pytest.mark.parametrize("name", ["leave_approved_and_taken", "leave_withdrawn"])
+async def test_the_gate_fails_a_non_deterministic_variant_of_the_workflow(name: str) -> None:
+    path = Path(__file__).parent / "histories" / f"{name}.json"
+    history = WorkflowHistory.from_json(name, path.read_text())
+    replayer = Replayer(workflows=[TimerFirstLeaveRequestWorkflow], data_converter=DATA_CONVERTER)
+
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+
+    assert result.replay_failure is not None
+    assert "nondetermin" in str(result.replay_failure).lower()
