@@ -28,15 +28,17 @@ class StoreLocation:
         return Path(self.url.removeprefix("sqlite:///"))
 
     def eventsourcing_env(self) -> dict[str, str]:
-        """The settings ``eventsourcing`` reads to build its recorder."""
+        """The settings ``eventsourcing`` reads to build its recorder: the library's
+        own persistence, with every event linked into the hash chain as it is
+        written (``services/hash_chain.py``)."""
         if not self.is_postgres:
             return {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "PERSISTENCE_MODULE": "services.persistence_sqlite",
                 "SQLITE_DBNAME": str(self.sqlite_path),
             }
         parts = urlsplit(self.url)
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": "services.persistence_postgres",
             "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),

@@ -1,0 +1,110 @@
+"""eventsourcing's PostgreSQL persistence, with every event linked into the hash chain.
+
+``PERSISTENCE_MODULE=services.persistence_postgres`` (see ``StoreLocation``).
+The module holds exactly one infrastructure factory class, :class:`Factory`,
+so eventsourcing finds it; the library's module is imported under its own name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing import postgres
+from eventsourcing.persistence import ProgrammingError, StoredEvent
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from services.hash_chain import GENESIS, HASHES_TABLE, NewEvent, link_events
+
+
+class HashChainedPostgresRecorder(postgres.PostgresApplicationRecorder):
+    """Inserts one hash row per event, with the same cursor, in the same transaction."""
+
+    def __init__(
+        self, datastore: postgres.PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        if datastore.enable_db_functions:
+            # That path inserts through a database function and skips the hooks below.
+            raise ProgrammingError("the hash chain needs POSTGRES_ENABLE_DB_FUNCTIONS off")
+        table = SQL("{}.{}").format(Identifier(datastore.schema), Identifier(HASHES_TABLE))
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {table} ("
+                "notification_id bigint PRIMARY KEY, "
+                "originator_id {originator_id_type} NOT NULL, "
+                "originator_version bigint NOT NULL, "
+                "stream_hash bytea NOT NULL, "
+                "global_hash bytea NOT NULL, "
+                "UNIQUE (originator_id, originator_version))"
+            ).format(table=table, originator_id_type=Identifier(datastore.originator_id_type))
+        )
+        # Return each row's identity with its id, so links never rely on row order.
+        self.insert_events_statement += SQL(", originator_id, originator_version")
+        self._select_predecessors = SQL(
+            "SELECT originator_id, originator_version, stream_hash FROM {table} "
+            "WHERE (originator_id, originator_version) IN "
+            "(SELECT * FROM unnest(%s::{originator_id_type}[], %s::bigint[]))"
+        ).format(table=table, originator_id_type=Identifier(datastore.originator_id_type))
+        self._select_last = SQL(
+            "SELECT global_hash FROM {table} ORDER BY notification_id DESC LIMIT 1"
+        ).format(table=table)
+        self._insert_links = SQL("INSERT INTO {table} VALUES (%s, %s, %s, %s, %s)").format(
+            table=table
+        )
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        rows = curs.fetchall()
+        if len(rows) != len(stored_events):
+            raise ProgrammingError(f"got {len(rows)} notification ids for {len(stored_events)}")
+        by_key = {(_uuid(e.originator_id), e.originator_version): e for e in stored_events}
+        new = []
+        for row in rows:
+            key = (_uuid(row["originator_id"]), row["originator_version"])
+            event = by_key[key]
+            new.append(NewEvent(row["notification_id"], *key, event.topic, event.state))
+        # _insert_stored_events locked the events table (EXCLUSIVE) until commit:
+        # no other writer can add events or hash rows before we read the end of
+        # the chain below and extend it.
+        curs.execute(
+            self._select_predecessors,
+            ([e.originator_id for e in new], [e.originator_version - 1 for e in new]),
+        )
+        predecessors = {
+            (_uuid(r["originator_id"]), r["originator_version"]): bytes(r["stream_hash"])
+            for r in curs.fetchall()
+        }
+        curs.execute(self._select_last)
+        last = curs.fetchone()
+        previous = GENESIS if last is None else bytes(last["global_hash"])
+        links = link_events(new, predecessors, previous)
+        curs.executemany(
+            self._insert_links,
+            [
+                (
+                    link.notification_id,
+                    link.originator_id,
+                    link.originator_version,
+                    link.stream_hash,
+                    link.global_hash,
+                )
+                for link in links
+            ],
+        )
+        return [row["notification_id"] for row in rows]
+
+
+def _uuid(originator_id: UUID | str) -> UUID:
+    return originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
+
+
+class Factory(postgres.PostgresFactory):
+    """The library's PostgreSQL factory, recording events with
+    :class:`HashChainedPostgresRecorder`."""
+
+    application_recorder_class = HashChainedPostgresRecorder
