@@ -6,16 +6,11 @@ Everything here is for the ``auditor`` role (403 to anyone else) and reads only.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
-from enum import Enum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Aggregate, DomainEvent
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from google.protobuf.json_format import MessageToDict
@@ -31,6 +26,7 @@ from api.dependencies import Context
 from api.errors import ApiError, error_responses, not_found
 from domain.policy import AUDITOR, authority_of
 from projections.audit_log import AuditEntry, AuditFilter, csv_lines, jsonl_lines
+from services.time_travel import aggregate_state
 from workflows.messages import leave_workflow_id
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=error_responses(401, 403, 422))
@@ -195,64 +191,10 @@ def aggregate_at(
         raise ApiError(422, "give `at` or `version`, not both", "at_or_version")
     if at is not None and at.tzinfo is None:
         raise ApiError(422, "give `at` with its UTC offset", "naive_instant")
-    found = aggregate_state(context, aggregate_id, at=at, version=version)
+    found = aggregate_state(context.application, aggregate_id, at=at, version=version)
     if found is None:
         raise not_found("aggregate at that point")
-    return found
-
-
-def aggregate_state(
-    context: ApiContext, aggregate_id: UUID, *, at: datetime | None, version: int | None
-) -> AggregateOut | None:
-    """The aggregate at ``version`` or as of ``at``; None if it did not exist then."""
-    application = context.application
-    if at is not None:
-        version = None
-        for stored in application.recorder.select_events(aggregate_id):
-            event = application.mapper.to_domain_event(stored)
-            if isinstance(event, DomainEvent) and event.timestamp > at:
-                break
-            version = stored.originator_version
-        if version is None:
-            return None
-    try:
-        aggregate: Aggregate = application.repository.get(aggregate_id, version=version)
-    except AggregateNotFoundError:
-        return None
-    if version is not None and aggregate.version != version:
-        return None
-    state = {
-        key: plain(value)
-        for key, value in vars(aggregate).items()
-        if not key.startswith("_") and key != "applied_commands"
-    }
-    return AggregateOut(
-        id=aggregate.id,
-        type=type(aggregate).__name__,
-        version=aggregate.version,
-        at=aggregate.modified_on,
-        state=state,
-    )
-
-
-def plain(value: object) -> Any:
-    """A value of an aggregate's state as JSON can carry it."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            field.name: plain(getattr(value, field.name)) for field in dataclasses.fields(value)
-        }
-    if isinstance(value, dict):
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [plain(item) for item in value]
-        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Decimal | UUID):
-        return str(value)
-    if isinstance(value, datetime) or hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
+    return AggregateOut(**found.__dict__)
 
 
 # -- a case's timeline ---------------------------------------------------------------------

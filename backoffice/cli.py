@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from backoffice import audit_tools
+from backoffice.audit_cli import audit_app
 from backoffice.settings import Settings
 from backoffice.users_cli import users_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Backoffice workflow engine.")
-org_app = typer.Typer(no_args_is_help=True, help="The organisation: employees and managers.")
+org_app = typer.Typer(
+    no_args_is_help=True,
+    help="The organisation: departments, employees, roles, limits and delegations.",
+)
 projections_app = typer.Typer(no_args_is_help=True, help="Read models built from the events.")
 app.add_typer(org_app, name="org")
 app.add_typer(projections_app, name="projections")
 app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+audit_tools.register(audit_app)
 
 DataOption = Annotated[
     Path | None,
@@ -123,30 +129,66 @@ def projections_rebuild(
         list[str] | None,
         typer.Argument(
             metavar="NAME",
-            help="Read models to rebuild (default: all): employee_directory, inbox, leave_balances,"
-            " team_calendar, leave_cases.",
+            help="Read models to rebuild (default: all): employee_directory, inbox,"
+            " leave_balances, team_calendar, leave_cases, audit_log.",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Only the events recorded up to this instant (ISO 8601); needs --into."),
+    ] = None,
+    into: Annotated[
+        str | None,
+        typer.Option(
+            help="Build a copy here instead of the live read models: a SQLite file, or a"
+            " PostgreSQL schema name when the store is PostgreSQL."
         ),
     ] = None,
     data: DataOption = None,
 ) -> None:
-    """Rebuild read models from the events."""
+    """Rebuild read models from the events, with a progress bar. Killed half way, the
+    same command resumes where it stopped and counts nothing twice. With --into (and
+    --until) it builds a copy as of a past instant and leaves the live ones untouched."""
+    from backoffice.audit_tools import Bar, _instant
     from projections.runner import ProjectionRunner
 
     settings = _settings(data)
     settings.ensure_data_dir()
-
-    def progress(position: int, last: int) -> None:
-        percent = 100 if not last else position * 100 // last
-        print(f"\r  {position}/{last} events ({percent}%)", end="", file=sys.stderr, flush=True)
-
-    with ProjectionRunner(settings.store_url) as runner:
+    moment = _instant(until, "--until")
+    if moment is not None and into is None:
+        raise _fail("--until builds a copy: give --into FILE (or a PostgreSQL schema)")
+    target = None if into is None else _copy_url(settings, into)
+    bar = Bar("events")
+    with ProjectionRunner(settings.store_url, into=target, until=moment) as runner:
         chosen = names or runner.names
+        resumed = [name for name in runner.resuming() if name in chosen]
+        if resumed:
+            typer.echo(f"resuming the interrupted rebuild of {', '.join(resumed)}", err=True)
         try:
-            count = runner.rebuild(names or None, progress=progress)
+            count = runner.rebuild(names or None, progress=bar)
         except ValueError as error:
             raise _fail(f"{error}; known read models: {', '.join(runner.names)}") from error
-    print(file=sys.stderr)
-    typer.echo(f"rebuilt {', '.join(chosen)} from {count} events")
+        finally:
+            bar.close()
+    where = "" if target is None else f" into {into}"
+    as_of = "" if moment is None else f" as of {moment.isoformat()}"
+    typer.echo(f"rebuilt {', '.join(chosen)}{where}{as_of} from {count} events")
+
+
+def _copy_url(settings: Settings, into: str) -> str:
+    """Where a copy of read models goes: a schema beside the store's on PostgreSQL,
+    otherwise a SQLite file (refusing the live store's own file)."""
+    store = settings.store
+    if store.is_postgres:
+        if not into.isidentifier():
+            raise _fail(f"--into {into!r}: give a PostgreSQL schema name (letters, digits, _)")
+        if into == store.postgres_schema:
+            raise _fail("--into names the live store's own schema; choose another")
+        return f"{store.url.split('?')[0]}?schema={into}"
+    path = Path(into).resolve()
+    if path == store.sqlite_path.resolve():
+        raise _fail("--into names the live store's own file; choose another")
+    return f"sqlite:///{path}"
 
 
 def main() -> None:

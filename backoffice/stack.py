@@ -33,9 +33,14 @@ class _ApiServer(uvicorn.Server):
         yield
 
 
+TEMPORAL_ADDRESS_FILE = "temporal-address"
+"""In the data folder: the address of the Temporal that ``up`` runs or uses."""
+
+
 def _urls(settings: Settings, temporal_address: str, server: DevServer | None) -> list[str]:
     api = f"http://{settings.api_host}:{settings.api_port}"
     lines = [
+        f"  inbox (web)    {api}/",
         f"  API            {api}/api",
         f"  API docs       {api}/docs",
         f"  health         {api}/api/health",
@@ -83,6 +88,8 @@ async def _run_stack(settings: Settings) -> None:
         print("starting the Temporal dev server ...", flush=True)
         server = start_dev_server(settings.data_dir, settings.temporal_namespace)
     address = settings.temporal_address or (server.address if server else "")
+    # For the tools that talk to this stack's Temporal (`backoffice audit record-history`).
+    (settings.data_dir / TEMPORAL_ADDRESS_FILE).write_text(address + "\n")
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     runner = ProjectionRunner(settings.store_url, application=application)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 from uuid import UUID
@@ -50,16 +51,27 @@ class ProjectionRunner:
         batch_size: int = 500,
         poll_interval: float = POLL_INTERVAL,
         retry_interval: float = 1.0,
+        into: str | None = None,
+        until: datetime | None = None,
+        stop: int | None = None,
     ) -> None:
-        self.location = StoreLocation(store_url)
+        """``into``: the URL of a store whose database receives the read models (default:
+        the event store's own); ``until``: apply only events recorded at or before that
+        instant; ``stop``: read the log no further than that position. The last two build
+        read models as of a past moment, for audit; the runner then is not for following."""
+        self.location = StoreLocation(into or store_url)
+        self.until = until
+        self.stop_position = stop
         self.projections = list(all_projections() if projections is None else projections)
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.retry_interval = retry_interval
         self._owns_application = application is None
         self.application: Application[UUID] = application or BackofficeApplication(
-            env=self.location.eventsourcing_env()
+            env=StoreLocation(store_url).eventsourcing_env()
         )
+        if into is not None and self.location.is_postgres:
+            tracking.create_postgres_schema(self.location)
         self._database = Database(self.location)
         self._lock = threading.Lock()  # one connection, one transaction at a time
         self._position = 0  # the lowest position after the last batch
@@ -79,6 +91,8 @@ class ProjectionRunner:
     def catch_up(self, progress: Progress | None = None) -> int:
         """Apply every recorded event not yet applied; the number of events applied."""
         end = self.application.recorder.max_notification_id() or 0
+        if self.stop_position is not None:
+            end = min(end, self.stop_position)
         applied = 0
         while True:
             read, count = self._apply_next_batch()
@@ -120,10 +134,15 @@ class ProjectionRunner:
     def _read(self, start: int) -> list[tuple[int, object]]:
         """The next batch of the log after ``start``: notification ids and their events."""
         notifications = self.application.recorder.select_notifications(
-            start=start, limit=self.batch_size, inclusive_of_start=False
+            start=start, limit=self.batch_size, stop=self.stop_position, inclusive_of_start=False
         )
         decode = self.application.mapper.to_domain_event
         return [(notification.id, decode(notification)) for notification in notifications]
+
+    def _due(self, event: object, kinds: tuple[type, ...]) -> bool:
+        if not isinstance(event, kinds):
+            return False
+        return self.until is None or getattr(event, "timestamp", self.until) <= self.until
 
     def _apply(
         self, cursor: Cursor, behind: dict[str, int], events: list[tuple[int, object]]
@@ -131,7 +150,7 @@ class ProjectionRunner:
         """Give each projection the events it has not seen, and move every position on."""
         for projection in self.projections:
             seen, kinds = behind[projection.name], projection.handles
-            due = [(p, e) for p, e in events if p > seen and isinstance(e, kinds)]
+            due = [(p, e) for p, e in events if p > seen and self._due(e, kinds)]
             if due:
                 projection.apply(cursor, due if projection.with_positions else [e for _p, e in due])
         if events:
@@ -145,18 +164,32 @@ class ProjectionRunner:
 
         The emptying commits first and the replay then commits batch by batch
         (a single transaction would hold SQLite's write lock for the whole
-        replay), so readers see the read models fill up again meanwhile.
-        Returns the number of events applied.
+        replay), so readers see the read models fill up again meanwhile. The
+        emptying is remembered until the replay ends: a rebuild that was killed
+        half way resumes where its last batch committed, and applies no event
+        twice. Returns the number of events applied.
         """
         chosen = [p for p in self.projections if names is None or p.name in names]
         unknown = set(names or ()) - {p.name for p in chosen}
         if unknown:
             raise ValueError(f"no projection named {', '.join(sorted(unknown))}")
         with self._lock, self._database.transaction() as cursor:
+            unfinished = tracking.rebuilding(cursor)
             for projection in chosen:
-                projection.clear(cursor)
-                tracking.reset(cursor, projection.name)
-        return self.catch_up(progress)
+                if projection.name not in unfinished:
+                    projection.clear(cursor)
+                    tracking.reset(cursor, projection.name)
+                    tracking.start_rebuild(cursor, projection.name)
+        applied = self.catch_up(progress)
+        with self._lock, self._database.transaction() as cursor:
+            for projection in chosen:
+                tracking.end_rebuild(cursor, projection.name)
+        return applied
+
+    def resuming(self) -> list[str]:
+        """The read models whose rebuild was interrupted and will resume."""
+        with self._lock, self._database.transaction(write=False) as cursor:
+            return sorted(tracking.rebuilding(cursor))
 
     def position(self, name: str | None = None) -> int:
         """The named projection's position, or the lowest of all."""

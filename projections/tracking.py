@@ -10,8 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
+import psycopg
+import psycopg.sql
+
 from projections.base import Projection
 from projections.database import Cursor, Database
+from services.store import StoreLocation
 
 SCHEMA_LOCK = 0x6261636B  # any constant: serialises concurrent creation of the tables
 
@@ -25,6 +29,7 @@ def create_schema(cursor: Cursor, projections: Iterable[Projection]) -> None:
         "CREATE TABLE IF NOT EXISTS projection_tracking"
         " (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
     )
+    cursor.execute("CREATE TABLE IF NOT EXISTS projection_rebuilds (name TEXT PRIMARY KEY)")
     for projection in projections:
         projection.create_tables(cursor)
         cursor.execute(
@@ -48,6 +53,29 @@ def advance(cursor: Cursor, name: str, position: int) -> None:
         "UPDATE projection_tracking SET position = ? WHERE name = ? AND position < ?",
         [position, name, position],
     )
+
+
+def create_postgres_schema(location: StoreLocation) -> None:
+    """Create the schema a PostgreSQL URL names, for read models built into a copy."""
+    with psycopg.connect(location.psycopg_conninfo(), autocommit=True) as connection:
+        schema = psycopg.sql.Identifier(location.postgres_schema)
+        connection.execute(psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
+
+
+def rebuilding(cursor: Cursor) -> set[str]:
+    """The projections emptied for a rebuild that has not finished."""
+    rows = cursor.execute("SELECT name FROM projection_rebuilds").fetchall()
+    return {str(name) for (name,) in rows}
+
+
+def start_rebuild(cursor: Cursor, name: str) -> None:
+    cursor.execute(
+        "INSERT INTO projection_rebuilds (name) VALUES (?) ON CONFLICT (name) DO NOTHING", [name]
+    )
+
+
+def end_rebuild(cursor: Cursor, name: str) -> None:
+    cursor.execute("DELETE FROM projection_rebuilds WHERE name = ?", [name])
 
 
 def reset(cursor: Cursor, name: str) -> None:

@@ -1,0 +1,247 @@
+"""The auditor's commands beside ``audit verify``: export the log, show an aggregate as it
+was, save a workflow's history for the replay gate, and check the read models against
+the events. Registered on the ``audit`` command group by :func:`register`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal, TextIO
+from uuid import UUID
+
+import typer
+
+from backoffice.settings import Settings
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option("--data", help="Data folder (default ./var, or BACKOFFICE_DATA_DIR)."),
+]
+REPLAY_HISTORIES = Path("tests") / "replay" / "histories"
+
+
+def _settings(data: Path | None) -> Settings:
+    return Settings() if data is None else Settings(data_dir=data)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+def _instant(text: str | None, name: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(
+            f"{name}: {text!r} is not an ISO 8601 instant, such as 2027-03-01T12:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise _fail(f"{name}: give the UTC offset, such as 2027-03-01T12:00:00Z")
+    return moment
+
+
+class Bar:
+    """A progress bar on standard error: done/total, rate and what is left."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.started = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        fraction = 1.0 if not total else min(done / total, 1.0)
+        width = 30
+        filled = round(fraction * width)
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = done / elapsed
+        left = (total - done) / rate if rate and total > done else 0.0
+        print(
+            f"\r  [{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%}"
+            f" {done}/{total} {self.what}, {rate:,.0f}/s, {left:.0f} s left ",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            print(file=sys.stderr)
+
+
+def export(
+    since: Annotated[str | None, typer.Option(help="At or after this instant (ISO 8601).")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this instant (ISO 8601).")] = None,
+    format: Annotated[
+        Literal["jsonl", "csv"], typer.Option("--format", help="jsonl or csv.")
+    ] = "jsonl",
+    case: Annotated[str | None, typer.Option(help="Only this case id.")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only what this person did.")] = None,
+    process: Annotated[str | None, typer.Option(help="leave, directory, ...")] = None,
+    event: Annotated[str | None, typer.Option("--type", help="An event type.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")
+    ] = None,
+    data: DataOption = None,
+) -> None:
+    """Export the audit log (a filtered selection), oldest first, streamed page by page."""
+    from projections.audit_log import AuditFilter, AuditLog, csv_lines, jsonl_lines
+    from projections.queries import ReadModels
+    from projections.runner import ProjectionRunner
+
+    selection = AuditFilter(
+        case_id=case,
+        actor=actor,
+        process=process,
+        event=event,
+        since=_instant(since, "--since"),
+        until=_instant(until, "--until"),
+    )
+    settings = _settings(data)
+    settings.ensure_data_dir()
+    bar = Bar("events into the audit log")
+    with ProjectionRunner(settings.store_url, projections=[AuditLog()]) as runner:
+        runner.catch_up(progress=bar)  # the log shows every event recorded so far
+    bar.close()
+    pages = ReadModels(settings.store_url).audit_entries(selection)
+    lines = csv_lines(pages) if format == "csv" else jsonl_lines(pages)
+    with _opened(output) as out:
+        for chunk in lines:
+            out.write(chunk)
+
+
+@contextmanager
+def _opened(path: Path | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with path.open("w", encoding="utf-8", newline="") as out:
+        yield out
+
+
+def aggregate(
+    aggregate_id: Annotated[str, typer.Argument(metavar="ID", help="An aggregate (case) id.")],
+    at: Annotated[str | None, typer.Option(help="As it was at this instant.")] = None,
+    version: Annotated[int | None, typer.Option(help="As it was at this version.", min=1)] = None,
+    data: DataOption = None,
+) -> None:
+    """Print an aggregate as JSON, as it was at a version or an instant (default: now)."""
+    from services.application import BackofficeApplication
+    from services.time_travel import aggregate_state
+
+    if at is not None and version is not None:
+        raise _fail("give --at or --version, not both")
+    try:
+        identifier = UUID(aggregate_id)
+    except ValueError:
+        raise _fail(f"{aggregate_id!r} is not an aggregate id (a UUID)") from None
+    settings = _settings(data)
+    application = BackofficeApplication(env=settings.store.eventsourcing_env())
+    try:
+        found = aggregate_state(application, identifier, at=_instant(at, "--at"), version=version)
+    finally:
+        application.close()
+    if found is None:
+        raise _fail(f"no aggregate {aggregate_id} at that point")
+    document = {**found.__dict__, "id": str(found.id), "at": found.at.isoformat()}
+    typer.echo(json.dumps(document, indent=2, sort_keys=True))
+
+
+def record_history(
+    workflow_id: Annotated[str, typer.Argument(metavar="WORKFLOW_ID")],
+    name: Annotated[
+        str | None, typer.Option(help="File name without .json (default: the workflow id).")
+    ] = None,
+    into: Annotated[
+        Path, typer.Option(help="Folder of the replay gate's histories.")
+    ] = REPLAY_HISTORIES,
+    temporal_address: Annotated[
+        str | None,
+        typer.Option(help="HOST:PORT; default: the Temporal of `backoffice up` on --data."),
+    ] = None,
+    data: DataOption = None,
+) -> None:
+    """Save a workflow's history from a running Temporal into the replay gate's folder,
+    where CI replays it against the workflow code of every change."""
+    from backoffice.stack import TEMPORAL_ADDRESS_FILE
+
+    settings = _settings(data)
+    address = temporal_address or settings.temporal_address
+    if address is None:
+        recorded = settings.data_dir / TEMPORAL_ADDRESS_FILE
+        if not recorded.exists():
+            raise _fail(
+                f"no Temporal address: give --temporal-address, or run `backoffice up`"
+                f" on {settings.data_dir} first"
+            )
+        address = recorded.read_text().strip()
+    target = into / f"{name or workflow_id.replace('/', '_')}.json"
+    try:
+        text = asyncio.run(_history_json(address, settings.temporal_namespace, workflow_id))
+    except RuntimeError as error:
+        raise _fail(str(error)) from error
+    into.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    typer.echo(f"saved the history of {workflow_id} to {target}")
+
+
+async def _history_json(address: str, namespace: str, workflow_id: str) -> str:
+    from temporalio.client import Client
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from workflows.messages import DATA_CONVERTER
+
+    try:
+        client = await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
+    except RuntimeError as error:
+        raise RuntimeError(f"cannot reach Temporal at {address}: {error}") from None
+    try:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise RuntimeError(f"Temporal at {address} has no workflow {workflow_id}") from None
+        raise
+    return history.to_json()
+
+
+def verify_projections(data: DataOption = None) -> None:
+    """Rebuild every read model from the events into a scratch copy and compare it row
+    by row with the live one; exit 1 naming each row that differs."""
+    from backoffice.projection_check import compare_read_models
+
+    settings = _settings(data)
+    scratch = Path(tempfile.mkdtemp(prefix="backoffice-verify-"))
+    bar = Bar("events into the scratch copy")
+    try:
+        differences = compare_read_models(settings.store_url, scratch, progress=bar)
+    finally:
+        bar.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    if not differences:
+        typer.echo("the read models match the events")
+        return
+    counts = Counter(difference.table for difference in differences)
+    for difference in differences:
+        typer.echo(str(difference))
+    summary = ", ".join(f"{table}: {count}" for table, count in sorted(counts.items()))
+    raise _fail(f"{len(differences)} rows differ from the events ({summary})")
+
+
+def register(audit_app: typer.Typer) -> None:
+    audit_app.command("export")(export)
+    audit_app.command("aggregate")(aggregate)
+    audit_app.command("record-history")(record_history)
+    audit_app.command("verify-projections")(verify_projections)

@@ -1,0 +1,78 @@
+"""Any aggregate as it was: at a version, or as of an instant (for auditors)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate, DomainEvent
+
+
+@dataclass(frozen=True)
+class AggregateState:
+    id: UUID
+    type: str
+    version: int
+    at: datetime
+    """When this version was recorded."""
+    state: dict[str, Any]
+    """Its public attributes, as JSON can carry them."""
+
+
+def aggregate_state(
+    application: Application[UUID], aggregate_id: UUID, *, at: datetime | None, version: int | None
+) -> AggregateState | None:
+    """The aggregate at ``version`` or as of ``at``; None if it did not exist then."""
+    if at is not None:
+        version = None
+        for stored in application.recorder.select_events(aggregate_id):
+            event = application.mapper.to_domain_event(stored)
+            if isinstance(event, DomainEvent) and event.timestamp > at:
+                break
+            version = stored.originator_version
+        if version is None:
+            return None
+    try:
+        aggregate: Aggregate = application.repository.get(aggregate_id, version=version)
+    except AggregateNotFoundError:
+        return None
+    if version is not None and aggregate.version != version:
+        return None
+    state = {
+        key: plain(value)
+        for key, value in vars(aggregate).items()
+        if not key.startswith("_") and key != "applied_commands"
+    }
+    return AggregateState(
+        id=aggregate.id,
+        type=type(aggregate).__name__,
+        version=aggregate.version,
+        at=aggregate.modified_on,
+        state=state,
+    )
+
+
+def plain(value: object) -> Any:
+    """A value of an aggregate's state as JSON can carry it."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: plain(getattr(value, field.name)) for field in dataclasses.fields(value)
+        }
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [plain(item) for item in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, datetime) or hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value

@@ -1,0 +1,165 @@
+"""The auditor's commands, run in-process on a real SQLite store (and a real Temporal dev
+server for ``record-history``)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from datetime import date
+from pathlib import Path
+from uuid import UUID
+
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from projections.database import Database
+from services.application import BackofficeApplication
+from services.store import StoreLocation
+from tests.integration.api_conftest import Api, weeks_ahead
+from tests.integration.conftest import ORGANISATION, Office, meta
+from tests.integration.test_cli import data_dir, run
+from worker import WORKFLOWS
+from workflows.messages import DATA_CONVERTER, leave_workflow_id
+
+__all__ = ["data_dir"]  # the fixture, shared with the other CLI tests
+
+
+def a_store(data: Path) -> list[str]:
+    """Two leave requests recorded in the store of ``data``: their case ids."""
+    data.mkdir(parents=True, exist_ok=True)
+    application = BackofficeApplication(
+        env=StoreLocation(f"sqlite:///{data / 'backoffice.db'}").eventsourcing_env()
+    )
+    try:
+        application.load_organisation(ORGANISATION, meta("hr"))
+        office = Office(application)
+        approved = office.approved("e-3", date(2030, 6, 3), date(2030, 6, 5))
+        pending = office.submit("e-4", date(2030, 7, 1), date(2030, 7, 2))
+    finally:
+        application.close()
+    return [str(approved), str(pending)]
+
+
+def test_export_writes_the_filtered_log_as_json_lines_and_csv(data_dir: Path) -> None:
+    approved, _ = a_store(data_dir)
+
+    code, out, err = run("audit", "export", "--case", approved, "--data", str(data_dir))
+    csv_code, table, _ = run(
+        "audit", "export", "--case", approved, "--format", "csv", "--data", str(data_dir)
+    )
+
+    lines = [json.loads(line) for line in out.splitlines()]
+    rows = list(csv.DictReader(io.StringIO(table)))
+    assert (code, csv_code) == (0, 0)
+    assert "events into the audit log" in err  # progress while the log catches up
+    assert {line["case_id"] for line in lines} == {approved}
+    assert {line["event"] for line in lines[:2]} == {"Reserved", "Submitted"}
+    assert [int(row["position"]) for row in rows] == [line["position"] for line in lines]
+
+
+def test_export_by_time_and_to_a_file(data_dir: Path, tmp_path: Path) -> None:
+    a_store(data_dir)
+    target = tmp_path / "none.jsonl"
+
+    code, _, _ = run(
+        "audit", "export", "--since", "2999-01-01T00:00Z", "-o", str(target), "--data",
+        str(data_dir),
+    )  # fmt: skip
+    bad, _, err = run("audit", "export", "--since", "yesterday", "--data", str(data_dir))
+
+    assert code == 0 and target.read_text() == ""
+    assert bad == 1 and "--since: 'yesterday' is not an ISO 8601 instant" in err
+
+
+def test_an_aggregate_at_a_version(data_dir: Path) -> None:
+    approved, _ = a_store(data_dir)
+
+    code, out, _ = run("audit", "aggregate", approved, "--version", "1", "--data", str(data_dir))
+    _, latest, _ = run("audit", "aggregate", approved, "--data", str(data_dir))
+    missing, _, err = run(
+        "audit", "aggregate", approved, "--version", "99", "--data", str(data_dir)
+    )
+
+    assert code == 0
+    assert (json.loads(out)["version"], json.loads(out)["state"]["status"]) == (1, "pending")
+    assert json.loads(latest)["state"]["status"] == "approved"
+    assert missing == 1 and "at that point" in err
+
+
+def test_verify_projections_exits_non_zero_naming_a_corrupted_row(data_dir: Path) -> None:
+    _, pending = a_store(data_dir)
+    never_built = run("audit", "verify-projections", "--data", str(data_dir))
+    run("projections", "rebuild", "--data", str(data_dir))
+    clean = run("audit", "verify-projections", "--data", str(data_dir))
+    with (
+        Database(StoreLocation(f"sqlite:///{data_dir / 'backoffice.db'}")) as database,
+        database.transaction() as cursor,
+    ):
+        cursor.execute("UPDATE leave_cases SET status = 'approved' WHERE case_id = ?", [pending])
+
+    code, out, err = run("audit", "verify-projections", "--data", str(data_dir))
+
+    assert never_built[0] == 0  # empty read models at position 0 say nothing false
+    assert clean[0] == 0 and "match the events" in clean[1]
+    assert code == 1
+    assert f"leave_cases: not given by the events: ('{pending}'" in out
+    assert "2 rows differ from the events (leave_cases: 2)" in err
+
+
+def test_rebuild_until_an_instant_into_a_copy_leaves_the_live_read_models(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    a_store(data_dir)
+    run("projections", "rebuild", "--data", str(data_dir))
+    copy = tmp_path / "as-of.db"
+
+    code, out, err = run(
+        "projections", "rebuild", "leave_cases", "--until", "2000-01-01T00:00:00Z",
+        "--into", str(copy), "--data", str(data_dir),
+    )  # fmt: skip
+    refused, _, refusal = run(
+        "projections", "rebuild", "--until", "2000-01-01T00:00:00Z", "--data", str(data_dir)
+    )
+
+    def count(path: Path) -> int:
+        with (
+            Database(StoreLocation(f"sqlite:///{path}")) as database,
+            database.transaction(write=False) as cursor,
+        ):
+            return int(cursor.execute("SELECT count(*) FROM leave_cases").fetchall()[0][0])
+
+    assert code == 0, out + err
+    assert f"into {copy} as of 2000-01-01" in out
+    assert (count(copy), count(data_dir / "backoffice.db")) == (0, 2)
+    assert refused == 1 and "--until builds a copy" in refusal
+
+
+async def test_record_history_saves_a_history_the_replay_gate_replays(
+    api: Api, tmp_path: Path
+) -> None:
+    case = await api.approved("e-3", weeks_ahead(3, days=1))
+    workflow_id = leave_workflow_id(UUID(case["id"]))
+    address = api.context.client.service_client.config.target_host
+
+    code, out, err = await asyncio.to_thread(
+        run,
+        "audit", "record-history", workflow_id, "--name", "approved", "--into", str(tmp_path),
+        "--temporal-address", address,
+    )  # fmt: skip
+    unknown, _, unknown_err = await asyncio.to_thread(
+        run,
+        "audit", "record-history", "leave-nothing", "--temporal-address", address,
+        "--into", str(tmp_path),
+    )  # fmt: skip
+
+    saved = tmp_path / "approved.json"
+    assert code == 0, out + err
+    assert str(saved) in out
+    history = WorkflowHistory.from_json(workflow_id, saved.read_text())
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER)
+    assert (
+        await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    ).replay_failure is None
+    assert unknown == 1 and "no workflow leave-nothing" in unknown_err

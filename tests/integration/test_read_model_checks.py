@@ -1,0 +1,120 @@
+"""Read models checked against the events, rebuilt after a kill, and built as of a past
+instant into a copy, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backoffice.projection_check import compare_read_models
+from projections.database import Database
+from projections.runner import ProjectionRunner
+from services.store import StoreLocation
+from tests.integration.conftest import Office
+
+pytestmark = pytest.mark.parametrize("store_url", ["sqlite", "postgres"], indirect=True)
+
+
+def some_cases(office: Office) -> list[uuid.UUID]:
+    return [
+        office.approved("e-3", date(2030, 6, 3), date(2030, 6, 5)),
+        office.submit("e-4", date(2030, 7, 1), date(2030, 7, 2)),
+        office.approved("e-4", date(2030, 8, 5), date(2030, 8, 9)),
+    ]
+
+
+def copy_url(store_url: str, tmp_path: Path) -> str:
+    if StoreLocation(store_url).is_postgres:
+        return f"{store_url.split('?')[0]}?schema=copy_{uuid.uuid4().hex[:10]}"
+    return f"sqlite:///{tmp_path / 'copy.db'}"
+
+
+def execute(store_url: str, sql: str, params: list[object] | None = None) -> None:
+    with Database(StoreLocation(store_url)) as database, database.transaction() as cursor:
+        cursor.execute(sql, params or [])
+
+
+def test_read_models_built_from_the_events_match_them(
+    store_url: str, office: Office, runner: ProjectionRunner, tmp_path: Path
+) -> None:
+    some_cases(office)
+    runner.catch_up()
+
+    assert compare_read_models(store_url, tmp_path) == []
+
+
+def test_a_corrupted_row_is_reported_with_its_table_and_values(
+    store_url: str, office: Office, runner: ProjectionRunner, tmp_path: Path
+) -> None:
+    pending = some_cases(office)[1]
+    runner.catch_up()
+    execute(
+        store_url, "UPDATE leave_cases SET status = 'approved' WHERE case_id = ?", [str(pending)]
+    )
+    execute(store_url, "DELETE FROM audit_log WHERE position = 1")
+
+    differences = compare_read_models(store_url, tmp_path)
+
+    described = sorted((d.table, d.kind, str(pending) in d.row) for d in differences)
+    assert described == [
+        ("audit_log", "missing", False),
+        ("leave_cases", "missing", True),
+        ("leave_cases", "unexpected", True),
+    ]
+    [changed] = [d for d in differences if d.kind == "unexpected"]
+    assert "approved" in changed.row
+
+
+def test_a_rebuild_killed_half_way_resumes_and_counts_nothing_twice(
+    store_url: str,
+    office: Office,
+    runner: ProjectionRunner,
+    dump_rows: Callable[[], dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    some_cases(office)
+    runner.catch_up()
+    before = dump_rows()
+
+    def killed(position: int, last: int) -> None:
+        raise KeyboardInterrupt  # as if Ctrl-C arrived after the first batch committed
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.rebuild(progress=killed)
+    half_way = runner.position()
+    resuming = runner.resuming()
+    runner.rebuild()
+
+    assert 0 < half_way < max(position for _name, position in before["projection_tracking"])
+    assert resuming == sorted(runner.names)
+    assert runner.resuming() == []
+    assert dump_rows() == before
+    assert compare_read_models(store_url, tmp_path) == []
+
+
+def test_a_copy_as_of_an_instant_holds_what_was_recorded_by_then(
+    store_url: str, office: Office, runner: ProjectionRunner, tmp_path: Path
+) -> None:
+    first = office.approved("e-3", date(2030, 6, 3), date(2030, 6, 5))
+    time.sleep(0.01)
+    instant = datetime.now(UTC)
+    time.sleep(0.01)
+    later = office.submit("e-4", date(2030, 7, 1), date(2030, 7, 2))
+    runner.catch_up()
+    target = copy_url(store_url, tmp_path)
+
+    with ProjectionRunner(store_url, into=target, until=instant) as copier:
+        copier.rebuild()
+
+    def cases(url: str) -> set[str]:
+        with Database(StoreLocation(url)) as database, database.transaction() as cursor:
+            return {row[0] for row in cursor.execute("SELECT case_id FROM leave_cases").fetchall()}
+
+    assert cases(target) == {str(first)}
+    assert cases(store_url) == {str(first), str(later)}
