@@ -221,7 +221,10 @@ SHOWN = {
 
 class TimelineItem(BaseModel):
     at: datetime
-    source: Literal["business", "workflow"]
+    source: Literal["business", "workflow", "refused"] = Field(
+        description="business: an event of the case; workflow: what its Temporal workflow"
+        " did; refused: a command a rule (or the workflow's validator) refused"
+    )
     what: str = Field(description="The event type, or what the workflow did")
     actor: str | None = None
     on_behalf_of: str | None = None
@@ -232,10 +235,7 @@ class Timeline(BaseModel):
     case_id: UUID
     workflow_id: str
     items: list[TimelineItem]
-    note: str = Field(
-        description="What the timeline cannot show: Temporal keeps no record of an update"
-        " its validator rejected; the audit log of the API's refusals is the logs."
-    )
+    note: str = Field(description="Where the refusals come from")
 
 
 @router.get(
@@ -261,13 +261,18 @@ async def case_timeline(case_id: UUID, _auditor: Auditor, context: Context) -> T
     items = [
         TimelineItem(
             at=datetime.fromisoformat(entry.at),
-            source="business",
-            what=f"{entry.aggregate}.{entry.event}",
+            source="refused" if entry.aggregate == "RefusalLog" else "business",
+            what=(
+                f"{entry.data.get('operation')} refused ({entry.data.get('rule')})"
+                if entry.event == "Refused"
+                else f"{entry.aggregate}.{entry.event}"
+            ),
             actor=entry.actor,
             on_behalf_of=entry.on_behalf_of,
             details=entry.data,
         )
         for entry in business
+        if entry.event != "Opened" or entry.aggregate != "RefusalLog"
     ]
     try:
         history = await context.client.get_workflow_handle(workflow_id).fetch_history()
@@ -292,8 +297,8 @@ async def case_timeline(case_id: UUID, _auditor: Auditor, context: Context) -> T
         case_id=case_id,
         workflow_id=workflow_id,
         items=items,
-        note="Temporal records no update that its validator rejected; such refusals are"
-        " answered to the caller (with the rule) and logged by the API, not kept here.",
+        note="Temporal records no update its validator rejected: the refusals shown are"
+        " those the API kept in the case's refusal log when it answered them.",
     )
 
 

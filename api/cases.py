@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from uuid import UUID
 
 import structlog
@@ -10,8 +12,8 @@ from temporalio.client import WorkflowHandle
 
 from api.access import policy
 from api.context import ApiContext
-from api.errors import not_found
-from domain.errors import NotFound
+from api.errors import STATUS_BY_KIND, ApiError, not_found
+from domain.errors import DomainError, NotFound
 from domain.leave_request import LeaveRequest
 from domain.policy import CaseView
 from workflows.leave import LeaveRequestWorkflow
@@ -47,6 +49,38 @@ def visible_case(context: ApiContext, employee_id: str, case_id: UUID) -> LeaveR
     if not policy(context).may_see_case(employee_id, case_view(case)):
         raise not_found("leave request")
     return case
+
+
+RECORDED_REFUSALS = {403, 409, 422}
+"""Refusals kept for the auditors: a command on a case the caller may see, that a rule
+refused. (A 404 is somebody who may not see the case; nothing of it is kept.)"""
+
+
+@asynccontextmanager
+async def recorded_refusals(
+    context: ApiContext, case_id: UUID, actor: str, operation: str
+) -> AsyncIterator[None]:
+    """Keep a refusal of the command in the block (by the policy, the workflow's
+    validator or the domain) in the case's refusal log, then answer it as before."""
+    try:
+        yield
+    except (ApiError, DomainError) as error:
+        if isinstance(error, ApiError):
+            status, rule, detail = error.status, error.rule, error.detail
+        else:
+            status, rule, detail = STATUS_BY_KIND[error.kind], error.rule, error.message
+        if status in RECORDED_REFUSALS:
+            await run_in_threadpool(
+                context.application.record_refusal,
+                case_id,
+                "leave",
+                operation,
+                status,
+                rule,
+                detail,
+                actor,
+            )
+        raise
 
 
 def leave_workflow(

@@ -14,7 +14,14 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from api.access import policy
 from api.auth import Caller
-from api.cases import caught_up, leave_workflow, parse_case_id, update_id, visible_case
+from api.cases import (
+    caught_up,
+    leave_workflow,
+    parse_case_id,
+    recorded_refusals,
+    update_id,
+    visible_case,
+)
 from api.context import ApiContext
 from api.dependencies import Context, IdempotencyKey
 from api.errors import ApiError, error_responses, update_refusals
@@ -164,12 +171,13 @@ async def withdraw_leave_request(
     """The requester withdraws a request still waiting for a decision; its days are given
     back. Answers once the read models show the change."""
     case = await run_in_threadpool(visible_case, context, caller, parse_case_id(case_id))
-    with update_refusals(when_closed=lambda: case.check_withdraw(caller)):
-        state = await leave_workflow(context, case.id).execute_update(
-            LeaveRequestWorkflow.withdraw,
-            ActorRequest(actor=caller),
-            id=update_id("withdraw", caller, idempotency_key),
-        )
+    async with recorded_refusals(context, case.id, caller, "withdraw"):
+        with update_refusals(when_closed=lambda: case.check_withdraw(caller)):
+            state = await leave_workflow(context, case.id).execute_update(
+                LeaveRequestWorkflow.withdraw,
+                ActorRequest(actor=caller),
+                id=update_id("withdraw", caller, idempotency_key),
+            )
     await caught_up(context, state.position)
     return LeaveRequestOut.of_state(state)
 
@@ -185,11 +193,13 @@ async def cancel_leave_request(
     """The requester cancels approved (or recorded sick) leave before it starts; its days
     are given back. Answers once the read models show the change."""
     case = await run_in_threadpool(visible_case, context, caller, parse_case_id(case_id))
-    with update_refusals(when_closed=lambda: case.check_cancel(caller, datetime.now(UTC).date())):
-        state = await leave_workflow(context, case.id).execute_update(
-            LeaveRequestWorkflow.cancel,
-            ActorRequest(actor=caller),
-            id=update_id("cancel", caller, idempotency_key),
-        )
+    today = datetime.now(UTC).date()
+    async with recorded_refusals(context, case.id, caller, "cancel"):
+        with update_refusals(when_closed=lambda: case.check_cancel(caller, today)):
+            state = await leave_workflow(context, case.id).execute_update(
+                LeaveRequestWorkflow.cancel,
+                ActorRequest(actor=caller),
+                id=update_id("cancel", caller, idempotency_key),
+            )
     await caught_up(context, state.position)
     return LeaveRequestOut.of_state(state)

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.access import policy
 from api.auth import Caller
-from api.cases import caught_up, leave_workflow, load_case, update_id
+from api.cases import caught_up, leave_workflow, load_case, recorded_refusals, update_id
 from api.context import ApiContext
 from api.dependencies import Context, IdempotencyKey
 from api.errors import STATUS_BY_KIND, ApiError, error_responses, not_found, update_refusals
@@ -65,20 +65,28 @@ async def decide_task(
     and the requester's balance show it at once. A retried decision with the same
     `Idempotency-Key` answers the same; a task already decided answers 409.
     """
-    case, on_behalf_of = await run_in_threadpool(_case_of_task, context, caller, task_id)
-    request = DecisionRequest(
-        task_id=task_id,
-        decision=body.decision,
-        actor=caller,
-        on_behalf_of=on_behalf_of,
-        comment=body.comment,
-    )
-    with update_refusals(when_closed=lambda: case.check_decision(task_id, caller, on_behalf_of)):
-        state = await leave_workflow(context, case.id).execute_update(
-            LeaveRequestWorkflow.decide, request, id=update_id("decide", caller, idempotency_key)
+    case_id = case_id_of_task(task_id)
+    if case_id is None:
+        raise not_found("task")
+    async with recorded_refusals(context, case_id, caller, "decide"):
+        case, on_behalf_of = await run_in_threadpool(_case_of_task, context, caller, task_id)
+        request = DecisionRequest(
+            task_id=task_id,
+            decision=body.decision,
+            actor=caller,
+            on_behalf_of=on_behalf_of,
+            comment=body.comment,
         )
-    if idempotency_key is not None:
-        _check_same_decision(state, request)
+        with update_refusals(
+            when_closed=lambda: case.check_decision(task_id, caller, on_behalf_of)
+        ):
+            state = await leave_workflow(context, case.id).execute_update(
+                LeaveRequestWorkflow.decide,
+                request,
+                id=update_id("decide", caller, idempotency_key),
+            )
+        if idempotency_key is not None:
+            _check_same_decision(state, request)
     await caught_up(context, state.position)
     return LeaveRequestOut.of_state(state)
 

@@ -25,6 +25,7 @@ from domain.case import Case
 from domain.directory import DIRECTORY_AGGREGATES
 from domain.leave_account import LeaveAccount
 from domain.leave_request import LeaveRequest
+from domain.refusals import RefusalLog
 from projections.base import Projection, utc_text
 from projections.database import Cursor
 
@@ -186,7 +187,7 @@ class AuditLog(Projection):
             meta.command_id,
             meta.correlation_id,
             case_id,
-            process_of(owner),
+            own["process"] if issubclass(owner, RefusalLog) else process_of(owner),
             json.dumps(own, default=_json, sort_keys=True),
         )
 

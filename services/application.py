@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from domain.case import Decision
 from domain.directory import (
@@ -37,6 +37,7 @@ from domain.leave_request import LeaveRequest
 from domain.meta import Meta
 from domain.organisation import OrganisationChart, check_directory, check_organisation
 from domain.policy import check_acting_for
+from domain.refusals import RefusalLog
 from services.directory import DirectoryReader
 from services.transcodings import DateAsISO, MetaAsDict
 
@@ -376,6 +377,33 @@ class BackofficeApplication(Application[UUID]):
         request = self.leave_request(case_id)
         request.mark_taken(meta)
         return Saved(request, self._save(request))
+
+    # -- refusals ---------------------------------------------------------------------
+
+    def record_refusal(
+        self,
+        case_id: UUID,
+        process: str,
+        operation: str,
+        status: int,
+        rule: str | None,
+        detail: str,
+        actor: str,
+    ) -> int:
+        """Keep a refused command on a case for the auditors (retried if two refusals
+        of the same case are recorded at once)."""
+        meta = Meta(actor=actor, command_id=f"refusal/{uuid4()}", correlation_id=f"api:{operation}")
+        attempts = 0
+        while True:
+            log = self._find(RefusalLog.create_id(case_id), RefusalLog)
+            log = log or RefusalLog(str(case_id), process, meta)
+            log.refuse(operation, status, rule, detail, meta)
+            try:
+                return self._save(log)
+            except IntegrityError:
+                attempts += 1
+                if attempts == 5:
+                    raise
 
     def _account_of(self, request: LeaveRequest) -> LeaveAccount:
         account = self.leave_account(request.requester_id)

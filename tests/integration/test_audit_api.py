@@ -175,3 +175,27 @@ async def test_a_case_timeline_merges_its_events_with_its_workflows_history(
     assert "LeaveRequest.TaskDecided" in business
     times = [item["at"] for item in items]
     assert times == sorted(times)
+
+
+async def test_refused_commands_are_kept_and_shown_on_the_timeline(audited: Api) -> None:
+    case = await audited.pending("e-3", weeks_ahead(3, days=1))
+    task = await audited.task_for("e-2", case["id"])
+    own = await audited.decide("e-3", task["id"], "approve")  # the policy refuses
+    assert (await audited.decide("e-2", task["id"], "approve")).status_code == 200
+    again = await audited.decide("e-2", task["id"], "reject")  # the validator refuses
+    stranger = await audited.decide("e-4", task["id"], "reject")  # may not see it: not kept
+    await caught_up(audited)
+
+    timeline = (await audited.get(AUDITOR, f"/api/audit/cases/{case['id']}/timeline")).json()
+    logged = (await events(audited, case=case["id"], type="Refused", order="oldest"))["items"]
+
+    assert [own.status_code, again.status_code, stranger.status_code] == [403, 409, 404]
+    refused = [item for item in timeline["items"] if item["source"] == "refused"]
+    assert [(item["actor"], item["what"]) for item in refused] == [
+        ("e-3", "decide refused (no_self_approval)"),
+        ("e-2", "decide refused (task_already_decided)"),
+    ]
+    assert [(item["actor"], item["data"]["status"]) for item in logged] == [
+        ("e-3", 403),
+        ("e-2", 409),
+    ]
