@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.context import ApiContext
 from services.credentials import Credentials
-from web import inbox, requests, sign_in, team
+from web import audit, inbox, requests, sign_in, team
 from web.rendering import days, page
 from web.security import SignInLimiter
 from web.session import CsrfRefused, SignInRequired, WebState
@@ -33,7 +33,7 @@ def install_web(app: FastAPI, context: ApiContext) -> None:
         limiter=SignInLimiter(),
         templates=templates,
     )
-    for module in (sign_in, inbox, requests, team):
+    for module in (sign_in, inbox, requests, team, audit):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="web-static")
     app.add_exception_handler(SignInRequired, _to_sign_in)

@@ -11,9 +11,11 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api.access import policy
 from api.context import ApiContext
 from api.errors import ApiError
 from api.tasks import list_tasks
+from domain.policy import AUDITOR
 from services.credentials import Session
 from web.session import WebState, api_context
 
@@ -61,6 +63,7 @@ def _header(context: ApiContext, employee_id: str) -> dict[str, Any]:
         "my_name": names(context, [employee_id])[employee_id],
         "open_count": len(list_tasks(employee_id, context).items),
         "is_manager": bool(context.read_models.direct_reports(employee_id)),
+        "is_auditor": policy(context).has_role(employee_id, AUDITOR),
     }
 
 
