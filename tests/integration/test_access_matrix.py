@@ -380,3 +380,25 @@ async def test_someone_who_has_left_is_refused_even_with_a_valid_token(cast: Api
 
     assert response.status_code == 401
     assert response.json()["rule"] == "employment_ended"
+
+
+async def test_the_audit_views(cast: Api) -> None:
+    case_id, _ = await pending_case(cast)
+    paths = [
+        "/api/audit/events",
+        "/api/audit/export",
+        f"/api/audit/aggregates/{case_id}",
+        f"/api/audit/cases/{case_id}/timeline",
+    ]
+
+    for path in paths:
+
+        async def cell(employee: str, path: str = path) -> int:
+            return (await cast.get(employee, path)).status_code
+
+        assert await row(cell) == expect(default=403, auditor=200), path
+
+
+async def test_health_needs_no_token(cast: Api) -> None:
+    assert (await cast.http.get("/api/health")).status_code == 200
+    assert (await cast.http.get("/api/tasks")).status_code == 401
