@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from backoffice.projection_check import compare_read_models
+from projections.audit_log import AuditEntry, AuditFilter, jsonl_lines, pages
 from projections.database import Database
+from projections.queries import ReadModels
 from projections.runner import ProjectionRunner
 from services.store import StoreLocation
 from tests.integration.conftest import Office
@@ -118,3 +120,26 @@ def test_a_copy_as_of_an_instant_holds_what_was_recorded_by_then(
 
     assert cases(target) == {str(first)}
     assert cases(store_url) == {str(first), str(later)}
+
+
+def test_an_export_reads_the_log_one_page_at_a_time(
+    store_url: str, office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    some_cases(office)
+    runner.catch_up()
+    reads: list[int | None] = []
+
+    def read_page(chosen: AuditFilter, after: int | None, limit: int) -> list[AuditEntry]:
+        reads.append(after)
+        return read_models.audit_page(chosen, newest_first=False, after=after, limit=limit)
+
+    lines = jsonl_lines(pages(read_page, AuditFilter(), batch=5))
+    first_chunk = next(lines)
+    reads_for_the_first_chunk = len(reads)
+    rest = "".join(lines)
+
+    everything = read_models.audit_page(AuditFilter(), newest_first=False, after=None, limit=999)
+    assert reads_for_the_first_chunk == 1
+    assert first_chunk.count("\n") == 5
+    assert (first_chunk + rest).count("\n") == len(everything) > 10
+    assert len(reads) == len(everything) // 5 + 1
