@@ -47,15 +47,20 @@ class DirectoryReader:
         self._position = 0
 
     def current(self) -> Directory:
-        """The directory with every directory event recorded so far."""
+        """The directory with every directory event recorded so far. Reads only the part
+        of the log written since the last call: the position moves to the end of the
+        log, not to the last directory event, so a log of cases is not scanned again."""
         with self._lock:
-            events = list(self._events_after(self._position))
+            end = self.recorder.max_notification_id() or 0
+            if end <= self._position:
+                return self._directory
+            events = list(self._events_after(self._position, stop=end))
             if events:
                 directory = copy.deepcopy(self._directory)
-                for position, event in events:
+                for _position, event in events:
                     directory.apply(event)
-                    self._position = position
                 self._directory = directory
+            self._position = end
             return self._directory
 
     def as_of(self, instant: datetime) -> Directory:
@@ -80,10 +85,12 @@ class DirectoryReader:
             found[instant] = copy.deepcopy(directory)
         return found
 
-    def _events_after(self, position: int) -> Iterator[tuple[int, DomainEvent]]:
+    def _events_after(
+        self, position: int, stop: int | None = None
+    ) -> Iterator[tuple[int, DomainEvent]]:
         while True:
             notifications = self.recorder.select_notifications(
-                position, PAGE, topics=self.topics, inclusive_of_start=False
+                position, PAGE, stop=stop, topics=self.topics, inclusive_of_start=False
             )
             for notification in notifications:
                 event = self.mapper.to_domain_event(notification)
