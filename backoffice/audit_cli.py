@@ -1,0 +1,74 @@
+"""``backoffice audit``: what an auditor runs against the event store."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from backoffice.settings import Settings
+
+audit_app = typer.Typer(no_args_is_help=True, help="Read, replay and verify the event history.")
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option("--data", help="Data folder (default ./var, or BACKOFFICE_DATA_DIR)."),
+]
+
+MAX_FINDINGS_SHOWN = 100
+
+
+@audit_app.command("verify")
+def verify(
+    data: DataOption = None,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--checkpoint",
+            metavar="DIGEST",
+            help="A digest printed by an earlier verify: prove the store still extends it.",
+        ),
+    ] = None,
+) -> None:
+    """Check every stored event against the hash chain; exit 1 if anything was altered.
+
+    Prints a checkpoint (POSITION:HASH) to keep outside the system.
+    """
+    from services.hash_chain import Checkpoint, StoreMissing, verify_store
+
+    settings = Settings(data_dir=data) if data is not None else Settings()
+    try:
+        kept = Checkpoint.parse(checkpoint) if checkpoint is not None else None
+    except ValueError as error:
+        raise _fail(str(error)) from error
+
+    shown: list[int] = []
+
+    def progress(position: int, last: int) -> None:
+        shown.append(position)
+        print(f"\r  {position}/{last} events checked", end="", file=sys.stderr, flush=True)
+
+    try:
+        result = verify_store(settings.store, checkpoint=kept, progress=progress)
+    except StoreMissing as error:
+        raise _fail(str(error)) from error
+    if shown:
+        print(file=sys.stderr)
+    for finding in result.findings[:MAX_FINDINGS_SHOWN]:
+        typer.echo(f"ALTERED {finding}")
+    if len(result.findings) > MAX_FINDINGS_SHOWN:
+        typer.echo(f"... and {len(result.findings) - MAX_FINDINGS_SHOWN} more")
+    summary = f"{result.events} events, {result.links} hash rows"
+    if not result.ok:
+        typer.echo(f"FAILED: {len(result.findings)} problems in {summary}")
+        raise typer.Exit(1)
+    extends = f", extends checkpoint {kept}" if kept is not None else ""
+    typer.echo(f"OK: {summary}, chain intact{extends}")
+    typer.echo(f"checkpoint: {result.checkpoint or 'none (empty store)'}")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
