@@ -418,7 +418,7 @@ def _verify_sqlite(
         raise StoreMissing(f"no events table ({SQLITE_EVENTS_TABLE}) in this store")
     (last,) = connection.execute(f"SELECT MAX(rowid) FROM {SQLITE_EVENTS_TABLE}").fetchone()  # noqa: S608
     events = (
-        StoredRow(n, UUID(oid), version, topic, state)
+        StoredRow(n, _uuid(oid), version, str(topic), _bytes(state))
         for n, oid, version, topic, state in connection.execute(
             "SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
             f"FROM {SQLITE_EVENTS_TABLE} ORDER BY rowid"
@@ -427,7 +427,7 @@ def _verify_sqlite(
     links: Iterable[Link] = ()
     if exists(HASHES_TABLE):
         links = (
-            Link(n, UUID(oid), version, bytes(stream), bytes(whole))
+            Link(n, _uuid(oid), version, _bytes(stream), _bytes(whole))
             for n, oid, version, stream, whole in connection.execute(
                 "SELECT notification_id, originator_id, originator_version, "  # noqa: S608
                 f"stream_hash, global_hash FROM {HASHES_TABLE} ORDER BY notification_id"
@@ -436,6 +436,21 @@ def _verify_sqlite(
     return verify_chain(
         events, links, checkpoint=checkpoint, progress=progress, last_position=last or 0
     )
+
+
+def _uuid(value: object) -> UUID:
+    """An aggregate id as SQLite keeps it (hex); one that is not is reported, not fatal."""
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return UUID(int=0)
+
+
+def _bytes(value: object) -> bytes:
+    """Stored bytes; SQLite lets a tamperer store text or NULL there instead."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return b"" if value is None else str(value).encode()
 
 
 def _verify_postgres(
@@ -457,7 +472,7 @@ def _verify_postgres(
         f"FROM {POSTGRES_EVENTS_TABLE} ORDER BY notification_id"
     )
     events = (
-        StoredRow(n, oid, version, topic, bytes(state))
+        StoredRow(n, oid, version, str(topic), _bytes(state))
         for n, oid, version, topic, state in event_cursor
     )
     links: Iterable[Link] = ()
@@ -469,7 +484,7 @@ def _verify_postgres(
             f"stream_hash, global_hash FROM {HASHES_TABLE} ORDER BY notification_id"
         )
         links = (
-            Link(n, oid, version, bytes(stream), bytes(whole))
+            Link(n, oid, version, _bytes(stream), _bytes(whole))
             for n, oid, version, stream, whole in link_cursor
         )
     try:
