@@ -44,14 +44,16 @@ class HashChainedPostgresRecorder(postgres.PostgresApplicationRecorder):
         )
         # Return each row's identity with its id, so links never rely on row order.
         self.insert_events_statement += SQL(", originator_id, originator_version")
-        self._select_predecessors = SQL(
+        # One round trip for what extending the chain needs: the stored stream hash
+        # of each new event's predecessor, and (the row whose id is NULL) the last
+        # global hash.
+        self._select_chain_ends = SQL(
             "SELECT originator_id, originator_version, stream_hash FROM {table} "
             "WHERE (originator_id, originator_version) IN "
-            "(SELECT * FROM unnest(%s::{originator_id_type}[], %s::bigint[]))"
+            "(SELECT * FROM unnest(%s::{originator_id_type}[], %s::bigint[])) "
+            "UNION ALL (SELECT NULL, NULL, global_hash FROM {table} "
+            "ORDER BY notification_id DESC LIMIT 1)"
         ).format(table=table, originator_id_type=Identifier(datastore.originator_id_type))
-        self._select_last = SQL(
-            "SELECT global_hash FROM {table} ORDER BY notification_id DESC LIMIT 1"
-        ).format(table=table)
         self._insert_links = SQL("INSERT INTO {table} VALUES (%s, %s, %s, %s, %s)").format(
             table=table
         )
@@ -72,16 +74,17 @@ class HashChainedPostgresRecorder(postgres.PostgresApplicationRecorder):
         # no other writer can add events or hash rows before we read the end of
         # the chain below and extend it.
         curs.execute(
-            self._select_predecessors,
+            self._select_chain_ends,
             ([e.originator_id for e in new], [e.originator_version - 1 for e in new]),
         )
-        predecessors = {
-            (_uuid(r["originator_id"]), r["originator_version"]): bytes(r["stream_hash"])
-            for r in curs.fetchall()
-        }
-        curs.execute(self._select_last)
-        last = curs.fetchone()
-        previous = GENESIS if last is None else bytes(last["global_hash"])
+        predecessors: dict[tuple[UUID, int], bytes] = {}
+        previous = GENESIS
+        for end in curs.fetchall():
+            if end["originator_id"] is None:
+                previous = bytes(end["stream_hash"])
+            else:
+                key = (_uuid(end["originator_id"]), end["originator_version"])
+                predecessors[key] = bytes(end["stream_hash"])
         links = link_events(new, predecessors, previous)
         curs.executemany(
             self._insert_links,
