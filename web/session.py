@@ -8,6 +8,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
+from api.access import may_act
 from api.context import ApiContext
 from services.credentials import Credentials, Session
 from web.security import SESSION_COOKIE, SignInLimiter
@@ -43,15 +44,13 @@ Context = Annotated[ApiContext, Depends(api_context)]
 
 
 def optional_session(request: Request, web: Web) -> Session | None:
-    """The session the cookie names, if it is live and its employee is still known."""
+    """The session the cookie names, if it is live and its employee may still act (in
+    the directory, employment not ended: the policy's check of every API caller)."""
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
         return None
     session = web.credentials.session(session_id)
-    if (
-        session is None
-        or api_context(request).application.find_employee(session.employee_id) is None
-    ):
+    if session is None or not may_act(api_context(request), session.employee_id):
         return None
     return session
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.access import may_act
 from web.rendering import page
 from web.security import SESSION_COOKIE, SIGN_IN_COOKIE, same_token, set_cookie
 from web.session import Context, MaybeSignedIn, SignedIn, Web, check_csrf
@@ -111,9 +112,9 @@ async def sign_in(
             status=429,
             headers={"Retry-After": str(wait)},
         )
-    known = await run_in_threadpool(context.application.find_employee, employee_id)
+    allowed = await run_in_threadpool(may_act, context, employee_id)
     valid = await run_in_threadpool(web.credentials.verify, employee_id, password or "")
-    if not (valid and known is not None):
+    if not (valid and allowed):
         web.limiter.failed(keys)
         return await _form(
             request, web, next=target, employee_id=employee_id, error=WRONG, status=400
