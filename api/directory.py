@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -154,8 +154,10 @@ def _admin_only(context: ApiContext, caller: str) -> None:
 async def put_employee(
     employee_id: str, body: EmployeeEntry, caller: Caller, context: Context
 ) -> DirectoryOut:
-    """`admin` only. Records only the fields that change; answers with the directory."""
+    """`admin` only, and not for their own record or to become someone's manager
+    (another administrator does that). Records only the fields that change."""
     _admin_only(context, caller)
+    policy(context).check_no_self_administration(caller, employee=body.to_profile())
     if body.id != employee_id:
         raise ApiError(
             422, f"the body's id {body.id} is not the path's {employee_id}", "id_mismatch"
@@ -186,9 +188,16 @@ async def put_department(
 
 
 @router.put("/roles/{role}", responses=error_responses(403), summary="Set a role's members")
-async def put_role(role: str, body: RoleIn, caller: Caller, context: Context) -> DirectoryOut:
-    """`admin` only. The members given hold the role from now on; others lose it."""
+async def put_role(
+    role: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]*$", max_length=50)],
+    body: RoleIn,
+    caller: Caller,
+    context: Context,
+) -> DirectoryOut:
+    """`admin` only, and not to grant or take their own role. The members given hold
+    the role from now on; others lose it."""
     _admin_only(context, caller)
+    policy(context).check_no_self_administration(caller, role=(role, body.members))
     meta = _command(caller, "role")
     await run_in_threadpool(context.application.set_role_members, role, body.members, meta)
     return DirectoryOut.of(context.application.directory.current(), None)
@@ -200,7 +209,8 @@ async def put_role(role: str, body: RoleIn, caller: Caller, context: Context) ->
 async def put_limits(
     process: str, body: LimitsIn, caller: Caller, context: Context
 ) -> DirectoryOut:
-    """`admin` only. The delegation-of-authority matrix of one process, whole."""
+    """`admin` only, and not to set a limit they hold. The delegation-of-authority
+    matrix of one process, whole."""
     _admin_only(context, caller)
     limits: list[Limit] = []
     for entry in body.limits:
@@ -209,6 +219,7 @@ async def put_limits(
                 422, f"a limit for {entry.process} in the matrix of {process}", "process_mismatch"
             )
         limits.append(entry.to_limit())
+    policy(context).check_no_self_administration(caller, limits=limits)
     meta = _command(caller, "limits")
     await run_in_threadpool(context.application.set_process_limits, process, limits, meta)
     return DirectoryOut.of(context.application.directory.current(), None)
@@ -217,16 +228,14 @@ async def put_limits(
 @router.post(
     "/delegations", status_code=201, responses=error_responses(403), summary="Delegate while away"
 )
-async def post_delegation(
-    body: DelegationEntry, caller: Caller, context: Context, response: Response
-) -> DirectoryOut:
+async def post_delegation(body: DelegationEntry, caller: Caller, context: Context) -> DirectoryOut:
     """While away, let a colleague decide your tasks between two dates (the same id again
-    changes its dates or delegate). People delegate their own tasks; `admin` anyone's."""
-    if not policy(context).may_delegate(caller, body.delegator):
+    changes its dates or delegate). People delegate their own tasks; `admin` anyone's,
+    never to themselves."""
+    if not policy(context).may_delegate(caller, body.delegator, body.delegate):
         raise ApiError(403, "you may only delegate your own tasks", "own_delegations_only")
     meta = _command(caller, "delegation")
     await run_in_threadpool(context.application.grant_delegation, body.to_terms(), meta)
-    response.headers["Location"] = f"/api/directory/delegations/{body.id}"
     return DirectoryOut.of(context.application.directory.current(), None)
 
 
@@ -239,7 +248,7 @@ async def post_delegation(
 async def delete_delegation(delegation_id: str, caller: Caller, context: Context) -> Response:
     """The delegator or `admin` revokes a delegation; 404 to anybody else."""
     terms = context.application.directory.current().delegations.get(delegation_id)
-    if terms is None or not policy(context).may_delegate(caller, terms.delegator_id):
+    if terms is None or not policy(context).may_revoke_delegation(caller, terms.delegator_id):
         raise not_found("delegation")
     meta = _command(caller, "delegation")
     await run_in_threadpool(context.application.revoke_delegation, delegation_id, meta)

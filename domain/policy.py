@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from domain.directory import Directory
+from domain.directory import Directory, Limit
+from domain.employee import EmployeeProfile
 from domain.errors import NotAllowed, NotFound
 
 HR = "hr"
@@ -125,9 +126,60 @@ class Policy:
     def may_change_directory(self, employee_id: str) -> bool:
         return self.has_role(employee_id, ADMIN)
 
-    def may_delegate(self, employee_id: str, delegator_id: str) -> bool:
-        """Out of office: people delegate their own tasks; administrators anyone's."""
+    def may_delegate(self, employee_id: str, delegator_id: str, delegate_id: str) -> bool:
+        """Out of office: people delegate their own tasks; administrators anyone's, but
+        never to themselves (the role gives no authority to decide)."""
+        if employee_id == delegator_id:
+            return True
+        return self.may_change_directory(employee_id) and delegate_id != employee_id
+
+    def may_revoke_delegation(self, employee_id: str, delegator_id: str) -> bool:
         return employee_id == delegator_id or self.may_change_directory(employee_id)
+
+    def check_no_self_administration(
+        self,
+        admin_id: str,
+        *,
+        employee: EmployeeProfile | None = None,
+        role: tuple[str, list[str]] | None = None,
+        limits: Sequence[Limit] = (),
+    ) -> None:
+        """An administrator changes the directory, never their own authority: not their
+        own record, not a reporting line to themselves, not their own roles, not a limit
+        they would hold. (Another administrator may.)"""
+        directory = self.directory
+        if employee is not None:
+            recorded = directory.employees.get(employee.employee_id)
+            already = recorded is not None and recorded.manager_id == admin_id
+            if employee.employee_id == admin_id or (
+                employee.manager_id == admin_id and not already
+            ):
+                raise NotAllowed(
+                    "no_self_administration",
+                    "an administrator may not change their own record or make themselves"
+                    " someone's manager; another administrator may",
+                )
+        if role is not None:
+            name, members = role
+            if (admin_id in members) != directory.has_role(admin_id, name):
+                raise NotAllowed(
+                    "no_self_administration",
+                    f"an administrator may not grant or take their own role {name};"
+                    " another administrator may",
+                )
+        held = {Limit.employee_holder(admin_id)} | {
+            Limit.role_holder(role) for role in directory.roles_of(admin_id)
+        }
+        for limit in limits:
+            if (
+                limit.holder in held
+                and directory.limits.get((limit.process, limit.holder)) != limit
+            ):
+                raise NotAllowed(
+                    "no_self_administration",
+                    f"an administrator may not set a limit they hold ({limit.holder});"
+                    " another administrator may",
+                )
 
 
 def authority_of(

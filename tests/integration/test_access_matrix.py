@@ -269,7 +269,7 @@ async def test_changing_the_directory(cast: Api) -> None:
     admin_only = expect(default=403, admin=200)
     assert await row(role) == admin_only
     assert await row(department) == admin_only
-    assert await row(own_record) == admin_only  # nobody raises their own leave days
+    assert await row(own_record) == expect(default=403)  # nobody raises their own leave days
     assert await row(limits) == admin_only
 
 
@@ -309,6 +309,35 @@ async def test_delegating_ones_own_tasks_and_someone_elses(cast: Api) -> None:
 
 
 # -- beyond the matrix ----------------------------------------------------------------------
+
+
+async def test_an_administrator_gives_themselves_no_authority(cast: Api) -> None:
+    """The admin role manages the directory; it never makes its holder an approver."""
+
+    async def put(path: str, body: object, caller: str = "e-8") -> tuple[int, str | None]:
+        response = await cast.http.put(path, json=body, headers=cast.headers(caller))
+        return response.status_code, response.json().get("rule")
+
+    to_self = await cast.post(
+        "e-8",
+        "/api/directory/delegations",
+        {"id": "grab", "from": "e-2", "to": "e-8", "start": str(TODAY), "end": str(TODAY)},
+    )
+    own_role = await put("/api/directory/roles/hr", {"members": ["e-6", "e-8"]})
+    manager = {
+        "id": "e-3", "name": "Linus", "email": "linus@example.com", "manager": "e-8",
+        "country": "DE", "annual_leave_days": 30, "start_date": "2020-01-01",
+    }  # fmt: skip
+    manage = await put("/api/directory/employees/e-3", manager)
+    limit = {"limits": [{"process": "leave", "role": "admin", "up_to": 1, "currency": "EUR"}]}
+    own_limit = await put("/api/directory/limits/leave", limit)
+
+    assert to_self.status_code == 403
+    no_self = (403, "no_self_administration")
+    assert [own_role, manage, own_limit] == [no_self, no_self, no_self]
+    # Another administrator may do what concerns the first one.
+    cast.context.application.set_role_members("admin", ["e-8", "e-6"], Meta("t", "2", "t"))
+    assert (await put("/api/directory/roles/hr", {"members": ["e-6", "e-8"]}, "e-6"))[0] == 200
 
 
 async def test_a_delegate_may_not_decide_their_own_case_for_the_approver(cast: Api) -> None:

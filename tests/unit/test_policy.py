@@ -102,5 +102,6 @@ def test_only_admin_changes_the_directory_and_people_delegate_their_own_tasks() 
         False,
         False,
     ]
-    assert policy.may_delegate("mia", "mia") and policy.may_delegate("leo", "mia")
-    assert not policy.may_delegate("ben", "mia")
+    assert policy.may_delegate("mia", "mia", "ben") and policy.may_delegate("leo", "mia", "ben")
+    assert not policy.may_delegate("ben", "mia", "ben")
+    assert not policy.may_delegate("leo", "mia", "leo")  # an admin never to themselves
