@@ -391,14 +391,22 @@ class Directory:
                 return terms.delegation_id
         return None
 
-    def approval_limit(self, employee_id: str, process: str) -> Limit | None:
-        """The highest amount ``employee_id`` may approve for ``process``: their own
-        limit, or the highest of their roles'. None when they hold none."""
+    def approval_limits(self, employee_id: str, process: str) -> list[Limit]:
+        """Every limit ``employee_id`` holds for ``process``: their own and their roles'."""
         holders = [
             Limit.employee_holder(employee_id),
             *(Limit.role_holder(role) for role in sorted(self.roles_of(employee_id))),
         ]
-        found = [self.limits[process, key] for key in holders if (process, key) in self.limits]
+        return [self.limits[process, key] for key in holders if (process, key) in self.limits]
+
+    def approval_limit(self, employee_id: str, process: str, currency: str) -> Limit | None:
+        """The highest amount in ``currency`` that ``employee_id`` may approve for
+        ``process``: their own limit or their roles'. None when they hold none."""
+        found = [
+            limit
+            for limit in self.approval_limits(employee_id, process)
+            if limit.currency == currency
+        ]
         return max(found, key=lambda limit: limit.amount, default=None)
 
     def approver_for(
@@ -407,8 +415,8 @@ class Directory:
         """The first manager up the requester's chain whose limit for ``process`` covers
         ``amount`` in ``currency``; None when nobody in the chain may approve it."""
         for manager in self.managers_of(requester_id):
-            limit = self.approval_limit(manager, process)
-            if limit is not None and limit.currency == currency and limit.amount >= amount:
+            limit = self.approval_limit(manager, process, currency)
+            if limit is not None and limit.amount >= amount:
                 return manager
         return None
 

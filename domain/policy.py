@@ -186,19 +186,19 @@ def authority_of(
     directory: Directory, actor: str, on_behalf_of: str | None, process: str, day: date
 ) -> dict[str, object]:
     """Under which authority ``actor`` acted on ``day``, from the directory as of then:
-    the delegation they acted under, their roles, and their approval limit for
-    ``process`` (for a delegate: the delegator's)."""
+    the delegation they acted under, their roles, and the approval limits for
+    ``process`` they acted with (for a delegate: the delegator's)."""
     whose = on_behalf_of or actor
-    limit = directory.approval_limit(whose, process)
     return {
         "acting_for": on_behalf_of,
         "delegation": None
         if on_behalf_of is None
         else directory.delegation_for(on_behalf_of, actor, day),
         "roles": sorted(directory.roles_of(actor)),
-        "approval_limit": None
-        if limit is None
-        else {"holder": limit.holder, "up_to": str(limit.amount), "currency": limit.currency},
+        "approval_limits": [
+            {"holder": limit.holder, "up_to": str(limit.amount), "currency": limit.currency}
+            for limit in directory.approval_limits(whose, process)
+        ],
     }
 
 

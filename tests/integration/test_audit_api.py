@@ -111,7 +111,7 @@ async def test_a_decision_shows_the_deciders_authority_as_it_was_then(audited: A
         "acting_for": "e-2",
         "delegation": "away",
         "roles": [],
-        "approval_limit": None,
+        "approval_limits": [],
     }
 
 

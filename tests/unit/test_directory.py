@@ -50,10 +50,10 @@ def test_a_chart_records_each_section_and_the_directory_folds_it(
     assert directory.roles_of("ben") == {"hr"}
     assert directory.has_role("carl", "cfo")
     assert directory.managers_of("ada") == ["mia", "carl"]
-    assert directory.approval_limit("carl", "procurement") == Limit(
+    assert directory.approval_limit("carl", "procurement", "EUR") == Limit(
         "procurement", "role:cfo", Decimal(100000), "EUR"
     )
-    assert directory.approval_limit("ada", "procurement") is None
+    assert directory.approval_limit("ada", "procurement", "EUR") is None
     assert directory.acting_for("carl", date(2027, 7, 1)) == ["mia"]
     assert directory.acting_for("carl", date(2027, 7, 10)) == []
 
@@ -102,7 +102,7 @@ def test_only_the_changed_limit_is_recorded(blank_app: BackofficeApplication) ->
     blank_app.load_directory(chart(limits=[chart().limits[0], raised]), meta())  # type: ignore[index]
 
     assert stored_events(blank_app) == before + 1
-    assert blank_app.directory.current().approval_limit("mia", "procurement") == raised
+    assert blank_app.directory.current().approval_limit("mia", "procurement", "EUR") == raised
 
 
 @pytest.mark.parametrize(
@@ -192,3 +192,17 @@ def test_the_approver_is_the_first_manager_whose_limit_covers_the_amount() -> No
     assert directory.approver_for("ada", "procurement", Decimal(5001), "EUR") == "carl"
     assert directory.approver_for("ada", "procurement", Decimal(100001), "EUR") is None
     assert directory.approver_for("ada", "procurement", Decimal(10), "USD") is None
+
+
+def test_limits_in_another_currency_do_not_hide_the_one_asked_for() -> None:
+    directory = Directory()
+    for employee in organisation():
+        directory.employees[employee.employee_id] = employee
+    directory.roles["cfo"] = {"mia"}
+    euros = Limit("procurement", Limit.employee_holder("mia"), Decimal(5000), "EUR")
+    dollars = Limit("procurement", Limit.role_holder("cfo"), Decimal(9000), "USD")
+    directory.limits = {(limit.process, limit.holder): limit for limit in (euros, dollars)}
+
+    assert directory.approval_limit("mia", "procurement", "EUR") == euros
+    assert directory.approver_for("ada", "procurement", Decimal(100), "EUR") == "mia"
+    assert directory.approver_for("ada", "procurement", Decimal(9000), "USD") == "mia"
