@@ -24,8 +24,15 @@ from api.auth import Caller
 from api.context import ApiContext
 from api.dependencies import Context
 from api.errors import ApiError, error_responses, not_found
-from domain.policy import AUDITOR, authority_of
-from projections.audit_log import AuditEntry, AuditFilter, csv_lines, jsonl_lines
+from domain.policy import AUDITOR
+from projections.audit_log import (
+    DECISIONS,
+    AuditEntry,
+    AuditFilter,
+    csv_lines,
+    decision_authority,
+    jsonl_lines,
+)
 from services.time_travel import aggregate_state
 from workflows.messages import leave_workflow_id
 
@@ -123,19 +130,17 @@ def audit_events(
 
 
 def with_authority(context: ApiContext, entries: list[AuditEntry]) -> list[AuditEntryOut]:
-    decisions = [entry for entry in entries if entry.event == "TaskDecided"]
-    instants = {entry.position: datetime.fromisoformat(entry.at) for entry in decisions}
-    directories = context.application.directory.as_of_each(instants.values())
-    items = []
-    for entry in entries:
-        authority = None
-        if entry.position in instants:
-            at = instants[entry.position]
-            authority = authority_of(
-                directories[at], entry.actor, entry.on_behalf_of, entry.process, at.date()
-            )
-        items.append(AuditEntryOut(**entry.as_dict(), authority=authority))
-    return items
+    """The entries, each decision with its decider's authority as of then (the
+    directory folded once, through the decisions in time order)."""
+    authority = decision_authority(context.application.directory.authorities())
+    found = {
+        entry.position: authority(entry)
+        for entry in sorted(entries, key=lambda entry: (entry.at, entry.position))
+        if entry.event in DECISIONS
+    }
+    return [
+        AuditEntryOut(**entry.as_dict(), authority=found.get(entry.position)) for entry in entries
+    ]
 
 
 @router.get(
@@ -151,13 +156,15 @@ def audit_export(
     format: Literal["jsonl", "csv"] = "jsonl",
 ) -> StreamingResponse:
     """The filtered selection, oldest first, as JSON Lines or CSV, streamed: it is read
-    a page at a time, so an export of any size holds one page in memory."""
+    a page at a time, so an export of any size holds one page in memory. Each decision
+    carries its decider's authority as it was then."""
     pages = context.read_models.audit_entries(chosen)
+    authority = decision_authority(context.application.directory.authorities())
     if format == "csv":
-        body: Iterator[str] = csv_lines(pages)
+        body: Iterator[str] = csv_lines(pages, authority)
         media, suffix = "text/csv", "csv"
     else:
-        body, media, suffix = jsonl_lines(pages), "application/x-ndjson", "jsonl"
+        body, media, suffix = jsonl_lines(pages, authority), "application/x-ndjson", "jsonl"
     disposition = f'attachment; filename="audit.{suffix}"'
     return StreamingResponse(body, media_type=media, headers={"Content-Disposition": disposition})
 

@@ -97,9 +97,16 @@ def export(
     data: DataOption = None,
 ) -> None:
     """Export the audit log (a filtered selection), oldest first, streamed page by page."""
-    from projections.audit_log import AuditFilter, AuditLog, csv_lines, jsonl_lines
+    from projections.audit_log import (
+        AuditFilter,
+        AuditLog,
+        csv_lines,
+        decision_authority,
+        jsonl_lines,
+    )
     from projections.queries import ReadModels
     from projections.runner import ProjectionRunner
+    from services.application import BackofficeApplication
 
     selection = AuditFilter(
         case_id=case,
@@ -116,10 +123,15 @@ def export(
         runner.catch_up(progress=bar)  # the log shows every event recorded so far
     bar.close()
     pages = ReadModels(settings.store_url).audit_entries(selection)
-    lines = csv_lines(pages) if format == "csv" else jsonl_lines(pages)
-    with _opened(output) as out:
-        for chunk in lines:
-            out.write(chunk)
+    application = BackofficeApplication(env=settings.store.eventsourcing_env())
+    try:
+        authority = decision_authority(application.directory.authorities())
+        lines = csv_lines(pages, authority) if format == "csv" else jsonl_lines(pages, authority)
+        with _opened(output) as out:
+            for chunk in lines:
+                out.write(chunk)
+    finally:
+        application.close()
 
 
 @contextmanager

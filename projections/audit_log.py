@@ -11,11 +11,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.utils import resolve_topic
@@ -261,22 +261,63 @@ def pages(
 CSV_COLUMNS = [column.strip() for column in COLUMNS.split(",")]
 
 
-def jsonl_lines(pages: Iterable[list[AuditEntry]]) -> Iterator[str]:
-    """The entries as JSON Lines, one page in memory at a time."""
+DECISIONS = {"TaskDecided"}
+"""The events whose decider's authority an export shows."""
+
+Authority = Callable[[AuditEntry], dict[str, Any] | None]
+"""The authority a decision was taken under (None for other events)."""
+
+
+class Authorities(Protocol):
+    def of(
+        self, at: datetime, actor: str, on_behalf_of: str | None, process: str
+    ) -> dict[str, object]: ...
+
+
+def decision_authority(authorities: Authorities) -> Authority:
+    """For a decision entry, its decider's authority as it was then; None otherwise."""
+
+    def authority(entry: AuditEntry) -> dict[str, Any] | None:
+        if entry.event not in DECISIONS:
+            return None
+        at = datetime.fromisoformat(entry.at)
+        return authorities.of(at, entry.actor, entry.on_behalf_of, entry.process)
+
+    return authority
+
+
+def _exported(entry: AuditEntry, authority: Authority | None) -> dict[str, Any]:
+    values = entry.as_dict()
+    values["authority"] = None if authority is None else authority(entry)
+    return values
+
+
+def jsonl_lines(
+    pages: Iterable[list[AuditEntry]], authority: Authority | None = None
+) -> Iterator[str]:
+    """The entries as JSON Lines, one page in memory at a time; with ``authority``,
+    each decision carries the decider's authority as it was then."""
     for entries in pages:
-        yield "".join(json.dumps(entry.as_dict(), sort_keys=True) + "\n" for entry in entries)
+        yield "".join(
+            json.dumps(_exported(entry, authority), sort_keys=True) + "\n" for entry in entries
+        )
 
 
-def csv_lines(pages: Iterable[list[AuditEntry]]) -> Iterator[str]:
-    """The entries as CSV with a header row; ``data`` holds the facts as JSON."""
+def csv_lines(
+    pages: Iterable[list[AuditEntry]], authority: Authority | None = None
+) -> Iterator[str]:
+    """The entries as CSV with a header row; ``data`` and ``authority`` as JSON."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([*CSV_COLUMNS, "authority"])
     for entries in pages:
         for entry in entries:
-            values = entry.as_dict()
+            values = _exported(entry, authority)
             values["data"] = json.dumps(values["data"], sort_keys=True)
-            writer.writerow(["" if values[c] is None else values[c] for c in CSV_COLUMNS])
+            if values["authority"] is not None:
+                values["authority"] = json.dumps(values["authority"], sort_keys=True)
+            columns = [*CSV_COLUMNS, "authority"]
+            writer.writerow(["" if values[c] is None else values[c] for c in columns])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from uuid import UUID
 
@@ -20,6 +20,7 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper
 from eventsourcing.utils import get_topic
 
 from domain.directory import DIRECTORY_AGGREGATES, Directory
+from domain.policy import authority_of
 
 PAGE = 1000
 
@@ -71,19 +72,9 @@ class DirectoryReader:
                 directory.apply(event)
         return directory
 
-    def as_of_each(self, instants: Iterable[datetime]) -> dict[datetime, Directory]:
-        """The directory as of each of ``instants``, folding the events once."""
-        wanted = sorted(set(instants))
-        found: dict[datetime, Directory] = {}
-        directory = Directory()
-        events = self._events_after(0)
-        pending = next(events, None)
-        for instant in wanted:
-            while pending is not None and pending[1].timestamp <= instant:
-                directory.apply(pending[1])
-                pending = next(events, None)
-            found[instant] = copy.deepcopy(directory)
-        return found
+    def authorities(self) -> Authorities:
+        """Under which authority people acted, from the directory as it was then."""
+        return Authorities(self)
 
     def _events_after(
         self, position: int, stop: int | None = None
@@ -99,3 +90,29 @@ class DirectoryReader:
                 position = notification.id
             if len(notifications) < PAGE:
                 return
+
+
+class Authorities:
+    """The authority of each decision, from the directory as of its instant: the
+    directory's events are folded forward once, for instants asked in time order (an
+    audit log read oldest first); an instant earlier than the last asked is folded
+    from the start on its own. Nothing is copied."""
+
+    def __init__(self, reader: DirectoryReader) -> None:
+        self.reader = reader
+        self.directory = Directory()
+        self.events = reader._events_after(0)
+        self.pending = next(self.events, None)
+        self.reached: datetime | None = None
+
+    def of(
+        self, at: datetime, actor: str, on_behalf_of: str | None, process: str
+    ) -> dict[str, object]:
+        if self.reached is not None and at < self.reached:
+            directory = self.reader.as_of(at)
+        else:
+            while self.pending is not None and self.pending[1].timestamp <= at:
+                self.directory.apply(self.pending[1])
+                self.pending = next(self.events, None)
+            self.reached, directory = at, self.directory
+        return authority_of(directory, actor, on_behalf_of, process, at.date())

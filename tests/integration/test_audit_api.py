@@ -129,6 +129,12 @@ async def test_exports_stream_the_selection_as_json_lines_and_csv(audited: Api) 
     assert [line["position"] for line in lines] == [item["position"] for item in logged]
     assert [int(row["position"]) for row in rows] == [item["position"] for item in logged]
     assert json.loads(rows[0]["data"]) == lines[0]["data"]
+    decided = [line for line in lines if line["event"] == "TaskDecided"]
+    assert [line["authority"]["roles"] for line in decided] == [["finance"]]  # Ada's, then
+    assert all(line["authority"] is None for line in lines if line["event"] != "TaskDecided")
+    assert [json.loads(row["authority"])["roles"] for row in rows if row["authority"]] == [
+        ["finance"]
+    ]
 
 
 async def test_an_aggregate_at_a_version_and_at_an_instant(audited: Api) -> None:

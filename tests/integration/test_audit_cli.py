@@ -57,6 +57,8 @@ def test_export_writes_the_filtered_log_as_json_lines_and_csv(data_dir: Path) ->
     assert {line["case_id"] for line in lines} == {approved}
     assert {line["event"] for line in lines[:2]} == {"Reserved", "Submitted"}
     assert [int(row["position"]) for row in rows] == [line["position"] for line in lines]
+    [decision] = [line for line in lines if line["event"] == "TaskDecided"]
+    assert decision["authority"]["acting_for"] is None and decision["actor"] == "e-2"
 
 
 def test_export_by_time_and_to_a_file(data_dir: Path, tmp_path: Path) -> None:
