@@ -189,6 +189,12 @@ class ApprovalLimits(IdempotentAggregate):
         del self.limits[holder]
 
 
+FROM_FILE = "file"
+FROM_API = "api"
+"""Where a delegation was made: loading the organisation file revokes only the
+delegations the file made, never those people made for themselves through the API."""
+
+
 class Delegation(IdempotentAggregate):
     """An out-of-office delegation; revoked, it no longer lets the delegate act."""
 
@@ -198,6 +204,7 @@ class Delegation(IdempotentAggregate):
         delegate_id: str
         starts: date
         ends: date
+        source: str
 
     class Changed(IdempotentAggregate.Event):
         delegate_id: str
@@ -220,10 +227,12 @@ class Delegation(IdempotentAggregate):
         starts: date,
         ends: date,
         meta: Meta,
+        source: str = FROM_FILE,
     ) -> None:
         super().__init__(meta)
         self.terms = DelegationTerms(delegation_id, delegator_id, delegate_id, starts, ends)
         self.revoked = False
+        self.source = source
 
     def change(self, terms: DelegationTerms, meta: Meta) -> None:
         """New dates or a new delegate for the same delegation id (a delegator is fixed)."""
@@ -279,6 +288,8 @@ class Directory:
     limits: dict[tuple[str, str], Limit] = field(default_factory=dict)
     delegations: dict[str, DelegationTerms] = field(default_factory=dict)
     """Delegations in force (not revoked), by id; whether active on a day: ``active_on``."""
+    delegation_sources: dict[str, str] = field(default_factory=dict)
+    """Where each delegation was made: ``file`` or ``api``."""
     _department_ids: dict[UUID, str] = field(default_factory=dict, repr=False)
     _employee_ids: dict[UUID, str] = field(default_factory=dict, repr=False)
     _role_names: dict[UUID, str] = field(default_factory=dict, repr=False)
@@ -334,6 +345,7 @@ class Directory:
                 )
                 self._delegation_ids[event.originator_id] = terms.delegation_id
                 self.delegations[terms.delegation_id] = terms
+                self.delegation_sources[terms.delegation_id] = getattr(event, "source", FROM_FILE)
             case Delegation.Changed():
                 delegation_id = self._delegation_ids[event.originator_id]
                 before = self.delegations.get(delegation_id) or self._revoked.pop(delegation_id)
@@ -375,9 +387,15 @@ class Directory:
             {
                 terms.delegator_id
                 for terms in self.delegations.values()
-                if terms.delegate_id == delegate_id and terms.active_on(day)
+                if terms.delegate_id == delegate_id
+                and terms.active_on(day)
+                and not self._has_left(terms.delegator_id, day)
             }
         )
+
+    def _has_left(self, employee_id: str, day: date) -> bool:
+        profile = self.employees.get(employee_id)
+        return profile is None or profile.has_left_by(day)
 
     def delegation_for(self, delegator_id: str, delegate_id: str, day: date) -> str | None:
         """The id of a delegation letting ``delegate_id`` act for ``delegator_id`` on
@@ -387,6 +405,7 @@ class Directory:
                 terms.delegator_id == delegator_id
                 and terms.delegate_id == delegate_id
                 and terms.active_on(day)
+                and not self._has_left(delegator_id, day)
             ):
                 return terms.delegation_id
         return None

@@ -20,6 +20,8 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from domain.case import Decision
 from domain.directory import (
+    FROM_API,
+    FROM_FILE,
     ApprovalLimits,
     Delegation,
     DelegationTerms,
@@ -162,7 +164,13 @@ class BackofficeApplication(Application[UUID]):
             given = {terms.delegation_id for terms in chart.delegations}
             for terms in chart.delegations:
                 keep(f"delegation {terms.delegation_id}", self._delegation(terms, meta))
-            for delegation_id in sorted(set(self.directory.current().delegations) - given):
+            recorded = self.directory.current()
+            made_by_file = {
+                delegation_id
+                for delegation_id in recorded.delegations
+                if recorded.delegation_sources.get(delegation_id) == FROM_FILE
+            }
+            for delegation_id in sorted(made_by_file - given):
                 delegation = self._get(
                     Delegation.create_id(delegation_id), Delegation, "delegation"
                 )
@@ -196,7 +204,9 @@ class BackofficeApplication(Application[UUID]):
         matrix.set_limits(limits, meta)
         return matrix
 
-    def _delegation(self, terms: DelegationTerms, meta: Meta) -> Delegation:
+    def _delegation(
+        self, terms: DelegationTerms, meta: Meta, source: str = FROM_FILE
+    ) -> Delegation:
         delegation = self._find(Delegation.create_id(terms.delegation_id), Delegation)
         if delegation is None:
             return Delegation(
@@ -206,6 +216,7 @@ class BackofficeApplication(Application[UUID]):
                 terms.starts,
                 terms.ends,
                 meta,
+                source,
             )
         delegation.change(terms, meta)
         return delegation
@@ -238,10 +249,11 @@ class BackofficeApplication(Application[UUID]):
         return self._save(self._limits(process, limits, meta))
 
     def grant_delegation(self, terms: DelegationTerms, meta: Meta) -> int:
-        """Record a delegation, or new terms for one with the same id."""
+        """Record a delegation made through the API (loading the organisation file leaves
+        it), or new terms for one with the same id."""
         chart = OrganisationChart(employees=[], delegations=[terms])
         check_directory(chart, self.directory.current())
-        return self._save(self._delegation(terms, meta))
+        return self._save(self._delegation(terms, meta, FROM_API))
 
     def revoke_delegation(self, delegation_id: str, meta: Meta) -> int:
         delegation = self._get(Delegation.create_id(delegation_id), Delegation, "delegation")

@@ -206,3 +206,27 @@ def test_limits_in_another_currency_do_not_hide_the_one_asked_for() -> None:
     assert directory.approval_limit("mia", "procurement", "EUR") == euros
     assert directory.approver_for("ada", "procurement", Decimal(100), "EUR") == "mia"
     assert directory.approver_for("ada", "procurement", Decimal(9000), "USD") == "mia"
+
+
+def test_loading_the_file_revokes_only_the_delegations_the_file_made(
+    blank_app: BackofficeApplication,
+) -> None:
+    blank_app.load_directory(chart(), meta())
+    own = DelegationTerms("ben-away", "ben", "ada", date(2027, 8, 1), date(2027, 8, 9))
+    blank_app.grant_delegation(own, meta("ben"))
+
+    changed = blank_app.load_directory(chart(delegations=[]), meta())
+
+    assert changed == ["delegation mia-away"]
+    assert set(blank_app.directory.current().delegations) == {"ben-away"}
+
+
+def test_a_delegator_who_has_left_lends_no_authority(blank_app: BackofficeApplication) -> None:
+    blank_app.load_directory(chart(), meta())
+    blank_app.put_employee(profile("mia", "carl", end_date=date(2027, 7, 3)), meta())
+
+    directory = blank_app.directory.current()
+
+    assert directory.acting_for("carl", date(2027, 7, 3)) == ["mia"]
+    assert directory.acting_for("carl", date(2027, 7, 4)) == []
+    assert directory.delegation_for("mia", "carl", date(2027, 7, 4)) is None
