@@ -60,7 +60,7 @@ def selection(
         str | None, Query(description="Event type, such as TaskDecided", max_length=100)
     ] = None,
     since: Annotated[datetime | None, Query(description="At or after this instant")] = None,
-    until: Annotated[datetime | None, Query(description="Before this instant")] = None,
+    until: Annotated[datetime | None, Query(description="At or before this instant")] = None,
 ) -> AuditFilter:
     for name, instant in (("since", since), ("until", until)):
         if instant is not None and instant.tzinfo is None:

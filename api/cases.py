@@ -79,6 +79,7 @@ async def recorded_refusals(
                 rule,
                 detail,
                 actor,
+                leave_workflow_id(case_id),
             )
         raise
 

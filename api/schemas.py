@@ -267,7 +267,10 @@ class BulkDecisionIn(Body):
 class BulkResultOut(BaseModel):
     task_id: str
     status: int = Field(description="200, or what a single decision would have answered")
-    outcome: Literal["decided", "refused"]
+    outcome: Literal["decided", "refused", "failed"] = Field(
+        description="failed: it could not be confirmed now (e.g. the workflow service is"
+        " unreachable); retrying with the same Idempotency-Key applies it at most once"
+    )
     detail: str | None = None
     rule: str | None = None
 

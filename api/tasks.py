@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+import structlog
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
@@ -27,6 +28,8 @@ from domain.leave_request import LeaveRequest
 from services.application import case_id_of_task
 from workflows.leave import LeaveRequestWorkflow
 from workflows.messages import CaseState, DecisionRequest
+
+logger = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], responses=error_responses(401, 422))
 
@@ -171,6 +174,16 @@ async def decide_tasks(
                     outcome="refused",
                     detail=error.message,
                     rule=error.rule,
+                )
+            )
+        except Exception:  # e.g. Temporal unreachable: say so for this task, go on
+            logger.exception("bulk_decision_failed", task_id=item.task_id)
+            results.append(
+                BulkResultOut(
+                    task_id=item.task_id,
+                    status=503,
+                    outcome="failed",
+                    detail="the decision could not be taken now; it was not recorded, try again",
                 )
             )
         else:

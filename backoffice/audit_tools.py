@@ -83,7 +83,7 @@ class Bar:
 
 def export(
     since: Annotated[str | None, typer.Option(help="At or after this instant (ISO 8601).")] = None,
-    until: Annotated[str | None, typer.Option(help="Before this instant (ISO 8601).")] = None,
+    until: Annotated[str | None, typer.Option(help="At or before this instant (ISO 8601).")] = None,
     format: Annotated[
         Literal["jsonl", "csv"], typer.Option("--format", help="jsonl or csv.")
     ] = "jsonl",

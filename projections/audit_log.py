@@ -221,7 +221,7 @@ class AuditFilter:
             clauses.append("at >= ?")
             params.append(utc_text(self.since))
         if self.until is not None:
-            clauses.append("at < ?")
+            clauses.append("at <= ?")
             params.append(utc_text(self.until))
         return " AND ".join(clauses) or "1 = 1", params
 

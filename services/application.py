@@ -401,10 +401,11 @@ class BackofficeApplication(Application[UUID]):
         rule: str | None,
         detail: str,
         actor: str,
+        correlation_id: str,
     ) -> int:
         """Keep a refused command on a case for the auditors (retried if two refusals
-        of the same case are recorded at once)."""
-        meta = Meta(actor=actor, command_id=f"refusal/{uuid4()}", correlation_id=f"api:{operation}")
+        of the same case are recorded at once); ``correlation_id``: the case's workflow."""
+        meta = Meta(actor=actor, command_id=f"refusal/{uuid4()}", correlation_id=correlation_id)
         attempts = 0
         while True:
             log = self._find(RefusalLog.create_id(case_id), RefusalLog)

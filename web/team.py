@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from api.access import policy
 from api.context import ApiContext
 from web.rendering import names, page
 from web.session import Context, SignedIn, Web
@@ -29,9 +30,9 @@ def month_of(text: str | None) -> date:
 def _grid(context: ApiContext, manager_id: str, first: date) -> dict[str, Any] | None:
     """Rows of the manager's direct reports, one cell per day; None for someone who
     manages nobody."""
-    reports = context.read_models.direct_reports(manager_id)
-    if not reports:
+    if not policy(context).may_see_team(manager_id):
         return None
+    reports = context.read_models.direct_reports(manager_id)
     last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
     absences = context.read_models.team_absences(manager_id, first, last, include_pending=True)
     people = names(context, [report.employee_id for report in reports])

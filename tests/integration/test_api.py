@@ -545,3 +545,27 @@ async def test_leave_is_submitted_approved_and_balanced_on_postgresql(api: Api) 
     assert (balance.json()["approved"], balance.json()["pending"]) == (3, 0)
     health = await api.http.get("/api/health")
     assert health.json()["status"] == "ok"
+
+
+async def test_a_bulk_decision_reports_a_task_it_could_not_confirm_and_goes_on(
+    api: Api,
+) -> None:
+    case = await api.pending("e-3", weeks_ahead(3, days=1))
+    task = await api.task_for("e-2", case["id"])
+    unreachable = await Client.connect("127.0.0.1:1", lazy=True, data_converter=DATA_CONVERTER)
+    app = create_app(replace(api.context, client=unreachable))
+    body = {
+        "decisions": [
+            {"task_id": task["id"], "decision": "approve"},
+            {"task_id": "not-a-task", "decision": "approve"},
+        ]
+    }
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        response = await http.post("/api/tasks/decisions", json=body, headers=api.headers("e-2"))
+
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [(r["outcome"], r["status"]) for r in results] == [("failed", 503), ("refused", 404)]
