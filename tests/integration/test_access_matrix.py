@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from api.app import create_app
 from domain.directory import DelegationTerms
 from domain.meta import Meta
 from domain.organisation import OrganisationChart
@@ -431,3 +432,41 @@ async def test_the_audit_views(cast: Api) -> None:
 async def test_health_needs_no_token(cast: Api) -> None:
     assert (await cast.http.get("/api/health")).status_code == 200
     assert (await cast.http.get("/api/tasks")).status_code == 401
+
+
+MATRIX = {
+    ("GET", "/api/leave-requests"),
+    ("POST", "/api/leave-requests"),
+    ("GET", "/api/leave-requests/{case_id}"),
+    ("GET", "/api/leave-requests/{case_id}/history"),
+    ("POST", "/api/leave-requests/{case_id}/withdraw"),
+    ("POST", "/api/leave-requests/{case_id}/cancel"),
+    ("GET", "/api/tasks"),
+    ("POST", "/api/tasks/{task_id}/decision"),
+    ("POST", "/api/tasks/decisions"),
+    ("GET", "/api/employees/{employee_id}/leave-balance"),
+    ("GET", "/api/directory"),
+    ("PUT", "/api/directory/employees/{employee_id}"),
+    ("PUT", "/api/directory/departments/{department_id}"),
+    ("PUT", "/api/directory/roles/{role}"),
+    ("PUT", "/api/directory/limits/{process}"),
+    ("POST", "/api/directory/delegations"),
+    ("DELETE", "/api/directory/delegations/{delegation_id}"),
+    ("GET", "/api/audit/events"),
+    ("GET", "/api/audit/export"),
+    ("GET", "/api/audit/aggregates/{aggregate_id}"),
+    ("GET", "/api/audit/cases/{case_id}/timeline"),
+    ("GET", "/api/health"),
+}
+"""Every route the tests above drive as every kind of caller."""
+
+
+def test_the_matrix_covers_every_route_of_the_api(cast: Api) -> None:
+    document = create_app(cast.context).openapi()
+    routes = {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+
+    assert routes == MATRIX, "a route was added or removed: give it its row in the matrix"
