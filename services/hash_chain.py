@@ -221,8 +221,8 @@ def verify_chain(
     previous_global = GENESIS
     uncovered: list[int] = []  # events before the first link: written before the chain
     at_checkpoint: bytes | None = None
-    for position, event, link in _by_position(events, links):
-        if progress is not None and position % 1000 == 0:
+    for count, (position, event, link) in enumerate(_by_position(events, links), 1):
+        if progress is not None and count % 1000 == 0:
             progress(position, last_position)
         if event is not None:
             result.events += 1

@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from backoffice.cli import app as cli
 from domain.case import Decision
+from domain.employee import Employee
 from services.application import BackofficeApplication
 from services.hash_chain import (
     HASHES_TABLE,
@@ -454,6 +455,11 @@ def test_events_written_before_the_chain_existed_are_reported_as_not_covered(
     before.load_organisation(ORGANISATION, meta("hr"))
     before.close()
     build_store(store_url, weeks=1)  # e-3 .. e-5's accounts and requests, chained
+    after = BackofficeApplication(env=chained)
+    renamed = replace(ORGANISATION[2], name="Linus T.")  # a stream begun before the chain
+    after.load_organisation([renamed], meta("hr"))
+    continued: int = after.repository.get(Employee.create_id("e-3")).version
+    after.close()
 
     result = verify_store(StoreLocation(store_url))
 
@@ -465,6 +471,7 @@ def test_events_written_before_the_chain_existed_are_reported_as_not_covered(
         )
     ]
     assert result.links == result.events - 5
+    assert continued == 2
 
 
 # -- the command -------------------------------------------------------------------------
