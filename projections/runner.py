@@ -17,7 +17,7 @@ from projections import tracking
 from projections.base import Projection
 from projections.database import Cursor, Database
 from projections.registry import all_projections
-from projections.subscription import POLL_INTERVAL, subscribe
+from projections.subscription import POLL_INTERVAL, PollingSubscription, subscribe
 from services.application import BackofficeApplication
 from services.store import StoreLocation
 
@@ -224,6 +224,11 @@ class ProjectionRunner:
         ) as subscription:
             with self._guard:
                 self._subscription = subscription
+            stop_waking = None
+            if isinstance(subscription, PollingSubscription) and isinstance(
+                self.application, BackofficeApplication
+            ):
+                stop_waking = self.application.on_saved(subscription.wake)
             try:
                 if self._stopping.is_set():
                     return
@@ -231,6 +236,8 @@ class ProjectionRunner:
                     if notification.id > self._position:
                         self.catch_up()
             finally:
+                if stop_waking is not None:
+                    stop_waking()
                 with self._guard:
                     self._subscription = None
 

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from eventsourcing.persistence import ApplicationRecorder, Notification, Subscription
 
 POLL_INTERVAL = 0.1
-"""Seconds between polls of an idle SQLite log: the longest a new event waits."""
+"""Seconds between polls of an idle SQLite log: the longest a new event written by
+another process waits (one written in this process wakes the subscription at once)."""
 
 
 class PollingSubscription(Subscription[ApplicationRecorder]):
@@ -38,11 +39,15 @@ class PollingSubscription(Subscription[ApplicationRecorder]):
         self._interval = interval
         self._limit = limit
         self._buffer: deque[Notification] = deque()
-        self._stopped = threading.Event()
+        self._wake = threading.Event()
 
     def stop(self) -> None:
         super().stop()
-        self._stopped.set()
+        self._wake.set()
+
+    def wake(self, position: int | None = None) -> None:
+        """Poll now: something was just recorded (by this process)."""
+        self._wake.set()
 
     def __next__(self) -> Notification:
         while not self._buffer and not self._has_been_stopped:
@@ -57,7 +62,8 @@ class PollingSubscription(Subscription[ApplicationRecorder]):
             if self._buffer:
                 self._last_notification_id = self._buffer[-1].id
             else:
-                self._stopped.wait(self._interval)
+                self._wake.wait(self._interval)
+                self._wake.clear()
         if self._has_been_stopped:
             raise StopIteration
         return self._buffer.popleft()

@@ -7,7 +7,7 @@ one ``save()`` so they commit together. Commands carry :class:`Meta`, whose
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from domain.case import Decision
 from domain.directory import (
@@ -81,6 +81,20 @@ class BackofficeApplication(Application[UUID]):
         super().__init__(env)
         self.directory = DirectoryReader(self.recorder, self.mapper)
         """The directory now (``current()``) or as of an instant (``as_of(t)``)."""
+        self._saved_listeners: list[Callable[[int], None]] = []
+
+    def on_saved(self, listener: Callable[[int], None]) -> Callable[[], None]:
+        """Call ``listener(position)`` after each save of this application (a projection
+        runner in this process wakes at once instead of at its next poll); returns the
+        function that stops it."""
+        self._saved_listeners.append(listener)
+        return lambda: self._saved_listeners.remove(listener)
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        if recordings and self._saved_listeners:
+            position = max(recording.notification.id for recording in recordings)
+            for listener in list(self._saved_listeners):
+                listener(position)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -462,3 +462,16 @@ def test_the_polling_subscription_stops_while_waiting(application: BackofficeApp
     waiter.join(timeout=5)
     assert not waiter.is_alive()
     assert datetime.now(UTC) - started < timedelta(seconds=5)
+
+
+def test_a_runner_in_the_writing_process_wakes_at_once_instead_of_at_its_next_poll(
+    office: Office, application: BackofficeApplication, store_url: str
+) -> None:
+    """A runner sharing the application (as ``backoffice up`` wires it) is woken by each
+    save; another process's writes wait for the poll (here: a minute, never reached)."""
+    with ProjectionRunner(store_url, application=application, poll_interval=60) as runner:
+        runner.start()
+        assert eventually(lambda: runner.subscription is not None)
+        saved = office.ask_manager(office.submit("e-3", JUNE_3, JUNE_7))
+
+        assert runner.wait_for(saved.position, timeout=5)
