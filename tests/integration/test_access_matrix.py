@@ -11,6 +11,7 @@ The cast, around one leave request of Linus (e-3):
     hr         e-6  role hr: every leave case
     auditor    e-7  role auditor: reads everything, changes nothing
     admin      e-8  role admin: the directory, nothing else by virtue of the role
+    finance    e-9  roles finance, procurement and cfo: nothing in leave by virtue of them
 
 Each test fills one row per endpoint and compares the whole row, so a failure shows
 every cell that differs at once.
@@ -41,6 +42,7 @@ PERSONAS = {
     "hr": "e-6",
     "auditor": "e-7",
     "admin": "e-8",
+    "finance": "e-9",
 }
 TODAY = datetime.now(UTC).date()
 _weeks = count(2)
@@ -55,8 +57,16 @@ def cast(api: Api) -> Api:
             profile("e-6", "Frances", "e-1"),
             profile("e-7", "Barbara", "e-1"),
             profile("e-8", "Dennis", "e-1"),
+            profile("e-9", "Fran", "e-1"),
         ],
-        roles={"hr": ["e-6"], "auditor": ["e-7"], "admin": ["e-8"]},
+        roles={
+            "hr": ["e-6"],
+            "auditor": ["e-7"],
+            "admin": ["e-8"],
+            "finance": ["e-9"],
+            "procurement": ["e-9"],
+            "cfo": ["e-9"],
+        },
         delegations=[
             DelegationTerms(
                 "ada-away", "e-2", "e-5", TODAY - timedelta(days=1), TODAY + timedelta(days=30)
@@ -93,7 +103,7 @@ def expect(**cells: Any) -> dict[str, Any]:
 
 # -- reading a case ------------------------------------------------------------------------
 
-SEES_THE_CASE = expect(default=200, colleague=404, admin=404)
+SEES_THE_CASE = expect(default=200, colleague=404, admin=404, finance=404)
 
 
 async def test_reading_a_case(cast: Api) -> None:
@@ -123,14 +133,18 @@ async def test_listing_the_cases_one_may_see(cast: Api) -> None:
         return case_id in {item["id"] for item in response.json()["items"]}
 
     # The delegate finds the case through the task in the inbox, not in this list.
-    assert await row(cell) == expect(default=True, colleague=False, delegate=False, admin=False)
+    assert await row(cell) == expect(
+        default=True, colleague=False, delegate=False, admin=False, finance=False
+    )
 
 
 async def test_reading_a_leave_balance(cast: Api) -> None:
     async def cell(employee: str) -> int:
         return (await cast.get(employee, "/api/employees/e-3/leave-balance")).status_code
 
-    assert await row(cell) == expect(default=200, colleague=404, delegate=404, admin=404)
+    assert await row(cell) == expect(
+        default=200, colleague=404, delegate=404, admin=404, finance=404
+    )
 
 
 # -- tasks -------------------------------------------------------------------------------------
@@ -184,7 +198,9 @@ async def test_withdrawing_a_request(cast: Api) -> None:
         return (await cast.post(employee, path)).status_code
 
     # Whoever sees the case is told the rule (only the requester withdraws).
-    assert await row(cell) == expect(default=403, requester=200, colleague=404, admin=404)
+    assert await row(cell) == expect(
+        default=403, requester=200, colleague=404, admin=404, finance=404
+    )
 
 
 async def test_cancelling_approved_leave(cast: Api) -> None:
@@ -193,7 +209,9 @@ async def test_cancelling_approved_leave(cast: Api) -> None:
         path = f"/api/leave-requests/{case['id']}/cancel"
         return (await cast.post(employee, path)).status_code
 
-    assert await row(cell) == expect(default=403, requester=200, colleague=404, admin=404)
+    assert await row(cell) == expect(
+        default=403, requester=200, colleague=404, admin=404, finance=404
+    )
 
 
 async def test_asking_for_leave_for_oneself_and_for_someone_else(cast: Api) -> None:
