@@ -19,6 +19,9 @@ from psycopg.sql import SQL, Identifier
 
 from services.hash_chain import GENESIS, HASHES_TABLE, NewEvent, link_events
 
+SCHEMA_LOCK = 0x62616B65
+"""Any constant: serialises the creation of the store's tables within a database."""
+
 
 class HashChainedPostgresRecorder(postgres.PostgresApplicationRecorder):
     """Inserts one hash row per event, with the same cursor, in the same transaction."""
@@ -57,6 +60,18 @@ class HashChainedPostgresRecorder(postgres.PostgresApplicationRecorder):
         self._insert_links = SQL("INSERT INTO {table} VALUES (%s, %s, %s, %s, %s)").format(
             table=table
         )
+
+    def create_table(self) -> None:
+        # Processes starting together on a new schema (an API and a worker) race on
+        # CREATE TYPE / CREATE TABLE IF NOT EXISTS, and one fails with a duplicate in
+        # pg_type; they take turns instead, holding a session lock on one connection
+        # while the library creates the tables through others.
+        with self.datastore.pool.connection() as connection:
+            connection.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+            try:
+                super().create_table()
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
