@@ -304,8 +304,8 @@ async def case_timeline(case_id: UUID, _auditor: Auditor, context: Context) -> T
         case_id=case_id,
         workflow_id=workflow_id,
         items=items,
-        note="Temporal records no update its validator rejected: the refusals shown are"
-        " those the API kept in the case's refusal log when it answered them.",
+        note="Refused commands (marked refused) come from the API's record of each refusal:"
+        " Temporal itself keeps no trace of an update its validator turned down.",
     )
 
 

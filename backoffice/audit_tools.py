@@ -98,6 +98,7 @@ def export(
 ) -> None:
     """Export the audit log (a filtered selection), oldest first, streamed page by page."""
     from projections.audit_log import (
+        AuditEntry,
         AuditFilter,
         AuditLog,
         csv_lines,
@@ -126,12 +127,22 @@ def export(
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     try:
         authority = decision_authority(application.directory.authorities())
-        lines = csv_lines(pages, authority) if format == "csv" else jsonl_lines(pages, authority)
+        exported = 0
+
+        def counted() -> Iterator[list[AuditEntry]]:
+            nonlocal exported
+            for page in pages:
+                exported += len(page)
+                yield page
+
+        lines = (csv_lines if format == "csv" else jsonl_lines)(counted(), authority)
         with _opened(output) as out:
             for chunk in lines:
                 out.write(chunk)
     finally:
         application.close()
+    where = "standard output" if output is None else str(output)
+    typer.echo(f"exported {exported} events to {where}", err=True)
 
 
 @contextmanager

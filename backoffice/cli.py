@@ -150,6 +150,7 @@ def projections_rebuild(
     same command resumes where it stopped and counts nothing twice. With --into (and
     --until) it builds a copy as of a past instant and leaves the live ones untouched."""
     from backoffice.audit_tools import Bar, _instant
+    from projections.registry import all_projections
     from projections.runner import ProjectionRunner
 
     settings = _settings(data)
@@ -159,7 +160,18 @@ def projections_rebuild(
         raise _fail("--until builds a copy: give --into FILE (or a PostgreSQL schema)")
     target = None if into is None else _copy_url(settings, into)
     bar = Bar("events")
-    with ProjectionRunner(settings.store_url, into=target, until=moment) as runner:
+    known = all_projections()
+    # A copy holds the read models asked for, and only those.
+    chosen_only = [p for p in known if names and p.name in names] if target else None
+    if target is not None and names and len(chosen_only or []) < len(set(names)):
+        unknown = sorted(set(names) - {p.name for p in known})
+        raise _fail(
+            f"no projection named {', '.join(unknown)};"
+            f" known read models: {', '.join(p.name for p in known)}"
+        )
+    with ProjectionRunner(
+        settings.store_url, into=target, until=moment, projections=chosen_only or None
+    ) as runner:
         chosen = names or runner.names
         resumed = [name for name in runner.resuming() if name in chosen]
         if resumed:

@@ -125,7 +125,8 @@ class ProjectionRunner:
         self._position = events[-1][0] if events else start
         if events:
             logger.debug("applied %d events up to %d", len(events), self._position)
-        return len(events), len(events)
+        applied = len(events) if self.until is None else sum(self._in_time(e) for _p, e in events)
+        return len(events), applied
 
     def _behind(self, cursor: Cursor, *, for_update: bool = False) -> dict[str, int]:
         tracked = tracking.positions(cursor, for_update=for_update)
@@ -140,8 +141,9 @@ class ProjectionRunner:
         return [(notification.id, decode(notification)) for notification in notifications]
 
     def _due(self, event: object, kinds: tuple[type, ...]) -> bool:
-        if not isinstance(event, kinds):
-            return False
+        return isinstance(event, kinds) and self._in_time(event)
+
+    def _in_time(self, event: object) -> bool:
         return self.until is None or getattr(event, "timestamp", self.until) <= self.until
 
     def _apply(

@@ -36,8 +36,14 @@ def install_web(app: FastAPI, context: ApiContext) -> None:
     for module in (sign_in, inbox, requests, team, audit):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="web-static")
+    app.add_api_route("/favicon.ico", _no_icon, include_in_schema=False)
     app.add_exception_handler(SignInRequired, _to_sign_in)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
+
+
+async def _no_icon() -> Response:
+    """Browsers ask for an icon; there is none, and saying so quietly spares the logs."""
+    return Response(status_code=204)
 
 
 async def _to_sign_in(request: Request, error: Exception) -> Response:

@@ -54,6 +54,7 @@ def test_export_writes_the_filtered_log_as_json_lines_and_csv(data_dir: Path) ->
     rows = list(csv.DictReader(io.StringIO(table)))
     assert (code, csv_code) == (0, 0)
     assert "events into the audit log" in err  # progress while the log catches up
+    assert f"exported {len(out.splitlines())} events to standard output" in err
     assert {line["case_id"] for line in lines} == {approved}
     assert {line["event"] for line in lines[:2]} == {"Reserved", "Submitted"}
     assert [int(row["position"]) for row in rows] == [line["position"] for line in lines]
@@ -133,8 +134,14 @@ def test_rebuild_until_an_instant_into_a_copy_leaves_the_live_read_models(
             return int(cursor.execute("SELECT count(*) FROM leave_cases").fetchall()[0][0])
 
     assert code == 0, out + err
-    assert f"into {copy} as of 2000-01-01" in out
+    assert f"into {copy} as of 2000-01-01" in out and "from 0 events" in out
     assert (count(copy), count(data_dir / "backoffice.db")) == (0, 2)
+    with (
+        Database(StoreLocation(f"sqlite:///{copy}")) as database,
+        database.transaction(write=False) as cursor,
+    ):
+        tracked = cursor.execute("SELECT name FROM projection_tracking").fetchall()
+    assert tracked == [("leave_cases",)]  # a copy holds the read models asked for
     assert refused == 1 and "--until builds a copy" in refusal
 
 
