@@ -22,6 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from projections.database import Cursor, Database
+from projections.tracking import SCHEMA_LOCK
 from services.store import StoreLocation
 
 MIN_PASSWORD_LENGTH = 12
@@ -85,6 +86,8 @@ class Credentials:
         # as long to refuse as a wrong password.
         self._decoy = self.hasher.hash(secrets.token_urlsafe(16))
         with self._transaction() as cursor:
+            if cursor.is_postgres:  # two processes starting at once take turns
+                cursor.execute("SELECT pg_advisory_xact_lock(?)", [SCHEMA_LOCK])
             for statement in SCHEMA:
                 cursor.execute(statement)
 

@@ -1,5 +1,6 @@
 """Several processes starting at once on a new PostgreSQL schema (an API, a worker and a
-projection runner) all find the store's tables: they create them in turn."""
+projection runner) all find the store's tables (and the pages' credentials tables):
+they create them in turn."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import uuid
 import psycopg
 
 from services.application import BackofficeApplication
+from services.credentials import Credentials
 from services.store import StoreLocation
 
 ATTEMPTS = 5
@@ -40,6 +42,7 @@ def _open_at_once(location: StoreLocation, processes: int) -> list[BaseException
         try:
             start.wait()
             BackofficeApplication(env=env).close()
+            Credentials(location)  # the pages' tables, beside the store's
         except BaseException as error:  # reported by the caller
             errors.append(error)
 
