@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import count
 from typing import Any
 
+import httpx
 import pytest
 
 from api.app import create_app
@@ -32,6 +33,7 @@ from domain.meta import Meta
 from domain.organisation import OrganisationChart
 from tests.integration.api_conftest import Api, weeks_ahead
 from tests.integration.conftest import ORGANISATION, profile
+from web.security import SESSION_COOKIE
 
 PERSONAS = {
     "requester": "e-3",
@@ -488,3 +490,55 @@ def test_the_matrix_covers_every_route_of_the_api(cast: Api) -> None:
     }
 
     assert routes == MATRIX, "a route was added or removed: give it its row in the matrix"
+
+
+# -- the pages ------------------------------------------------------------------------------
+
+
+async def test_the_pages_answer_every_kind_of_caller_as_the_policy_says(cast: Api) -> None:
+    """The pages call the API's routes, so they hold no rules of their own; this checks
+    the few places where a page decides what to show."""
+    case_id, task_id = await pending_case(cast)
+    app = create_app(cast.context)
+    credentials = app.state.web.credentials
+    transport = httpx.ASGITransport(app=app)
+
+    async def get(employee: str, path: str) -> httpx.Response:
+        session = credentials.start_session(employee)
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://test",
+            cookies={SESSION_COOKIE: session.session_id},
+        ) as browser:
+            return await browser.get(path)
+
+    async def page(employee: str, path: str) -> int:
+        return (await get(employee, path)).status_code
+
+    async def decision_form(employee: str) -> bool:
+        return 'value="approve"' in (await get(employee, f"/tasks/{task_id}")).text
+
+    rows = {}
+    for path in [
+        "/tasks",
+        "/requests",
+        f"/tasks/{task_id}",
+        "/team",
+        "/audit",
+        f"/audit/cases/{case_id}",
+    ]:
+
+        async def cell(employee: str, path: str = path) -> int:
+            return await page(employee, path)
+
+        rows[path] = await row(cell)
+
+    assert rows == {
+        "/tasks": expect(default=200),
+        "/requests": expect(default=200),
+        f"/tasks/{task_id}": SEES_THE_CASE,  # its case; the decision form: its deciders
+        "/team": expect(default=404, manager=200, senior=200),
+        "/audit": expect(default=403, auditor=200),
+        f"/audit/cases/{case_id}": expect(default=403, auditor=200),
+    }
+    assert await row(decision_form) == expect(default=False, manager=True, delegate=True)
