@@ -9,6 +9,7 @@ exports are read by position ranges, never all at once.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -126,9 +127,11 @@ class AuditLog(Projection):
 
     def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
         pairs = cast(Sequence[tuple[int, Any]], events)  # with_positions
-        kinds = self._stream_kinds(cursor, [event for _position, event in pairs])
+        streams = [str(event.originator_id) for _position, event in pairs]
+        kinds = self._stream_kinds(cursor, [event for _position, event in pairs], streams)
         rows = [
-            self.row(position, event, kinds[str(event.originator_id)]) for position, event in pairs
+            self.row(position, event, stream, kinds[stream])
+            for (position, event), stream in zip(pairs, streams, strict=True)
         ]
         cursor.executemany(
             f"INSERT INTO audit_log ({COLUMNS})"  # noqa: S608
@@ -138,23 +141,23 @@ class AuditLog(Projection):
         )
 
     @staticmethod
-    def _stream_kinds(cursor: Cursor, events: list[Any]) -> dict[str, type]:
+    def _stream_kinds(cursor: Cursor, events: list[Any], streams: list[str]) -> dict[str, _Kind]:
         """Each stream's aggregate class: named by its first event (``originator_topic``),
         kept in ``audit_streams`` for the events of later batches."""
-        kinds: dict[str, type] = {}
+        kinds: dict[str, _Kind] = {}
         created = []
-        for event in events:
+        for event, stream in zip(events, streams, strict=True):
             topic = getattr(event, "originator_topic", None)
             if topic is not None and event.originator_version == 1:
-                kinds[str(event.originator_id)] = resolve_topic(topic)
-                created.append((str(event.originator_id), topic))
+                kinds[stream] = _kind(topic)
+                created.append((stream, topic))
         if created:
             cursor.executemany(
                 "INSERT INTO audit_streams (stream, aggregate) VALUES (?, ?)"
                 " ON CONFLICT (stream) DO NOTHING",
                 created,
             )
-        missing = sorted({str(e.originator_id) for e in events} - set(kinds))
+        missing = sorted(set(streams) - set(kinds))
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
             rows = cursor.execute(
@@ -162,34 +165,51 @@ class AuditLog(Projection):
                 f" WHERE stream IN ({', '.join('?' for _ in chunk)})",
                 chunk,
             ).fetchall()
-            kinds.update({stream: resolve_topic(topic) for stream, topic in rows})
+            kinds.update({stream: _kind(topic) for stream, topic in rows})
         return kinds
 
     @staticmethod
-    def row(position: int, event: Any, owner: type) -> tuple[object, ...]:
-        aggregate = owner.__name__
+    def row(position: int, event: Any, stream: str, kind: _Kind) -> tuple[object, ...]:
         own = facts(event)
         case_id: str | None = None
-        if issubclass(owner, Case):
-            case_id = str(event.originator_id)
+        if kind.is_case:
+            case_id = stream
         elif isinstance(own.get("case_id"), str):
             case_id = own["case_id"]
         meta = event.meta
         return (
             position,
             utc_text(event.timestamp),
-            str(event.originator_id),
+            stream,
             event.originator_version,
-            aggregate,
+            kind.name,
             type(event).__name__,
             meta.actor,
             meta.on_behalf_of,
             meta.command_id,
             meta.correlation_id,
             case_id,
-            own["process"] if issubclass(owner, RefusalLog) else process_of(owner),
+            own["process"] if kind.is_refusals else kind.process,
             json.dumps(own, default=_json, sort_keys=True),
         )
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What the audit log needs of an aggregate class, worked out once per class."""
+
+    name: str
+    process: str
+    is_case: bool
+    is_refusals: bool
+
+
+@functools.cache
+def _kind(topic: str) -> _Kind:
+    owner = resolve_topic(topic)
+    return _Kind(
+        owner.__name__, process_of(owner), issubclass(owner, Case), issubclass(owner, RefusalLog)
+    )
 
 
 @dataclass(frozen=True)
