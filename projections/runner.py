@@ -49,6 +49,7 @@ class ProjectionRunner:
         projections: Sequence[Projection] | None = None,
         application: Application[UUID] | None = None,
         batch_size: int = 500,
+        rebuild_batch_size: int | None = None,
         poll_interval: float = POLL_INTERVAL,
         retry_interval: float = 1.0,
         into: str | None = None,
@@ -64,6 +65,9 @@ class ProjectionRunner:
         self.stop_position = stop
         self.projections = list(all_projections() if projections is None else projections)
         self.batch_size = batch_size
+        self.rebuild_batch_size = rebuild_batch_size or 10 * batch_size
+        """Rebuilds read from an empty start and nobody waits on them: larger batches
+        mean fewer statements per event (while a batch commits, writers to SQLite wait)."""
         self.poll_interval = poll_interval
         self.retry_interval = retry_interval
         self._owns_application = application is None
@@ -88,21 +92,22 @@ class ProjectionRunner:
 
     # -- applying events ------------------------------------------------------------
 
-    def catch_up(self, progress: Progress | None = None) -> int:
+    def catch_up(self, progress: Progress | None = None, *, batch_size: int | None = None) -> int:
         """Apply every recorded event not yet applied; the number of events applied."""
+        size = batch_size or self.batch_size
         end = self.application.recorder.max_notification_id() or 0
         if self.stop_position is not None:
             end = min(end, self.stop_position)
         applied = 0
         while True:
-            read, count = self._apply_next_batch()
+            read, count = self._apply_next_batch(size)
             applied += count
             if progress is not None and read:
                 progress(self._position, max(end, self._position))
-            if read < self.batch_size:
+            if read < size:
                 return applied
 
-    def _apply_next_batch(self) -> tuple[int, int]:
+    def _apply_next_batch(self, size: int) -> tuple[int, int]:
         """Read, apply and commit one batch: how many notifications were read and applied.
 
         The batch is read and decoded before the tracking rows are locked: on SQLite
@@ -116,7 +121,7 @@ class ProjectionRunner:
                 with self._database.transaction(write=False) as cursor:
                     behind = self._behind(cursor)
                 start = min(behind.values())
-                events = self._read(start)
+                events = self._read(start, size)
                 with self._database.transaction() as cursor:
                     if self._behind(cursor, for_update=True) != behind:
                         continue
@@ -132,10 +137,10 @@ class ProjectionRunner:
         tracked = tracking.positions(cursor, for_update=for_update)
         return {name: tracked.get(name, 0) for name in self.names}
 
-    def _read(self, start: int) -> list[tuple[int, object]]:
+    def _read(self, start: int, size: int) -> list[tuple[int, object]]:
         """The next batch of the log after ``start``: notification ids and their events."""
         notifications = self.application.recorder.select_notifications(
-            start=start, limit=self.batch_size, stop=self.stop_position, inclusive_of_start=False
+            start=start, limit=size, stop=self.stop_position, inclusive_of_start=False
         )
         decode = self.application.mapper.to_domain_event
         return [(notification.id, decode(notification)) for notification in notifications]
@@ -182,7 +187,7 @@ class ProjectionRunner:
                     projection.clear(cursor)
                     tracking.reset(cursor, projection.name)
                     tracking.start_rebuild(cursor, projection.name)
-        applied = self.catch_up(progress)
+        applied = self.catch_up(progress, batch_size=self.rebuild_batch_size)
         with self._lock, self._database.transaction() as cursor:
             for projection in chosen:
                 tracking.end_rebuild(cursor, projection.name)

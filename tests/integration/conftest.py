@@ -116,7 +116,7 @@ def office(application: BackofficeApplication) -> Office:
 def runner(store_url: str, application: BackofficeApplication) -> Iterator[ProjectionRunner]:
     """A runner sharing the test's application, with small batches to exercise batching."""
     with ProjectionRunner(
-        store_url, application=application, batch_size=4, poll_interval=0.01
+        store_url, application=application, batch_size=4, rebuild_batch_size=4, poll_interval=0.01
     ) as projection_runner:
         yield projection_runner
 

@@ -475,3 +475,24 @@ def test_a_runner_in_the_writing_process_wakes_at_once_instead_of_at_its_next_po
         saved = office.ask_manager(office.submit("e-3", JUNE_3, JUNE_7))
 
         assert runner.wait_for(saved.position, timeout=5)
+
+
+def test_a_rebuild_reads_in_its_own_larger_batches(
+    office: Office, application: BackofficeApplication, store_url: str
+) -> None:
+    for week in range(4):
+        first = JUNE_3 + timedelta(weeks=week)
+        office.ask_manager(office.submit("e-3", first, first + timedelta(days=1)))
+    recorded = application.recorder.max_notification_id() or 0
+    batches: list[int] = []
+
+    with ProjectionRunner(
+        store_url, application=application, batch_size=4, rebuild_batch_size=10
+    ) as runner:
+        runner.catch_up(progress=lambda position, last: batches.append(position))
+        following = len(batches)
+        batches.clear()
+        runner.rebuild(progress=lambda position, last: batches.append(position))
+
+    assert following == -(-recorded // 4)
+    assert len(batches) == -(-recorded // 10)
