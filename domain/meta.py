@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 SYSTEM = "system"
@@ -24,7 +24,13 @@ class Meta:
     on_behalf_of: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Written out: dataclasses.asdict recurses and copies, on every event stored.
+        return {
+            "actor": self.actor,
+            "command_id": self.command_id,
+            "correlation_id": self.correlation_id,
+            "on_behalf_of": self.on_behalf_of,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Meta:
