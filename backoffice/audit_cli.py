@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from backoffice.settings import Settings
+from backoffice.cli_common import DataOption, fail, settings_for
 
 audit_app = typer.Typer(no_args_is_help=True, help="Read, replay and verify the event history.")
-
-DataOption = Annotated[
-    Path | None,
-    typer.Option("--data", help="Data folder (default ./var, or BACKOFFICE_DATA_DIR)."),
-]
 
 MAX_FINDINGS_SHOWN = 100
 
@@ -38,11 +32,11 @@ def verify(
     """
     from services.hash_chain import Checkpoint, StoreMissing, verify_store
 
-    settings = Settings(data_dir=data) if data is not None else Settings()
+    settings = settings_for(data)
     try:
         kept = Checkpoint.parse(checkpoint) if checkpoint is not None else None
     except ValueError as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error), code=2) from error
 
     shown: list[int] = []
 
@@ -53,7 +47,7 @@ def verify(
     try:
         result = verify_store(settings.store, checkpoint=kept, progress=progress)
     except StoreMissing as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error), code=2) from error
     if shown:
         print(file=sys.stderr)
     for finding in result.findings[:MAX_FINDINGS_SHOWN]:
@@ -67,8 +61,3 @@ def verify(
     extends = f", extends checkpoint {kept}" if kept is not None else ""
     typer.echo(f"OK: {summary}, chain intact{extends}")
     typer.echo(f"checkpoint: {result.checkpoint or 'none (empty store)'}")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)

@@ -13,43 +13,15 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal, TextIO
 from uuid import UUID
 
 import typer
 
-from backoffice.settings import Settings
+from backoffice.cli_common import DataOption, fail, instant, settings_for
 
-DataOption = Annotated[
-    Path | None,
-    typer.Option("--data", help="Data folder (default ./var, or BACKOFFICE_DATA_DIR)."),
-]
 REPLAY_HISTORIES = Path("tests") / "replay" / "histories"
-
-
-def _settings(data: Path | None) -> Settings:
-    return Settings() if data is None else Settings(data_dir=data)
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
-
-
-def _instant(text: str | None, name: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise _fail(
-            f"{name}: {text!r} is not an ISO 8601 instant, such as 2027-03-01T12:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        raise _fail(f"{name}: give the UTC offset, such as 2027-03-01T12:00:00Z")
-    return moment
 
 
 class Bar:
@@ -114,10 +86,10 @@ def export(
         actor=actor,
         process=process,
         event=event,
-        since=_instant(since, "--since"),
-        until=_instant(until, "--until"),
+        since=instant(since, "--since"),
+        until=instant(until, "--until"),
     )
-    settings = _settings(data)
+    settings = settings_for(data)
     settings.ensure_data_dir()
     bar = Bar("events into the audit log")
     with ProjectionRunner(settings.store_url, projections=[AuditLog()]) as runner:
@@ -166,19 +138,19 @@ def aggregate(
     from services.time_travel import aggregate_state
 
     if at is not None and version is not None:
-        raise _fail("give --at or --version, not both")
+        raise fail("give --at or --version, not both")
     try:
         identifier = UUID(aggregate_id)
     except ValueError:
-        raise _fail(f"{aggregate_id!r} is not an aggregate id (a UUID)") from None
-    settings = _settings(data)
+        raise fail(f"{aggregate_id!r} is not an aggregate id (a UUID)") from None
+    settings = settings_for(data)
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     try:
-        found = aggregate_state(application, identifier, at=_instant(at, "--at"), version=version)
+        found = aggregate_state(application, identifier, at=instant(at, "--at"), version=version)
     finally:
         application.close()
     if found is None:
-        raise _fail(f"no aggregate {aggregate_id} at that point")
+        raise fail(f"no aggregate {aggregate_id} at that point")
     document = {**found.__dict__, "id": str(found.id), "at": found.at.isoformat()}
     typer.echo(json.dumps(document, indent=2, sort_keys=True))
 
@@ -201,12 +173,12 @@ def record_history(
     where CI replays it against the workflow code of every change."""
     from backoffice.stack import TEMPORAL_ADDRESS_FILE
 
-    settings = _settings(data)
+    settings = settings_for(data)
     address = temporal_address or settings.temporal_address
     if address is None:
         recorded = settings.data_dir / TEMPORAL_ADDRESS_FILE
         if not recorded.exists():
-            raise _fail(
+            raise fail(
                 f"no Temporal address: give --temporal-address, or run `backoffice up`"
                 f" on {settings.data_dir} first"
             )
@@ -215,7 +187,7 @@ def record_history(
     try:
         text = asyncio.run(_history_json(address, settings.temporal_namespace, workflow_id))
     except RuntimeError as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     into.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
     typer.echo(f"saved the history of {workflow_id} to {target}")
@@ -245,7 +217,7 @@ def verify_projections(data: DataOption = None) -> None:
     by row with the live one; exit 1 naming each row that differs."""
     from backoffice.projection_check import compare_read_models
 
-    settings = _settings(data)
+    settings = settings_for(data)
     scratch = Path(tempfile.mkdtemp(prefix="backoffice-verify-"))
     bar = Bar("events into the scratch copy")
     try:
@@ -260,7 +232,7 @@ def verify_projections(data: DataOption = None) -> None:
     for difference in differences:
         typer.echo(str(difference))
     summary = ", ".join(f"{table}: {count}" for table, count in sorted(counts.items()))
-    raise _fail(f"{len(differences)} rows differ from the events ({summary})")
+    raise fail(f"{len(differences)} rows differ from the events ({summary})")
 
 
 def register(audit_app: typer.Typer) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from backoffice import audit_tools
 from backoffice.audit_cli import audit_app
+from backoffice.cli_common import DataOption, fail, instant, settings_for
 from backoffice.settings import Settings
 from backoffice.users_cli import users_app
 
@@ -25,23 +26,6 @@ app.add_typer(projections_app, name="projections")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 audit_tools.register(audit_app)
-
-DataOption = Annotated[
-    Path | None,
-    typer.Option("--data", help="Data folder (default ./var, or BACKOFFICE_DATA_DIR)."),
-]
-
-
-def _settings(data: Path | None, **overrides: Any) -> Settings:
-    values = {key: value for key, value in overrides.items() if value is not None}
-    if data is not None:
-        values["data_dir"] = data
-    return Settings(**values)
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
 
 
 @app.command()
@@ -58,11 +42,11 @@ def up(
     from backoffice.stack import run_stack
 
     configure_logging("WARNING")
-    settings = _settings(data, api_port=port, temporal_address=temporal_address)
+    settings = settings_for(data, api_port=port, temporal_address=temporal_address)
     try:
         asyncio.run(run_stack(settings))
     except RuntimeError as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
 
 
 @org_app.command("load")
@@ -78,18 +62,18 @@ def org_load(
     from domain.meta import Meta
     from services.application import BackofficeApplication
 
-    settings = _settings(data)
+    settings = settings_for(data)
     try:
         chart = parse_org_file(file)
     except OrgFileError as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     settings.ensure_data_dir()
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     meta = Meta(actor="system", command_id=f"org-load/{uuid.uuid4()}", correlation_id="org-load")
     try:
         changed = application.load_directory(chart, meta)
     except DomainError as error:
-        raise _fail(f"{file}: {error.message}; nothing was recorded") from error
+        raise fail(f"{file}: {error.message}; nothing was recorded") from error
     finally:
         application.close()
     typer.echo(
@@ -109,9 +93,9 @@ def token(
     from api.auth import issue_token
     from services.application import BackofficeApplication
 
-    settings = _settings(data)
+    settings = settings_for(data)
     if settings.uses_identity_provider:
-        raise _fail("tokens come from the identity provider (BACKOFFICE_JWKS_FILE / _URL is set)")
+        raise fail("tokens come from the identity provider (BACKOFFICE_JWKS_FILE / _URL is set)")
     settings.ensure_data_dir()
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     try:
@@ -119,7 +103,7 @@ def token(
     finally:
         application.close()
     if not known:
-        raise _fail(f"no employee {employee_id}; load the organisation with `backoffice org load`")
+        raise fail(f"no employee {employee_id}; load the organisation with `backoffice org load`")
     typer.echo(issue_token(settings, employee_id))
 
 
@@ -149,15 +133,15 @@ def projections_rebuild(
     """Rebuild read models from the events, with a progress bar. Killed half way, the
     same command resumes where it stopped and counts nothing twice. With --into (and
     --until) it builds a copy as of a past instant and leaves the live ones untouched."""
-    from backoffice.audit_tools import Bar, _instant
+    from backoffice.audit_tools import Bar
     from projections.registry import all_projections
     from projections.runner import ProjectionRunner
 
-    settings = _settings(data)
+    settings = settings_for(data)
     settings.ensure_data_dir()
-    moment = _instant(until, "--until")
+    moment = instant(until, "--until")
     if moment is not None and into is None:
-        raise _fail("--until builds a copy: give --into FILE (or a PostgreSQL schema)")
+        raise fail("--until builds a copy: give --into FILE (or a PostgreSQL schema)")
     target = None if into is None else _copy_url(settings, into)
     bar = Bar("events")
     known = all_projections()
@@ -165,7 +149,7 @@ def projections_rebuild(
     chosen_only = [p for p in known if names and p.name in names] if target else None
     if target is not None and names and len(chosen_only or []) < len(set(names)):
         unknown = sorted(set(names) - {p.name for p in known})
-        raise _fail(
+        raise fail(
             f"no projection named {', '.join(unknown)};"
             f" known read models: {', '.join(p.name for p in known)}"
         )
@@ -179,7 +163,7 @@ def projections_rebuild(
         try:
             count = runner.rebuild(names or None, progress=bar)
         except ValueError as error:
-            raise _fail(f"{error}; known read models: {', '.join(runner.names)}") from error
+            raise fail(f"{error}; known read models: {', '.join(runner.names)}") from error
         finally:
             bar.close()
     where = "" if target is None else f" into {into}"
@@ -193,13 +177,13 @@ def _copy_url(settings: Settings, into: str) -> str:
     store = settings.store
     if store.is_postgres:
         if not into.isidentifier():
-            raise _fail(f"--into {into!r}: give a PostgreSQL schema name (letters, digits, _)")
+            raise fail(f"--into {into!r}: give a PostgreSQL schema name (letters, digits, _)")
         if into == store.postgres_schema:
-            raise _fail("--into names the live store's own schema; choose another")
+            raise fail("--into names the live store's own schema; choose another")
         return f"{store.url.split('?')[0]}?schema={into}"
     path = Path(into).resolve()
     if path == store.sqlite_path.resolve():
-        raise _fail("--into names the live store's own file; choose another")
+        raise fail("--into names the live store's own file; choose another")
     return f"sqlite:///{path}"
 
 

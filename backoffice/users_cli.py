@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from backoffice.settings import Settings
+from backoffice.cli_common import DataOption, fail, settings_for
 
 users_app = typer.Typer(no_args_is_help=True, help="People who sign in to the web pages.")
 
@@ -22,10 +21,7 @@ def set_password(
         bool,
         typer.Option("--password-stdin", help="Read the password from standard input."),
     ] = False,
-    data: Annotated[
-        Path | None,
-        typer.Option("--data", help="Data folder (default ./var, or BACKOFFICE_DATA_DIR)."),
-    ] = None,
+    data: DataOption = None,
 ) -> None:
     """Set EMPLOYEE_ID's password for the sign-in page (typed twice, or from standard input).
 
@@ -33,7 +29,7 @@ def set_password(
     from services.application import BackofficeApplication
     from services.credentials import Credentials, WeakPassword
 
-    settings = Settings(data_dir=data) if data is not None else Settings()
+    settings = settings_for(data)
     settings.ensure_data_dir()
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     try:
@@ -41,7 +37,7 @@ def set_password(
     finally:
         application.close()
     if not known:
-        raise _fail(f"no employee {employee_id}; load the organisation with `backoffice org load`")
+        raise fail(f"no employee {employee_id}; load the organisation with `backoffice org load`")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -49,10 +45,5 @@ def set_password(
     try:
         Credentials(settings.store).set_password(employee_id, password)
     except WeakPassword as error:
-        raise _fail(f"{error}; nothing was changed") from error
+        raise fail(f"{error}; nothing was changed") from error
     typer.echo(f"password set for {employee_id}")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)

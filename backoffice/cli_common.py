@@ -1,0 +1,46 @@
+"""What every ``backoffice`` command shares: the ``--data`` option, the settings it
+selects, instants given on the command line, and failing with a message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from backoffice.settings import Settings
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option("--data", help="Data folder (default ./var, or BACKOFFICE_DATA_DIR)."),
+]
+
+
+def settings_for(data: Path | None, **overrides: Any) -> Settings:
+    """The settings, with ``--data`` and any other option given on the command line."""
+    values = {key: value for key, value in overrides.items() if value is not None}
+    if data is not None:
+        values["data_dir"] = data
+    return Settings(**values)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Say what went wrong on standard error; raise the result to exit with ``code``."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def instant(text: str | None, name: str) -> datetime | None:
+    """An ISO 8601 instant with its UTC offset, given as option ``name``."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise fail(
+            f"{name}: {text!r} is not an ISO 8601 instant, such as 2027-03-01T12:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise fail(f"{name}: give the UTC offset, such as 2027-03-01T12:00:00Z")
+    return moment
