@@ -3,6 +3,7 @@ command is applied at most once, identified by ``meta.command_id``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from eventsourcing.domain import Aggregate
@@ -37,3 +38,9 @@ class IdempotentAggregate(Aggregate):
     def has_applied(self, meta: Meta) -> bool:
         """Whether the command has already been recorded (a retried activity)."""
         return meta.command_id in self.applied_commands
+
+
+def changed_fields(recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``wanted`` that differ from what is ``recorded``: what a
+    ``DetailsChanged`` event records, and nothing when nothing changed."""
+    return {key: value for key, value in wanted.items() if recorded.get(key) != value}

@@ -16,7 +16,7 @@ directory now, or as it was at any instant (fold the events up to it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -25,7 +25,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from domain.base import IdempotentAggregate
+from domain.base import IdempotentAggregate, changed_fields
 from domain.employee import Employee, EmployeeProfile
 from domain.errors import RuleViolation
 from domain.meta import Meta
@@ -78,10 +78,6 @@ class DelegationTerms:
         return self.starts <= day <= self.ends
 
 
-def _changes(recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in wanted.items() if recorded.get(key) != value}
-
-
 class Department(IdempotentAggregate):
     """A department, identified by the organisation's code (``d-eng``)."""
 
@@ -103,7 +99,7 @@ class Department(IdempotentAggregate):
         self.details = details
 
     def update(self, details: DepartmentDetails, meta: Meta) -> None:
-        changes = _changes(self.details, details.to_event_data())
+        changes = changed_fields(self.details, details.to_event_data())
         if changes and not self.has_applied(meta):
             self._changed(changes=changes, meta=meta)
 

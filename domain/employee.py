@@ -10,7 +10,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from domain.base import IdempotentAggregate
+from domain.base import IdempotentAggregate, changed_fields
 from domain.calendar import WorkingCalendar
 from domain.meta import Meta
 
@@ -91,7 +91,7 @@ class Employee(IdempotentAggregate):
     def update(self, profile: EmployeeProfile, meta: Meta) -> None:
         """Record the fields that differ from what is recorded; nothing if none."""
         new = profile.to_event_data()
-        changes = {key: value for key, value in new.items() if self.profile_data.get(key) != value}
+        changes = changed_fields(self.profile_data, new)
         if changes and not self.has_applied(meta):
             self._changed(changes=changes, meta=meta)
 

@@ -55,7 +55,7 @@ class DirectoryReader:
             end = self.recorder.max_notification_id() or 0
             if end <= self._position:
                 return self._directory
-            events = list(self._events_after(self._position, stop=end))
+            events = list(self.events_after(self._position, stop=end))
             if events:
                 directory = copy.deepcopy(self._directory)
                 for _position, event in events:
@@ -67,7 +67,7 @@ class DirectoryReader:
     def as_of(self, instant: datetime) -> Directory:
         """The directory as it was at ``instant``: the events stamped at or before it."""
         directory = Directory()
-        for _position, event in self._events_after(0):
+        for _position, event in self.events_after(0):
             if event.timestamp <= instant:
                 directory.apply(event)
         return directory
@@ -76,7 +76,7 @@ class DirectoryReader:
         """Under which authority people acted, from the directory as it was then."""
         return Authorities(self)
 
-    def _events_after(
+    def events_after(
         self, position: int, stop: int | None = None
     ) -> Iterator[tuple[int, DomainEvent]]:
         while True:
@@ -101,7 +101,7 @@ class Authorities:
     def __init__(self, reader: DirectoryReader) -> None:
         self.reader = reader
         self.directory = Directory()
-        self.events = reader._events_after(0)
+        self.events = reader.events_after(0)
         self.pending = next(self.events, None)
         self.reached: datetime | None = None
 
