@@ -79,6 +79,8 @@ class DirectoryReader:
     def events_after(
         self, position: int, stop: int | None = None
     ) -> Iterator[tuple[int, DomainEvent]]:
+        """The directory's events after ``position`` (up to ``stop``), with their
+        positions, read a page at a time."""
         while True:
             notifications = self.recorder.select_notifications(
                 position, PAGE, stop=stop, topics=self.topics, inclusive_of_start=False
