@@ -7,14 +7,15 @@ one ``save()`` so they commit together. Commands carry :class:`Meta`, whose
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application, Repository
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
@@ -40,10 +41,13 @@ from domain.meta import Meta
 from domain.organisation import OrganisationChart, check_directory, check_organisation
 from domain.policy import check_acting_for
 from domain.refusals import RefusalLog
+from services.aggregate_cache import CachingRepository
 from services.directory import DirectoryReader
 from services.transcodings import DateAsISO, MetaAsDict
 
 A = TypeVar("A", bound=Aggregate)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def approval_task_id(case_id: UUID) -> str:
@@ -63,21 +67,17 @@ def case_id_of_task(task_id: str) -> UUID | None:
 ESCALATION_BUSINESS_DAYS = 2
 
 
-def replay(aggregate: Any, events: Iterable[Any]) -> Any:
-    """The library's ``project_aggregate`` without its per-event runtime-protocol
-    ``isinstance`` assertion (every stored event here is the library's ``DomainEvent``,
-    which mutates), which took a tenth of a command's time."""
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    return aggregate
+def command(
+    use_case: Callable[Concatenate[BackofficeApplication, P], R],
+) -> Callable[Concatenate[BackofficeApplication, P], R]:
+    """A use case that trusts the aggregates it saves as kept in memory, and runs
+    again on what the store holds if that fails (``CachingRepository.optimistically``)."""
 
+    @functools.wraps(use_case)
+    def run(app: BackofficeApplication, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return app.repository.optimistically(lambda: use_case(app, *args, **kwargs))
 
-class FastReplayRepository(Repository[UUID]):
-    """The library's repository, replaying events with :func:`replay`."""
-
-    def get(self, aggregate_id: UUID, **kwargs: Any) -> Any:
-        kwargs.setdefault("projector_func", replay)
-        return super().get(aggregate_id, **kwargs)
+    return run
 
 
 @dataclass(frozen=True)
@@ -113,9 +113,10 @@ class BackofficeApplication(Application[UUID]):
             for listener in list(self._saved_listeners):
                 listener(position)
 
-    def construct_repository(self) -> Repository[UUID]:
-        # No aggregate cache: measured, it saved nothing (docs/performance.md).
-        return FastReplayRepository(event_store=self.events, snapshot_store=self.snapshots)
+    repository: CachingRepository
+
+    def construct_repository(self) -> CachingRepository:
+        return CachingRepository(self.events)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -124,15 +125,25 @@ class BackofficeApplication(Application[UUID]):
 
     # -- saving ------------------------------------------------------------------
 
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        try:
+            recordings = super()._record(processing_event)
+        except Exception:
+            self.repository.forget(processing_event.aggregates)
+            raise
+        self.repository.remember(processing_event.events)
+        return recordings
+
     def _save(self, *aggregates: Aggregate) -> int:
         recordings = self.save(*aggregates)
         if recordings:
             return max(recording.notification.id for recording in recordings)
+        self.repository.saved_nothing()
         return self.recorder.max_notification_id() or 0
 
-    def _get(self, aggregate_id: UUID, kind: type[A], what: str) -> A:
+    def _get(self, aggregate_id: UUID, kind: type[A], what: str, *, for_update: bool = False) -> A:
         try:
-            aggregate: Aggregate | None = self.repository.get(aggregate_id)
+            aggregate: Aggregate | None = self.repository.get(aggregate_id, for_update=for_update)
         except AggregateNotFoundError:
             raise NotFound(
                 f"{what}_not_found", f"no {what.replace('_', ' ')} {aggregate_id}"
@@ -297,12 +308,15 @@ class BackofficeApplication(Application[UUID]):
 
     # -- leave -------------------------------------------------------------------------
 
-    def leave_request(self, case_id: UUID) -> LeaveRequest:
-        return self._get(case_id, LeaveRequest, "leave_request")
+    def leave_request(self, case_id: UUID, *, for_update: bool = False) -> LeaveRequest:
+        """The case now; ``for_update``: a command's, which saves it (see ``command``)."""
+        return self._get(case_id, LeaveRequest, "leave_request", for_update=for_update)
 
-    def leave_account(self, employee_id: str) -> LeaveAccount | None:
+    def leave_account(self, employee_id: str, *, for_update: bool = False) -> LeaveAccount | None:
         try:
-            account: Aggregate = self.repository.get(LeaveAccount.create_id(employee_id))
+            account: Aggregate = self.repository.get(
+                LeaveAccount.create_id(employee_id), for_update=for_update
+            )
         except AggregateNotFoundError:
             return None
         return account if isinstance(account, LeaveAccount) else None
@@ -316,6 +330,7 @@ class BackofficeApplication(Application[UUID]):
             )
         return account.balance(profile, year)
 
+    @command
     def submit_leave_request(
         self,
         case_id: UUID,
@@ -338,7 +353,8 @@ class BackofficeApplication(Application[UUID]):
                 "no_approver", f"{employee_id} has no manager to approve {leave_type} leave"
             )
         fractions = period.day_fractions(profile.calendar)
-        account = self.leave_account(employee_id) or LeaveAccount(employee_id, meta)
+        account = self.leave_account(employee_id, for_update=True)
+        account = account or LeaveAccount(employee_id, meta)
         account.reserve(str(case_id), leave_type, fractions, profile, meta)
         request = LeaveRequest(
             id=case_id,
@@ -356,9 +372,10 @@ class BackofficeApplication(Application[UUID]):
             request.inform_manager(profile.manager_id, meta)
         return Saved(request, self._save(request, account))
 
+    @command
     def open_approval_task(self, case_id: UUID, now: datetime, meta: Meta) -> Saved:
         """Ask the requester's manager to decide, due two business days from ``now``."""
-        request = self.leave_request(case_id)
+        request = self.leave_request(case_id, for_update=True)
         profile = self.profile(request.requester_id)
         if profile.manager_id is None:
             raise RuleViolation("no_approver", f"{request.requester_id} has no manager")
@@ -370,9 +387,10 @@ class BackofficeApplication(Application[UUID]):
         request.open_task(approval_task_id(case_id), title, [profile.manager_id], due_at, meta)
         return Saved(request, self._save(request))
 
+    @command
     def escalate_approval_task(self, case_id: UUID, task_id: str, meta: Meta) -> Saved:
         """Add the assignees' managers to an overdue task; nothing if there is nobody above."""
-        request = self.leave_request(case_id)
+        request = self.leave_request(case_id, for_update=True)
         task = request.task(task_id)
         if not task.is_open:  # decided (or withdrawn) while the escalation was due
             return Saved(request, self._save(request))
@@ -387,11 +405,12 @@ class BackofficeApplication(Application[UUID]):
             request.escalate_task(task_id, above, meta)
         return Saved(request, self._save(request))
 
+    @command
     def decide_leave_request(
         self, case_id: UUID, task_id: str, decision: Decision, comment: str | None, meta: Meta
     ) -> Saved:
         """Record a decision: approval debits the balance, rejection gives the days back."""
-        request = self.leave_request(case_id)
+        request = self.leave_request(case_id, for_update=True)
         account = self._account_of(request)
         if not request.has_applied(meta):
             if meta.on_behalf_of is not None:  # "X acting for Y": only under a delegation
@@ -404,24 +423,27 @@ class BackofficeApplication(Application[UUID]):
                 account.release(str(case_id), "rejected", meta)
         return Saved(request, self._save(request, account))
 
+    @command
     def withdraw_leave_request(self, case_id: UUID, meta: Meta) -> Saved:
-        request = self.leave_request(case_id)
+        request = self.leave_request(case_id, for_update=True)
         account = self._account_of(request)
         if not request.has_applied(meta):
             request.withdraw(meta)
             account.release(str(case_id), "withdrawn", meta)
         return Saved(request, self._save(request, account))
 
+    @command
     def cancel_leave_request(self, case_id: UUID, today: date, meta: Meta) -> Saved:
-        request = self.leave_request(case_id)
+        request = self.leave_request(case_id, for_update=True)
         account = self._account_of(request)
         if not request.has_applied(meta):
             request.cancel(today, meta)
             account.release(str(case_id), "cancelled", meta)
         return Saved(request, self._save(request, account))
 
+    @command
     def mark_leave_taken(self, case_id: UUID, meta: Meta) -> Saved:
-        request = self.leave_request(case_id)
+        request = self.leave_request(case_id, for_update=True)
         request.mark_taken(meta)
         return Saved(request, self._save(request))
 
@@ -454,7 +476,7 @@ class BackofficeApplication(Application[UUID]):
                     raise
 
     def _account_of(self, request: LeaveRequest) -> LeaveAccount:
-        account = self.leave_account(request.requester_id)
+        account = self.leave_account(request.requester_id, for_update=True)
         if account is None:
             raise NotFound("leave_account_not_found", f"no leave account of {request.requester_id}")
         return account

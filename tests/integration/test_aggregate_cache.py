@@ -1,0 +1,136 @@
+"""Aggregates kept in memory: a command trusts them, and is right when another process
+wrote meanwhile.
+
+``here`` and ``there`` are two applications on one store, as an API process and a
+worker (or two workers) would be: each keeps the events of the aggregates it used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from uuid import UUID
+
+import pytest
+
+from domain.case import Decision
+from domain.errors import Conflict
+from domain.leave_account import LeaveAccount
+from domain.leave_request import LeaveStatus
+from services.application import BackofficeApplication, approval_task_id
+from services.store import StoreLocation
+from tests.integration.conftest import MONDAY_MORNING, ORGANISATION, Office, meta
+
+START, END = date(2030, 6, 3), date(2030, 6, 7)
+
+
+@pytest.fixture
+def here(application: BackofficeApplication) -> Office:
+    application.load_organisation(ORGANISATION, meta("hr"))
+    return Office(application)
+
+
+@pytest.fixture
+def there(store_url: str, here: Office) -> Iterator[Office]:
+    app = BackofficeApplication(env=StoreLocation(store_url).eventsourcing_env())
+    yield Office(app)
+    app.close()
+
+
+def stored_event_names(office: Office, aggregate_id: UUID) -> list[str]:
+    return [type(e).__name__ for e in office.app.events.get(aggregate_id)]
+
+
+def test_a_command_on_a_case_changed_elsewhere_is_decided_on_the_stored_case(
+    here: Office, there: Office
+) -> None:
+    case_id = here.submit("e-3", START, END)
+    here.ask_manager(case_id)
+    there.decide(case_id, "e-2", Decision.REJECT)  # here still keeps the task open
+
+    with pytest.raises(Conflict):  # the stored case's answer, not a second decision
+        here.decide(case_id, "e-2", Decision.APPROVE)
+
+    assert stored_event_names(here, case_id) == [
+        "Submitted",
+        "TaskOpened",
+        "TaskDecided",
+        "Rejected",
+    ]
+    assert here.app.leave_request(case_id).status is LeaveStatus.REJECTED
+
+
+def test_a_refusal_on_a_kept_case_is_checked_against_the_stored_case(
+    here: Office, there: Office
+) -> None:
+    case_id = here.submit("e-3", START, END)
+    there.ask_manager(case_id)  # here keeps the case without its task
+
+    saved = here.decide(case_id, "e-2", Decision.APPROVE)
+
+    assert saved.case.status is LeaveStatus.APPROVED
+    assert stored_event_names(here, case_id)[-1] == "Approved"
+
+
+def test_a_command_already_applied_answers_with_the_stored_case(
+    here: Office, there: Office
+) -> None:
+    case_id = here.submit("e-3", START, END)
+    here.ask_manager(case_id)
+    decision = meta("e-2", case_id)
+    here.app.decide_leave_request(
+        case_id, approval_task_id(case_id), Decision.APPROVE, None, decision
+    )
+    there.take(case_id)  # here keeps the case as approved
+
+    # A retry of the same decision (same command id) records nothing and tells the truth.
+    saved = here.app.decide_leave_request(
+        case_id, approval_task_id(case_id), Decision.APPROVE, None, decision
+    )
+
+    assert saved.case.status is LeaveStatus.TAKEN
+    assert stored_event_names(here, case_id)[-2:] == ["Approved", "Taken"]
+
+
+def test_the_leave_account_kept_in_memory_never_double_books(here: Office, there: Office) -> None:
+    here.submit("e-3", START, END)  # here keeps e-3's account
+    there.submit("e-3", date(2030, 7, 1), date(2030, 7, 5))
+
+    here.submit("e-3", date(2030, 8, 5), date(2030, 8, 9))
+
+    account = there.app.leave_account("e-3")
+    assert account is not None
+    assert len(account.bookings) == 3
+    assert stored_event_names(here, LeaveAccount.create_id("e-3")).count("Reserved") == 3
+
+
+def test_an_aggregate_from_kept_events_is_the_aggregate_the_store_gives(
+    here: Office, store_url: str
+) -> None:
+    case_id = here.submit("e-3", START, END)
+    here.ask_manager(case_id, MONDAY_MORNING)
+    here.escalate(case_id)
+    here.decide(case_id, "e-1", Decision.APPROVE)
+    here.take(case_id)
+    fresh = BackofficeApplication(env=StoreLocation(store_url).eventsourcing_env())
+    try:
+        for aggregate_id in (case_id, LeaveAccount.create_id("e-3")):
+            kept = here.app.repository.get(aggregate_id, for_update=True)
+            stored = fresh.repository.get(aggregate_id)
+            assert vars(kept) == vars(stored)
+            # Each get replays into a new aggregate: changing one changes no other.
+            assert here.app.repository.get(aggregate_id) is not kept
+    finally:
+        fresh.close()
+
+
+def test_only_the_most_recently_used_aggregates_are_kept(here: Office) -> None:
+    repository = here.app.repository
+    repository.maxsize = 2
+    case_id = here.submit("e-3", START, END)  # the case and e-3's account, saved last
+    assert set(repository.kept_ids()) == {case_id, LeaveAccount.create_id("e-3")}
+
+    other = here.submit("e-4", START, END)
+
+    assert set(repository.kept_ids()) == {other, LeaveAccount.create_id("e-4")}
+    assert here.app.leave_request(case_id).status is LeaveStatus.PENDING  # read again
