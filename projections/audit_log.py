@@ -34,8 +34,8 @@ ENVELOPE = {"originator_id", "originator_version", "timestamp", "meta", "origina
 """Attributes every event has; the rest are the event's own facts."""
 
 COLUMNS = (
-    "position, at, stream, version, aggregate, event, actor, on_behalf_of,"
-    " command_id, correlation_id, case_id, process, data"
+    *("position", "at", "stream", "version", "aggregate", "event", "actor", "on_behalf_of"),
+    *("command_id", "correlation_id", "case_id", "process", "data"),
 )
 
 
@@ -57,6 +57,10 @@ def _json(value: object) -> object:
     if isinstance(value, set | frozenset):
         return sorted(value)
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+_encode_facts = json.JSONEncoder(default=_json, sort_keys=True).encode
+"""``json.dumps(facts, default=_json, sort_keys=True)``, without making an encoder per call."""
 
 
 def facts(event: object) -> dict[str, Any]:
@@ -117,7 +121,7 @@ class AuditLog(Projection):
         ),
         "audit_streams": "stream TEXT PRIMARY KEY, aggregate TEXT NOT NULL",
     }
-    indexes = (
+    read_indexes = (
         "CREATE INDEX IF NOT EXISTS audit_log_by_case ON audit_log (case_id, position)",
         "CREATE INDEX IF NOT EXISTS audit_log_by_stream ON audit_log (stream, position)",
         "CREATE INDEX IF NOT EXISTS audit_log_by_actor ON audit_log (actor, position)",
@@ -133,12 +137,7 @@ class AuditLog(Projection):
             self.row(position, event, stream, kinds[stream])
             for (position, event), stream in zip(pairs, streams, strict=True)
         ]
-        cursor.executemany(
-            f"INSERT INTO audit_log ({COLUMNS})"  # noqa: S608
-            f" VALUES ({', '.join('?' for _ in COLUMNS.split(','))})"
-            " ON CONFLICT (position) DO NOTHING",
-            rows,
-        )
+        cursor.insert_many("audit_log", COLUMNS, rows, "ON CONFLICT (position) DO NOTHING")
 
     @staticmethod
     def _stream_kinds(cursor: Cursor, events: list[Any], streams: list[str]) -> dict[str, _Kind]:
@@ -152,10 +151,8 @@ class AuditLog(Projection):
                 kinds[stream] = _kind(topic)
                 created.append((stream, topic))
         if created:
-            cursor.executemany(
-                "INSERT INTO audit_streams (stream, aggregate) VALUES (?, ?)"
-                " ON CONFLICT (stream) DO NOTHING",
-                created,
+            cursor.insert_many(
+                "audit_streams", ("stream", "aggregate"), created, "ON CONFLICT (stream) DO NOTHING"
             )
         missing = sorted(set(streams) - set(kinds))
         for start in range(0, len(missing), 500):
@@ -190,7 +187,7 @@ class AuditLog(Projection):
             meta.correlation_id,
             case_id,
             own["process"] if kind.is_refusals else kind.process,
-            json.dumps(own, default=_json, sort_keys=True),
+            _encode_facts(own),
         )
 
 
@@ -256,7 +253,7 @@ def page(
         params.append(after)
     order = "DESC" if newest_first else "ASC"
     rows = cursor.execute(
-        f"SELECT {COLUMNS} FROM audit_log WHERE {where}"  # noqa: S608
+        f"SELECT {', '.join(COLUMNS)} FROM audit_log WHERE {where}"  # noqa: S608
         f" ORDER BY position {order} LIMIT ?",
         [*params, limit],
     ).fetchall()
@@ -278,7 +275,7 @@ def pages(
         after = entries[-1].position
 
 
-CSV_COLUMNS = [column.strip() for column in COLUMNS.split(",")]
+CSV_COLUMNS = list(COLUMNS)
 
 
 DECISIONS = {"TaskDecided"}

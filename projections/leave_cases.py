@@ -157,11 +157,12 @@ class _Changes:
 
     def write(self, cursor: Cursor) -> None:
         if self.new:
-            cursor.executemany(
-                f"INSERT INTO leave_cases ({COLUMNS})"  # noqa: S608
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE"
-                " SET status = excluded.status, updated_at = excluded.updated_at",
+            cursor.insert_many(
+                "leave_cases",
+                [column.strip() for column in COLUMNS.split(",")],
                 [submission.row() for submission in self.new.values()],
+                "ON CONFLICT (case_id) DO UPDATE"
+                " SET status = excluded.status, updated_at = excluded.updated_at",
             )
         if self.updated:
             cursor.executemany(

@@ -153,12 +153,8 @@ def insert(
     action = "NOTHING"
     if update and columns:
         action = "UPDATE SET " + ", ".join(f"{name} = excluded.{name}" for name in columns)
-    names = (*key, *columns)
-    cursor.executemany(
-        f"INSERT INTO {table} ({', '.join(names)}) VALUES {_in_list(len(names))}"  # noqa: S608
-        f" ON CONFLICT ({', '.join(key)}) DO {action}",
-        rows,
-    )
+    conflict = f"ON CONFLICT ({', '.join(key)}) DO {action}"
+    cursor.insert_many(table, (*key, *columns), rows, conflict)
 
 
 def delete(cursor: Cursor, table: str, key: Sequence[str], keys: Sequence[Key]) -> None:

@@ -79,6 +79,7 @@ class ProjectionRunner:
         self._database = Database(self.location)
         self._lock = threading.Lock()  # one connection, one transaction at a time
         self._position = 0  # the lowest position after the last batch
+        self._dispatch: dict[type, tuple[int, ...]] = {}
         self._stopping = threading.Event()
         self._guard = threading.Lock()  # the subscription, between run() and stop()
         self._subscription: Subscription[ApplicationRecorder] | None = None
@@ -145,9 +146,6 @@ class ProjectionRunner:
         decode = self.application.mapper.to_domain_event
         return [(notification.id, decode(notification)) for notification in notifications]
 
-    def _due(self, event: object, kinds: tuple[type, ...]) -> bool:
-        return isinstance(event, kinds) and self._in_time(event)
-
     def _in_time(self, event: object) -> bool:
         return self.until is None or getattr(event, "timestamp", self.until) <= self.until
 
@@ -155,14 +153,31 @@ class ProjectionRunner:
         self, cursor: Cursor, behind: dict[str, int], events: list[tuple[int, object]]
     ) -> None:
         """Give each projection the events it has not seen, and move every position on."""
-        for projection in self.projections:
-            seen, kinds = behind[projection.name], projection.handles
-            due = [(p, e) for p, e in events if p > seen and self._due(e, kinds)]
-            if due:
-                projection.apply(cursor, due if projection.with_positions else [e for _p, e in due])
+        due: list[list[tuple[int, object]]] = [[] for _ in self.projections]
+        seen = [behind[projection.name] for projection in self.projections]
+        for position, event in events:
+            if self._in_time(event):
+                for index in self._handlers(type(event)):
+                    if position > seen[index]:
+                        due[index].append((position, event))
+        for projection, pairs in zip(self.projections, due, strict=True):
+            if pairs:
+                given = pairs if projection.with_positions else [e for _p, e in pairs]
+                projection.apply(cursor, given)
         if events:
             for name in self.names:
                 tracking.advance(cursor, name, events[-1][0])
+
+    def _handlers(self, kind: type) -> tuple[int, ...]:
+        """The indexes of the projections that handle events of class ``kind``."""
+        handlers = self._dispatch.get(kind)
+        if handlers is None:
+            handlers = self._dispatch[kind] = tuple(
+                index
+                for index, projection in enumerate(self.projections)
+                if issubclass(kind, projection.handles)
+            )
+        return handlers
 
     def rebuild(
         self, names: Collection[str] | None = None, progress: Progress | None = None
@@ -174,7 +189,9 @@ class ProjectionRunner:
         replay), so readers see the read models fill up again meanwhile. The
         emptying is remembered until the replay ends: a rebuild that was killed
         half way resumes where its last batch committed, and applies no event
-        twice. Returns the number of events applied.
+        twice. Indexes only readers use (``Projection.read_indexes``) are dropped
+        for the replay and made again at its end. Returns the number of events
+        applied.
         """
         chosen = [p for p in self.projections if names is None or p.name in names]
         unknown = set(names or ()) - {p.name for p in chosen}
@@ -184,12 +201,14 @@ class ProjectionRunner:
             unfinished = tracking.rebuilding(cursor)
             for projection in chosen:
                 if projection.name not in unfinished:
+                    projection.drop_read_indexes(cursor)
                     projection.clear(cursor)
                     tracking.reset(cursor, projection.name)
                     tracking.start_rebuild(cursor, projection.name)
         applied = self.catch_up(progress, batch_size=self.rebuild_batch_size)
         with self._lock, self._database.transaction() as cursor:
             for projection in chosen:
+                projection.create_tables(cursor)  # and the indexes the rebuild dropped
                 tracking.end_rebuild(cursor, projection.name)
         return applied
 
