@@ -92,14 +92,13 @@ async def _run_stack(settings: Settings) -> None:
     (settings.data_dir / TEMPORAL_ADDRESS_FILE).write_text(address + "\n")
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     runner = ProjectionRunner(settings.store_url, application=application)
+    read_models = ReadModels(settings.store_url)
     try:
         client = await connect_when_ready(address, settings.temporal_namespace, server)
         runner.start()
         api = _ApiServer(
             uvicorn.Config(
-                create_app(
-                    ApiContext(settings, client, application, ReadModels(settings.store_url))
-                ),
+                create_app(ApiContext(settings, client, application, read_models)),
                 host=settings.api_host,
                 port=settings.api_port,
                 log_level="warning",
@@ -123,6 +122,7 @@ async def _run_stack(settings: Settings) -> None:
             await api_task
     finally:
         runner.stop()
+        read_models.close()
         application.close()
         if server is not None:
             server.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -26,27 +27,58 @@ from projections.registry import all_projections
 from projections.team_calendar import Absence
 from services.store import StoreLocation
 
+IDLE_CONNECTIONS = 4
+"""Connections a :class:`ReadModels` keeps open between calls."""
+
 
 class ReadModels:
     """Queries over the read models of one store, safe to call from many threads.
 
-    Each call opens its own connection, so nothing is shared between threads
-    and every call sees the latest committed rows. Call :meth:`wait_for` with
-    the position a command returned to read your own writes.
+    Each call has a connection to itself for one transaction, so every call sees
+    the latest committed rows; connections are kept between calls (up to
+    :data:`IDLE_CONNECTIONS`), since opening one costs more than most queries.
+    A connection that saw an error is closed, not kept. Call :meth:`wait_for`
+    with the position a command returned to read your own writes.
     """
 
     def __init__(self, store_url: str) -> None:
         self.location = StoreLocation(store_url)
         projections = all_projections()
         self.names = [projection.name for projection in projections]
+        self._idle: list[Database] = []
+        self._idle_lock = threading.Lock()
         # Create the tables if no runner has yet, so queries answer "nothing yet".
         with self._read(write=True) as cursor:
             tracking.create_schema(cursor, projections)
 
     @contextmanager
+    def _connection(self) -> Iterator[Database]:
+        with self._idle_lock:
+            database = self._idle.pop() if self._idle else None
+        if database is None:
+            database = Database(self.location)
+        try:
+            yield database
+        except BaseException:
+            database.close()
+            raise
+        with self._idle_lock:
+            if len(self._idle) < IDLE_CONNECTIONS:
+                self._idle.append(database)
+                return
+        database.close()
+
+    @contextmanager
     def _read(self, *, write: bool = False) -> Iterator[Cursor]:
-        with Database(self.location) as database, database.transaction(write=write) as cursor:
+        with self._connection() as database, database.transaction(write=write) as cursor:
             yield cursor
+
+    def close(self) -> None:
+        """Close the connections kept between calls (a later call opens new ones)."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for database in idle:
+            database.close()
 
     def open_tasks(self, assignee_id: str) -> list[InboxTask]:
         with self._read() as cursor:
@@ -108,5 +140,5 @@ class ReadModels:
 
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         """Whether every read model reaches ``position`` within ``timeout`` seconds."""
-        with Database(self.location) as database:
+        with self._connection() as database:
             return tracking.wait_for(database, self.names, position, timeout)
