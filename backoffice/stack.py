@@ -92,7 +92,7 @@ async def _run_stack(settings: Settings) -> None:
     (settings.data_dir / TEMPORAL_ADDRESS_FILE).write_text(address + "\n")
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     runner = ProjectionRunner(settings.store_url, application=application)
-    read_models = ReadModels(settings.store_url)
+    read_models = ReadModels(settings.store_url, progress=runner.progress)
     try:
         client = await connect_when_ready(address, settings.temporal_namespace, server)
         runner.start()

@@ -108,9 +108,10 @@ async def product(server: DevServer, profiles: list[EmployeeProfile]) -> AsyncIt
             jwt_secret=secrets.token_urlsafe(48),
             task_queue=f"bench-{uuid.uuid4()}",
         )
-        context = ApiContext(settings, server.client, app, ReadModels(url))
-        transport = httpx.ASGITransport(app=create_app(context))
         with ProjectionRunner(url, application=app) as runner:
+            read_models = ReadModels(url, progress=runner.progress)
+            context = ApiContext(settings, server.client, app, read_models)
+            transport = httpx.ASGITransport(app=create_app(context))
             runner.start()
             async with (
                 build_worker(server.client, app, settings.task_queue),

@@ -41,10 +41,13 @@ class ReadModels:
     with the position a command returned to read your own writes.
     """
 
-    def __init__(self, store_url: str) -> None:
+    def __init__(self, store_url: str, *, progress: tracking.Progress | None = None) -> None:
+        """``progress``: that of a runner in this process applying every projection
+        (``ProjectionRunner.progress``), so :meth:`wait_for` ends as its batch commits."""
         self.location = StoreLocation(store_url)
         projections = all_projections()
         self.names = [projection.name for projection in projections]
+        self.progress = progress
         self._idle: list[Database] = []
         self._idle_lock = threading.Lock()
         # Create the tables if no runner has yet, so queries answer "nothing yet".
@@ -141,4 +144,6 @@ class ReadModels:
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         """Whether every read model reaches ``position`` within ``timeout`` seconds."""
         with self._connection() as database:
-            return tracking.wait_for(database, self.names, position, timeout)
+            return tracking.wait_for(
+                database, self.names, position, timeout, progress=self.progress
+            )

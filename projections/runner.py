@@ -80,6 +80,9 @@ class ProjectionRunner:
         self._lock = threading.Lock()  # one connection, one transaction at a time
         self._position = 0  # the lowest position after the last batch
         self._dispatch: dict[type, tuple[int, ...]] = {}
+        self.progress = tracking.Progress()
+        """Where this runner has committed every one of its projections up to: give it
+        to the ``ReadModels`` of this process, whose waits then end as a batch commits."""
         self._stopping = threading.Event()
         self._guard = threading.Lock()  # the subscription, between run() and stop()
         self._subscription: Subscription[ApplicationRecorder] | None = None
@@ -129,6 +132,7 @@ class ProjectionRunner:
                     self._apply(cursor, behind, events)
                     break
         self._position = events[-1][0] if events else start
+        self.progress.advance(self._position)
         if events:
             logger.debug("applied %d events up to %d", len(events), self._position)
         applied = len(events) if self.until is None else sum(self._in_time(e) for _p, e in events)
@@ -228,7 +232,9 @@ class ProjectionRunner:
     def wait_for(self, position: int, timeout: float) -> bool:
         """Whether every projection reaches ``position`` within ``timeout`` seconds."""
         with Database(self.location) as database:
-            return tracking.wait_for(database, self.names, position, timeout)
+            return tracking.wait_for(
+                database, self.names, position, timeout, progress=self.progress
+            )
 
     # -- following the log -----------------------------------------------------------
 

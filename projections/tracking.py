@@ -7,6 +7,7 @@ rows, so the rows always show exactly the events up to that position.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Sequence
 
@@ -82,6 +83,30 @@ def reset(cursor: Cursor, name: str) -> None:
     cursor.execute("UPDATE projection_tracking SET position = 0 WHERE name = ?", [name])
 
 
+class Progress:
+    """The position a runner in this process has committed every projection up to;
+    whoever waits for a position wakes as soon as a batch reaches it."""
+
+    def __init__(self) -> None:
+        self._reached = 0
+        self._changed = threading.Condition()
+
+    @property
+    def reached(self) -> int:
+        return self._reached
+
+    def advance(self, position: int) -> None:
+        with self._changed:
+            if position > self._reached:
+                self._reached = position
+                self._changed.notify_all()
+
+    def wait(self, position: int, timeout: float) -> bool:
+        """Whether this process's runner reaches ``position`` within ``timeout`` seconds."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._reached >= position, timeout)
+
+
 def wait_for(
     database: Database,
     names: Sequence[str],
@@ -89,14 +114,19 @@ def wait_for(
     timeout: float,
     *,
     interval: float = 0.01,
+    progress: Progress | None = None,
 ) -> bool:
     """Whether every named projection reaches ``position`` within ``timeout`` seconds.
 
     Polls the tracking table, backing off up to 0.1 s between polls, so it
-    works wherever the runner runs: another thread, process or machine.
+    works wherever the runner runs: another thread, process or machine. With the
+    ``progress`` of a runner in this process (for every projection in ``names``),
+    it wakes as soon as that runner commits the position, between polls.
     """
     deadline = time.monotonic() + timeout
     while True:
+        if progress is not None and progress.reached >= position:
+            return True
         with database.transaction(write=False) as cursor:
             reached = positions(cursor)
         if all(reached.get(name, -1) >= position for name in names):
@@ -104,5 +134,9 @@ def wait_for(
         left = deadline - time.monotonic()
         if left <= 0:
             return False
-        time.sleep(min(interval, left))
+        if progress is not None:
+            if progress.wait(position, min(interval, left)):
+                return True
+        else:
+            time.sleep(min(interval, left))
         interval = min(interval * 2, 0.1)

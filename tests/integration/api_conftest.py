@@ -158,9 +158,8 @@ async def api(
     application.load_organisation(ORGANISATION, Meta("hr", "load-org", "tests"))
     runner = ProjectionRunner(api_store_url, application=application, poll_interval=0.01)
     runner.start()
-    context = ApiContext(
-        settings, temporal_dev_server.client, application, ReadModels(api_store_url)
-    )
+    read_models = ReadModels(api_store_url, progress=runner.progress)  # as `backoffice up`
+    context = ApiContext(settings, temporal_dev_server.client, application, read_models)
     transport = httpx.ASGITransport(app=create_app(context))
     try:
         async with (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -302,6 +303,32 @@ def test_rebuild_gives_exactly_the_same_rows_as_the_incremental_run(
     end = runner.position()
     assert reached[-1] == (end, end)
     assert [position for position, _ in reached] == sorted({p for p, _ in reached})
+
+
+def test_a_wait_ends_when_the_runner_of_this_process_commits_not_at_the_next_poll(
+    office: Office, runner: ProjectionRunner, store_url: str
+) -> None:
+    office.submit("e-3", JUNE_3, JUNE_7)
+    position = recorded(office)
+    waits: list[tuple[bool, float]] = []
+
+    def wait() -> None:
+        started = time.monotonic()
+        with Database(StoreLocation(store_url)) as database:
+            reached = tracking.wait_for(
+                database, runner.names, position, timeout=30, interval=10, progress=runner.progress
+            )
+        waits.append((reached, time.monotonic() - started))
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.2)  # the waiter has polled once, found nothing, and waits up to 10 s
+    runner.catch_up()
+    waiter.join(30)
+
+    [(reached, seconds)] = waits
+    assert reached
+    assert seconds < 5  # woken by the batch's commit, not by its next poll
 
 
 def test_a_rebuild_in_large_batches_gives_the_rows_of_small_ones(
