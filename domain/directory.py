@@ -96,7 +96,7 @@ class Department(IdempotentAggregate):
     def __init__(self, department_id: str, details: dict[str, Any], meta: Meta) -> None:
         super().__init__(meta)
         self.department_id = department_id
-        self.details = details
+        self.details = dict(details)  # the event keeps its own (kept events are shared)
 
     def update(self, details: DepartmentDetails, meta: Meta) -> None:
         changes = changed_fields(self.details, details.to_event_data())

@@ -82,7 +82,7 @@ class Employee(IdempotentAggregate):
     @event(Registered)
     def __init__(self, employee_id: str, profile: dict[str, Any], meta: Meta) -> None:
         super().__init__(meta)
-        self.profile_data = profile
+        self.profile_data = dict(profile)  # the event keeps its own (kept events are shared)
 
     @property
     def profile(self) -> EmployeeProfile:

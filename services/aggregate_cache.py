@@ -10,10 +10,10 @@ usually answered by nothing): another process may have written them. A command
 that will *save* the aggregate may skip even that (``for_update=True``), inside
 :meth:`CachingRepository.optimistically`: if the kept events were behind, the save
 fails on the stream's version (the store's optimistic concurrency control), or
-the command refuses on state that is old, or it saves nothing (so no version
-was checked); in each case the command runs a second time with every aggregate
-brought up to date from the store, and only that attempt's outcome counts. A
-failed save forgets the aggregates it carried.
+the command refuses or fails on state that is old, or its save does not extend a
+trusted aggregate (so no version check covered it); in each case the command runs
+a second time with every aggregate brought up to date from the store, and only
+that attempt's outcome counts. A failed save forgets the aggregates it carried.
 """
 
 from __future__ import annotations
@@ -22,20 +22,21 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Repository
-from eventsourcing.persistence import EventStore, IntegrityError
-
-from domain.errors import DomainError
+from eventsourcing.persistence import EventStore
 
 T = TypeVar("T")
 
 DEFAULT_MAXSIZE = 10_000
-"""Aggregates kept (the least recently used go first): a leave case's few events
-take about a kilobyte, so this is some megabytes."""
+"""Aggregates kept at most (the least recently used go first)."""
+
+DEFAULT_MAX_EVENTS = 100_000
+"""Events kept at most, all aggregates together: about a kilobyte each once decoded,
+so some 100 MB at worst (a leave account's stream grows for a whole career)."""
 
 
 def replay(aggregate: Any, events: Iterable[Any]) -> Any:
@@ -49,13 +50,15 @@ def replay(aggregate: Any, events: Iterable[Any]) -> Any:
 
 @dataclass
 class _Attempt:
-    """One optimistic run of a command: whether it used kept events unchecked."""
+    """One optimistic run of a command: the aggregates it took from kept events
+    without asking the store."""
 
-    trusted_cache: bool = False
+    trusted: set[UUID] = field(default_factory=set)
 
 
 class _Unconfirmed(Exception):
-    """A command trusted kept events and saved nothing: no version check confirmed them."""
+    """A command trusted kept events of an aggregate its save did not extend, so no
+    version check confirmed them."""
 
 
 _attempt: ContextVar[_Attempt | None] = ContextVar("backoffice_cache_attempt", default=None)
@@ -64,10 +67,18 @@ _attempt: ContextVar[_Attempt | None] = ContextVar("backoffice_cache_attempt", d
 class CachingRepository(Repository[UUID]):
     """The library's repository with an in-process cache of aggregates' events."""
 
-    def __init__(self, event_store: EventStore[UUID], *, maxsize: int = DEFAULT_MAXSIZE) -> None:
+    def __init__(
+        self,
+        event_store: EventStore[UUID],
+        *,
+        maxsize: int = DEFAULT_MAXSIZE,
+        max_events: int = DEFAULT_MAX_EVENTS,
+    ) -> None:
         super().__init__(event_store)
         self.maxsize = maxsize
+        self.max_events = max_events
         self._streams: OrderedDict[UUID, tuple[Any, ...]] = OrderedDict()
+        self._events = 0  # kept, all streams together
         self._lock = threading.Lock()
 
     def get(
@@ -92,7 +103,7 @@ class CachingRepository(Repository[UUID]):
                 self._streams.move_to_end(aggregate_id)
         attempt = _attempt.get()
         if kept is not None and for_update and attempt is not None:
-            attempt.trusted_cache = True
+            attempt.trusted.add(aggregate_id)
             events = kept
         else:
             after = kept[-1].originator_version if kept else None
@@ -105,15 +116,16 @@ class CachingRepository(Repository[UUID]):
         return projector_func(None, events)
 
     def optimistically(self, command: Callable[[], T]) -> T:
-        """Run ``command`` trusting kept events for what it saves; if it then fails
-        (a stale version, or a refusal on state that may be old), run it again with
-        every aggregate read up to date."""
+        """Run ``command`` trusting kept events for what it saves; if it then fails in
+        any way (a stale version, a refusal or an error on state that may be old, a
+        trusted aggregate its save did not extend), run it again with every aggregate
+        read up to date."""
         attempt = _Attempt()
         token = _attempt.set(attempt)
         try:
             return command()
-        except (IntegrityError, DomainError, _Unconfirmed):
-            if not attempt.trusted_cache:
+        except Exception:
+            if not attempt.trusted:
                 raise
         finally:
             _attempt.reset(token)
@@ -128,12 +140,14 @@ class CachingRepository(Repository[UUID]):
         with self._lock:
             return list(self._streams)
 
-    def saved_nothing(self) -> None:
-        """Called when a save records nothing (a command already applied, a task
-        already closed): the store checked no version, so an answer given from kept
-        events may be old; the command runs again on what the store holds."""
+    def check_saved(self, extended: Iterable[UUID]) -> None:
+        """Called before a save with the aggregates it adds events to: their versions
+        are checked by the store. An aggregate the command trusted from kept events and
+        does not extend (a command already applied, a booking not found on an account
+        that was behind) was never checked, and the command's answer may rest on old
+        state: the command runs again on what the store holds."""
         attempt = _attempt.get()
-        if attempt is not None and attempt.trusted_cache:
+        if attempt is not None and attempt.trusted - set(extended):
             raise _Unconfirmed
 
     def remember(self, events: Iterable[Any]) -> None:
@@ -150,13 +164,13 @@ class CachingRepository(Repository[UUID]):
                 elif kept is not None and kept[-1].originator_version == first - 1:
                     self._put(stream, kept + tuple(new))
                 else:
-                    self._streams.pop(stream, None)
+                    self._drop(stream)
 
     def forget(self, aggregates: Mapping[UUID, Any] | Iterable[UUID]) -> None:
         """Drop what is kept of these aggregates (a save of them failed)."""
         with self._lock:
             for aggregate_id in aggregates:
-                self._streams.pop(aggregate_id, None)
+                self._drop(aggregate_id)
 
     def _keep(self, aggregate_id: UUID, events: tuple[Any, ...]) -> None:
         with self._lock:
@@ -165,7 +179,16 @@ class CachingRepository(Repository[UUID]):
                 self._put(aggregate_id, events)
 
     def _put(self, aggregate_id: UUID, events: tuple[Any, ...]) -> None:
+        self._drop(aggregate_id)
         self._streams[aggregate_id] = events
-        self._streams.move_to_end(aggregate_id)
-        while len(self._streams) > self.maxsize:
-            self._streams.popitem(last=False)
+        self._events += len(events)
+        while len(self._streams) > self.maxsize or (
+            self._events > self.max_events and len(self._streams) > 1
+        ):
+            _oldest, dropped = self._streams.popitem(last=False)
+            self._events -= len(dropped)
+
+    def _drop(self, aggregate_id: UUID) -> None:
+        dropped = self._streams.pop(aggregate_id, None)
+        if dropped is not None:
+            self._events -= len(dropped)

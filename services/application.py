@@ -135,10 +135,10 @@ class BackofficeApplication(Application[UUID]):
         return recordings
 
     def _save(self, *aggregates: Aggregate) -> int:
+        self.repository.check_saved(a.id for a in aggregates if a.pending_events)
         recordings = self.save(*aggregates)
         if recordings:
             return max(recording.notification.id for recording in recordings)
-        self.repository.saved_nothing()
         return self.recorder.max_notification_id() or 0
 
     def _get(self, aggregate_id: UUID, kind: type[A], what: str, *, for_update: bool = False) -> A:

@@ -104,6 +104,30 @@ def test_the_leave_account_kept_in_memory_never_double_books(here: Office, there
     assert stored_event_names(here, LeaveAccount.create_id("e-3")).count("Reserved") == 3
 
 
+@pytest.mark.parametrize("action", ["approve", "reject", "withdraw", "cancel"])
+def test_a_command_on_an_account_changed_elsewhere_books_on_the_stored_account(
+    here: Office, there: Office, action: str
+) -> None:
+    here.submit("e-3", START, END)  # here keeps e-3's account with this case's days only
+    case_id = there.submit("e-3", date(2030, 7, 1), date(2030, 7, 5))
+    there.ask_manager(case_id)
+    if action == "cancel":
+        there.decide(case_id, "e-2", Decision.APPROVE)
+
+    if action == "withdraw":
+        here.withdraw(case_id, "e-3")
+    elif action == "cancel":
+        here.cancel(case_id, "e-3", today=date(2030, 6, 1))
+    else:
+        here.decide(case_id, "e-2", Decision.APPROVE if action == "approve" else Decision.REJECT)
+
+    last = stored_event_names(here, LeaveAccount.create_id("e-3"))[-1]
+    assert last == ("Confirmed" if action == "approve" else "Released")
+    account = there.app.leave_account("e-3")
+    assert account is not None
+    assert (str(case_id) in account.bookings) is (action == "approve")
+
+
 def test_an_aggregate_from_kept_events_is_the_aggregate_the_store_gives(
     here: Office, store_url: str
 ) -> None:
@@ -134,3 +158,14 @@ def test_only_the_most_recently_used_aggregates_are_kept(here: Office) -> None:
 
     assert set(repository.kept_ids()) == {other, LeaveAccount.create_id("e-4")}
     assert here.app.leave_request(case_id).status is LeaveStatus.PENDING  # read again
+
+
+def test_the_events_kept_are_bounded_all_aggregates_together(here: Office) -> None:
+    repository = here.app.repository
+    repository.max_events = 3  # a new case has 1 event, a new account 2
+    case_id = here.submit("e-3", START, END)
+    assert set(repository.kept_ids()) == {case_id, LeaveAccount.create_id("e-3")}
+
+    other = here.submit("e-4", START, END)
+
+    assert set(repository.kept_ids()) == {other, LeaveAccount.create_id("e-4")}
