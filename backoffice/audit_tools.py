@@ -95,7 +95,8 @@ def export(
     with ProjectionRunner(settings.store_url, projections=[AuditLog()]) as runner:
         runner.catch_up(progress=bar)  # the log shows every event recorded so far
     bar.close()
-    pages = ReadModels(settings.store_url).audit_entries(selection)
+    read_models = ReadModels(settings.store_url)
+    pages = read_models.audit_entries(selection)
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     try:
         authority = decision_authority(application.directory.authorities())
@@ -113,6 +114,7 @@ def export(
                 out.write(chunk)
     finally:
         application.close()
+        read_models.close()
     where = "standard output" if output is None else str(output)
     typer.echo(f"exported {exported} events to {where}", err=True)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from uuid import UUID
+
+import psycopg
 
 from domain.employee import EmployeeProfile
 from projections import (
@@ -50,35 +52,57 @@ class ReadModels:
         self.progress = progress
         self._idle: list[Database] = []
         self._idle_lock = threading.Lock()
+        self._closed = False
         # Create the tables if no runner has yet, so queries answer "nothing yet".
         with self._read(write=True) as cursor:
             tracking.create_schema(cursor, projections)
 
-    @contextmanager
-    def _connection(self) -> Iterator[Database]:
+    def _take(self) -> tuple[Database, bool]:
+        """A connection, and whether it was kept from an earlier call."""
         with self._idle_lock:
-            database = self._idle.pop() if self._idle else None
-        if database is None:
-            database = Database(self.location)
-        try:
-            yield database
-        except BaseException:
-            database.close()
-            raise
+            if self._idle:
+                return self._idle.pop(), True
+        return Database(self.location), False
+
+    def _give_back(self, database: Database) -> None:
         with self._idle_lock:
-            if len(self._idle) < IDLE_CONNECTIONS:
+            if not self._closed and len(self._idle) < IDLE_CONNECTIONS:
                 self._idle.append(database)
                 return
         database.close()
 
+    def _begin(self, write: bool) -> tuple[Database, ExitStack, Cursor]:
+        """A connection with a transaction begun on it. A kept connection that cannot
+        begin one (PostgreSQL closed it meanwhile: a restart, an idle timeout) is
+        replaced by a new connection."""
+        database, kept = self._take()
+        while True:
+            stack = ExitStack()
+            try:
+                cursor = stack.enter_context(database.transaction(write=write))
+            except psycopg.OperationalError:
+                database.close()
+                if not kept:
+                    raise
+                database, kept = Database(self.location), False
+                continue
+            return database, stack, cursor
+
     @contextmanager
     def _read(self, *, write: bool = False) -> Iterator[Cursor]:
-        with self._connection() as database, database.transaction(write=write) as cursor:
-            yield cursor
+        database, transaction, cursor = self._begin(write)
+        try:
+            with transaction:
+                yield cursor
+        except BaseException:
+            database.close()  # it may be broken: a new one next time
+            raise
+        self._give_back(database)
 
     def close(self) -> None:
-        """Close the connections kept between calls (a later call opens new ones)."""
+        """Close the connections kept between calls; later calls keep none."""
         with self._idle_lock:
+            self._closed = True
             idle, self._idle = self._idle, []
         for database in idle:
             database.close()
@@ -143,7 +167,14 @@ class ReadModels:
 
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         """Whether every read model reaches ``position`` within ``timeout`` seconds."""
-        with self._connection() as database:
-            return tracking.wait_for(
+        database, transaction, _cursor = self._begin(write=False)  # one that answers
+        transaction.close()
+        try:
+            reached = tracking.wait_for(
                 database, self.names, position, timeout, progress=self.progress
             )
+        except BaseException:
+            database.close()
+            raise
+        self._give_back(database)
+        return reached

@@ -122,8 +122,10 @@ def runner(store_url: str, application: BackofficeApplication) -> Iterator[Proje
 
 
 @pytest.fixture
-def read_models(store_url: str) -> ReadModels:
-    return ReadModels(store_url)
+def read_models(store_url: str) -> Iterator[ReadModels]:
+    models = ReadModels(store_url)
+    yield models
+    models.close()
 
 
 @pytest.fixture

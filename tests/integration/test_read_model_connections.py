@@ -5,10 +5,13 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
+import psycopg
 import pytest
 
+from projections.database import Database
 from projections.queries import IDLE_CONNECTIONS, ReadModels
 from projections.runner import ProjectionRunner
+from services.store import StoreLocation
 from tests.integration.conftest import Office
 
 
@@ -24,16 +27,28 @@ def test_a_kept_connection_sees_what_was_committed_after_it_was_kept(
 
 
 def test_calls_from_many_threads_share_a_few_connections(
-    office: Office, runner: ProjectionRunner, read_models: ReadModels
+    office: Office,
+    runner: ProjectionRunner,
+    read_models: ReadModels,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     case_id = office.submit("e-3", date(2030, 6, 3), date(2030, 6, 7))
     office.ask_manager(case_id)
     runner.catch_up()
 
+    opened: list[object] = []
+
+    class CountedDatabase(Database):
+        def __init__(self, location: StoreLocation) -> None:
+            super().__init__(location)
+            opened.append(self)
+
+    monkeypatch.setattr("projections.queries.Database", CountedDatabase)
     with ThreadPoolExecutor(max_workers=8) as threads:
         answers = list(threads.map(lambda _: read_models.open_tasks("e-2"), range(200)))
 
     assert all([task.case_id for task in tasks] == [case_id] for tasks in answers)
+    assert len(opened) <= 8  # at most one per thread at a time, not one per call
     assert len(read_models._idle) <= IDLE_CONNECTIONS
 
 
@@ -49,3 +64,21 @@ def test_a_connection_that_failed_is_not_kept(read_models: ReadModels) -> None:
 
     assert not set(map(id, read_models._idle)) & set(map(id, kept))
     assert read_models.position() >= 0  # a new connection answers
+
+
+def test_a_kept_connection_the_server_closed_is_replaced(postgres_url: str) -> None:
+    read_models = ReadModels(postgres_url)
+    try:
+        read_models.position()
+        [kept] = read_models._idle
+        assert kept._postgres is not None
+        backend = kept._postgres.info.backend_pid
+        with psycopg.connect(StoreLocation(postgres_url).psycopg_conninfo()) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+
+        assert read_models.position() == 0  # answered on a new connection
+        assert read_models.wait_for(0, timeout=1)
+    finally:
+        read_models.close()
+
+    assert read_models._idle == []
