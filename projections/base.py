@@ -37,10 +37,10 @@ class Projection(ABC):
     with_positions: ClassVar[bool] = False
     """Whether ``apply`` is given ``(position, event)`` pairs rather than events."""
 
-    def create_tables(self, cursor: Cursor) -> None:
+    def create_tables(self, cursor: Cursor, *, read_indexes: bool = True) -> None:
         for table, columns in self.tables.items():
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
-        for statement in (*self.indexes, *self.read_indexes):
+        for statement in (*self.indexes, *(self.read_indexes if read_indexes else ())):
             cursor.execute(statement)
 
     def drop_read_indexes(self, cursor: Cursor) -> None:

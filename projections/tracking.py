@@ -22,7 +22,9 @@ SCHEMA_LOCK = 0x6261636B  # any constant: serialises concurrent creation of the 
 
 
 def create_schema(cursor: Cursor, projections: Iterable[Projection]) -> None:
-    """Create the tracking table and the projections' tables, if missing."""
+    """Create the tracking table and the projections' tables, if missing. The indexes
+    only readers use wait while a rebuild of their read model is unfinished: the
+    rebuild makes them when it ends (see ``ProjectionRunner.rebuild``)."""
     if cursor.is_postgres:
         # Two processes creating the same table at once can collide in PostgreSQL.
         cursor.execute("SELECT pg_advisory_xact_lock(?)", [SCHEMA_LOCK])
@@ -31,8 +33,9 @@ def create_schema(cursor: Cursor, projections: Iterable[Projection]) -> None:
         " (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
     )
     cursor.execute("CREATE TABLE IF NOT EXISTS projection_rebuilds (name TEXT PRIMARY KEY)")
+    unfinished = rebuilding(cursor)
     for projection in projections:
-        projection.create_tables(cursor)
+        projection.create_tables(cursor, read_indexes=projection.name not in unfinished)
         cursor.execute(
             "INSERT INTO projection_tracking (name, position) VALUES (?, 0)"
             " ON CONFLICT (name) DO NOTHING",

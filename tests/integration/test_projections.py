@@ -9,7 +9,9 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
+import pytest
 from eventsourcing.postgres import PostgresSubscription
 
 from domain.case import Decision
@@ -541,3 +543,61 @@ def test_a_rebuild_reads_in_its_own_larger_batches(
 
     assert following == -(-recorded // 4)
     assert len(batches) == -(-recorded // 10)
+
+
+def test_rows_copied_in_bulk_are_stored_as_rows_inserted_one_by_one(store_url: str) -> None:
+    values = ["plain", "", "tab\there", "line\nbreak", "back\\slash", "\\N", None]
+    rows = [(index, values[index % len(values)], index % 2 == 0) for index in range(2 * COPY_FROM)]
+    with Database(StoreLocation(store_url)) as database:
+        with database.transaction() as cursor:
+            for table in ("bulk", "one_by_one"):
+                cursor.execute(f"CREATE TABLE {table} (k BIGINT PRIMARY KEY, t TEXT, b BOOLEAN)")
+        with database.transaction() as cursor:
+            cursor.insert_many("bulk", ("k", "t", "b"), rows, "ON CONFLICT (k) DO NOTHING")
+            for row in rows:
+                cursor.insert_many(
+                    "one_by_one", ("k", "t", "b"), [row], "ON CONFLICT (k) DO NOTHING"
+                )
+        with database.transaction(write=False) as cursor:
+            bulk = cursor.execute("SELECT * FROM bulk ORDER BY k").fetchall()
+            one_by_one = cursor.execute("SELECT * FROM one_by_one ORDER BY k").fetchall()
+
+    assert bulk == one_by_one
+    assert [row[1] for row in bulk[: len(values)]] == values
+
+
+def test_a_value_bulk_copy_would_store_differently_is_refused(postgres_url: str) -> None:
+    rows = [(index, uuid4()) for index in range(COPY_FROM)]  # text must be given as text
+    with Database(StoreLocation(postgres_url)) as database:
+        with database.transaction() as cursor:
+            cursor.execute("CREATE TABLE ids (k BIGINT PRIMARY KEY, t TEXT)")
+        with pytest.raises(TypeError, match="differently"), database.transaction() as cursor:
+            cursor.insert_many("ids", ("k", "t"), rows, "ON CONFLICT (k) DO NOTHING")
+
+
+def audit_indexes(store_url: str) -> set[str]:
+    with Database(StoreLocation(store_url)) as database, database.transaction() as cursor:
+        if cursor.is_postgres:
+            sql = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+        else:
+            sql = "SELECT name FROM sqlite_master WHERE type = 'index'"
+        return {name for (name,) in cursor.execute(sql).fetchall() if "audit_log_by" in name}
+
+
+def test_the_indexes_a_rebuild_dropped_wait_for_its_end(
+    office: Office, runner: ProjectionRunner, store_url: str
+) -> None:
+    some_history(office)
+    runner.catch_up()
+    assert len(audit_indexes(store_url)) == 4
+    with Database(StoreLocation(store_url)) as database, database.transaction() as cursor:
+        [audit] = [p for p in runner.projections if p.name == "audit_log"]
+        audit.drop_read_indexes(cursor)  # as a rebuild killed half way leaves them
+        tracking.start_rebuild(cursor, audit.name)
+
+    ReadModels(store_url).close()  # an API starting meanwhile makes the tables it needs
+    assert audit_indexes(store_url) == set()
+
+    runner.rebuild(["audit_log"])  # resumes, and makes them at its end
+
+    assert len(audit_indexes(store_url)) == 4
