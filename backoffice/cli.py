@@ -128,6 +128,14 @@ def projections_rebuild(
             " PostgreSQL schema name when the store is PostgreSQL."
         ),
     ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Share the read models out among this many processes, each replaying the"
+            " log into its share (the audit log is about half the work).",
+        ),
+    ] = 1,
     data: DataOption = None,
 ) -> None:
     """Rebuild read models from the events, with a progress bar. Killed half way, the
@@ -161,7 +169,7 @@ def projections_rebuild(
         if resumed:
             typer.echo(f"resuming the interrupted rebuild of {', '.join(resumed)}", err=True)
         try:
-            count = runner.rebuild(names or None, progress=bar)
+            count = runner.rebuild(names or None, progress=bar, processes=processes)
         except ValueError as error:
             raise fail(f"{error}; known read models: {', '.join(runner.names)}") from error
         finally:

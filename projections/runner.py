@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
@@ -22,6 +25,10 @@ from services.application import BackofficeApplication
 from services.store import StoreLocation
 
 logger = logging.getLogger(__name__)
+
+REBUILD_WEIGHTS = {"audit_log": 5}
+"""How much work each read model's replay is, against the others' 1: the audit log
+writes a row for every event (measured: about the five others together)."""
 
 Progress = Callable[[int, int], None]
 """Called after each batch with the position reached and the position to reach."""
@@ -60,6 +67,8 @@ class ProjectionRunner:
         the event store's own); ``until``: apply only events recorded at or before that
         instant; ``stop``: read the log no further than that position. The last two build
         read models as of a past moment, for audit; the runner then is not for following."""
+        self.store_url = store_url
+        self.into = into
         self.location = StoreLocation(into or store_url)
         self.until = until
         self.stop_position = stop
@@ -184,7 +193,11 @@ class ProjectionRunner:
         return handlers
 
     def rebuild(
-        self, names: Collection[str] | None = None, progress: Progress | None = None
+        self,
+        names: Collection[str] | None = None,
+        progress: Progress | None = None,
+        *,
+        processes: int = 1,
     ) -> int:
         """Empty the named read models (all by default) and replay the whole log into them.
 
@@ -194,8 +207,11 @@ class ProjectionRunner:
         emptying is remembered until the replay ends: a rebuild that was killed
         half way resumes where its last batch committed, and applies no event
         twice. Indexes only readers use (``Projection.read_indexes``) are dropped
-        for the replay and made again at its end. Returns the number of events
-        applied.
+        for the replay and made again at its end.
+
+        ``processes`` > 1 shares the read models out among that many processes,
+        each reading the log and replaying it into its share (this one reports
+        ``progress`` for the largest share). Returns the number of events applied.
         """
         chosen = [p for p in self.projections if names is None or p.name in names]
         unknown = set(names or ()) - {p.name for p in chosen}
@@ -209,12 +225,61 @@ class ProjectionRunner:
                     projection.clear(cursor)
                     tracking.reset(cursor, projection.name)
                     tracking.start_rebuild(cursor, projection.name)
-        applied = self.catch_up(progress, batch_size=self.rebuild_batch_size)
+        shares = _shares(chosen, processes) if _all_registered(chosen) else [chosen]
+        if len(shares) == 1:
+            applied = self.catch_up(progress, batch_size=self.rebuild_batch_size)
+        else:
+            applied = self._rebuild_shared(shares, progress)
         with self._lock, self._database.transaction() as cursor:
             for projection in chosen:
                 projection.create_tables(cursor)  # and the indexes the rebuild dropped
                 tracking.end_rebuild(cursor, projection.name)
         return applied
+
+    def _rebuild_shared(self, shares: list[list[Projection]], progress: Progress | None) -> int:
+        """Replay the first share here and each other share in a process of its own
+        (``python -m projections.share``: nothing of this process is copied)."""
+        helpers = [
+            subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+                [sys.executable, "-m", "projections.share", self._share_spec(share)]
+            )
+            for share in shares[1:]
+        ]
+        try:
+            with self._share_runner(shares[0]) as runner:
+                applied = runner.catch_up(progress, batch_size=self.rebuild_batch_size)
+        finally:
+            codes = [helper.wait() for helper in helpers]
+        failed = [share[0].name for share, code in zip(shares[1:], codes, strict=True) if code]
+        if failed:
+            raise RuntimeError(
+                f"the rebuild of {', '.join(failed)} stopped: run it again to resume it"
+            )
+        # Whatever was recorded while the shares replayed, for every read model.
+        return applied + self.catch_up(batch_size=self.rebuild_batch_size)
+
+    def _share_spec(self, share: list[Projection]) -> str:
+        return json.dumps(
+            {
+                "store_url": self.store_url,
+                "names": [projection.name for projection in share],
+                "into": self.into,
+                "until": None if self.until is None else self.until.isoformat(),
+                "stop": self.stop_position,
+                "batch_size": self.rebuild_batch_size,
+            }
+        )
+
+    def _share_runner(self, share: list[Projection]) -> ProjectionRunner:
+        return ProjectionRunner(
+            self.store_url,
+            projections=share,
+            application=self.application,
+            rebuild_batch_size=self.rebuild_batch_size,
+            into=self.into,
+            until=self.until,
+            stop=self.stop_position,
+        )
 
     def resuming(self) -> list[str]:
         """The read models whose rebuild was interrupted and will resume."""
@@ -312,3 +377,39 @@ class ProjectionRunner:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _all_registered(projections: Sequence[Projection]) -> bool:
+    """Whether each is the registry's read model of its name: another process can make it."""
+    registered = {projection.name: type(projection) for projection in all_projections()}
+    return all(registered.get(p.name) is type(p) for p in projections)
+
+
+def _shares(projections: Sequence[Projection], processes: int) -> list[list[Projection]]:
+    """The read models in up to ``processes`` shares of about equal work, the
+    largest first."""
+    shares: list[list[Projection]] = [[] for _ in range(max(1, processes))]
+    load = [0] * len(shares)
+    heaviest_first = sorted(projections, key=lambda p: -REBUILD_WEIGHTS.get(p.name, 1))
+    for projection in heaviest_first:
+        lightest = load.index(min(load))
+        shares[lightest].append(projection)
+        load[lightest] += REBUILD_WEIGHTS.get(projection.name, 1)
+    return [share for share in shares if share]
+
+
+def replay_share(spec: str) -> int:
+    """In a helper process of a shared rebuild: replay the log into the read models
+    that ``spec`` (JSON, from ``ProjectionRunner._share_spec``) names."""
+    share = json.loads(spec)
+    projections = [p for p in all_projections() if p.name in share["names"]]
+    until = share["until"]
+    with ProjectionRunner(
+        share["store_url"],
+        projections=projections,
+        rebuild_batch_size=share["batch_size"],
+        into=share["into"],
+        until=None if until is None else datetime.fromisoformat(until),
+        stop=share["stop"],
+    ) as runner:
+        return runner.catch_up(batch_size=share["batch_size"])

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from backoffice.cli import app
 from backoffice.settings import Settings
+from projections.runner import ProjectionRunner
 from services.application import BackofficeApplication
 
 EXAMPLE_ORG = Path(__file__).parents[2] / "examples" / "org.yaml"
@@ -119,6 +120,20 @@ def test_projections_rebuild_reports_progress_and_what_it_rebuilt(data_dir: Path
     assert code == 0
     assert "26/26 events" in err
     assert "rebuilt employee_directory" in out
+
+
+def test_projections_rebuild_can_share_the_read_models_among_processes(
+    data_dir: Path,
+) -> None:
+    run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+
+    code, out, err = run("projections", "rebuild", "--processes", "2", "--data", str(data_dir))
+
+    assert code == 0, err
+    assert "from 26 events" in out
+    with ProjectionRunner(Settings(data_dir=data_dir).store_url) as runner:
+        assert runner.resuming() == []
+        assert runner.catch_up() == 0  # every read model is at the end of the log
 
 
 def test_rebuilding_an_unknown_read_model_names_the_known_ones(data_dir: Path) -> None:

@@ -333,6 +333,20 @@ def test_a_wait_ends_when_the_runner_of_this_process_commits_not_at_the_next_pol
     assert seconds < 5  # woken by the batch's commit, not by its next poll
 
 
+def test_a_rebuild_shared_out_among_processes_gives_the_same_rows(
+    office: Office, runner: ProjectionRunner, dump_rows: Callable[[], dict[str, Any]]
+) -> None:
+    some_history(office)
+    runner.catch_up()
+    incremental = dump_rows()
+
+    applied = runner.rebuild(processes=2)
+
+    assert dump_rows() == incremental
+    assert applied == recorded(office)
+    assert runner.resuming() == []
+
+
 def test_a_rebuild_in_large_batches_gives_the_rows_of_small_ones(
     office: Office, runner: ProjectionRunner, dump_rows: Callable[[], dict[str, Any]]
 ) -> None:
