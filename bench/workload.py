@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -125,7 +126,8 @@ class CaseWriter:
     """Writes leave cases through the aggregates into ``stores``, ``batch`` cases at a time.
 
     Each batch's events are encoded once, by the first store's mapper, and
-    inserted into every store in one transaction each. Within a batch the
+    inserted into every store in one transaction each, the stores at once (a
+    thread each). Within a batch the
     cases' use cases interleave as they would in a live system: every case's
     submission, then every task opened, then every decision, ... Each employee
     has at most one case per batch, so an account's events stay in the order
@@ -182,8 +184,12 @@ class CaseWriter:
         if not events:
             return
         stored = [self.stores[0].mapper.to_stored_event(event) for event in events]
-        for store in self.stores:
-            store.recorder.insert_events(stored)
+        # One thread per store: each waits on its database much of the time.
+        with ThreadPoolExecutor(max_workers=len(self.stores)) as threads:
+            for inserted in [
+                threads.submit(store.recorder.insert_events, stored) for store in self.stores
+            ]:
+                inserted.result()
 
     def _case(self, profile: EmployeeProfile, outcome: Outcome) -> Steps:
         """One case, commanded as the use cases would, left as ``outcome`` says."""

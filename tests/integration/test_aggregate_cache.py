@@ -19,15 +19,14 @@ from domain.leave_account import LeaveAccount
 from domain.leave_request import LeaveStatus
 from services.application import BackofficeApplication, approval_task_id
 from services.store import StoreLocation
-from tests.integration.conftest import MONDAY_MORNING, ORGANISATION, Office, meta
+from tests.integration.conftest import MONDAY_MORNING, Office, meta
 
 START, END = date(2030, 6, 3), date(2030, 6, 7)
 
 
 @pytest.fixture
-def here(application: BackofficeApplication) -> Office:
-    application.load_organisation(ORGANISATION, meta("hr"))
-    return Office(application)
+def here(office: Office) -> Office:
+    return office
 
 
 @pytest.fixture
