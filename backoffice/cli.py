@@ -172,6 +172,8 @@ def projections_rebuild(
             count = runner.rebuild(names or None, progress=bar, processes=processes)
         except ValueError as error:
             raise fail(f"{error}; known read models: {', '.join(runner.names)}") from error
+        except RuntimeError as error:  # a helper process of --processes stopped
+            raise fail(str(error)) from error
         finally:
             bar.close()
     where = "" if target is None else f" into {into}"

@@ -49,6 +49,8 @@ class ReadModels:
         self.location = StoreLocation(store_url)
         projections = all_projections()
         self.names = [projection.name for projection in projections]
+        if progress is not None and not progress.names >= set(self.names):
+            raise ValueError("that runner does not apply every read model the queries read")
         self.progress = progress
         self._idle: list[Database] = []
         self._idle_lock = threading.Lock()
@@ -86,6 +88,9 @@ class ReadModels:
                     raise
                 database, kept = Database(self.location), False
                 continue
+            except BaseException:  # SQLite busy past its timeout, say
+                database.close()
+                raise
             return database, stack, cursor
 
     @contextmanager
@@ -100,7 +105,8 @@ class ReadModels:
         self._give_back(database)
 
     def close(self) -> None:
-        """Close the connections kept between calls; later calls keep none."""
+        """Close the connections kept between calls; from now on none is kept (a call
+        under way closes its own when it ends)."""
         with self._idle_lock:
             self._closed = True
             idle, self._idle = self._idle, []
@@ -168,8 +174,8 @@ class ReadModels:
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         """Whether every read model reaches ``position`` within ``timeout`` seconds."""
         database, transaction, _cursor = self._begin(write=False)  # one that answers
-        transaction.close()
         try:
+            transaction.close()
             reached = tracking.wait_for(
                 database, self.names, position, timeout, progress=self.progress
             )

@@ -89,7 +89,7 @@ class ProjectionRunner:
         self._lock = threading.Lock()  # one connection, one transaction at a time
         self._position = 0  # the lowest position after the last batch
         self._dispatch: dict[type, tuple[int, ...]] = {}
-        self.progress = tracking.Progress()
+        self.progress = tracking.Progress(self.names)
         """Where this runner has committed every one of its projections up to: give it
         to the ``ReadModels`` of this process, whose waits then end as a batch commits."""
         self._stopping = threading.Event()
@@ -141,14 +141,14 @@ class ProjectionRunner:
                     self._apply(cursor, behind, events)
                     break
         self._position = events[-1][0] if events else start
-        self.progress.advance(self._position)
+        self.progress.reach(self._position)
         if events:
             logger.debug("applied %d events up to %d", len(events), self._position)
         applied = len(events) if self.until is None else sum(self._in_time(e) for _p, e in events)
         return len(events), applied
 
     def _behind(self, cursor: Cursor, *, for_update: bool = False) -> dict[str, int]:
-        tracked = tracking.positions(cursor, for_update=for_update)
+        tracked = tracking.positions(cursor, for_update=for_update, names=self.names)
         return {name: tracked.get(name, 0) for name in self.names}
 
     def _read(self, start: int, size: int) -> list[tuple[int, object]]:
@@ -218,6 +218,7 @@ class ProjectionRunner:
         if unknown:
             raise ValueError(f"no projection named {', '.join(sorted(unknown))}")
         with self._lock, self._database.transaction() as cursor:
+            tracking.lock_schema(cursor)  # no process makes the indexes dropped below
             unfinished = tracking.rebuilding(cursor)
             for projection in chosen:
                 if projection.name not in unfinished:
@@ -230,33 +231,57 @@ class ProjectionRunner:
             applied = self.catch_up(progress, batch_size=self.rebuild_batch_size)
         else:
             applied = self._rebuild_shared(shares, progress)
-        with self._lock, self._database.transaction() as cursor:
-            for projection in chosen:
-                projection.create_tables(cursor)  # and the indexes the rebuild dropped
-                tracking.end_rebuild(cursor, projection.name)
+        self._end_rebuilds(chosen)
         return applied
 
+    def _end_rebuilds(self, projections: Sequence[Projection]) -> None:
+        """Make the indexes a rebuild dropped and forget that it was unfinished."""
+        with self._lock, self._database.transaction() as cursor:
+            for projection in projections:
+                projection.create_tables(cursor)  # and the indexes the rebuild dropped
+                tracking.end_rebuild(cursor, projection.name)
+
     def _rebuild_shared(self, shares: list[list[Projection]], progress: Progress | None) -> int:
-        """Replay the first share here and each other share in a process of its own
-        (``python -m projections.share``: nothing of this process is copied)."""
-        helpers = [
-            subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-                [sys.executable, "-m", "projections.share", self._share_spec(share)]
-            )
-            for share in shares[1:]
-        ]
+        """Replay the first share here and each other share in a process of its own:
+        ``python -m projections.share``, given its share on standard input (the store's
+        URL may hold a password), which prints how many events it applied."""
+        helpers = [self._start_helper(share) for share in shares[1:]]
         try:
             with self._share_runner(shares[0]) as runner:
                 applied = runner.catch_up(progress, batch_size=self.rebuild_batch_size)
+        except BaseException:
+            for helper in helpers:
+                helper.terminate()
+            raise
         finally:
-            codes = [helper.wait() for helper in helpers]
-        failed = [share[0].name for share, code in zip(shares[1:], codes, strict=True) if code]
+            outputs = [helper.communicate()[0] for helper in helpers]
+        failed = [
+            projection.name
+            for share, helper in zip(shares[1:], helpers, strict=True)
+            if helper.returncode
+            for projection in share
+        ]
         if failed:
             raise RuntimeError(
-                f"the rebuild of {', '.join(failed)} stopped: run it again to resume it"
+                f"the rebuild of {', '.join(failed)} stopped (see above); run it again to resume it"
             )
+        applied = max([applied, *(int(output) for output in outputs)])
         # Whatever was recorded while the shares replayed, for every read model.
         return applied + self.catch_up(batch_size=self.rebuild_batch_size)
+
+    def _start_helper(self, share: list[Projection]) -> subprocess.Popen[str]:
+        helper = subprocess.Popen(
+            # -P: the package this process runs, not one in the working directory
+            [sys.executable, "-P", "-m", "projections.share"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert helper.stdin is not None
+        helper.stdin.write(self._share_spec(share))
+        helper.stdin.close()
+        helper.stdin = None  # given: communicate() is left only the output to read
+        return helper
 
     def _share_spec(self, share: list[Projection]) -> str:
         return json.dumps(
@@ -316,6 +341,7 @@ class ProjectionRunner:
         # The subscription only wakes the runner up; the events are applied in
         # batches, and whatever a batch has already applied is skipped here.
         self.catch_up()
+        self._finish_stopped_rebuilds()
         with subscribe(
             self.application.recorder, gt=self._position, interval=self.poll_interval
         ) as subscription:
@@ -337,6 +363,19 @@ class ProjectionRunner:
                     stop_waking()
                 with self._guard:
                     self._subscription = None
+
+    def _finish_stopped_rebuilds(self) -> None:
+        """A rebuild that stopped half way (killed, or a helper failed) leaves its read
+        models marked unfinished, without their reader-only indexes. Once this runner
+        has caught them up with the whole log, their rows are complete: make the
+        indexes and forget the mark, instead of leaving readers slow until someone
+        runs the rebuild again."""
+        stopped = [p for p in self.projections if p.name in self.resuming()]
+        if stopped:
+            logger.warning(
+                "finishing the stopped rebuild of %s", ", ".join(p.name for p in stopped)
+            )
+            self._end_rebuilds(stopped)
 
     @property
     def subscription(self) -> Subscription[ApplicationRecorder] | None:
@@ -400,7 +439,8 @@ def _shares(projections: Sequence[Projection], processes: int) -> list[list[Proj
 
 def replay_share(spec: str) -> int:
     """In a helper process of a shared rebuild: replay the log into the read models
-    that ``spec`` (JSON, from ``ProjectionRunner._share_spec``) names."""
+    that ``spec`` (JSON, from ``ProjectionRunner._share_spec``) names; the number of
+    events applied."""
     share = json.loads(spec)
     projections = [p for p in all_projections() if p.name in share["names"]]
     until = share["until"]

@@ -1,5 +1,6 @@
 """A helper process of a shared rebuild (``ProjectionRunner.rebuild(processes=N)``):
-``python -m projections.share SPEC`` replays the log into the read models SPEC names."""
+``python -m projections.share`` reads its share (JSON) on standard input, replays the
+log into those read models and prints how many events it applied."""
 
 from __future__ import annotations
 
@@ -8,4 +9,4 @@ import sys
 from projections.runner import replay_share
 
 if __name__ == "__main__":
-    replay_share(sys.argv[1])
+    print(replay_share(sys.stdin.read()))

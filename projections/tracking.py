@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import psycopg
 import psycopg.sql
@@ -25,9 +25,7 @@ def create_schema(cursor: Cursor, projections: Iterable[Projection]) -> None:
     """Create the tracking table and the projections' tables, if missing. The indexes
     only readers use wait while a rebuild of their read model is unfinished: the
     rebuild makes them when it ends (see ``ProjectionRunner.rebuild``)."""
-    if cursor.is_postgres:
-        # Two processes creating the same table at once can collide in PostgreSQL.
-        cursor.execute("SELECT pg_advisory_xact_lock(?)", [SCHEMA_LOCK])
+    lock_schema(cursor)  # two processes creating one table at once collide in PostgreSQL
     cursor.execute(
         "CREATE TABLE IF NOT EXISTS projection_tracking"
         " (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
@@ -43,12 +41,28 @@ def create_schema(cursor: Cursor, projections: Iterable[Projection]) -> None:
         )
 
 
-def positions(cursor: Cursor, *, for_update: bool = False) -> dict[str, int]:
-    """Every projection's position; ``for_update`` holds them until the transaction ends."""
+def lock_schema(cursor: Cursor) -> None:
+    """Hold the tables' shape (their creation, a rebuild's dropped indexes) until the
+    transaction ends (PostgreSQL; on SQLite a writing transaction holds the database)."""
+    if cursor.is_postgres:
+        cursor.execute("SELECT pg_advisory_xact_lock(?)", [SCHEMA_LOCK])
+
+
+def positions(
+    cursor: Cursor, *, for_update: bool = False, names: Collection[str] | None = None
+) -> dict[str, int]:
+    """Every projection's position (or those ``names``); ``for_update`` holds them until the
+    transaction ends, so runners of other read models go on meanwhile (on PostgreSQL;
+    SQLite's ``BEGIN IMMEDIATE`` holds the whole database)."""
     sql = "SELECT name, position FROM projection_tracking"
-    if for_update and cursor.is_postgres:  # SQLite's BEGIN IMMEDIATE already holds the lock
-        sql += " FOR UPDATE"
-    return {str(name): int(position) for name, position in cursor.execute(sql).fetchall()}
+    params: Sequence[object] = ()
+    if names is not None:
+        sql += f" WHERE name IN ({', '.join('?' for _ in names)})"
+        params = sorted(names)
+    if for_update and cursor.is_postgres:
+        sql += " ORDER BY name FOR UPDATE"  # one order for every runner: no deadlock
+    rows = cursor.execute(sql, params).fetchall()
+    return {str(name): int(position) for name, position in rows}
 
 
 def advance(cursor: Cursor, name: str, position: int) -> None:
@@ -87,10 +101,12 @@ def reset(cursor: Cursor, name: str) -> None:
 
 
 class Progress:
-    """The position a runner in this process has committed every projection up to;
-    whoever waits for a position wakes as soon as a batch reaches it."""
+    """The position up to which a runner in this process has committed every one of its
+    read models (``names``); whoever waits for a position wakes as soon as a batch
+    reaches it."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: Collection[str]) -> None:
+        self.names = frozenset(names)
         self._reached = 0
         self._changed = threading.Condition()
 
@@ -98,10 +114,13 @@ class Progress:
     def reached(self) -> int:
         return self._reached
 
-    def advance(self, position: int) -> None:
+    def reach(self, position: int) -> None:
+        """Where the read models are now, as the runner's last batch found and left
+        them (lower than before when a rebuild elsewhere emptied them)."""
         with self._changed:
-            if position > self._reached:
-                self._reached = position
+            moved_on = position > self._reached
+            self._reached = position
+            if moved_on:
                 self._changed.notify_all()
 
     def wait(self, position: int, timeout: float) -> bool:

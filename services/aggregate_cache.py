@@ -18,6 +18,7 @@ that attempt's outcome counts. A failed save forgets the aggregates it carried.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -30,6 +31,8 @@ from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.persistence import EventStore
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MAXSIZE = 10_000
 """Aggregates kept at most (the least recently used go first)."""
@@ -124,9 +127,10 @@ class CachingRepository(Repository[UUID]):
         token = _attempt.set(attempt)
         try:
             return command()
-        except Exception:
+        except Exception as error:
             if not attempt.trusted:
                 raise
+            logger.debug("running again on stored state after %r", error)
         finally:
             _attempt.reset(token)
         token = _attempt.set(None)

@@ -19,8 +19,10 @@ from domain.leave import LeaveType
 from domain.leave_request import LeaveStatus
 from projections import tracking
 from projections.database import COPY_FROM, Database
+from projections.employees import EmployeeDirectory
 from projections.leave_balances import LeaveBalance
 from projections.queries import ReadModels
+from projections.registry import all_projections
 from projections.runner import ProjectionRunner
 from projections.subscription import PollingSubscription, subscribe
 from services.application import BackofficeApplication, approval_task_id
@@ -615,3 +617,46 @@ def test_the_indexes_a_rebuild_dropped_wait_for_its_end(
     runner.rebuild(["audit_log"])  # resumes, and makes them at its end
 
     assert len(audit_indexes(store_url)) == 4
+
+
+def test_a_following_runner_finishes_a_rebuild_that_stopped_half_way(
+    office: Office, runner: ProjectionRunner, store_url: str
+) -> None:
+    some_history(office)
+    runner.catch_up()
+    with Database(StoreLocation(store_url)) as database, database.transaction() as cursor:
+        [audit] = [p for p in runner.projections if p.name == "audit_log"]
+        audit.drop_read_indexes(cursor)  # as a rebuild killed half way leaves them
+        tracking.start_rebuild(cursor, audit.name)
+
+    runner.start()  # as `backoffice up` does after the rebuild stopped
+
+    assert eventually(lambda: runner.resuming() == [])
+    assert len(audit_indexes(store_url)) == 4
+
+
+def test_runners_of_other_read_models_do_not_wait_for_each_other(postgres_url: str) -> None:
+    app = BackofficeApplication(env=StoreLocation(postgres_url).eventsourcing_env())
+    app.load_organisation(ORGANISATION, meta("hr"))
+    app.close()
+    with (
+        ProjectionRunner(postgres_url, projections=[EmployeeDirectory()]) as other,
+        Database(StoreLocation(postgres_url)) as database,
+    ):
+        with database.transaction() as cursor:
+            tracking.create_schema(cursor, all_projections())
+        with database.transaction() as cursor:
+            tracking.positions(cursor, for_update=True, names=["audit_log"])  # held meanwhile
+            done = threading.Thread(target=other.catch_up, daemon=True)
+            done.start()
+            done.join(10)
+            assert not done.is_alive()
+        assert other.position("employee_directory") > 0
+
+
+def test_read_models_take_only_a_runner_that_applies_all_they_read(store_url: str) -> None:
+    with (
+        ProjectionRunner(store_url, projections=[EmployeeDirectory()]) as partial,
+        pytest.raises(ValueError, match="every read model"),
+    ):
+        ReadModels(store_url, progress=partial.progress)
