@@ -16,7 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 
-from bench.common import Figure, Size, Stopwatch, application, every_store, ratio_at_least
+from bench.common import (
+    REBUILD_PROCESSES,
+    Figure,
+    Size,
+    Stopwatch,
+    application,
+    every_store,
+    ratio_at_least,
+)
 from bench.workload import CaseWriter, organisation, realistic_mix
 from projections.runner import ProjectionRunner
 from services.application import BackofficeApplication
@@ -24,8 +32,6 @@ from services.application import BackofficeApplication
 NAME = "catch_up"
 EVENTS = {Size.TINY: 3_000, Size.SMALL: 30_000, Size.DEFAULT: 200_000, Size.LARGE: 200_000}
 TARGETS = {"sqlite": ratio_at_least(0.5), "postgres": ratio_at_least(0.4)}
-PROCESSES = 2
-"""``backoffice projections rebuild --processes 2``: this machine's two cores."""
 CASES_PER_EMPLOYEE = 10
 EVENTS_PER_CASE = 6.5  # in the realistic mix, roughly
 
@@ -49,11 +55,11 @@ def fill(stores: Sequence[BackofficeApplication], events: int) -> int:
 
 def _measure(kind: str, url: str, app: BackofficeApplication, recorded: int) -> Iterator[Figure]:
     with ProjectionRunner(url, application=app) as runner:
-        seconds = {count: _rebuild(runner, recorded, count) for count in (PROCESSES, 1)}
+        seconds = {count: _rebuild(runner, recorded, count) for count in (REBUILD_PROCESSES, 1)}
         decoding = _decode_all(app, runner.batch_size)
     yield Figure(
         f"{NAME}.{kind}",
-        ours=recorded / seconds[PROCESSES],
+        ours=recorded / seconds[REBUILD_PROCESSES],
         unit="ev/s",
         baseline=recorded / decoding,
         target=TARGETS[kind],

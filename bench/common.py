@@ -19,6 +19,10 @@ import psycopg
 from services.application import BackofficeApplication
 from services.store import StoreLocation
 
+REBUILD_PROCESSES = 2
+"""Rebuilds share the read models among this many processes, as
+``backoffice projections rebuild --processes 2`` does: this machine's two cores."""
+
 POSTGRES_URL_VARIABLE = "BACKOFFICE_BENCH_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from itertools import repeat
 
 from bench.common import (
+    REBUILD_PROCESSES,
     Figure,
     Size,
     Stopwatch,
@@ -64,7 +65,7 @@ def _fill(
 def _project(url: str, app: BackofficeApplication) -> None:
     """Fill the read models as a rebuild does: in batches of 5,000, two processes."""
     with ProjectionRunner(url, application=app) as runner:
-        runner.rebuild(processes=2)
+        runner.rebuild(processes=REBUILD_PROCESSES)
 
 
 def _ask(read_models: ReadModels, manager: str, times: int, expected: int) -> list[float]:

@@ -26,6 +26,7 @@ COLUMNS = (
     "case_id, requester_id, leave_type, first_day, last_day, half_day_start, half_day_end,"
     " working_days, status, submitted_at, updated_at"
 )
+COLUMN_NAMES = tuple(column.strip() for column in COLUMNS.split(","))
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ class _Changes:
         if self.new:
             cursor.insert_many(
                 "leave_cases",
-                [column.strip() for column in COLUMNS.split(",")],
+                COLUMN_NAMES,
                 [submission.row() for submission in self.new.values()],
                 "ON CONFLICT (case_id) DO UPDATE"
                 " SET status = excluded.status, updated_at = excluded.updated_at",

@@ -370,7 +370,8 @@ class ProjectionRunner:
         has caught them up with the whole log, their rows are complete: make the
         indexes and forget the mark, instead of leaving readers slow until someone
         runs the rebuild again."""
-        stopped = [p for p in self.projections if p.name in self.resuming()]
+        unfinished = self.resuming()
+        stopped = [p for p in self.projections if p.name in unfinished]
         if stopped:
             logger.warning(
                 "finishing the stopped rebuild of %s", ", ".join(p.name for p in stopped)
