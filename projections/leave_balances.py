@@ -61,11 +61,11 @@ class LeaveBalances(Projection):
 
     def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
         owners = accounts.AccountOwners("balance_accounts")
-        owners.load(cursor, {_account(e) for e in events if isinstance(e, ACCOUNT_EVENTS)})
+        owners.load(cursor, events)
         bookings = TableRows(
             "balance_bookings", ("case_id", "year"), BookingRow, group=1, booleans=("approved",)
         )
-        bookings.load(cursor, "case_id", {e.case_id for e in events if isinstance(e, CASE_EVENTS)})
+        bookings.load(cursor, "case_id", accounts.cases_in(events))
         changed: set[tuple[str, int]] = set()
         for event in events:
             changed.update(_apply(owners, bookings, event))
@@ -82,14 +82,6 @@ class BookingRow(NamedTuple):
     approved: bool
 
 
-ACCOUNT_EVENTS = (AccountOpened, DaysReserved)
-CASE_EVENTS = (DaysReserved, ReservationConfirmed, ReservationReleased)
-
-
-def _account(event: AccountOpened | DaysReserved) -> str:
-    return str(event.originator_id)
-
-
 def _counts(event: DaysReserved) -> bool:
     return LeaveType(event.leave_type).draws_on_balance
 
@@ -100,9 +92,9 @@ def _apply(
     """One event, as SQL would apply it; the employees and years whose totals it changes."""
     match event:
         case AccountOpened():
-            owners.remember(_account(event), event.employee_id)
+            owners.remember(accounts.account_of(event), event.employee_id)
         case DaysReserved() if _counts(event):
-            employee_id = owners.owner(_account(event))
+            employee_id = owners.owner(accounts.account_of(event))
             if employee_id is None:
                 return set()
             rows = bookings.group((event.case_id,))

@@ -68,11 +68,11 @@ class TeamCalendar(Projection):
 
     def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
         owners = accounts.AccountOwners("calendar_accounts")
-        owners.load(cursor, {_account(e) for e in events if isinstance(e, ACCOUNT_EVENTS)})
+        owners.load(cursor, events)
         days = TableRows(
             "team_calendar", ("case_id", "day"), DayRow, group=1, booleans=("approved",)
         )
-        days.load(cursor, "case_id", {e.case_id for e in events if isinstance(e, CASE_EVENTS)})
+        days.load(cursor, "case_id", accounts.cases_in(events))
         for event in events:
             _apply(owners, days, event)
         owners.flush(cursor)
@@ -88,22 +88,14 @@ class DayRow(NamedTuple):
     approved: bool
 
 
-ACCOUNT_EVENTS = (AccountOpened, DaysReserved)
-CASE_EVENTS = (DaysReserved, ReservationConfirmed, ReservationReleased)
-
-
-def _account(event: AccountOpened | DaysReserved) -> str:
-    return str(event.originator_id)
-
-
 def _apply(owners: accounts.AccountOwners, days: TableRows[DayRow], event: object) -> None:
     """One event, as SQL would apply it: a reserved day clashing with a row updates
     its share and approval only."""
     match event:
         case AccountOpened():
-            owners.remember(_account(event), event.employee_id)
+            owners.remember(accounts.account_of(event), event.employee_id)
         case DaysReserved():
-            employee_id = owners.owner(_account(event))
+            employee_id = owners.owner(accounts.account_of(event))
             if employee_id is None:
                 return
             rows = days.group((event.case_id,))
