@@ -11,7 +11,7 @@ import typer
 
 from backoffice import audit_tools
 from backoffice.audit_cli import audit_app
-from backoffice.cli_common import DataOption, fail, instant, settings_for
+from backoffice.cli_common import DataOption, fail, instant, require_employee, settings_for
 from backoffice.settings import Settings
 from backoffice.users_cli import users_app
 
@@ -91,19 +91,12 @@ def token(
 ) -> None:
     """Print a bearer token for EMPLOYEE_ID (and nothing else) on standard output."""
     from api.auth import issue_token
-    from services.application import BackofficeApplication
 
     settings = settings_for(data)
     if settings.uses_identity_provider:
         raise fail("tokens come from the identity provider (BACKOFFICE_JWKS_FILE / _URL is set)")
     settings.ensure_data_dir()
-    application = BackofficeApplication(env=settings.store.eventsourcing_env())
-    try:
-        known = application.find_employee(employee_id) is not None
-    finally:
-        application.close()
-    if not known:
-        raise fail(f"no employee {employee_id}; load the organisation with `backoffice org load`")
+    require_employee(settings, employee_id)
     typer.echo(issue_token(settings, employee_id))
 
 

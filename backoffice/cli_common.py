@@ -31,6 +31,19 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def require_employee(settings: Settings, employee_id: str) -> None:
+    """Fail unless the store's directory has ``employee_id``."""
+    from services.application import BackofficeApplication
+
+    application = BackofficeApplication(env=settings.store.eventsourcing_env())
+    try:
+        known = application.find_employee(employee_id) is not None
+    finally:
+        application.close()
+    if not known:
+        raise fail(f"no employee {employee_id}; load the organisation with `backoffice org load`")
+
+
 def instant(text: str | None, name: str) -> datetime | None:
     """An ISO 8601 instant with its UTC offset, given as option ``name``."""
     if text is None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from backoffice.cli_common import DataOption, fail, settings_for
+from backoffice.cli_common import DataOption, fail, require_employee, settings_for
 
 users_app = typer.Typer(no_args_is_help=True, help="People who sign in to the web pages.")
 
@@ -26,18 +26,11 @@ def set_password(
     """Set EMPLOYEE_ID's password for the sign-in page (typed twice, or from standard input).
 
     Their open sessions end, so a changed password signs every browser out."""
-    from services.application import BackofficeApplication
     from services.credentials import Credentials, WeakPassword
 
     settings = settings_for(data)
     settings.ensure_data_dir()
-    application = BackofficeApplication(env=settings.store.eventsourcing_env())
-    try:
-        known = application.find_employee(employee_id) is not None
-    finally:
-        application.close()
-    if not known:
-        raise fail(f"no employee {employee_id}; load the organisation with `backoffice org load`")
+    require_employee(settings, employee_id)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:

@@ -32,6 +32,7 @@ from services.hash_chain import (
     POSTGRES_EVENTS_TABLE,
     SQLITE_EVENTS_TABLE,
     Checkpoint,
+    StoredRow,
     Verification,
     stream_hash,
     verify_connection,
@@ -66,15 +67,6 @@ def build_store(url: str, weeks: int = 5, first_week: int = 0) -> None:
 
 
 # -- the store seen raw, as someone with write access to the database sees it ---------------
-
-
-@dataclass(frozen=True)
-class Row:
-    notification_id: int
-    originator_id: UUID
-    originator_version: int
-    topic: str
-    state: bytes
 
 
 @dataclass(frozen=True)
@@ -113,9 +105,9 @@ class RawStore:
         """An aggregate id as this store keeps it."""
         return originator_id if self.is_postgres else originator_id.hex
 
-    def rows(self) -> list[Row]:
+    def rows(self) -> list[StoredRow]:
         return [
-            Row(n, UUID(str(oid)), version, topic, bytes(state))
+            StoredRow(n, UUID(str(oid)), version, topic, bytes(state))
             for n, oid, version, topic, state in self.sql(
                 "SELECT {position}, originator_id, originator_version, topic, state "
                 "FROM {events} ORDER BY {position}"
@@ -182,7 +174,7 @@ class Mutator:
     def any(self) -> Mutation:
         return self.rng.choice(self.kinds)()
 
-    def _set_state(self, row: Row, state: bytes) -> None:
+    def _set_state(self, row: StoredRow, state: bytes) -> None:
         self.store.sql(
             "UPDATE {events} SET state = ? WHERE {position} = ?", (state, row.notification_id)
         )
@@ -248,7 +240,7 @@ class Mutator:
 
     def swap_two_versions(self) -> Mutation:
         """Reorder two events of one stream."""
-        streams: dict[UUID, list[Row]] = {}
+        streams: dict[UUID, list[StoredRow]] = {}
         for row in self.rows:
             streams.setdefault(row.originator_id, []).append(row)
         stream = self.rng.choice([rows for rows in streams.values() if len(rows) > 1])
