@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,6 +119,77 @@ def link_events(
         )
         latest[key] = (event.originator_version, stream)
     return links
+
+
+class ChainEnds:
+    """What one process knows of the chain's ends, so that extending it rarely reads them
+    back: the stream hash of each recently linked stream's last event, and the last link
+    this process wrote. Hash rows never change once committed, so a kept stream hash
+    stays true; the kept global end is used only when the new events' first notification
+    id directly follows it (no other writer added a row in between). A recorder stages
+    the links of a transaction (:meth:`stage`) and confirms them once it commits
+    (:meth:`confirm_staged`); links of a transaction that failed are never kept.
+    """
+
+    def __init__(self, maxsize: int = 10_000) -> None:
+        self.maxsize = maxsize
+        self._streams: OrderedDict[UUID, tuple[int, bytes]] = OrderedDict()
+        self._last: tuple[int, bytes] | None = None
+        self._lock = threading.Lock()
+        self._staged = threading.local()
+
+    def predecessors(
+        self, events: Sequence[NewEvent]
+    ) -> tuple[dict[tuple[UUID, int], bytes], list[tuple[UUID, int]]]:
+        """The stream hashes of the events' predecessors that are kept, and the
+        predecessors (stream, version) that must be read from the store."""
+        new = {(event.originator_id, event.originator_version) for event in events}
+        wanted = {
+            (event.originator_id, event.originator_version - 1)
+            for event in events
+            if event.originator_version > 1
+        } - new
+        known: dict[tuple[UUID, int], bytes] = {}
+        with self._lock:
+            for stream, version in wanted:
+                kept = self._streams.get(stream)
+                if kept is not None and kept[0] == version:
+                    known[(stream, version)] = kept[1]
+        return known, sorted(wanted - known.keys(), key=lambda key: (str(key[0]), key[1]))
+
+    def previous_global(self, first_notification_id: int) -> bytes | None:
+        """The global hash before ``first_notification_id`` if this process wrote it
+        last; None when it must be read from the store."""
+        with self._lock:
+            last = self._last
+        if last is not None and last[0] == first_notification_id - 1:
+            return last[1]
+        return None
+
+    def stage(self, links: Sequence[Link]) -> None:
+        """Links this thread's transaction is about to commit."""
+        self._staged.links = links
+
+    def clear_staged(self) -> None:
+        self._staged.links = ()
+
+    def confirm_staged(self) -> None:
+        """This thread's transaction committed: keep the ends its links made."""
+        links: Sequence[Link] = getattr(self._staged, "links", ())
+        self._staged.links = ()
+        if not links:
+            return
+        with self._lock:
+            for link in links:
+                kept = self._streams.get(link.originator_id)
+                if kept is None or kept[0] < link.originator_version:
+                    self._streams[link.originator_id] = (link.originator_version, link.stream_hash)
+                self._streams.move_to_end(link.originator_id)
+            while len(self._streams) > self.maxsize:
+                self._streams.popitem(last=False)
+            end = links[-1]
+            if self._last is None or end.notification_id > self._last[0]:
+                self._last = (end.notification_id, end.global_hash)
 
 
 # -- checkpoints -----------------------------------------------------------------------

@@ -18,7 +18,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Identifier
 
-from services.hash_chain import GENESIS, HASHES_TABLE, NewEvent, link_events
+from services.hash_chain import GENESIS, HASHES_TABLE, ChainEnds, NewEvent, link_events
 
 SCHEMA_LOCK = 0x62616B65
 """Any constant: serialises the creation of the store's tables within a database."""
@@ -31,6 +31,7 @@ class HashChainedPostgresRecorder(postgres.PostgresApplicationRecorder):
         self, datastore: postgres.PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        self.chain_ends = ChainEnds()
         if datastore.enable_db_functions:
             # That path inserts through a database function and skips the hooks below.
             raise ProgrammingError("the hash chain needs POSTGRES_ENABLE_DB_FUNCTIONS off")
@@ -48,9 +49,9 @@ class HashChainedPostgresRecorder(postgres.PostgresApplicationRecorder):
         )
         # Return each row's identity with its id, so links never rely on row order.
         self.insert_events_statement += SQL(", originator_id, originator_version")
-        # One round trip for what extending the chain needs: the stored stream hash
-        # of each new event's predecessor, and (the row whose id is NULL) the last
-        # global hash.
+        # One round trip for what extending the chain needs and this process does not
+        # know (``ChainEnds``): the stored stream hash of new events' predecessors, and
+        # (the row whose id is NULL) the last global hash.
         # The predecessors travel as one JSON array of [id, version] pairs: psycopg
         # dumps a Python list into an array element by element, which took seconds for
         # the tens of thousands of events of a bulk load.
@@ -59,7 +60,7 @@ class HashChainedPostgresRecorder(postgres.PostgresApplicationRecorder):
             "WHERE (originator_id, originator_version) IN "
             "(SELECT (pair->>0)::{originator_id_type}, (pair->>1)::bigint"
             " FROM jsonb_array_elements(%s::jsonb) AS pair) "
-            "UNION ALL (SELECT NULL, NULL, global_hash FROM {table} "
+            "UNION ALL (SELECT NULL, NULL, global_hash FROM {table} WHERE %s "
             "ORDER BY notification_id DESC LIMIT 1)"
         ).format(table=table, originator_id_type=Identifier(datastore.originator_id_type))
         self._insert_links = SQL("INSERT INTO {table} VALUES (%s, %s, %s, %s, %s)").format(
@@ -74,6 +75,14 @@ class HashChainedPostgresRecorder(postgres.PostgresApplicationRecorder):
             SQL(statement.as_string()) if isinstance(statement, Composable) else statement
             for statement in self.lock_table_statements
         ]
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        self.chain_ends.clear_staged()
+        ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        self.chain_ends.confirm_staged()  # committed
+        return ids
 
     def create_table(self) -> None:
         # Processes starting together on a new schema (an API and a worker) race on
@@ -102,17 +111,21 @@ class HashChainedPostgresRecorder(postgres.PostgresApplicationRecorder):
         # _insert_stored_events locked the events table (EXCLUSIVE) until commit:
         # no other writer can add events or hash rows before we read the end of
         # the chain below and extend it.
-        predecessors_wanted = [[str(e.originator_id), e.originator_version - 1] for e in new]
-        curs.execute(self._select_chain_ends, (json.dumps(predecessors_wanted),))
-        predecessors: dict[tuple[UUID, int], bytes] = {}
-        previous = GENESIS
-        for end in curs.fetchall():
-            if end["originator_id"] is None:
-                previous = bytes(end["stream_hash"])
-            else:
-                key = (_uuid(end["originator_id"]), end["originator_version"])
-                predecessors[key] = bytes(end["stream_hash"])
+        predecessors, unknown = self.chain_ends.predecessors(new)
+        previous = self.chain_ends.previous_global(min(e.notification_id for e in new))
+        if unknown or previous is None:
+            wanted = [[str(stream), version] for stream, version in unknown]
+            curs.execute(self._select_chain_ends, (json.dumps(wanted), previous is None))
+            for end in curs.fetchall():
+                if end["originator_id"] is None:
+                    previous = bytes(end["stream_hash"])
+                else:
+                    key = (_uuid(end["originator_id"]), end["originator_version"])
+                    predecessors[key] = bytes(end["stream_hash"])
+        if previous is None:
+            previous = GENESIS
         links = link_events(new, predecessors, previous)
+        self.chain_ends.stage(links)
         curs.executemany(
             self._insert_links,
             [

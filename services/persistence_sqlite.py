@@ -14,11 +14,25 @@ from uuid import UUID
 from eventsourcing import sqlite
 from eventsourcing.persistence import StoredEvent
 
-from services.hash_chain import GENESIS, HASHES_TABLE, NewEvent, link_events
+from services.hash_chain import GENESIS, HASHES_TABLE, ChainEnds, NewEvent, link_events
 
 
 class HashChainedSQLiteRecorder(sqlite.SQLiteApplicationRecorder):
     """Inserts one hash row per event, with the same cursor, in the same transaction."""
+
+    def __init__(
+        self, datastore: sqlite.SQLiteDatastore, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name)
+        self.chain_ends = ChainEnds()
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        self.chain_ends.clear_staged()
+        ids = super().insert_events(stored_events, **kwargs)
+        self.chain_ends.confirm_staged()  # committed
+        return ids
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -45,21 +59,25 @@ class HashChainedSQLiteRecorder(sqlite.SQLiteApplicationRecorder):
             NewEvent(n, _uuid(e.originator_id), e.originator_version, e.topic, e.state)
             for n, e in zip(ids, stored_events, strict=True)
         ]
-        predecessors: dict[tuple[UUID, int], bytes] = {}
-        for event in new:
+        predecessors, unknown = self.chain_ends.predecessors(new)
+        for originator_id, version in unknown:
             c.execute(
                 f"SELECT stream_hash FROM {HASHES_TABLE} "  # noqa: S608
                 "WHERE originator_id = ? AND originator_version = ?",
-                (event.originator_id.hex, event.originator_version - 1),
+                (originator_id.hex, version),
             )
             row = c.fetchone()
             if row is not None:
-                predecessors[(event.originator_id, event.originator_version - 1)] = row[0]
-        c.execute(
-            f"SELECT global_hash FROM {HASHES_TABLE} ORDER BY notification_id DESC LIMIT 1"  # noqa: S608
-        )
-        row = c.fetchone()
-        links = link_events(new, predecessors, GENESIS if row is None else row[0])
+                predecessors[(originator_id, version)] = row[0]
+        previous = self.chain_ends.previous_global(min(ids))
+        if previous is None:
+            c.execute(
+                f"SELECT global_hash FROM {HASHES_TABLE} "  # noqa: S608
+                "ORDER BY notification_id DESC LIMIT 1"
+            )
+            row = c.fetchone()
+            previous = GENESIS if row is None else row[0]
+        links = link_events(new, predecessors, previous)
         c.executemany(
             f"INSERT INTO {HASHES_TABLE} VALUES (?, ?, ?, ?, ?)",  # noqa: S608
             [
@@ -73,6 +91,7 @@ class HashChainedSQLiteRecorder(sqlite.SQLiteApplicationRecorder):
                 for link in links
             ],
         )
+        self.chain_ends.stage(links)
         return ids
 
 
