@@ -43,8 +43,7 @@ class HashChainedPostgresRecorder(postgres.PostgresApplicationRecorder):
                 "originator_id {originator_id_type} NOT NULL, "
                 "originator_version bigint NOT NULL, "
                 "stream_hash bytea NOT NULL, "
-                "global_hash bytea NOT NULL, "
-                "UNIQUE (originator_id, originator_version))"
+                "global_hash bytea NOT NULL)"
             ).format(table=table, originator_id_type=Identifier(datastore.originator_id_type))
         )
         # Return each row's identity with its id, so links never rely on row order.
@@ -55,14 +54,24 @@ class HashChainedPostgresRecorder(postgres.PostgresApplicationRecorder):
         # The predecessors travel as one JSON array of [id, version] pairs: psycopg
         # dumps a Python list into an array element by element, which took seconds for
         # the tens of thousands of events of a bulk load.
+        # Predecessors are found through the events table's own key: an index of the
+        # hash rows by stream and version would cost every commit (stores made before
+        # have one, unused).
         self._select_chain_ends = SQL(
-            "SELECT originator_id, originator_version, stream_hash FROM {table} "
-            "WHERE (originator_id, originator_version) IN "
+            "SELECT e.originator_id, e.originator_version, h.stream_hash "
+            "FROM {events} AS e JOIN {table} AS h ON h.notification_id = e.notification_id "
+            "WHERE (e.originator_id, e.originator_version) IN "
             "(SELECT (pair->>0)::{originator_id_type}, (pair->>1)::bigint"
             " FROM jsonb_array_elements(%s::jsonb) AS pair) "
             "UNION ALL (SELECT NULL, NULL, global_hash FROM {table} WHERE %s "
             "ORDER BY notification_id DESC LIMIT 1)"
-        ).format(table=table, originator_id_type=Identifier(datastore.originator_id_type))
+        ).format(
+            table=table,
+            events=SQL("{}.{}").format(
+                Identifier(datastore.schema), Identifier(self.events_table_name)
+            ),
+            originator_id_type=Identifier(datastore.originator_id_type),
+        )
         self._insert_links = SQL("INSERT INTO {table} VALUES (%s, %s, %s, %s, %s)").format(
             table=table
         )
