@@ -130,13 +130,20 @@ class AuditLog(Projection):
     handles = (IdempotentAggregate.Event,)
 
     def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
+        self.apply_prepared(cursor, events, self.prepare(events))
+
+    def prepare(self, events: Sequence[object]) -> list[_Entry]:
+        """Each event's row but for what its stream's aggregate class decides, which
+        may be known only to the database (``audit_streams``)."""
         pairs = cast(Sequence[tuple[int, Any]], events)  # with_positions
-        streams = [str(event.originator_id) for _position, event in pairs]
+        return [_Entry.of(position, event) for position, event in pairs]
+
+    def apply_prepared(self, cursor: Cursor, events: Sequence[object], prepared: object) -> None:
+        pairs = cast(Sequence[tuple[int, Any]], events)  # with_positions
+        entries = cast(list[_Entry], prepared)
+        streams = [entry.stream for entry in entries]
         kinds = self._stream_kinds(cursor, [event for _position, event in pairs], streams)
-        rows = [
-            self.row(position, event, stream, kinds[stream])
-            for (position, event), stream in zip(pairs, streams, strict=True)
-        ]
+        rows = [entry.row(kinds[entry.stream]) for entry in entries]
         cursor.insert_many("audit_log", COLUMNS, rows, "ON CONFLICT (position) DO NOTHING")
 
     @staticmethod
@@ -165,29 +172,63 @@ class AuditLog(Projection):
             kinds.update({stream: _kind(topic) for stream, topic in rows})
         return kinds
 
-    @staticmethod
-    def row(position: int, event: Any, stream: str, kind: _Kind) -> tuple[object, ...]:
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """An event's audit row, made without the database, but for the columns its
+    stream's aggregate class decides (:meth:`row` fills them in)."""
+
+    position: int
+    at: str
+    stream: str
+    version: int
+    event: str
+    actor: str
+    on_behalf_of: str | None
+    command_id: str
+    correlation_id: str
+    named_case: str | None
+    """The ``case_id`` among the event's facts (a leave account's bookings name one)."""
+    named_process: str | None
+    """The ``process`` among the event's facts (a refusal log's events name theirs)."""
+    data: str
+
+    @classmethod
+    def of(cls, position: int, event: Any) -> _Entry:
         own = facts(event)
-        case_id: str | None = None
-        if kind.is_case:
-            case_id = stream
-        elif isinstance(own.get("case_id"), str):
-            case_id = own["case_id"]
+        named_case = own.get("case_id")
+        named_process = own.get("process")
         meta = event.meta
-        return (
+        return cls(
             position,
             utc_text(event.timestamp),
-            stream,
+            str(event.originator_id),
             event.originator_version,
-            kind.name,
             type(event).__name__,
             meta.actor,
             meta.on_behalf_of,
             meta.command_id,
             meta.correlation_id,
-            case_id,
-            own["process"] if kind.is_refusals else kind.process,
+            named_case if isinstance(named_case, str) else None,
+            named_process if isinstance(named_process, str) else None,
             _encode_facts(own),
+        )
+
+    def row(self, kind: _Kind) -> tuple[object, ...]:
+        return (
+            self.position,
+            self.at,
+            self.stream,
+            self.version,
+            kind.name,
+            self.event,
+            self.actor,
+            self.on_behalf_of,
+            self.command_id,
+            self.correlation_id,
+            self.stream if kind.is_case else self.named_case,
+            self.named_process if kind.is_refusals else kind.process,
+            self.data,
         )
 
 

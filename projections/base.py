@@ -56,6 +56,17 @@ class Projection(ABC):
     def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
         """Change the rows as ``events`` (of the types it ``handles``) say, in order."""
 
+    def prepare(self, events: Sequence[object]) -> object:
+        """What applying ``events`` can work out from the events alone, without the
+        database. The runner calls it before its write transaction (on SQLite that holds
+        the whole database, so others runners wait meanwhile) and gives the result to
+        :meth:`apply_prepared`. Nothing, unless a projection overrides it."""
+        return None
+
+    def apply_prepared(self, cursor: Cursor, events: Sequence[object], prepared: object) -> None:
+        """:meth:`apply`, given what :meth:`prepare` made of the same ``events``."""
+        self.apply(cursor, events)
+
 
 def utc_text(moment: datetime) -> str:
     """A timestamp as fixed-width ISO 8601 in UTC, so text order is time order."""

@@ -123,8 +123,10 @@ class ProjectionRunner:
     def _apply_next_batch(self, size: int) -> tuple[int, int]:
         """Read, apply and commit one batch: how many notifications were read and applied.
 
-        The batch is read and decoded before the tracking rows are locked: on SQLite
-        that lock is the database's write lock, and reading the log takes one of the
+        The batch is read and decoded, and what each projection can make of it alone
+        is prepared (``Projection.prepare``), before the tracking rows are locked: on
+        SQLite that lock is the database's write lock, which other runners (a shared
+        rebuild's other processes) then wait for, and reading the log takes one of the
         application's pooled connections, which the application's own writers hold
         while they wait for that lock. If another runner moved the positions
         meanwhile, the batch is read again.
@@ -135,10 +137,15 @@ class ProjectionRunner:
                     behind = self._behind(cursor)
                 start = min(behind.values())
                 events = self._read(start, size)
+                due = self._due(behind, events)
+                prepared = [
+                    projection.prepare(given) if given else None
+                    for projection, given in zip(self.projections, due, strict=True)
+                ]
                 with self._database.transaction() as cursor:
                     if self._behind(cursor, for_update=True) != behind:
                         continue
-                    self._apply(cursor, behind, events)
+                    self._apply(cursor, due, prepared, events)
                     break
         self._position = events[-1][0] if events else start
         self.progress.reach(self._position)
@@ -162,10 +169,11 @@ class ProjectionRunner:
     def _in_time(self, event: object) -> bool:
         return self.until is None or getattr(event, "timestamp", self.until) <= self.until
 
-    def _apply(
-        self, cursor: Cursor, behind: dict[str, int], events: list[tuple[int, object]]
-    ) -> None:
-        """Give each projection the events it has not seen, and move every position on."""
+    def _due(
+        self, behind: dict[str, int], events: list[tuple[int, object]]
+    ) -> list[Sequence[object]]:
+        """For each projection, the events of the batch it handles and has not seen
+        (``(position, event)`` pairs for those ``with_positions``)."""
         due: list[list[tuple[int, object]]] = [[] for _ in self.projections]
         seen = [behind[projection.name] for projection in self.projections]
         for position, event in events:
@@ -173,10 +181,22 @@ class ProjectionRunner:
                 for index in self._handlers(type(event)):
                     if position > seen[index]:
                         due[index].append((position, event))
-        for projection, pairs in zip(self.projections, due, strict=True):
-            if pairs:
-                given = pairs if projection.with_positions else [e for _p, e in pairs]
-                projection.apply(cursor, given)
+        return [
+            pairs if projection.with_positions else [event for _position, event in pairs]
+            for projection, pairs in zip(self.projections, due, strict=True)
+        ]
+
+    def _apply(
+        self,
+        cursor: Cursor,
+        due: list[Sequence[object]],
+        prepared: list[object],
+        events: list[tuple[int, object]],
+    ) -> None:
+        """Give each projection the events due to it, and move every position on."""
+        for projection, given, made in zip(self.projections, due, prepared, strict=True):
+            if given:
+                projection.apply_prepared(cursor, given, made)
         if events:
             for name in self.names:
                 tracking.advance(cursor, name, events[-1][0])
