@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +19,7 @@ from domain.case import Decision
 from domain.leave import LeaveType
 from domain.leave_request import LeaveStatus
 from projections import tracking
+from projections.audit_log import AuditLog
 from projections.database import COPY_FROM, Database
 from projections.employees import EmployeeDirectory
 from projections.leave_balances import LeaveBalance
@@ -652,6 +654,40 @@ def test_runners_of_other_read_models_do_not_wait_for_each_other(postgres_url: s
             done.join(10)
             assert not done.is_alive()
         assert other.position("employee_directory") > 0
+
+
+def test_the_audit_log_makes_its_rows_while_the_database_is_free_to_write(
+    sqlite_url: str,
+) -> None:
+    """On SQLite a runner's write transaction holds the whole database (the other
+    processes of a shared rebuild, the application's writers): the audit log's rows
+    are made before it begins (``Projection.prepare``)."""
+    build = BackofficeApplication(env=StoreLocation(sqlite_url).eventsourcing_env())
+    build.load_organisation(ORGANISATION, meta("hr"))
+    Office(build).approved("e-3", JUNE_3, JUNE_7)
+    build.close()
+    free: list[bool] = []
+
+    class Probing(AuditLog):
+        def prepare(self, events: Sequence[object]) -> list[Any]:
+            other = sqlite3.connect(StoreLocation(sqlite_url).sqlite_path, timeout=0)
+            try:
+                other.execute("BEGIN IMMEDIATE")  # fails at once if a writer holds it
+                other.execute("ROLLBACK")
+                free.append(True)
+            except sqlite3.OperationalError:
+                free.append(False)
+            finally:
+                other.close()
+            return super().prepare(events)
+
+    with ProjectionRunner(sqlite_url, projections=[Probing()]) as runner:
+        applied = runner.catch_up(batch_size=5)
+        reached = runner.position("audit_log")
+
+    assert applied > 5 and len(free) > 1
+    assert all(free)
+    assert reached == applied
 
 
 def test_read_models_take_only_a_runner_that_applies_all_they_read(store_url: str) -> None:
