@@ -27,7 +27,7 @@ from domain.directory import DIRECTORY_AGGREGATES
 from domain.leave_account import LeaveAccount
 from domain.leave_request import LeaveRequest
 from domain.refusals import RefusalLog
-from projections.base import Projection, utc_text
+from projections.base import PreparedProjection, utc_text
 from projections.database import Cursor
 
 ENVELOPE = {"originator_id", "originator_version", "timestamp", "meta", "originator_topic"}
@@ -108,7 +108,7 @@ class AuditEntry:
         return {field: getattr(self, field) for field in self.__dataclass_fields__}
 
 
-class AuditLog(Projection):
+class AuditLog(PreparedProjection):
     name = "audit_log"
     with_positions = True
     tables = {
@@ -129,10 +129,7 @@ class AuditLog(Projection):
     )
     handles = (IdempotentAggregate.Event,)
 
-    def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
-        self.apply_prepared(cursor, events, self.prepare(events))
-
-    def prepare(self, events: Sequence[object]) -> list[_Entry]:
+    def prepare(self, cursor: Cursor, events: Sequence[object]) -> list[_Entry]:
         """Each event's row but for what its stream's aggregate class decides, which
         may be known only to the database (``audit_streams``)."""
         pairs = cast(Sequence[tuple[int, Any]], events)  # with_positions

@@ -56,16 +56,34 @@ class Projection(ABC):
     def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
         """Change the rows as ``events`` (of the types it ``handles``) say, in order."""
 
-    def prepare(self, events: Sequence[object]) -> object:
-        """What applying ``events`` can work out from the events alone, without the
-        database. The runner calls it before its write transaction (on SQLite that holds
-        the whole database, so others runners wait meanwhile) and gives the result to
-        :meth:`apply_prepared`. Nothing, unless a projection overrides it."""
+    def prepare(self, cursor: Cursor, events: Sequence[object]) -> object:
+        """What applying ``events`` can work out before writing: rows computed from the
+        events and the rows they change, read through ``cursor`` (a reading transaction).
+        The runner calls it before its write transaction (on SQLite that holds the whole
+        database, so other runners and the application's writers wait meanwhile), and
+        gives the result to :meth:`apply_prepared` if no other runner moved this read
+        model on in between. Nothing, unless a projection overrides it."""
         return None
 
     def apply_prepared(self, cursor: Cursor, events: Sequence[object], prepared: object) -> None:
         """:meth:`apply`, given what :meth:`prepare` made of the same ``events``."""
         self.apply(cursor, events)
+
+
+class PreparedProjection(Projection):
+    """A projection that does all its reading in :meth:`prepare` and only writes in
+    :meth:`apply_prepared`; ``apply`` runs both, in one transaction."""
+
+    def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
+        self.apply_prepared(cursor, events, self.prepare(cursor, events))
+
+    @abstractmethod
+    def prepare(self, cursor: Cursor, events: Sequence[object]) -> object: ...
+
+    @abstractmethod
+    def apply_prepared(
+        self, cursor: Cursor, events: Sequence[object], prepared: object
+    ) -> None: ...
 
 
 def utc_text(moment: datetime) -> str:

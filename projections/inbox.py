@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, cast
 from uuid import UUID
 
-from projections.base import Projection, utc_text
+from projections.base import PreparedProjection, utc_text
 from projections.database import Cursor, Row
 from projections.events import (
     CaseEvent,
@@ -51,7 +51,7 @@ class InboxTask:
         )
 
 
-class Inbox(Projection):
+class Inbox(PreparedProjection):
     name = "inbox"
     tables = {
         # Who asked, for each case: a task event names only its case.
@@ -68,13 +68,19 @@ class Inbox(Projection):
     indexes = ("CREATE INDEX IF NOT EXISTS inbox_by_assignee ON inbox (assignee_id, due_at)",)
     handles = (LeaveSubmitted, TaskOpened, TaskEscalated, TaskDecided, TaskCancelled)
 
-    def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
+    def prepare(
+        self, cursor: Cursor, events: Sequence[object]
+    ) -> tuple[Lookup, TableRows[InboxRow]]:
         cases = Lookup("inbox_cases", "case_id", ("process", "requester_id"))
         cases.load(cursor, {_case(e) for e in events if isinstance(e, LeaveSubmitted | TaskOpened)})
         tasks = TableRows("inbox", TASK_KEY, InboxRow, group=2, booleans=("escalated",))
         tasks.load(cursor, "case_id", {_case(e) for e in events if isinstance(e, TASK_EVENTS)})
         for event in events:
             _apply(cases, tasks, event)
+        return cases, tasks
+
+    def apply_prepared(self, cursor: Cursor, events: Sequence[object], prepared: object) -> None:
+        cases, tasks = cast(tuple[Lookup, TableRows[InboxRow]], prepared)
         cases.flush(cursor)
         tasks.flush(cursor)
 

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from domain.leave import LeaveType, days_by_year, entitlement
 from projections import accounts
-from projections.base import Projection
+from projections.base import PreparedProjection
 from projections.database import Cursor
 from projections.employees import employee
 from projections.events import (
@@ -39,7 +39,7 @@ class LeaveBalance:
     remaining: Decimal
 
 
-class LeaveBalances(Projection):
+class LeaveBalances(PreparedProjection):
     name = "leave_balances"
     tables = {
         "balance_accounts": accounts.COLUMNS,
@@ -59,7 +59,7 @@ class LeaveBalances(Projection):
 
     handles = (AccountOpened, DaysReserved, ReservationConfirmed, ReservationReleased)
 
-    def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
+    def prepare(self, cursor: Cursor, events: Sequence[object]) -> _Prepared:
         owners = accounts.AccountOwners("balance_accounts")
         owners.load(cursor, events)
         bookings = TableRows(
@@ -69,9 +69,17 @@ class LeaveBalances(Projection):
         changed: set[tuple[str, int]] = set()
         for event in events:
             changed.update(_apply(owners, bookings, event))
+        return owners, bookings, changed
+
+    def apply_prepared(self, cursor: Cursor, events: Sequence[object], prepared: object) -> None:
+        owners, bookings, changed = cast(_Prepared, prepared)
         owners.flush(cursor)
         bookings.flush(cursor)
         _write_totals(cursor, changed)
+
+
+_Prepared = tuple["accounts.AccountOwners", "TableRows[BookingRow]", set[tuple[str, int]]]
+"""What ``LeaveBalances.prepare`` hands on: owners, bookings, and the totals to write."""
 
 
 class BookingRow(NamedTuple):

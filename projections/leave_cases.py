@@ -6,11 +6,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import cast
 from uuid import UUID
 
 from domain.leave import LeaveType
 from domain.leave_request import LeaveStatus
-from projections.base import Projection, utc_text
+from projections.base import PreparedProjection, utc_text
 from projections.database import Cursor, Row
 from projections.events import (
     LeaveApproved,
@@ -61,7 +62,7 @@ class LeaveCase:
         )
 
 
-class LeaveCases(Projection):
+class LeaveCases(PreparedProjection):
     name = "leave_cases"
     tables = {
         # "start" and "end" are SQL keywords, hence first_day / last_day.
@@ -79,7 +80,7 @@ class LeaveCases(Projection):
 
     handles = (LeaveRequestEvent,)
 
-    def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
+    def prepare(self, cursor: Cursor, events: Sequence[object]) -> _Changes:
         changes = _Changes()
         for event in events:
             match event:
@@ -97,7 +98,10 @@ class LeaveCases(Projection):
                     changes.update(event, LeaveStatus.TAKEN)
                 case LeaveRequestEvent():  # tasks opened, manager informed, ...
                     changes.update(event, None)
-        changes.write(cursor)
+        return changes
+
+    def apply_prepared(self, cursor: Cursor, events: Sequence[object], prepared: object) -> None:
+        cast(_Changes, prepared).write(cursor)
 
 
 @dataclass

@@ -123,13 +123,14 @@ class ProjectionRunner:
     def _apply_next_batch(self, size: int) -> tuple[int, int]:
         """Read, apply and commit one batch: how many notifications were read and applied.
 
-        The batch is read and decoded, and what each projection can make of it alone
-        is prepared (``Projection.prepare``), before the tracking rows are locked: on
-        SQLite that lock is the database's write lock, which other runners (a shared
-        rebuild's other processes) then wait for, and reading the log takes one of the
-        application's pooled connections, which the application's own writers hold
-        while they wait for that lock. If another runner moved the positions
-        meanwhile, the batch is read again.
+        The batch is read and decoded, and each projection reads the rows it changes and
+        works out their new values (``Projection.prepare``, in a reading transaction),
+        before the tracking rows are locked for writing: on SQLite that lock is the
+        database's write lock, which the other runners (a shared rebuild's other
+        processes) and the application's writers wait for, and reading the log takes
+        one of the application's pooled connections, which the application's own
+        writers hold while they wait for that lock. If another runner moved the
+        positions meanwhile, the batch is read again.
         """
         with self._lock:
             while True:
@@ -138,10 +139,11 @@ class ProjectionRunner:
                 start = min(behind.values())
                 events = self._read(start, size)
                 due = self._due(behind, events)
-                prepared = [
-                    projection.prepare(given) if given else None
-                    for projection, given in zip(self.projections, due, strict=True)
-                ]
+                with self._database.transaction(write=False) as cursor:
+                    prepared = [
+                        projection.prepare(cursor, given) if given else None
+                        for projection, given in zip(self.projections, due, strict=True)
+                    ]
                 with self._database.transaction() as cursor:
                     if self._behind(cursor, for_update=True) != behind:
                         continue

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, cast
 from uuid import UUID
 
 from projections import accounts
-from projections.base import Projection
+from projections.base import PreparedProjection
 from projections.database import Cursor, Row
 from projections.events import (
     AccountOpened,
@@ -50,7 +50,7 @@ class Absence:
         )
 
 
-class TeamCalendar(Projection):
+class TeamCalendar(PreparedProjection):
     name = "team_calendar"
     tables = {
         "calendar_accounts": accounts.COLUMNS,
@@ -66,7 +66,9 @@ class TeamCalendar(Projection):
 
     handles = (AccountOpened, DaysReserved, ReservationConfirmed, ReservationReleased)
 
-    def apply(self, cursor: Cursor, events: Sequence[object]) -> None:
+    def prepare(
+        self, cursor: Cursor, events: Sequence[object]
+    ) -> tuple[accounts.AccountOwners, TableRows[DayRow]]:
         owners = accounts.AccountOwners("calendar_accounts")
         owners.load(cursor, events)
         days = TableRows(
@@ -75,6 +77,10 @@ class TeamCalendar(Projection):
         days.load(cursor, "case_id", accounts.cases_in(events))
         for event in events:
             _apply(owners, days, event)
+        return owners, days
+
+    def apply_prepared(self, cursor: Cursor, events: Sequence[object], prepared: object) -> None:
+        owners, days = cast(tuple[accounts.AccountOwners, TableRows[DayRow]], prepared)
         owners.flush(cursor)
         days.flush(cursor)
 

@@ -19,8 +19,8 @@ from domain.case import Decision
 from domain.leave import LeaveType
 from domain.leave_request import LeaveStatus
 from projections import tracking
-from projections.audit_log import AuditLog
-from projections.database import COPY_FROM, Database
+from projections.base import PreparedProjection
+from projections.database import COPY_FROM, Cursor, Database
 from projections.employees import EmployeeDirectory
 from projections.leave_balances import LeaveBalance
 from projections.queries import ReadModels
@@ -656,34 +656,42 @@ def test_runners_of_other_read_models_do_not_wait_for_each_other(postgres_url: s
         assert other.position("employee_directory") > 0
 
 
-def test_the_audit_log_makes_its_rows_while_the_database_is_free_to_write(
-    sqlite_url: str,
+@pytest.mark.parametrize(
+    "kind",
+    [type(p) for p in all_projections() if isinstance(p, PreparedProjection)],
+    ids=lambda kind: kind.name,
+)
+def test_a_read_model_works_out_its_rows_while_the_database_is_free_to_write(
+    sqlite_url: str, kind: type[PreparedProjection]
 ) -> None:
     """On SQLite a runner's write transaction holds the whole database (the other
-    processes of a shared rebuild, the application's writers): the audit log's rows
-    are made before it begins (``Projection.prepare``)."""
+    processes of a shared rebuild and the application's writers wait): a read model
+    reads and works out its rows before it begins (``Projection.prepare``), and only
+    writes them inside it."""
     build = BackofficeApplication(env=StoreLocation(sqlite_url).eventsourcing_env())
     build.load_organisation(ORGANISATION, meta("hr"))
-    Office(build).approved("e-3", JUNE_3, JUNE_7)
+    office = Office(build)
+    office.approved("e-3", JUNE_3, JUNE_7)
+    office.ask_manager(office.submit("e-4", JUNE_3, JUNE_7))
     build.close()
     free: list[bool] = []
 
-    class Probing(AuditLog):
-        def prepare(self, events: Sequence[object]) -> list[Any]:
-            other = sqlite3.connect(StoreLocation(sqlite_url).sqlite_path, timeout=0)
-            try:
-                other.execute("BEGIN IMMEDIATE")  # fails at once if a writer holds it
-                other.execute("ROLLBACK")
-                free.append(True)
-            except sqlite3.OperationalError:
-                free.append(False)
-            finally:
-                other.close()
-            return super().prepare(events)
+    def prepare(self: PreparedProjection, cursor: Cursor, events: Sequence[object]) -> object:
+        other = sqlite3.connect(StoreLocation(sqlite_url).sqlite_path, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # fails at once if a writer holds it
+            other.execute("ROLLBACK")
+            free.append(True)
+        except sqlite3.OperationalError:
+            free.append(False)
+        finally:
+            other.close()
+        return kind.prepare(self, cursor, events)
 
-    with ProjectionRunner(sqlite_url, projections=[Probing()]) as runner:
+    probing = type(kind.__name__, (kind,), {"prepare": prepare})()
+    with ProjectionRunner(sqlite_url, projections=[probing]) as runner:
         applied = runner.catch_up(batch_size=5)
-        reached = runner.position("audit_log")
+        reached = runner.position(kind.name)
 
     assert applied > 5 and len(free) > 1
     assert all(free)
