@@ -9,7 +9,9 @@ from fastapi import Depends, Header, Request
 from api.context import ApiContext
 
 
-def get_context(request: Request) -> ApiContext:
+async def get_context(request: Request) -> ApiContext:
+    # async: FastAPI runs a plain function dependency in a worker thread, a hand-off
+    # that costs more than reading an attribute.
     return cast(ApiContext, request.app.state.context)
 
 

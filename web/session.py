@@ -31,7 +31,11 @@ class CsrfRefused(Exception):
     """A state-changing form without its session's token: 403, nothing changed."""
 
 
-def web_state(request: Request) -> WebState:
+# The dependencies that only read the app's state are async: FastAPI runs a plain
+# function dependency in a worker thread, a hand-off that costs more than the read.
+
+
+async def web_state(request: Request) -> WebState:
     return cast(WebState, request.app.state.web)
 
 
@@ -39,8 +43,12 @@ def api_context(request: Request) -> ApiContext:
     return cast(ApiContext, request.app.state.context)
 
 
+async def _api_context(request: Request) -> ApiContext:
+    return api_context(request)
+
+
 Web = Annotated[WebState, Depends(web_state)]
-Context = Annotated[ApiContext, Depends(api_context)]
+Context = Annotated[ApiContext, Depends(_api_context)]
 
 
 def optional_session(request: Request, web: Web) -> Session | None:
@@ -55,7 +63,9 @@ def optional_session(request: Request, web: Web) -> Session | None:
     return session
 
 
-def current_session(session: Annotated[Session | None, Depends(optional_session)]) -> Session:
+async def current_session(
+    session: Annotated[Session | None, Depends(optional_session)],
+) -> Session:
     if session is None:
         raise SignInRequired
     return session
