@@ -130,12 +130,14 @@ class ProjectionRunner:
         processes) and the application's writers wait for, and reading the log takes
         one of the application's pooled connections, which the application's own
         writers hold while they wait for that lock. If another runner moved the
-        positions meanwhile, the batch is read again.
+        positions meanwhile, or a rebuild reset them (even if a runner has since
+        replayed them back to where they were), the batch is read again.
         """
         with self._lock:
             while True:
                 with self._database.transaction(write=False) as cursor:
-                    behind = self._behind(cursor)
+                    state = self._state(cursor)
+                behind = state[0]
                 start = min(behind.values())
                 events = self._read(start, size)
                 due = self._due(behind, events)
@@ -145,8 +147,8 @@ class ProjectionRunner:
                         for projection, given in zip(self.projections, due, strict=True)
                     ]
                 with self._database.transaction() as cursor:
-                    if self._behind(cursor, for_update=True) != behind:
-                        continue
+                    if self._state(cursor, for_update=True) != state:
+                        continue  # another runner (or a rebuild) moved them meanwhile
                     self._apply(cursor, due, prepared, events)
                     break
         self._position = events[-1][0] if events else start
@@ -159,6 +161,12 @@ class ProjectionRunner:
     def _behind(self, cursor: Cursor, *, for_update: bool = False) -> dict[str, int]:
         tracked = tracking.positions(cursor, for_update=for_update, names=self.names)
         return {name: tracked.get(name, 0) for name in self.names}
+
+    def _state(self, cursor: Cursor, *, for_update: bool = False) -> tuple[dict[str, int], ...]:
+        """The read models' positions and how often each was reset (in that order: on
+        PostgreSQL ``for_update`` locks the tracking rows a reset also writes)."""
+        behind = self._behind(cursor, for_update=for_update)
+        return behind, tracking.resets(cursor, self.names)
 
     def _read(self, start: int, size: int) -> list[tuple[int, object]]:
         """The next batch of the log after ``start``: notification ids and their events."""

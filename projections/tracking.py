@@ -31,6 +31,10 @@ def create_schema(cursor: Cursor, projections: Iterable[Projection]) -> None:
         " (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
     )
     cursor.execute("CREATE TABLE IF NOT EXISTS projection_rebuilds (name TEXT PRIMARY KEY)")
+    cursor.execute(
+        "CREATE TABLE IF NOT EXISTS projection_resets"
+        " (name TEXT PRIMARY KEY, resets BIGINT NOT NULL)"
+    )
     unfinished = rebuilding(cursor)
     for projection in projections:
         projection.create_tables(cursor, read_indexes=projection.name not in unfinished)
@@ -97,7 +101,25 @@ def end_rebuild(cursor: Cursor, name: str) -> None:
 
 
 def reset(cursor: Cursor, name: str) -> None:
+    """Set a projection's position back to 0 (its rows were emptied), and count it."""
     cursor.execute("UPDATE projection_tracking SET position = 0 WHERE name = ?", [name])
+    cursor.execute(
+        "INSERT INTO projection_resets (name, resets) VALUES (?, 1)"
+        " ON CONFLICT (name) DO UPDATE SET resets = projection_resets.resets + 1",
+        [name],
+    )
+
+
+def resets(cursor: Cursor, names: Collection[str]) -> dict[str, int]:
+    """How often each of ``names`` was reset: a position equal to an earlier one is the
+    same state of the rows only if no reset came in between (positions only move
+    forward otherwise)."""
+    marks = ", ".join("?" for _ in names)
+    rows = cursor.execute(
+        f"SELECT name, resets FROM projection_resets WHERE name IN ({marks})",  # noqa: S608
+        sorted(names),
+    ).fetchall()
+    return {str(name): int(count) for name, count in rows}
 
 
 class Progress:

@@ -22,6 +22,7 @@ from projections import tracking
 from projections.base import PreparedProjection
 from projections.database import COPY_FROM, Cursor, Database
 from projections.employees import EmployeeDirectory
+from projections.inbox import Inbox
 from projections.leave_balances import LeaveBalance
 from projections.queries import ReadModels
 from projections.registry import all_projections
@@ -696,6 +697,49 @@ def test_a_read_model_works_out_its_rows_while_the_database_is_free_to_write(
     assert applied > 5 and len(free) > 1
     assert all(free)
     assert reached == applied
+
+
+def test_rows_prepared_before_a_rebuild_emptied_them_are_never_written(
+    office: Office, store_url: str
+) -> None:
+    """A runner prepares a batch from rows that a rebuild then empties, and another
+    runner replays the log back to the very position the first one started from: equal
+    positions must not pass the prepared rows as current (the rebuild's reset counts)."""
+    case_id = office.submit("e-3", JUNE_3, JUNE_7)
+    office.ask_manager(case_id)
+    opened = office.app.recorder.max_notification_id() or 0
+    office.decide(case_id, "e-2", Decision.APPROVE)
+    app = office.app
+    with (
+        ProjectionRunner(store_url, projections=[Inbox()], application=app) as first,
+        ProjectionRunner(store_url, projections=[Inbox()], application=app) as second,
+        Database(StoreLocation(store_url)) as database,
+    ):
+        first._apply_next_batch(opened)  # one batch, to the task's opening: in the inbox
+        assert first.position("inbox") == opened
+        interfered: list[bool] = []
+        inbox = first.projections[0]
+        prepare = Inbox.prepare
+
+        def prepare_meanwhile(cursor: Cursor, events: Sequence[object]) -> object:
+            if interfered:
+                return prepare(inbox, cursor, events)  # type: ignore[arg-type]
+            interfered.append(True)
+            with database.transaction() as other:  # `projections rebuild inbox` begins
+                Inbox().clear(other)
+                tracking.reset(other, "inbox")
+            prepared = prepare(inbox, cursor, events)  # type: ignore[arg-type]
+            second._apply_next_batch(opened)  # replays up to that same position
+            return prepared
+
+        inbox.prepare = prepare_meanwhile  # type: ignore[method-assign]
+        first.catch_up()
+
+        with database.transaction(write=False) as cursor:
+            rows = cursor.execute("SELECT case_id FROM inbox").fetchall()
+        assert interfered
+        assert rows == []  # the task was decided
+        assert first.position("inbox") == app.recorder.max_notification_id()
 
 
 def test_read_models_take_only_a_runner_that_applies_all_they_read(store_url: str) -> None:
