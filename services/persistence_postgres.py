@@ -13,7 +13,13 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing import postgres
-from eventsourcing.persistence import ProgrammingError, StoredEvent
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Identifier
@@ -85,11 +91,30 @@ class HashChainedPostgresRecorder(postgres.PostgresApplicationRecorder):
             for statement in self.lock_table_statements
         ]
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        """The library's insert (its path without database functions), except that an
+        error in linking the events rolls their transaction back: the library keeps
+        the error until the transaction has ended, which commits the events when the
+        error is not the database's own (a failed statement aborts the transaction)."""
         self.chain_ends.clear_staged()
-        ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        if not stored_events:
+            return None
+        failure: Exception | None = None
+        ids: Sequence[int] | None = None
+        with self.datastore.get_connection() as conn, conn.transaction():
+            with conn.pipeline() as pipeline, conn.cursor() as curs:
+                try:
+                    self._insert_stored_events(curs, stored_events, **kwargs)
+                    # Now, so a uniqueness violation raises IntegrityError here.
+                    pipeline.sync()
+                    ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+                except Exception as error:  # raised once the pipeline has ended
+                    failure = error
+            if failure is not None:
+                raise failure  # inside the transaction: it rolls back
         self.chain_ends.confirm_staged()  # committed
         return ids
 

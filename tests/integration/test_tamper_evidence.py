@@ -474,6 +474,33 @@ def test_two_applications_extending_the_same_streams_in_turn_form_one_valid_chai
     assert result.last.notification_id == _last_position(store_url)
 
 
+def test_events_whose_hash_rows_fail_are_not_recorded_either(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hash rows are made after the events are inserted, in their transaction: an
+    error there (here, in linking) must take the events back with it."""
+    application = BackofficeApplication(env=StoreLocation(store_url).eventsourcing_env())
+    try:
+        application.load_organisation(ORGANISATION, meta("hr"))
+        before = application.recorder.max_notification_id()
+
+        def fail(*_args: object) -> None:
+            raise RuntimeError("the links could not be made")
+
+        module = "services.persistence_" + ("postgres" if "postgres" in store_url else "sqlite")
+        monkeypatch.setattr(f"{module}.link_events", fail)
+        with pytest.raises(RuntimeError, match="links could not be made"):
+            Office(application).submit("e-3", date(2030, 6, 4), date(2030, 6, 5))
+        monkeypatch.undo()
+        after = application.recorder.max_notification_id()
+        Office(application).submit("e-3", date(2030, 6, 4), date(2030, 6, 5))
+    finally:
+        application.close()
+
+    assert after == before
+    assert verify_store(StoreLocation(store_url)).findings == []
+
+
 def test_events_written_before_the_chain_existed_are_reported_as_not_covered(
     store_url: str,
 ) -> None:
