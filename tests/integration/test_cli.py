@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
 from typer.testing import CliRunner
 
-from backoffice.cli import app
+from backoffice.cli import DEFAULT_REBUILD_PROCESSES, app
 from backoffice.settings import Settings
 from projections.runner import ProjectionRunner
 from services.application import BackofficeApplication
@@ -122,14 +123,32 @@ def test_projections_rebuild_reports_progress_and_what_it_rebuilt(data_dir: Path
     assert "rebuilt employee_directory" in out
 
 
-def test_projections_rebuild_can_share_the_read_models_among_processes(
+@pytest.mark.parametrize(
+    ("processes", "helpers_expected"),
+    [(["--processes", "2"], 1), ([], DEFAULT_REBUILD_PROCESSES - 1)],
+    ids=["asked", "default"],
+)
+def test_projections_rebuild_shares_the_read_models_among_processes(
     data_dir: Path,
+    processes: list[str],
+    helpers_expected: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """By default as many processes as the machine has cores, up to two."""
     run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+    helpers: list[object] = []
+    start_helper = ProjectionRunner._start_helper
 
-    code, out, err = run("projections", "rebuild", "--processes", "2", "--data", str(data_dir))
+    def counted(runner: ProjectionRunner, share: list[Any]) -> Any:
+        helpers.append(share)
+        return start_helper(runner, share)
+
+    monkeypatch.setattr(ProjectionRunner, "_start_helper", counted)
+
+    code, out, err = run("projections", "rebuild", *processes, "--data", str(data_dir))
 
     assert code == 0, err
+    assert len(helpers) == helpers_expected
     assert "from 26 events" in out
     with ProjectionRunner(Settings(data_dir=data_dir).store_url) as runner:
         assert runner.resuming() == []
