@@ -165,8 +165,13 @@ class ProjectionRunner:
     def _state(self, cursor: Cursor, *, for_update: bool = False) -> tuple[dict[str, int], ...]:
         """The read models' positions and how often each was reset (in that order: on
         PostgreSQL ``for_update`` locks the tracking rows a reset also writes)."""
-        behind = self._behind(cursor, for_update=for_update)
-        return behind, tracking.resets(cursor, self.names)
+        if for_update:  # the tracking rows locked first: a reset waits, or is seen
+            behind = self._behind(cursor, for_update=True)
+            return behind, tracking.resets(cursor, self.names)
+        # Unlocked (on PostgreSQL each statement its own snapshot): the resets first, so
+        # a reset between the two reads shows as an older count with its position 0.
+        resets = tracking.resets(cursor, self.names)
+        return self._behind(cursor), resets
 
     def _read(self, start: int, size: int) -> list[tuple[int, object]]:
         """The next batch of the log after ``start``: notification ids and their events."""
