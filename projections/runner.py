@@ -141,11 +141,7 @@ class ProjectionRunner:
                 start = min(behind.values())
                 events = self._read(start, size)
                 due = self._due(behind, events)
-                with self._database.transaction(write=False) as cursor:
-                    prepared = [
-                        projection.prepare(cursor, given) if given else None
-                        for projection, given in zip(self.projections, due, strict=True)
-                    ]
+                prepared = self._prepare(due)
                 with self._database.transaction() as cursor:
                     if self._state(cursor, for_update=True) != state:
                         continue  # another runner (or a rebuild) moved them meanwhile
@@ -162,7 +158,20 @@ class ProjectionRunner:
         tracked = tracking.positions(cursor, for_update=for_update, names=self.names)
         return {name: tracked.get(name, 0) for name in self.names}
 
-    def _state(self, cursor: Cursor, *, for_update: bool = False) -> tuple[dict[str, int], ...]:
+    def _prepare(self, due: list[Sequence[object]]) -> list[object]:
+        """What each projection makes of the events due to it, read in one transaction
+        (none when nothing is due: a poll that found the log unchanged)."""
+        if not any(due):
+            return [None] * len(due)
+        with self._database.transaction(write=False) as cursor:
+            return [
+                projection.prepare(cursor, given) if given else None
+                for projection, given in zip(self.projections, due, strict=True)
+            ]
+
+    def _state(
+        self, cursor: Cursor, *, for_update: bool = False
+    ) -> tuple[dict[str, int], dict[str, int]]:
         """The read models' positions and how often each was reset (in that order: on
         PostgreSQL ``for_update`` locks the tracking rows a reset also writes)."""
         if for_update:  # the tracking rows locked first: a reset waits, or is seen
