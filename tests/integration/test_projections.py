@@ -742,6 +742,66 @@ def test_rows_prepared_before_a_rebuild_emptied_them_are_never_written(
         assert first.position("inbox") == app.recorder.max_notification_id()
 
 
+def test_a_reset_between_the_reads_of_positions_and_resets_is_never_missed(
+    office: Office, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild's reset commits between the runner's two unlocked reads (its positions
+    and its reset counts), and another runner then replays back to the old position
+    while the first prepares from the emptied rows. On PostgreSQL each statement sees
+    what committed before it, so an old position paired with the new count would pass
+    the locked check and write the emptied rows' batch as current."""
+    case_id = office.submit("e-3", JUNE_3, JUNE_7)
+    office.ask_manager(case_id)
+    opened = office.app.recorder.max_notification_id() or 0
+    office.decide(case_id, "e-2", Decision.APPROVE)
+    app = office.app
+    with (
+        ProjectionRunner(store_url, projections=[Inbox()], application=app) as first,
+        ProjectionRunner(store_url, projections=[Inbox()], application=app) as second,
+        Database(StoreLocation(store_url)) as database,
+    ):
+        first._apply_next_batch(opened)  # one batch, to the task's opening: in the inbox
+        armed: list[str] = []  # "between": reset after the first of the two reads
+        reads: dict[str, Callable[..., dict[str, int]]] = {
+            "positions": tracking.positions,
+            "resets": tracking.resets,
+        }
+
+        def read_then_reset(name: str) -> Callable[..., dict[str, int]]:
+            def read(cursor: Cursor, *args: Any, **kwargs: Any) -> dict[str, int]:
+                result = reads[name](cursor, *args, **kwargs)
+                if armed == ["between"] and not kwargs.get("for_update"):
+                    armed[:] = ["during prepare"]
+                    with database.transaction() as other:  # `projections rebuild inbox`
+                        Inbox().clear(other)
+                        tracking.reset(other, "inbox")
+                return result
+
+            return read
+
+        monkeypatch.setattr(tracking, "positions", read_then_reset("positions"))
+        monkeypatch.setattr(tracking, "resets", read_then_reset("resets"))
+        inbox = first.projections[0]
+        prepare = Inbox.prepare
+
+        def prepare_meanwhile(cursor: Cursor, events: Sequence[object]) -> object:
+            prepared = prepare(inbox, cursor, events)  # type: ignore[arg-type]
+            if armed == ["during prepare"]:
+                armed[:] = ["done"]
+                second._apply_next_batch(opened)  # replays up to that same position
+            return prepared
+
+        inbox.prepare = prepare_meanwhile  # type: ignore[method-assign]
+        armed.append("between")
+        first.catch_up()
+
+        with database.transaction(write=False) as cursor:
+            rows = cursor.execute("SELECT case_id FROM inbox").fetchall()
+        assert armed == ["done"]
+        assert rows == []  # the task was decided
+        assert first.position("inbox") == app.recorder.max_notification_id()
+
+
 def test_read_models_take_only_a_runner_that_applies_all_they_read(store_url: str) -> None:
     with (
         ProjectionRunner(store_url, projections=[EmployeeDirectory()]) as partial,
