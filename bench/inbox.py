@@ -1,9 +1,10 @@
 """The inbox at scale: a manager's 500 open tasks among 100,000, and the store per case.
 
 The open cases (submitted, approval task opened) are commanded through the
-aggregates, bulk-inserted as the mapper stores them and projected by a rebuild; then the
-manager's inbox is asked for through ``ReadModels.open_tasks``, as the API
-does, connection and all. There is no baseline: the targets are absolute.
+aggregates, bulk-inserted as the mapper stores them and projected into the inbox
+(the only read model the query reads) by a rebuild; then the manager's inbox is
+asked for through ``ReadModels.open_tasks``, as the API does, connection and
+all. There is no baseline: the targets are absolute.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from contextlib import ExitStack
 from itertools import repeat
 
 from bench.common import (
-    REBUILD_PROCESSES,
     Figure,
     Size,
     Stopwatch,
@@ -24,6 +24,7 @@ from bench.common import (
     value_under,
 )
 from bench.workload import CaseWriter, Outcome, manager_id, organisation
+from projections.inbox import Inbox
 from projections.queries import ReadModels
 from projections.runner import ProjectionRunner
 from services.application import BackofficeApplication
@@ -32,7 +33,10 @@ NAME = "inbox"
 MANAGERS = {Size.TINY: 4, Size.SMALL: 40, Size.DEFAULT: 200, Size.LARGE: 200}
 REPORTS_EACH = 50
 CASES_EACH = 10  # so each manager has 500 open tasks
-QUERIES = {Size.TINY: 20, Size.SMALL: 200, Size.DEFAULT: 200, Size.LARGE: 200}
+QUERIES = {Size.TINY: 20, Size.SMALL: 200, Size.DEFAULT: 1000, Size.LARGE: 1000}
+"""Inbox queries asked: of 1,000, the 99th percentile is the tenth slowest, so one or
+two pauses of a shared machine's CPU (seen here: 40 ms, a few times a minute) do not
+make the figure on their own."""
 TARGET = value_under(20, "ms")
 
 
@@ -54,7 +58,9 @@ def _fill(
 ) -> dict[str, float]:
     """Open ``CASES_EACH`` cases for each report of each manager: the bytes per case
     each store grew by (an account's opening shared by its cases; employees excluded)."""
-    writer = CaseWriter(list(apps.values()), organisation(managers, REPORTS_EACH), batch=1000)
+    writer = CaseWriter(
+        list(apps.values()), organisation(managers, REPORTS_EACH), batch=1000, processes=2
+    )
     writer.register_organisation()
     before = {kind: store_bytes(url) for kind, url in urls.items()}
     cases = managers * REPORTS_EACH * CASES_EACH
@@ -63,9 +69,10 @@ def _fill(
 
 
 def _project(url: str, app: BackofficeApplication) -> None:
-    """Fill the read models as a rebuild does: in batches of 5,000, two processes."""
-    with ProjectionRunner(url, application=app) as runner:
-        runner.rebuild(processes=REBUILD_PROCESSES)
+    """Fill the inbox as ``projections rebuild inbox`` does, in batches of 5,000: the
+    query reads the inbox alone, so the other read models are left empty."""
+    with ProjectionRunner(url, projections=[Inbox()], application=app) as runner:
+        runner.rebuild()
 
 
 def _ask(read_models: ReadModels, manager: str, times: int, expected: int) -> list[float]:

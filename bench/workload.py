@@ -8,6 +8,8 @@ those instead.
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +20,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, CanMutateAggregate
+from eventsourcing.persistence import StoredEvent
 
 from domain.case import Decision
 from domain.employee import Employee, EmployeeProfile
@@ -132,30 +135,100 @@ class CaseWriter:
     submission, then every task opened, then every decision, ... Each employee
     has at most one case per batch, so an account's events stay in the order
     of its versions.
+
+    With ``processes`` > 1, :meth:`write` shares the requesters out among that many
+    forked processes, which command and encode their cases while this one inserts
+    the batches they send, in the order each sends them (an account belongs to one
+    process, so its events still arrive in the order of its versions).
     """
 
     stores: Sequence[BackofficeApplication]
     profiles: list[EmployeeProfile]
     batch: int = 500
+    processes: int = 1
 
     def __post_init__(self) -> None:
         self._by_id = {p.employee_id: p for p in self.profiles}
         self._accounts: dict[str, LeaveAccount] = {}
         self._asked: dict[str, int] = {}
         self.events = 0
-        self.cases: list[uuid.UUID] = []
 
     def register_organisation(self) -> None:
         """Register everyone, as ``load_organisation`` would, without its per-person reads."""
         hr = meta("hr")
         people = [Employee(p.employee_id, p.to_event_data(), hr) for p in self.profiles]
         for start in range(0, len(people), self.batch):
-            self._record(_events(*people[start : start + self.batch]))
+            self._insert(self._encode(_events(*people[start : start + self.batch])))
         self.events += len(people)
 
     def write(self, outcomes: Iterator[Outcome], *, cases: int | None, events: int | None) -> None:
-        """Write cases until ``cases`` cases or ``events`` events have been written."""
+        """Write cases until ``cases`` cases or ``events`` events have been written (each
+        process its share of them)."""
         requesters = reports(self.profiles)
+        shares = max(1, min(self.processes, len(requesters)))
+        if shares == 1:
+            for batch in self._batches(requesters, outcomes, cases, events):
+                self._insert(batch)
+            return
+        context = multiprocessing.get_context("fork")  # the children inherit the mapper
+        sent: multiprocessing.Queue[list[StoredEvent] | int] = context.Queue(maxsize=4)
+        parts = [requesters[share::shares] for share in range(shares)]
+        children = [
+            context.Process(
+                target=self._write_share,
+                args=(
+                    sent,
+                    part,
+                    outcomes,
+                    None if cases is None else _part_of(cases, parts, index),
+                    None if events is None else _part_of(events - self.events, parts, index),
+                ),
+            )
+            for index, part in enumerate(parts)
+        ]
+        for child in children:
+            child.start()
+        running = shares
+        while running:
+            try:
+                message = sent.get(timeout=1)
+            except queue.Empty:
+                if any(child.exitcode for child in children):
+                    raise RuntimeError("a process writing cases failed (see above)") from None
+                continue
+            if isinstance(message, int):  # a child's last word: how many events it wrote
+                self.events += message
+                running -= 1
+            else:
+                self._insert(message)
+        for child in children:
+            child.join()
+
+    def _write_share(
+        self,
+        sent: multiprocessing.Queue[list[StoredEvent] | int],
+        requesters: list[EmployeeProfile],
+        outcomes: Iterator[Outcome],
+        cases: int | None,
+        events: int | None,
+    ) -> None:
+        """In a forked child: command and encode this share's cases, sending each batch."""
+        self.events = 0
+        for batch in self._batches(requesters, outcomes, cases, events):
+            sent.put(batch)
+        sent.put(self.events)
+        sent.close()
+        sent.join_thread()
+
+    def _batches(
+        self,
+        requesters: list[EmployeeProfile],
+        outcomes: Iterator[Outcome],
+        cases: int | None,
+        events: int | None,
+    ) -> Iterator[list[StoredEvent]]:
+        """The encoded events of each batch of cases, until ``cases`` cases are written
+        or ``self.events`` (every event written, counted as they are) reaches ``events``."""
         window = min(self.batch, len(requesters))
         pending: list[Steps] = []
         written = 0
@@ -165,25 +238,17 @@ class CaseWriter:
             self.events += sum(len(step) for step in pending[-1])
             written += 1
             if len(pending) >= window:
-                self._save(pending)
+                yield self._encode(_interleaved(pending))
                 pending = []
-        self._save(pending)
+        if pending:
+            yield self._encode(_interleaved(pending))
 
-    def _save(self, cases: list[Steps]) -> None:
-        longest = max((len(steps) for steps in cases), default=0)
-        interleaved = [
-            event
-            for number in range(longest)
-            for steps in cases
-            if number < len(steps)
-            for event in steps[number]
-        ]
-        self._record(interleaved)
+    def _encode(self, events: list[CanMutateAggregate[UUID]]) -> list[StoredEvent]:
+        return [self.stores[0].mapper.to_stored_event(event) for event in events]
 
-    def _record(self, events: list[CanMutateAggregate[UUID]]) -> None:
-        if not events:
+    def _insert(self, stored: list[StoredEvent]) -> None:
+        if not stored:
             return
-        stored = [self.stores[0].mapper.to_stored_event(event) for event in events]
         # One thread per store: each waits on its database much of the time.
         with ThreadPoolExecutor(max_workers=len(self.stores)) as threads:
             for inserted in [
@@ -198,7 +263,6 @@ class CaseWriter:
         self._asked[employee] = index + 1
         leave_type = LeaveType.SICK if outcome is Outcome.SICK else LeaveType.ANNUAL
         request, account = self._submit(profile, leave_type, leave_period(index))
-        self.cases.append(request.id)
         steps = [_events(request, account)]
         if outcome is Outcome.SICK:
             request.mark_taken(meta("system"))
@@ -270,6 +334,25 @@ class CaseWriter:
             decided = meta(str(profile.manager_id))
             request.decide(task_id, Decision.APPROVE, None, decided)
             account.confirm(case, decided)
+
+
+def _part_of(total: int, parts: Sequence[Sequence[object]], index: int) -> int:
+    """The share of ``total`` of ``parts[index]``, by its size (the shares add up)."""
+    before = sum(len(part) for part in parts[:index])
+    size = sum(len(part) for part in parts)
+    return total * (before + len(parts[index])) // size - total * before // size
+
+
+def _interleaved(cases: list[Steps]) -> list[CanMutateAggregate[UUID]]:
+    """The cases' events, their use cases interleaved: every first step, every second, ..."""
+    longest = max((len(steps) for steps in cases), default=0)
+    return [
+        event
+        for number in range(longest)
+        for steps in cases
+        if number < len(steps)
+        for event in steps[number]
+    ]
 
 
 def _events(*aggregates: Aggregate) -> list[CanMutateAggregate[UUID]]:
