@@ -20,9 +20,7 @@ FIGURES = [
     "writes.sqlite",
     "writes.postgres",
     "catch_up.sqlite",
-    "catch_up.sqlite.one_process",
     "catch_up.postgres",
-    "catch_up.postgres.one_process",
     *(
         f"inbox.{name}.{kind}"
         for kind in ("sqlite", "postgres")
