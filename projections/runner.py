@@ -15,7 +15,9 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, Subscription
+from eventsourcing.utils import get_topic
 
+from domain.base import IdempotentAggregate
 from projections import tracking
 from projections.base import Projection
 from projections.database import Cursor, Database
@@ -89,6 +91,9 @@ class ProjectionRunner:
         self._lock = threading.Lock()  # one connection, one transaction at a time
         self._position = 0  # the lowest position after the last batch
         self._dispatch: dict[type, tuple[int, ...]] = {}
+        self._topics = topics_handled(self.projections)
+        """The topics of the events some read model here handles (None: every event), the
+        only ones read from the log."""
         self.progress = tracking.Progress(self.names)
         """Where this runner has committed every one of its projections up to: give it
         to the ``ReadModels`` of this process, whose waits then end as a batch commits."""
@@ -139,15 +144,15 @@ class ProjectionRunner:
                     state = self._state(cursor)
                 behind = state[0]
                 start = min(behind.values())
-                events = self._read(start, size)
+                events, reached = self._read(start, size)
                 due = self._due(behind, events)
                 prepared = self._prepare(due)
                 with self._database.transaction() as cursor:
                     if self._state(cursor, for_update=True) != state:
                         continue  # another runner (or a rebuild) moved them meanwhile
-                    self._apply(cursor, due, prepared, events)
+                    self._apply(cursor, due, prepared, reached)
                     break
-        self._position = events[-1][0] if events else start
+        self._position = reached
         self.progress.reach(self._position)
         if events:
             logger.debug("applied %d events up to %d", len(events), self._position)
@@ -182,13 +187,30 @@ class ProjectionRunner:
         resets = tracking.resets(cursor, self.names)
         return self._behind(cursor), resets
 
-    def _read(self, start: int, size: int) -> list[tuple[int, object]]:
-        """The next batch of the log after ``start``: notification ids and their events."""
-        notifications = self.application.recorder.select_notifications(
-            start=start, limit=size, stop=self.stop_position, inclusive_of_start=False
-        )
+    def _read(self, start: int, size: int) -> tuple[list[tuple[int, object]], int]:
+        """The next batch of the log after ``start`` (of the events some read model here
+        handles): notification ids and their events, and the position read up to.
+
+        Read by topic, a batch shorter than ``size`` has seen every event up to the end
+        of the log as it was before the read: the end is taken first, and notification
+        ids are given in the order their transactions commit (on PostgreSQL the
+        recorder locks the events table until commit), so none below it comes later."""
+        recorder = self.application.recorder
+        if self._topics is None:
+            notifications = recorder.select_notifications(
+                start=start, limit=size, stop=self.stop_position, inclusive_of_start=False
+            )
+            reached = notifications[-1].id if notifications else start
+        else:
+            end = recorder.max_notification_id() or 0
+            if self.stop_position is not None:
+                end = min(end, self.stop_position)
+            notifications = recorder.select_notifications(
+                start=start, limit=size, stop=end, topics=self._topics, inclusive_of_start=False
+            )
+            reached = notifications[-1].id if len(notifications) == size else max(start, end)
         decode = self.application.mapper.to_domain_event
-        return [(notification.id, decode(notification)) for notification in notifications]
+        return [(notification.id, decode(notification)) for notification in notifications], reached
 
     def _in_time(self, event: object) -> bool:
         return self.until is None or getattr(event, "timestamp", self.until) <= self.until
@@ -211,19 +233,15 @@ class ProjectionRunner:
         ]
 
     def _apply(
-        self,
-        cursor: Cursor,
-        due: list[Sequence[object]],
-        prepared: list[object],
-        events: list[tuple[int, object]],
+        self, cursor: Cursor, due: list[Sequence[object]], prepared: list[object], reached: int
     ) -> None:
-        """Give each projection the events due to it, and move every position on."""
+        """Give each projection the events due to it, and move every position on to
+        ``reached``."""
         for projection, given, made in zip(self.projections, due, prepared, strict=True):
             if given:
                 projection.apply_prepared(cursor, given, made)
-        if events:
-            for name in self.names:
-                tracking.advance(cursor, name, events[-1][0])
+        for name in self.names:
+            tracking.advance(cursor, name, reached)
 
     def _handlers(self, kind: type) -> tuple[int, ...]:
         """The indexes of the projections that handle events of class ``kind``."""
@@ -461,6 +479,26 @@ class ProjectionRunner:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def topics_handled(projections: Sequence[Projection]) -> list[str] | None:
+    """The topics of every event class the projections handle, subclasses included; None
+    when one handles every event the product records (``IdempotentAggregate.Event``)."""
+    handled: set[type] = set()
+    for projection in projections:
+        for kind in projection.handles:
+            handled |= _with_subclasses(kind)
+    if IdempotentAggregate.Event in handled:
+        return None
+    return sorted(get_topic(kind) for kind in handled)
+
+
+def _with_subclasses(kind: type) -> set[type]:
+    found = {kind}
+    subclasses: list[type] = kind.__subclasses__()
+    for subclass in subclasses:
+        found |= _with_subclasses(subclass)
+    return found
 
 
 def _all_registered(projections: Sequence[Projection]) -> bool:
