@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.utils import resolve_topic
@@ -133,7 +133,8 @@ class AuditLog(PreparedProjection):
         """Each event's row but for what its stream's aggregate class decides, which
         may be known only to the database (``audit_streams``)."""
         pairs = cast(Sequence[tuple[int, Any]], events)  # with_positions
-        return [_Entry.of(position, event) for position, event in pairs]
+        streams: dict[UUID, str] = {}
+        return [_Entry.of(position, event, streams) for position, event in pairs]
 
     def apply_prepared(self, cursor: Cursor, events: Sequence[object], prepared: object) -> None:
         pairs = cast(Sequence[tuple[int, Any]], events)  # with_positions
@@ -170,10 +171,11 @@ class AuditLog(PreparedProjection):
         return kinds
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
+class _Entry(NamedTuple):
     """An event's audit row, made without the database, but for the columns its
-    stream's aggregate class decides (:meth:`row` fills them in)."""
+    stream's aggregate class decides (:meth:`row` fills them in). A tuple: one is made
+    for every event a rebuild replays, and a tuple is made faster than a frozen
+    dataclass."""
 
     position: int
     at: str
@@ -191,15 +193,19 @@ class _Entry:
     data: str
 
     @classmethod
-    def of(cls, position: int, event: Any) -> _Entry:
+    def of(cls, position: int, event: Any, streams: dict[UUID, str]) -> _Entry:
+        """``streams``: the streams' ids as text, kept across a batch's events."""
         own = facts(event)
         named_case = own.get("case_id")
         named_process = own.get("process")
         meta = event.meta
+        stream = streams.get(event.originator_id)
+        if stream is None:
+            stream = streams[event.originator_id] = str(event.originator_id)
         return cls(
             position,
             utc_text(event.timestamp),
-            str(event.originator_id),
+            stream,
             event.originator_version,
             type(event).__name__,
             meta.actor,
