@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import pkgutil
 import subprocess
 import sys
 import threading
@@ -15,8 +17,9 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, Subscription
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import construct_topic
 
+import domain
 from domain.base import IdempotentAggregate
 from projections import tracking
 from projections.base import Projection
@@ -91,9 +94,10 @@ class ProjectionRunner:
         self._lock = threading.Lock()  # one connection, one transaction at a time
         self._position = 0  # the lowest position after the last batch
         self._dispatch: dict[type, tuple[int, ...]] = {}
-        self._topics = topics_handled(self.projections)
+        self._topics = None if until is not None else topics_handled(self.projections)
         """The topics of the events some read model here handles (None: every event), the
-        only ones read from the log."""
+        only ones decoded. As of an instant, every event is decoded: only its timestamp
+        says whether it counts."""
         self.progress = tracking.Progress(self.names)
         """Where this runner has committed every one of its projections up to: give it
         to the ``ReadModels`` of this process, whose waits then end as a batch commits."""
@@ -144,20 +148,20 @@ class ProjectionRunner:
                     state = self._state(cursor)
                 behind = state[0]
                 start = min(behind.values())
-                events, reached = self._read(start, size)
+                read, events, reached = self._read(start, size)
                 due = self._due(behind, events)
                 prepared = self._prepare(due)
                 with self._database.transaction() as cursor:
                     if self._state(cursor, for_update=True) != state:
                         continue  # another runner (or a rebuild) moved them meanwhile
-                    self._apply(cursor, due, prepared, reached)
+                    self._apply(cursor, due, prepared, reached if read else None)
                     break
         self._position = reached
         self.progress.reach(self._position)
         if events:
             logger.debug("applied %d events up to %d", len(events), self._position)
-        applied = len(events) if self.until is None else sum(self._in_time(e) for _p, e in events)
-        return len(events), applied
+        applied = read if self.until is None else sum(self._in_time(e) for _p, e in events)
+        return read, applied
 
     def _behind(self, cursor: Cursor, *, for_update: bool = False) -> dict[str, int]:
         tracked = tracking.positions(cursor, for_update=for_update, names=self.names)
@@ -187,30 +191,22 @@ class ProjectionRunner:
         resets = tracking.resets(cursor, self.names)
         return self._behind(cursor), resets
 
-    def _read(self, start: int, size: int) -> tuple[list[tuple[int, object]], int]:
-        """The next batch of the log after ``start`` (of the events some read model here
-        handles): notification ids and their events, and the position read up to.
-
-        Read by topic, a batch shorter than ``size`` has seen every event up to the end
-        of the log as it was before the read: the end is taken first, and notification
-        ids are given in the order their transactions commit (on PostgreSQL the
-        recorder locks the events table until commit), so none below it comes later."""
-        recorder = self.application.recorder
-        if self._topics is None:
-            notifications = recorder.select_notifications(
-                start=start, limit=size, stop=self.stop_position, inclusive_of_start=False
-            )
-            reached = notifications[-1].id if notifications else start
-        else:
-            end = recorder.max_notification_id() or 0
-            if self.stop_position is not None:
-                end = min(end, self.stop_position)
-            notifications = recorder.select_notifications(
-                start=start, limit=size, stop=end, topics=self._topics, inclusive_of_start=False
-            )
-            reached = notifications[-1].id if len(notifications) == size else max(start, end)
+    def _read(self, start: int, size: int) -> tuple[int, list[tuple[int, object]], int]:
+        """The next batch of the log after ``start``: how many notifications were read,
+        the ids and events of those of a kind some read model here handles (the others
+        are not decoded), and the position read up to."""
+        notifications = self.application.recorder.select_notifications(
+            start=start, limit=size, stop=self.stop_position, inclusive_of_start=False
+        )
         decode = self.application.mapper.to_domain_event
-        return [(notification.id, decode(notification)) for notification in notifications], reached
+        topics = self._topics
+        events: list[tuple[int, object]] = [
+            (notification.id, decode(notification))
+            for notification in notifications
+            if topics is None or notification.topic in topics
+        ]
+        reached = notifications[-1].id if notifications else start
+        return len(notifications), events, reached
 
     def _in_time(self, event: object) -> bool:
         return self.until is None or getattr(event, "timestamp", self.until) <= self.until
@@ -233,15 +229,20 @@ class ProjectionRunner:
         ]
 
     def _apply(
-        self, cursor: Cursor, due: list[Sequence[object]], prepared: list[object], reached: int
+        self,
+        cursor: Cursor,
+        due: list[Sequence[object]],
+        prepared: list[object],
+        reached: int | None,
     ) -> None:
         """Give each projection the events due to it, and move every position on to
-        ``reached``."""
+        ``reached`` (None: nothing was read)."""
         for projection, given, made in zip(self.projections, due, prepared, strict=True):
             if given:
                 projection.apply_prepared(cursor, given, made)
-        for name in self.names:
-            tracking.advance(cursor, name, reached)
+        if reached is not None:
+            for name in self.names:
+                tracking.advance(cursor, name, reached)
 
     def _handlers(self, kind: type) -> tuple[int, ...]:
         """The indexes of the projections that handle events of class ``kind``."""
@@ -481,16 +482,20 @@ class ProjectionRunner:
         self.close()
 
 
-def topics_handled(projections: Sequence[Projection]) -> list[str] | None:
-    """The topics of every event class the projections handle, subclasses included; None
-    when one handles every event the product records (``IdempotentAggregate.Event``)."""
+def topics_handled(projections: Sequence[Projection]) -> frozenset[str] | None:
+    """The topics of every event class the projections handle, subclasses included, in
+    every module of ``domain``; None when one handles every event the product records
+    (``IdempotentAggregate.Event``). (``construct_topic``: the library keeps superseded
+    copies of some event classes as bases of the current ones, under the same topic.)"""
+    for module in pkgutil.walk_packages(domain.__path__, f"{domain.__name__}."):
+        importlib.import_module(module.name)
     handled: set[type] = set()
     for projection in projections:
         for kind in projection.handles:
             handled |= _with_subclasses(kind)
     if IdempotentAggregate.Event in handled:
         return None
-    return sorted(get_topic(kind) for kind in handled)
+    return frozenset(construct_topic(kind) for kind in handled)
 
 
 def _with_subclasses(kind: type) -> set[type]:
