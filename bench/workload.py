@@ -188,21 +188,27 @@ class CaseWriter:
         ]
         for child in children:
             child.start()
-        running = shares
-        while running:
-            try:
-                message = sent.get(timeout=1)
-            except queue.Empty:
-                if any(child.exitcode for child in children):
-                    raise RuntimeError("a process writing cases failed (see above)") from None
-                continue
-            if isinstance(message, int):  # a child's last word: how many events it wrote
-                self.events += message
-                running -= 1
-            else:
-                self._insert(message)
-        for child in children:
-            child.join()
+        try:
+            running = shares
+            while running:
+                try:
+                    message = sent.get(timeout=1)
+                except queue.Empty:
+                    if any(child.exitcode for child in children):
+                        raise RuntimeError("a process writing cases failed (see above)") from None
+                    continue
+                if isinstance(message, int):  # a child's last word: how many events it wrote
+                    self.events += message
+                    running -= 1
+                else:
+                    self._insert(message)
+        except BaseException:
+            for child in children:  # else one blocked on the full queue would never end
+                child.terminate()
+            raise
+        finally:
+            for child in children:
+                child.join()
 
     def _write_share(
         self,
