@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, cast
 from uuid import UUID
@@ -21,9 +20,9 @@ from projections.events import (
 from projections.rows import Lookup, TableRows
 
 
-@dataclass(frozen=True)
-class InboxTask:
-    """One open task in one person's inbox. ``task_id`` is unique within its case only."""
+class InboxTask(NamedTuple):
+    """One open task in one person's inbox. ``task_id`` is unique within its case only.
+    (A tuple: an inbox of 500 tasks makes 500, faster than frozen dataclasses.)"""
 
     case_id: UUID
     task_id: str
