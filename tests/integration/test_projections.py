@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -761,12 +762,13 @@ def test_a_read_model_works_out_its_rows_while_the_database_is_free_to_write(
     assert reached == end
 
 
-def test_rows_prepared_before_a_rebuild_emptied_them_are_never_written(
+@contextmanager
+def _decided_in_the_inbox(
     office: Office, store_url: str
-) -> None:
-    """A runner prepares a batch from rows that a rebuild then empties, and another
-    runner replays the log back to the very position the first one started from: equal
-    positions must not pass the prepared rows as current (the rebuild's reset counts)."""
+) -> Iterator[tuple[ProjectionRunner, ProjectionRunner, Database, int]]:
+    """A task opened, then decided; the inbox at the opening (where the task shows), an
+    inbox runner (``first``), one that replays no further than the opening
+    (``second``), a connection for a rebuild's reset, and the opening's position."""
     case_id = office.submit("e-3", JUNE_3, JUNE_7)
     office.ask_manager(case_id)
     opened = office.app.recorder.max_notification_id() or 0
@@ -777,7 +779,18 @@ def test_rows_prepared_before_a_rebuild_emptied_them_are_never_written(
         ProjectionRunner(store_url, projections=[Inbox()], application=app, stop=opened) as second,
         Database(StoreLocation(store_url)) as database,
     ):
-        second.catch_up()  # to the task's opening: in the inbox
+        second.catch_up()
+        yield first, second, database, opened
+
+
+def test_rows_prepared_before_a_rebuild_emptied_them_are_never_written(
+    office: Office, store_url: str
+) -> None:
+    """A runner prepares a batch from rows that a rebuild then empties, and another
+    runner replays the log back to the very position the first one started from: equal
+    positions must not pass the prepared rows as current (the rebuild's reset counts)."""
+    app = office.app
+    with _decided_in_the_inbox(office, store_url) as (first, second, database, opened):
         assert first.position("inbox") == opened
         interfered: list[bool] = []
         inbox = first.projections[0]
@@ -812,17 +825,8 @@ def test_a_reset_between_the_reads_of_positions_and_resets_is_never_missed(
     while the first prepares from the emptied rows. On PostgreSQL each statement sees
     what committed before it, so an old position paired with the new count would pass
     the locked check and write the emptied rows' batch as current."""
-    case_id = office.submit("e-3", JUNE_3, JUNE_7)
-    office.ask_manager(case_id)
-    opened = office.app.recorder.max_notification_id() or 0
-    office.decide(case_id, "e-2", Decision.APPROVE)
     app = office.app
-    with (
-        ProjectionRunner(store_url, projections=[Inbox()], application=app) as first,
-        ProjectionRunner(store_url, projections=[Inbox()], application=app, stop=opened) as second,
-        Database(StoreLocation(store_url)) as database,
-    ):
-        second.catch_up()  # to the task's opening: in the inbox
+    with _decided_in_the_inbox(office, store_url) as (first, second, database, _opened):
         armed: list[str] = []  # "between": reset after the first of the two reads
         reads: dict[str, Callable[..., dict[str, int]]] = {
             "positions": tracking.positions,
