@@ -22,7 +22,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composable, Identifier
+from psycopg.sql import SQL, Composable, Identifier, Literal
 
 from services.hash_chain import GENESIS, HASHES_TABLE, ChainEnds, NewEvent, link_events
 
@@ -51,6 +51,25 @@ class HashChainedPostgresRecorder(postgres.PostgresApplicationRecorder):
                 "stream_hash bytea NOT NULL, "
                 "global_hash bytea NOT NULL)"
             ).format(table=table, originator_id_type=Identifier(datastore.originator_id_type))
+        )
+        # Stores made before kept the hash rows unique by stream and version: an index
+        # nothing reads, which costs every commit. Dropped once, when there (the check
+        # first: ALTER TABLE would take the table's lock at every start).
+        old_index = f"{HASHES_TABLE}_originator_id_originator_version_key"
+        self.sql_create_statements.append(
+            SQL(
+                "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_constraint AS c"
+                " JOIN pg_class AS t ON t.oid = c.conrelid"
+                " JOIN pg_namespace AS n ON n.oid = t.relnamespace"
+                " WHERE n.nspname = {schema} AND t.relname = {hashes} AND c.conname = {name})"
+                " THEN ALTER TABLE {table} DROP CONSTRAINT {constraint}; END IF; END $$"
+            ).format(
+                schema=Literal(datastore.schema),
+                hashes=Literal(HASHES_TABLE),
+                name=Literal(old_index),
+                table=table,
+                constraint=Identifier(old_index),
+            )
         )
         # Return each row's identity with its id, so links never rely on row order.
         self.insert_events_statement += SQL(", originator_id, originator_version")

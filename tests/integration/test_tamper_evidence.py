@@ -501,6 +501,36 @@ def test_events_whose_hash_rows_fail_are_not_recorded_either(
     assert verify_store(StoreLocation(store_url)).findings == []
 
 
+def test_a_store_made_before_session_4_loses_its_unused_index_of_hash_rows(
+    postgres_url: str,
+) -> None:
+    """Stores made before hash rows stopped being indexed by stream and version keep
+    that unique index, which only costs every commit: the next start drops it, and the
+    chain goes on as before."""
+    build_store(postgres_url, weeks=1)
+    location = StoreLocation(postgres_url)
+    schema = location.postgres_schema
+
+    def constraints() -> list[str]:
+        with psycopg.connect(location.psycopg_conninfo()) as connection:
+            rows = connection.execute(
+                "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'u'",
+                [f"{schema}.{HASHES_TABLE}"],
+            ).fetchall()
+        return [str(name) for (name,) in rows]
+
+    with psycopg.connect(location.psycopg_conninfo(), autocommit=True) as connection:
+        connection.execute(  # as the table was made then
+            f"ALTER TABLE {schema}.{HASHES_TABLE} ADD UNIQUE (originator_id, originator_version)"
+        )
+    assert constraints() == [f"{HASHES_TABLE}_originator_id_originator_version_key"]
+
+    build_store(postgres_url, weeks=1, first_week=1)
+
+    assert constraints() == []
+    assert verify_store(location).ok
+
+
 def test_events_written_before_the_chain_existed_are_reported_as_not_covered(
     store_url: str,
 ) -> None:
