@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
-import pkgutil
 import subprocess
 import sys
 import threading
@@ -17,10 +15,8 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, Subscription
-from eventsourcing.utils import construct_topic
+from eventsourcing.utils import resolve_topic
 
-import domain
-from domain.base import IdempotentAggregate
 from projections import tracking
 from projections.base import Projection
 from projections.database import Cursor, Database
@@ -94,10 +90,11 @@ class ProjectionRunner:
         self._lock = threading.Lock()  # one connection, one transaction at a time
         self._position = 0  # the lowest position after the last batch
         self._dispatch: dict[type, tuple[int, ...]] = {}
-        self._topics = None if until is not None else topics_handled(self.projections)
-        """The topics of the events some read model here handles (None: every event), the
-        only ones decoded. As of an instant, every event is decoded: only its timestamp
-        says whether it counts."""
+        self._handled = tuple(kind for p in self.projections for kind in p.handles)
+        self._decoded: dict[str, bool] = {}
+        """For each topic met in the log, whether its events are decoded: those of a
+        class some read model here handles (as of an instant, every one: only its
+        timestamp says whether it counts)."""
         self.progress = tracking.Progress(self.names)
         """Where this runner has committed every one of its projections up to: give it
         to the ``ReadModels`` of this process, whose waits then end as a batch commits."""
@@ -199,14 +196,23 @@ class ProjectionRunner:
             start=start, limit=size, stop=self.stop_position, inclusive_of_start=False
         )
         decode = self.application.mapper.to_domain_event
-        topics = self._topics
+        decoded = self._decoded
         events: list[tuple[int, object]] = [
             (notification.id, decode(notification))
             for notification in notifications
-            if topics is None or notification.topic in topics
+            if decoded.get(notification.topic) or self._decodes(notification.topic)
         ]
         reached = notifications[-1].id if notifications else start
         return len(notifications), events, reached
+
+    def _decodes(self, topic: str) -> bool:
+        """Whether events of ``topic`` are decoded, worked out once per topic (from the
+        class the topic names now, renamed topics included)."""
+        decodes = self._decoded.get(topic)
+        if decodes is None:
+            decodes = self.until is not None or issubclass(resolve_topic(topic), self._handled)
+            self._decoded[topic] = decodes
+        return decodes
 
     def _in_time(self, event: object) -> bool:
         return self.until is None or getattr(event, "timestamp", self.until) <= self.until
@@ -480,30 +486,6 @@ class ProjectionRunner:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def topics_handled(projections: Sequence[Projection]) -> frozenset[str] | None:
-    """The topics of every event class the projections handle, subclasses included, in
-    every module of ``domain``; None when one handles every event the product records
-    (``IdempotentAggregate.Event``). (``construct_topic``: the library keeps superseded
-    copies of some event classes as bases of the current ones, under the same topic.)"""
-    for module in pkgutil.walk_packages(domain.__path__, f"{domain.__name__}."):
-        importlib.import_module(module.name)
-    handled: set[type] = set()
-    for projection in projections:
-        for kind in projection.handles:
-            handled |= _with_subclasses(kind)
-    if IdempotentAggregate.Event in handled:
-        return None
-    return frozenset(construct_topic(kind) for kind in handled)
-
-
-def _with_subclasses(kind: type) -> set[type]:
-    found = {kind}
-    subclasses: list[type] = kind.__subclasses__()
-    for subclass in subclasses:
-        found |= _with_subclasses(subclass)
-    return found
 
 
 def _all_registered(projections: Sequence[Projection]) -> bool:
