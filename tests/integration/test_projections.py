@@ -383,6 +383,24 @@ def test_rebuilding_one_read_model_leaves_the_others_alone(
     assert dump_rows() == before
 
 
+@contextmanager
+def decoded_classes(app: BackofficeApplication) -> Iterator[list[type]]:
+    """The classes of the events ``app``'s mapper decodes meanwhile, in order."""
+    decoded: list[type] = []
+    decode = app.mapper.to_domain_event
+
+    def decode_and_note(notification: Any) -> Any:
+        event = decode(notification)
+        decoded.append(type(event))
+        return event
+
+    app.mapper.to_domain_event = decode_and_note  # type: ignore[method-assign,assignment]
+    try:
+        yield decoded
+    finally:
+        del app.mapper.to_domain_event
+
+
 def test_a_runner_of_some_read_models_reads_only_their_events_to_the_end_of_the_log(
     office: Office, store_url: str, dump_rows: Callable[[], dict[str, Any]]
 ) -> None:
@@ -393,22 +411,11 @@ def test_a_runner_of_some_read_models_reads_only_their_events_to_the_end_of_the_
     office.app.load_organisation([replace(ORGANISATION[-1], name="Renamed")], meta("hr"))
     end = office.app.recorder.max_notification_id()
     app = office.app
-    decoded: list[type] = []
-    decode = app.mapper.to_domain_event
-
-    def decode_and_note(notification: Any) -> Any:
-        event = decode(notification)
-        decoded.append(type(event))
-        return event
-
     with ProjectionRunner(
         store_url, projections=[Inbox()], application=app, batch_size=2
     ) as runner:
-        app.mapper.to_domain_event = decode_and_note  # type: ignore[method-assign,assignment]
-        try:
+        with decoded_classes(app) as decoded:
             applied = runner.catch_up()
-        finally:
-            del app.mapper.to_domain_event
         assert runner.position("inbox") == end
         assert runner.progress.reached >= (end or 0)
         assert runner.catch_up() == 0
@@ -431,26 +438,17 @@ def test_a_read_model_may_handle_every_event_of_an_aggregate(store_url: str) -> 
         handles = (Employee.Event,)  # type: ignore[assignment]
 
     app = BackofficeApplication(env=StoreLocation(store_url).eventsourcing_env())
-    decoded: list[type] = []
-    decode = app.mapper.to_domain_event
-
-    def decode_and_note(notification: Any) -> Any:
-        event = decode(notification)
-        decoded.append(type(event))
-        return event
-
     try:
         app.load_organisation(ORGANISATION, meta("hr"))
         app.load_organisation([replace(ORGANISATION[-1], name="Renamed")], meta("hr"))
         Office(app).submit("e-3", JUNE_3, JUNE_7)
-        with ProjectionRunner(
-            store_url, projections=[EveryEmployeeEvent()], application=app
-        ) as runner:
-            app.mapper.to_domain_event = decode_and_note  # type: ignore[method-assign,assignment]
-            try:
-                assert runner.catch_up() == app.recorder.max_notification_id()
-            finally:
-                del app.mapper.to_domain_event
+        with (
+            ProjectionRunner(
+                store_url, projections=[EveryEmployeeEvent()], application=app
+            ) as runner,
+            decoded_classes(app) as decoded,
+        ):
+            assert runner.catch_up() == app.recorder.max_notification_id()
     finally:
         app.close()
 
