@@ -90,7 +90,6 @@ class ProjectionRunner:
         self._lock = threading.Lock()  # one connection, one transaction at a time
         self._position = 0  # the lowest position after the last batch
         self._dispatch: dict[type, tuple[int, ...]] = {}
-        self._handled = tuple(kind for p in self.projections for kind in p.handles)
         self._decoded: dict[str, bool] = {}
         """For each topic met in the log, whether its events are decoded: those of a
         class some read model here handles (as of an instant, every one: only its
@@ -196,11 +195,10 @@ class ProjectionRunner:
             start=start, limit=size, stop=self.stop_position, inclusive_of_start=False
         )
         decode = self.application.mapper.to_domain_event
-        decoded = self._decoded
         events: list[tuple[int, object]] = [
             (notification.id, decode(notification))
             for notification in notifications
-            if decoded.get(notification.topic) or self._decodes(notification.topic)
+            if self._decodes(notification.topic)
         ]
         reached = notifications[-1].id if notifications else start
         return len(notifications), events, reached
@@ -210,7 +208,7 @@ class ProjectionRunner:
         class the topic names now, renamed topics included)."""
         decodes = self._decoded.get(topic)
         if decodes is None:
-            decodes = self.until is not None or issubclass(resolve_topic(topic), self._handled)
+            decodes = self.until is not None or bool(self._handlers(resolve_topic(topic)))
             self._decoded[topic] = decodes
         return decodes
 
