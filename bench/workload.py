@@ -9,7 +9,6 @@ those instead.
 from __future__ import annotations
 
 import multiprocessing
-import queue
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, CanMutateAggregate
@@ -138,8 +139,9 @@ class CaseWriter:
 
     With ``processes`` > 1, :meth:`write` shares the requesters out among that many
     forked processes, which command and encode their cases while this one inserts
-    the batches they send, in the order each sends them (an account belongs to one
-    process, so its events still arrive in the order of its versions).
+    the batches they send through a pipe each, in the order each sends them (an
+    account belongs to one process, so its events still arrive in the order of its
+    versions). A process that fails, or is killed, fails the write.
     """
 
     stores: Sequence[BackofficeApplication]
@@ -171,48 +173,57 @@ class CaseWriter:
                 self._insert(batch)
             return
         context = multiprocessing.get_context("fork")  # the children inherit the mapper
-        sent: multiprocessing.Queue[list[StoredEvent] | int] = context.Queue(maxsize=4)
         parts = [requesters[share::shares] for share in range(shares)]
-        children = [
-            context.Process(
-                target=self._write_share,
-                args=(
-                    sent,
-                    part,
-                    outcomes,
-                    None if cases is None else _part_of(cases, parts, index),
-                    None if events is None else _part_of(events - self.events, parts, index),
-                ),
-            )
-            for index, part in enumerate(parts)
-        ]
-        for child in children:
-            child.start()
+        readers: dict[Connection, BaseProcess] = {}
         try:
-            running = shares
-            while running:
-                try:
-                    message = sent.get(timeout=1)
-                except queue.Empty:
-                    if any(child.exitcode for child in children):
-                        raise RuntimeError("a process writing cases failed (see above)") from None
-                    continue
-                if isinstance(message, int):  # a child's last word: how many events it wrote
-                    self.events += message
-                    running -= 1
-                else:
-                    self._insert(message)
+            for index, part in enumerate(parts):
+                reader, writer = context.Pipe(duplex=False)
+                child = context.Process(
+                    target=self._write_share,
+                    args=(
+                        writer,
+                        part,
+                        outcomes,
+                        None if cases is None else _part_of(cases, parts, index),
+                        None if events is None else _part_of(events - self.events, parts, index),
+                    ),
+                )
+                child.start()
+                # Only the child holds its pipe's sending end now (the next child is
+                # forked without it), so a child that dies ends its pipe, even in the
+                # middle of a message.
+                writer.close()
+                readers[reader] = child
+            self._receive(readers)
         except BaseException:
-            for child in children:  # else one blocked on the full queue would never end
-                child.terminate()
+            for process in readers.values():  # else one blocked on a full pipe would never end
+                process.terminate()
             raise
         finally:
-            for child in children:
-                child.join()
+            for reader, process in readers.items():
+                process.join()
+                reader.close()
+
+    def _receive(self, readers: dict[Connection, BaseProcess]) -> None:
+        """Insert the batches the children send, each child's in the order it sends them,
+        until each has sent its last word: how many events it wrote."""
+        running = dict(readers)
+        while running:
+            for reader in wait(list(running)):
+                assert isinstance(reader, Connection)
+                try:
+                    message = reader.recv()
+                except (EOFError, OSError):  # ended, or cut off in the middle of a message
+                    raise RuntimeError("a process writing cases failed (see above)") from None
+                if isinstance(message, int):
+                    self.events += message
+                    del running[reader]
+                else:
+                    self._insert(message)
 
     def _write_share(
         self,
-        sent: multiprocessing.Queue[list[StoredEvent] | int],
+        sent: Connection,
         requesters: list[EmployeeProfile],
         outcomes: Iterator[Outcome],
         cases: int | None,
@@ -221,10 +232,9 @@ class CaseWriter:
         """In a forked child: command and encode this share's cases, sending each batch."""
         self.events = 0
         for batch in self._batches(requesters, outcomes, cases, events):
-            sent.put(batch)
-        sent.put(self.events)
+            sent.send(batch)
+        sent.send(self.events)
         sent.close()
-        sent.join_thread()
 
     def _batches(
         self,
