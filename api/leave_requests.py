@@ -29,7 +29,7 @@ from api.schemas import LeaveRequestIn, LeaveRequestList, LeaveRequestOut, Leave
 from domain.errors import NotFound
 from domain.leave_request import LeaveRequest
 from workflows.leave import LeaveRequestWorkflow
-from workflows.messages import ActorRequest, LeaveRequestStart, leave_workflow_id
+from workflows.messages import ActorRequest, CaseState, LeaveRequestStart, leave_workflow_id
 
 router = APIRouter(
     prefix="/leave-requests", tags=["leave requests"], responses=error_responses(401, 422)
@@ -73,7 +73,7 @@ async def submit_leave_request(
         case_id = submission_case_id(caller, idempotency_key)
         existing = await run_in_threadpool(_recorded, context, case_id)
         if existing is not None:
-            _check_same_request(existing, body)
+            _check_same_request(_asked_in(existing), body)
             # The first attempt may have answered before the read models caught up.
             await caught_up(context, await run_in_threadpool(_last_position, context))
             response.headers["Location"] = f"/api/leave-requests/{case_id}"
@@ -102,6 +102,10 @@ async def submit_leave_request(
         state = await context.client.execute_update_with_start_workflow(
             LeaveRequestWorkflow.submission, start_workflow_operation=operation
         )
+    if idempotency_key is not None:
+        # A request with the same key may have started the case a moment before this one,
+        # which then joined its workflow: the answer is that request's case.
+        _check_same_request(_asked_in(state), body)
     await caught_up(context, state.position)
     response.headers["Location"] = f"/api/leave-requests/{case_id}"
     return LeaveRequestOut.of_state(state)
@@ -118,8 +122,16 @@ def _recorded(context: ApiContext, case_id: UUID) -> LeaveRequest | None:
         return None
 
 
-def _check_same_request(case: LeaveRequest, body: LeaveRequestIn) -> None:
-    recorded = (case.leave_type, *astuple(case.period), case.reason)
+def _asked_in(case: LeaveRequest | CaseState) -> tuple[object, ...]:
+    """What was asked for, as :func:`_check_same_request` compares it."""
+    if isinstance(case, CaseState):
+        period = (case.start, case.end, case.half_day_start, case.half_day_end)
+    else:
+        period = astuple(case.period)
+    return (case.leave_type, *period, case.reason)
+
+
+def _check_same_request(recorded: tuple[object, ...], body: LeaveRequestIn) -> None:
     asked = (body.type, body.start, body.end, body.half_day_start, body.half_day_end, body.reason)
     if recorded != asked:
         raise ApiError(

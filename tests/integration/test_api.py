@@ -3,6 +3,7 @@ projection runner, with the FastAPI app driven in-process."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -123,6 +124,27 @@ async def test_an_idempotency_key_reused_for_another_request_is_refused(api: Api
 
     assert response.status_code == 422
     assert response.json()["rule"] == "idempotency_key_reused"
+
+
+async def test_requests_racing_with_one_idempotency_key_for_different_leave_are_not_both_taken(
+    api: Api,
+) -> None:
+    asked = {"first": weeks_ahead(5), "second": weeks_ahead(8)}
+
+    answers = await asyncio.gather(
+        *(api.submit("e-3", period, key="raced") for period in asked.values())
+    )
+
+    assert sorted(answer.status_code for answer in answers) == [201, 422], [
+        answer.text for answer in answers
+    ]
+    (taken, period), (refused, _) = sorted(
+        zip(answers, asked.values(), strict=True), key=lambda pair: pair[0].status_code
+    )
+    assert (taken.json()["start"], taken.json()["end"]) == tuple(day.isoformat() for day in period)
+    assert refused.json()["rule"] == "idempotency_key_reused"
+    mine = await api.get("e-3", "/api/leave-requests")
+    assert [item["id"] for item in mine.json()["items"]] == [taken.json()["id"]]
 
 
 def next_weekend() -> tuple[date, date]:
