@@ -180,6 +180,10 @@ class DelegationEntry(Entry):
         return DelegationTerms(self.id, self.delegator, self.delegate, self.start, self.end)
 
 
+MAX_ANNUAL_LEAVE_DAYS = 366
+"""More days of leave a year than a year has days is a typing error."""
+
+
 class EmployeeEntry(Entry):
     """One employee as written in the file, before it becomes an :class:`EmployeeProfile`."""
 
@@ -219,6 +223,8 @@ class EmployeeEntry(Entry):
     def _whole_or_half_days(cls, value: Decimal) -> Decimal:
         if value < 0:
             raise ValueError("must be >= 0")
+        if value > MAX_ANNUAL_LEAVE_DAYS:
+            raise ValueError(f"must be at most {MAX_ANNUAL_LEAVE_DAYS}")
         if (value * 2) % 1:
             raise ValueError(f"{value} is not a whole or half number of days")
         return value

@@ -110,6 +110,12 @@ def check_organisation(
 
     for profile in profiles:
         check_region(profile.country, profile.subdivision)
+        if profile.end_date is not None and profile.end_date < profile.start_date:
+            raise RuleViolation(
+                "end_before_start",
+                f"employee {profile.employee_id}: their end date {profile.end_date.isoformat()}"
+                f" is before their start date {profile.start_date.isoformat()}",
+            )
         if profile.manager_id is not None and manager_of(profile.manager_id) is False:
             raise RuleViolation(
                 "unknown_manager",

@@ -361,6 +361,31 @@ async def test_an_administrator_gives_themselves_no_authority(cast: Api) -> None
     assert (await put("/api/directory/roles/hr", {"members": ["e-6", "e-8"]}, "e-6"))[0] == 200
 
 
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        pytest.param({"end_date": "2019-12-31"}, "end_before_start", id="leaving-before-starting"),
+        pytest.param({"annual_leave_days": 1e308}, "invalid_request", id="days-beyond-a-year"),
+    ],
+)
+async def test_an_employee_who_cannot_exist_is_refused_and_nothing_recorded(
+    cast: Api, change: dict[str, object], rule: str
+) -> None:
+    newcomer = {
+        "id": "e-50", "name": "Newcomer", "email": "new@example.com", "manager": "e-3",
+        "country": "DE", "annual_leave_days": 30, "start_date": "2020-01-01", **change,
+    }  # fmt: skip
+    before = cast.context.application.recorder.max_notification_id()
+
+    response = await cast.http.put(
+        "/api/directory/employees/e-50", json=newcomer, headers=cast.headers("e-8")
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["rule"] == rule
+    assert cast.context.application.recorder.max_notification_id() == before
+
+
 async def test_a_delegate_may_not_decide_their_own_case_for_the_approver(cast: Api) -> None:
     """Ada's own request goes to Grace; with Ada acting for Grace, Ada still may not
     decide it: nobody decides their own case, neither directly nor as a delegate."""

@@ -109,6 +109,12 @@ def test_a_null_or_blank_manager_means_the_top_of_the_tree(absent: str) -> None:
         ),
         pytest.param(
             "annual_leave_days: 30",
+            "annual_leave_days: 1e30",
+            "org.yaml line 8 (employee e-100): annual_leave_days: must be at most 366",
+            id="more-days-than-a-year",
+        ),
+        pytest.param(
+            "annual_leave_days: 30",
             "annual_leave_days: plenty",
             "org.yaml line 8 (employee e-100): annual_leave_days: "
             "must be a number of days, such as 30 or 27.5",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 
@@ -71,3 +72,18 @@ def test_an_unknown_country_is_refused() -> None:
 def test_an_unknown_subdivision_is_refused() -> None:
     with refused(RuleViolation, "unknown_subdivision"):
         check_organisation([profile("carl", None, subdivision="XX")], nobody_recorded)
+
+
+def test_an_employee_leaving_before_they_start_is_refused() -> None:
+    leaves_early = profile("carl", None, start_date=date(2020, 1, 1), end_date=date(2019, 12, 31))
+
+    with pytest.raises(RuleViolation, match="2019-12-31 is before their start date") as caught:
+        check_organisation([leaves_early], nobody_recorded)
+
+    assert caught.value.rule == "end_before_start"
+
+
+def test_an_employee_may_leave_on_the_day_they_start() -> None:
+    one_day = profile("carl", None, start_date=date(2020, 1, 1), end_date=date(2020, 1, 1))
+
+    check_organisation([one_day], nobody_recorded)
