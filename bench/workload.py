@@ -306,7 +306,9 @@ class CaseWriter:
         self._accounts[employee] = account
         fractions = period.day_fractions(profile.calendar)
         case_id = uuid.uuid4()
-        account.reserve(str(case_id), leave_type, fractions, profile, submitted)
+        account.reserve(
+            str(case_id), leave_type, fractions, profile, submitted, halves=period.half_days()
+        )
         request = LeaveRequest(
             id=case_id,
             requester_id=employee,

@@ -35,6 +35,13 @@ class LeaveType(StrEnum):
         return self is LeaveType.ANNUAL
 
 
+class Half(StrEnum):
+    """The half of a day taken on a half day."""
+
+    MORNING = "morning"
+    AFTERNOON = "afternoon"
+
+
 @dataclass(frozen=True)
 class LeavePeriod:
     """The days asked for: ``start`` to ``end`` inclusive, optionally half days at the ends."""
@@ -57,6 +64,16 @@ class LeavePeriod:
                 "a one-day request is a half day or a whole day: set half_day_start"
                 " or half_day_end, not both",
             )
+
+    def half_days(self) -> dict[date, Half]:
+        """Which half of each half day is taken: the afternoon of a first day taken from
+        midday, the morning of a last day taken until midday."""
+        halves: dict[date, Half] = {}
+        if self.half_day_start:
+            halves[self.start] = Half.AFTERNOON
+        if self.half_day_end:
+            halves[self.end] = Half.MORNING
+        return halves
 
     def day_fractions(self, calendar: WorkingCalendar) -> dict[date, Decimal]:
         """Each working day in the period with the share of it taken (1 or 0.5)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -12,7 +13,7 @@ from eventsourcing.domain import event
 from domain.base import IdempotentAggregate
 from domain.employee import EmployeeProfile
 from domain.errors import Conflict, RuleViolation
-from domain.leave import ONE, ZERO, LeaveType, days_by_year, entitlement
+from domain.leave import ONE, ZERO, Half, LeaveType, days_by_year, entitlement
 from domain.meta import Meta
 
 
@@ -23,6 +24,8 @@ class Booking:
     leave_type: LeaveType
     days: dict[date, Decimal]
     approved: bool
+    halves: dict[date, Half] = field(default_factory=dict)
+    """Which half of each half day (unknown for reservations recorded before halves were)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,13 @@ class LeaveAccount(IdempotentAggregate):
     def held_on(self, day: date) -> Decimal:
         return sum((b.days.get(day, ZERO) for b in self.bookings.values()), ZERO)
 
+    def _clashes(self, day: date, share: Decimal, half: Half | None) -> bool:
+        """Whether ``share`` of ``day`` (its ``half``, for a half day) is already held:
+        more than the whole day, or the same half of it."""
+        if self.held_on(day) + share > ONE:
+            return True
+        return half is not None and any(b.halves.get(day) is half for b in self.bookings.values())
+
     def balance(self, profile: EmployeeProfile, year: int) -> Balance:
         approved = pending = ZERO
         for booking in self.bookings.values():
@@ -69,12 +79,20 @@ class LeaveAccount(IdempotentAggregate):
         return Balance(entitled, approved, pending)
 
     def check_reservation(
-        self, leave_type: LeaveType, days: dict[date, Decimal], profile: EmployeeProfile
+        self,
+        leave_type: LeaveType,
+        days: dict[date, Decimal],
+        profile: EmployeeProfile,
+        *,
+        halves: Mapping[date, Half],
     ) -> None:
-        """Refuse a request of no working days, an overlap, or one beyond the balance."""
+        """Refuse a request of no working days, an overlap (the same half day counts), or
+        one beyond the balance."""
         if not days:
             raise RuleViolation("zero_working_days", "the request covers no working day")
-        clashes = sorted(day for day, share in days.items() if self.held_on(day) + share > ONE)
+        clashes = sorted(
+            day for day, share in days.items() if self._clashes(day, share, halves.get(day))
+        )
         if clashes:
             raise Conflict(
                 "overlap",
@@ -96,26 +114,40 @@ class LeaveAccount(IdempotentAggregate):
         days: dict[date, Decimal],
         profile: EmployeeProfile,
         meta: Meta,
+        *,
+        halves: Mapping[date, Half],
     ) -> None:
+        """Hold ``days`` (each working day's share) for ``case_id``; ``halves`` says which
+        half of each half day."""
         if self.has_applied(meta):
             return
-        self.check_reservation(leave_type, days, profile)
+        self.check_reservation(leave_type, days, profile, halves=halves)
         self._reserved(
             case_id=case_id,
             leave_type=leave_type.value,
             days={day.isoformat(): share for day, share in sorted(days.items())},
             approved=not leave_type.needs_approval,
             meta=meta,
+            halves={
+                day.isoformat(): half.value for day, half in sorted(halves.items()) if day in days
+            },
         )
 
     @event("Reserved")
     def _reserved(
-        self, case_id: str, leave_type: str, days: dict[str, Decimal], approved: bool, meta: Meta
+        self,
+        case_id: str,
+        leave_type: str,
+        days: dict[str, Decimal],
+        approved: bool,
+        meta: Meta,
+        halves: dict[str, str] | None = None,  # None: recorded before halves were
     ) -> None:
         self.bookings[case_id] = Booking(
             LeaveType(leave_type),
             {date.fromisoformat(day): share for day, share in days.items()},
             approved,
+            {date.fromisoformat(day): Half(half) for day, half in (halves or {}).items()},
         )
 
     def confirm(self, case_id: str, meta: Meta) -> None:

@@ -364,7 +364,9 @@ class BackofficeApplication(Application[UUID]):
         fractions = period.day_fractions(profile.calendar)
         account = self.leave_account(employee_id, for_update=True)
         account = account or LeaveAccount(employee_id, meta)
-        account.reserve(str(case_id), leave_type, fractions, profile, meta)
+        account.reserve(
+            str(case_id), leave_type, fractions, profile, meta, halves=period.half_days()
+        )
         request = LeaveRequest(
             id=case_id,
             requester_id=employee_id,

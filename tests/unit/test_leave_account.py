@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any, cast
 
 import pytest
 
@@ -11,6 +12,7 @@ from domain.employee import EmployeeProfile
 from domain.errors import Conflict, RuleViolation
 from domain.leave import LeavePeriod, LeaveType
 from domain.leave_account import Balance, LeaveAccount
+from domain.meta import Meta
 from tests.unit.factories import data, meta, names, profile, refused
 
 ADA = profile("ada")
@@ -22,10 +24,8 @@ def days(
     *,
     half_day_start: bool = False,
     half_day_end: bool = False,
-    who: EmployeeProfile = ADA,
-) -> dict[date, Decimal]:
-    period = LeavePeriod(start, end or start, half_day_start, half_day_end)
-    return period.day_fractions(who.calendar)
+) -> LeavePeriod:
+    return LeavePeriod(start, end or start, half_day_start, half_day_end)
 
 
 def account_of(who: EmployeeProfile = ADA) -> LeaveAccount:
@@ -37,19 +37,20 @@ def account_of(who: EmployeeProfile = ADA) -> LeaveAccount:
 def reserve(
     account: LeaveAccount,
     case_id: str,
-    fractions: dict[date, Decimal],
+    period: LeavePeriod,
     leave_type: LeaveType = LeaveType.ANNUAL,
     who: EmployeeProfile = ADA,
+    command: Meta | None = None,
 ) -> None:
-    account.reserve(case_id, leave_type, fractions, who, meta(who.employee_id))
+    fractions = period.day_fractions(who.calendar)
+    command = command or meta(who.employee_id)
+    account.reserve(case_id, leave_type, fractions, who, command, halves=period.half_days())
 
 
 def test_reserving_annual_leave_holds_its_working_days_as_pending() -> None:
     account = LeaveAccount("ada", meta("ada", "submit-1"))
 
-    account.reserve(
-        "case-1", LeaveType.ANNUAL, days(date(2025, 6, 16), date(2025, 6, 20)), ADA, meta("ada")
-    )
+    reserve(account, "case-1", days(date(2025, 6, 16), date(2025, 6, 20)))
 
     events = account.collect_events()
     assert names(events) == ["Opened", "Reserved"]
@@ -121,16 +122,67 @@ def test_days_given_back_can_be_requested_again() -> None:
     assert list(account.bookings) == ["case-2"]
 
 
-def test_two_half_days_on_the_same_date_are_allowed_but_not_a_third() -> None:
+def test_the_morning_and_the_afternoon_of_a_date_may_be_taken_but_nothing_more() -> None:
     account = account_of()
     monday = date(2025, 6, 16)
-    reserve(account, "morning", days(monday, half_day_start=True))
-    reserve(account, "afternoon", days(monday, half_day_end=True), LeaveType.UNPAID)
+    reserve(account, "afternoon", days(monday, half_day_start=True))
+    reserve(account, "morning", days(monday, half_day_end=True), LeaveType.UNPAID)
 
     with refused(Conflict, "overlap"):
         reserve(account, "evening", days(monday, half_day_start=True))
 
     assert account.held_on(monday) == 1
+
+
+@pytest.mark.parametrize("afternoon", [False, True], ids=["morning", "afternoon"])
+def test_the_same_half_of_a_date_cannot_be_taken_twice(afternoon: bool) -> None:
+    account = account_of()
+    monday = date(2025, 6, 16)
+    half = days(monday, half_day_start=afternoon, half_day_end=not afternoon)
+    reserve(account, "first", half)
+
+    with refused(Conflict, "overlap"):
+        reserve(account, "second", half)
+
+    assert list(account.bookings) == ["first"]
+
+
+def test_the_half_days_of_a_longer_request_clash_only_with_their_own_halves() -> None:
+    account = account_of()
+    monday, tuesday = date(2025, 6, 16), date(2025, 6, 17)
+    reserve(
+        account,
+        "monday-pm-to-tuesday-am",
+        days(monday, tuesday, half_day_start=True, half_day_end=True),
+    )
+
+    reserve(account, "monday-am", days(monday, half_day_end=True))
+    reserve(account, "tuesday-pm", days(tuesday, half_day_start=True))
+    with refused(Conflict, "overlap"):
+        reserve(account, "tuesday-am", days(tuesday, half_day_end=True))
+
+
+def test_a_half_day_reserved_before_halves_were_recorded_clashes_only_by_its_share() -> None:
+    account = account_of()
+    monday = date(2025, 6, 16)
+    # As stored before the half was recorded: the event has no ``halves``.
+    recorded = object.__new__(cast(Any, LeaveAccount).Reserved)  # made by @event
+    recorded.__dict__.update(
+        originator_id=account.id,
+        originator_version=account.version + 1,
+        timestamp=datetime.now(UTC),
+        case_id="older",
+        leave_type="annual",
+        days={monday.isoformat(): Decimal("0.5")},
+        approved=False,
+        meta=meta("ada"),
+    )
+    recorded.mutate(account)
+
+    reserve(account, "other-half", days(monday, half_day_end=True))
+    with refused(Conflict, "overlap"):
+        reserve(account, "third", days(monday, half_day_start=True))
+    assert account.bookings["older"].halves == {}
 
 
 def test_a_half_day_on_a_date_already_taken_in_full_is_refused() -> None:
@@ -206,10 +258,10 @@ def test_a_request_spanning_new_year_is_refused_when_one_year_runs_short() -> No
 def test_someone_who_joined_mid_year_can_take_only_the_pro_rated_entitlement() -> None:
     nina = profile("nina", start_date=date(2025, 7, 1))  # 15 of 30 days in 2025
     account = account_of(nina)
-    three_weeks = days(date(2025, 9, 1), date(2025, 9, 19), who=nina)  # 15 days
+    three_weeks = days(date(2025, 9, 1), date(2025, 9, 19))  # 15 days
 
     with refused(RuleViolation, "insufficient_balance"):
-        reserve(account, "too-many", {**three_weeks, date(2025, 9, 22): Decimal(1)}, who=nina)
+        reserve(account, "too-many", days(date(2025, 9, 1), date(2025, 9, 22)), who=nina)
     reserve(account, "fits", three_weeks, who=nina)
 
     assert account.balance(nina, 2025) == Balance(Decimal(15), Decimal(0), Decimal(15))
@@ -221,6 +273,6 @@ def test_repeating_a_reservation_command_records_it_once() -> None:
     command = meta("ada", "submit-1")
 
     for _ in range(2):
-        account.reserve("case-1", LeaveType.ANNUAL, days(date(2025, 6, 16)), ADA, command)
+        reserve(account, "case-1", days(date(2025, 6, 16)), command=command)
 
     assert names(account.collect_events()) == ["Reserved"]

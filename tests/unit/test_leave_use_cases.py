@@ -111,6 +111,17 @@ def test_two_half_days_on_the_same_date_are_accepted(desk: LeaveDesk) -> None:
     assert desk.app.leave_balance("ada", 2025).pending == Decimal("0.5")
 
 
+def test_the_same_half_day_asked_twice_is_refused_and_nothing_recorded(desk: LeaveDesk) -> None:
+    desk.submit("ada", MONDAY, half_day_end=True)  # the morning
+    before = desk.position
+
+    with refused(Conflict, "overlap"):
+        desk.submit("ada", MONDAY, half_day_end=True)
+
+    assert desk.position == before
+    assert desk.app.leave_balance("ada", 2025).pending == Decimal("0.5")
+
+
 def test_the_days_of_a_rejected_request_can_be_requested_again(desk: LeaveDesk) -> None:
     case_id = desk.submit("ada", MONDAY, FRIDAY).case.id
     desk.open_task(case_id)
