@@ -19,7 +19,7 @@ from uuid import UUID
 
 import typer
 
-from backoffice.cli_common import DataOption, fail, instant, settings_for
+from backoffice.cli_common import DataOption, existing_store, fail, instant, settings_for
 
 REPLAY_HISTORIES = Path("tests") / "replay" / "histories"
 
@@ -90,7 +90,9 @@ def export(
         until=instant(until, "--until"),
     )
     settings = settings_for(data)
-    settings.ensure_data_dir()
+    existing_store(settings)
+    if output is not None and not output.parent.is_dir():
+        raise fail(f"--output: there is no folder {output.parent}")
     bar = Bar("events into the audit log")
     with ProjectionRunner(settings.store_url, projections=[AuditLog()]) as runner:
         runner.catch_up(progress=bar)  # the log shows every event recorded so far
@@ -146,6 +148,7 @@ def aggregate(
     except ValueError:
         raise fail(f"{aggregate_id!r} is not an aggregate id (a UUID)") from None
     settings = settings_for(data)
+    existing_store(settings)
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     try:
         found = aggregate_state(application, identifier, at=instant(at, "--at"), version=version)
@@ -220,6 +223,7 @@ def verify_projections(data: DataOption = None) -> None:
     from backoffice.projection_check import compare_read_models
 
     settings = settings_for(data)
+    existing_store(settings)
     scratch = Path(tempfile.mkdtemp(prefix="backoffice-verify-"))
     bar = Bar("events into the scratch copy")
     try:

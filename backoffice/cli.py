@@ -12,7 +12,15 @@ import typer
 
 from backoffice import audit_tools
 from backoffice.audit_cli import audit_app
-from backoffice.cli_common import DataOption, fail, instant, require_employee, settings_for
+from backoffice.cli_common import (
+    DataOption,
+    data_folder,
+    existing_store,
+    fail,
+    instant,
+    require_employee,
+    settings_for,
+)
 from backoffice.settings import Settings
 from backoffice.users_cli import users_app
 
@@ -32,7 +40,9 @@ audit_tools.register(audit_app)
 @app.command()
 def up(
     data: DataOption = None,
-    port: Annotated[int | None, typer.Option(help="Port of the HTTP API (default 8000).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port of the HTTP API (default 8000).")
+    ] = None,
     temporal_address: Annotated[
         str | None,
         typer.Option(help="HOST:PORT of an existing Temporal; default: start the dev server."),
@@ -44,6 +54,7 @@ def up(
 
     configure_logging("WARNING")
     settings = settings_for(data, api_port=port, temporal_address=temporal_address)
+    data_folder(settings)
     try:
         asyncio.run(run_stack(settings))
     except RuntimeError as error:
@@ -68,7 +79,7 @@ def org_load(
         chart = parse_org_file(file)
     except OrgFileError as error:
         raise fail(str(error)) from error
-    settings.ensure_data_dir()
+    data_folder(settings)
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     meta = Meta(actor="system", command_id=f"org-load/{uuid.uuid4()}", correlation_id="org-load")
     try:
@@ -96,7 +107,6 @@ def token(
     settings = settings_for(data)
     if settings.uses_identity_provider:
         raise fail("tokens come from the identity provider (BACKOFFICE_JWKS_FILE / _URL is set)")
-    settings.ensure_data_dir()
     require_employee(settings, employee_id)
     typer.echo(issue_token(settings, employee_id))
 
@@ -148,7 +158,7 @@ def projections_rebuild(
     from projections.runner import ProjectionRunner
 
     settings = settings_for(data)
-    settings.ensure_data_dir()
+    existing_store(settings)
     moment = instant(until, "--until")
     if moment is not None and into is None:
         raise fail("--until builds a copy: give --into FILE (or a PostgreSQL schema)")
@@ -196,6 +206,8 @@ def _copy_url(settings: Settings, into: str) -> str:
     path = Path(into).resolve()
     if path == store.sqlite_path.resolve():
         raise fail("--into names the live store's own file; choose another")
+    if not path.parent.is_dir():
+        raise fail(f"--into: there is no folder {path.parent}")
     return f"sqlite:///{path}"
 
 

@@ -31,9 +31,32 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def data_folder(settings: Settings) -> Path:
+    """The data folder, made if it is missing; fail saying why it cannot be made."""
+    try:
+        return settings.ensure_data_dir()
+    except OSError as error:
+        raise fail(
+            f"cannot make the data folder {settings.data_dir}: {error.strerror or error}"
+        ) from error
+
+
+def existing_store(settings: Settings) -> None:
+    """Fail unless the event store exists: a command that reads the history never makes
+    an empty one (run in another folder, it would read nothing and leave a var/ there)."""
+    store = settings.store
+    if not store.is_postgres and not store.sqlite_path.is_file():
+        raise fail(
+            f"no event store at {store.sqlite_path}; give --data the folder `backoffice up`"
+            " uses, or record the organisation there first with `backoffice org load`"
+        )
+
+
 def require_employee(settings: Settings, employee_id: str) -> None:
-    """Fail unless the store's directory has ``employee_id``."""
+    """Fail unless there is a store and its directory has ``employee_id``."""
     from services.application import BackofficeApplication
+
+    existing_store(settings)
 
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     try:

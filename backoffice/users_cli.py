@@ -29,7 +29,6 @@ def set_password(
     from services.credentials import Credentials, WeakPassword
 
     settings = settings_for(data)
-    settings.ensure_data_dir()
     require_employee(settings, employee_id)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

@@ -106,6 +106,8 @@ def test_token_prints_only_a_token_signed_for_the_employee(data_dir: Path) -> No
 
 
 def test_token_for_an_unknown_employee_is_refused(data_dir: Path) -> None:
+    run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+
     code, out, err = run("token", "e-404", "--data", str(data_dir))
 
     assert code == 1
@@ -156,7 +158,78 @@ def test_projections_rebuild_shares_the_read_models_among_processes(
 
 
 def test_rebuilding_an_unknown_read_model_names_the_known_ones(data_dir: Path) -> None:
+    run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+
     code, _, err = run("projections", "rebuild", "nonsense", "--data", str(data_dir))
 
     assert code == 1
     assert "inbox" in err
+
+
+READING_COMMANDS = {
+    "token": ["token", "e-100"],
+    "users set-password": ["users", "set-password", "e-100", "--password-stdin"],
+    "projections rebuild": ["projections", "rebuild"],
+    "audit export": ["audit", "export"],
+    "audit aggregate": ["audit", "aggregate", "6f1c3a52-53a4-4f7e-9d0b-3c6a2f1e8b47"],
+    "audit verify-projections": ["audit", "verify-projections"],
+}
+
+
+@pytest.mark.parametrize("command", READING_COMMANDS.values(), ids=READING_COMMANDS.keys())
+def test_a_command_on_a_folder_without_a_store_says_so_and_creates_nothing(
+    data_dir: Path, command: list[str]
+) -> None:
+    code, out, err = run(*command, "--data", str(data_dir))
+
+    assert code == 1, err
+    assert out == ""
+    assert f"no event store at {data_dir / 'backoffice.db'}" in err
+    assert not data_dir.exists()
+
+
+def test_a_rebuild_into_a_folder_that_does_not_exist_is_refused(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+    missing = tmp_path / "missing" / "copy.db"
+
+    code, _, err = run("projections", "rebuild", "--into", str(missing), "--data", str(data_dir))
+
+    assert code == 1
+    assert f"--into: there is no folder {missing.parent}" in err
+
+
+def test_an_export_to_a_folder_that_does_not_exist_is_refused(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+    missing = tmp_path / "missing" / "log.csv"
+
+    code, _, err = run("audit", "export", "-o", str(missing), "--data", str(data_dir))
+
+    assert code == 1
+    assert f"--output: there is no folder {missing.parent}" in err
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "99999"])
+def test_up_refuses_a_port_that_cannot_exist_before_doing_anything(
+    tmp_path: Path, port: str
+) -> None:
+    blocked = tmp_path / "a-file"  # were the port let through, ``up`` would stop here
+    blocked.write_text("not a folder")
+
+    code, _, err = run("up", "--port", port, "--data", str(blocked / "data"))
+
+    assert code == 2, err
+    assert "--port" in err
+
+
+def test_up_says_when_it_cannot_make_its_data_folder(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+
+    code, _, err = run("up", "--data", str(blocked / "data"))
+
+    assert code == 1
+    assert f"cannot make the data folder {blocked / 'data'}" in err
