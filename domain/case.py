@@ -49,11 +49,20 @@ class ApprovalTask:
 
 
 def check_decision(
-    is_open: bool, eligible: list[str], requester_id: str, actor: str, on_behalf_of: str | None
+    is_open: bool,
+    eligible: list[str],
+    requester_id: str,
+    actor: str,
+    on_behalf_of: str | None,
+    *,
+    cancelled: bool,
 ) -> None:
     """The rule for every human decision, shared by the aggregate and the workflows'
-    update validators: the task is open, the decider is not the requester (nor acting
-    for them), and decides as, or for, someone the task is assigned or escalated to."""
+    update validators: the task is open (not decided, nor ``cancelled`` with its case),
+    the decider is not the requester (nor acting for them), and decides as, or for,
+    someone the task is assigned or escalated to."""
+    if cancelled:
+        raise Conflict("task_cancelled", "this task was cancelled when its request was withdrawn")
     if not is_open:
         raise Conflict("task_already_decided", "this task has already been decided")
     if requester_id in (actor, on_behalf_of):
@@ -112,7 +121,14 @@ class Case(IdempotentAggregate):
     def check_decision(self, task_id: str, actor: str, on_behalf_of: str | None) -> ApprovalTask:
         """Refuse a decision that may never happen; return the task otherwise."""
         task = self.task(task_id)
-        check_decision(task.is_open, task.eligible, self.requester_id, actor, on_behalf_of)
+        check_decision(
+            task.is_open,
+            task.eligible,
+            self.requester_id,
+            actor,
+            on_behalf_of,
+            cancelled=task.cancelled,
+        )
         return task
 
     def decide_task(

@@ -69,6 +69,7 @@ class ApprovalWorkflow:
                 self.current.requester_id,
                 request.actor,
                 request.on_behalf_of,
+                cancelled=not task.is_open and task.decision is None,
             )
         except DomainError as error:
             raise as_application_error(error) from None

@@ -451,6 +451,21 @@ async def test_the_requester_withdraws_a_pending_request_and_gets_the_days_back(
     assert balance.json()["pending"] == 0
 
 
+async def test_deciding_the_task_of_a_withdrawn_request_says_it_was_cancelled(api: Api) -> None:
+    case = await api.pending("e-3", weeks_ahead(4))
+    task = await api.task_for("e-2", case["id"])
+    await api.post("e-3", f"/api/leave-requests/{case['id']}/withdraw")
+    await api.process_ended(case["id"])
+
+    response = await api.post("e-2", f"/api/tasks/{task['id']}/decision", {"decision": "approve"})
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "this task was cancelled when its request was withdrawn",
+        "rule": "task_cancelled",
+    }
+
+
 async def test_the_requester_cancels_approved_leave_before_it_starts(api: Api) -> None:
     period = weeks_ahead(4)
     case = await api.approved("e-3", period)

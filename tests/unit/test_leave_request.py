@@ -248,8 +248,9 @@ def test_the_requester_withdraws_a_pending_request_closing_its_open_task() -> No
     assert names(request.collect_events()) == ["TaskCancelled", "Withdrawn"]
     assert request.status is LeaveStatus.WITHDRAWN
     assert request.open_tasks == []
-    with refused(Conflict, "task_already_decided"):
+    with pytest.raises(Conflict, match="this task was cancelled") as caught:
         request.decide(TASK, Decision.APPROVE, None, meta("mia"))
+    assert caught.value.rule == "task_cancelled"
 
 
 def test_only_the_requester_may_withdraw_a_request() -> None:
