@@ -5,13 +5,22 @@ Days are JSON numbers (``5``, ``2.5``); dates are ISO ``YYYY-MM-DD``; times ISO 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal, Protocol
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 from domain.case import Decision
 from domain.leave import LeaveType
@@ -30,6 +39,20 @@ def _days_as_number(days: Decimal) -> int | float:
 Days = Annotated[
     Decimal, PlainSerializer(_days_as_number, return_type=int | float, when_used="json")
 ]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(text: str) -> str:
+    """Text a person wrote: lines and tabs, but no other control characters (a NUL
+    would reach the pages, the exports and every system reading the audit log)."""
+    if _CONTROL.search(text):
+        raise ValueError("must not contain control characters (other than line breaks and tabs)")
+    return text
+
+
+FreeText = Annotated[str, Field(max_length=2000), AfterValidator(_printable)]
+"""A reason or comment."""
 
 
 class Body(BaseModel):
@@ -55,7 +78,7 @@ class LeaveRequestIn(Body):
     end: date = Field(description="Last day of leave (inclusive)")
     half_day_start: bool = Field(False, description="Only the afternoon of the first day")
     half_day_end: bool = Field(False, description="Only the morning of the last day")
-    reason: str | None = Field(None, max_length=2000)
+    reason: FreeText | None = None
     employee_id: str | None = Field(
         None, description="Whose leave it is: yourself (the default); others are refused for now"
     )
@@ -242,13 +265,13 @@ class LeaveRequestList(BaseModel):
 
 class DecisionIn(Body):
     decision: Decision
-    comment: str | None = Field(None, max_length=2000)
+    comment: FreeText | None = None
 
 
 class BulkDecisionItem(Body):
     task_id: str = Field(min_length=1, max_length=200)
     decision: Decision
-    comment: str | None = Field(None, max_length=2000)
+    comment: FreeText | None = None
 
 
 class BulkDecisionIn(Body):

@@ -105,14 +105,31 @@ class OrgFileError(ValueError):
         super().__init__("\n".join(str(problem) for problem in self.problems))
 
 
+MAX_FIELD_LENGTH = 200
+"""Characters a field may have: ids, names and e-mail addresses are all far shorter."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 class Entry(BaseModel):
     """One entry of a list section, as written in the file."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=True,
+        str_max_length=MAX_FIELD_LENGTH,
+        populate_by_name=True,
     )
     kind: ClassVar[str]
     """What an entry is called in messages: ``employee``, ``department``..."""
+
+    @field_validator("*")
+    @classmethod
+    def _one_line_of_text(cls, value: object) -> object:
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise ValueError("must not contain control characters")
+        return value
 
 
 def _blank_is_absent(value: object) -> object:

@@ -386,6 +386,17 @@ async def test_an_employee_who_cannot_exist_is_refused_and_nothing_recorded(
     assert cast.context.application.recorder.max_notification_id() == before
 
 
+async def test_a_delegation_id_longer_than_any_field_may_be_is_refused(cast: Api) -> None:
+    before = cast.context.application.recorder.max_notification_id()
+    terms = {"from": "e-2", "to": "e-1", "start": str(TODAY), "end": str(TODAY)}
+
+    response = await cast.post("e-8", "/api/directory/delegations", {"id": "x" * 100_000, **terms})
+
+    assert response.status_code == 422
+    assert "at most 200 characters" in response.json()["detail"]
+    assert cast.context.application.recorder.max_notification_id() == before
+
+
 async def test_a_delegate_may_not_decide_their_own_case_for_the_approver(cast: Api) -> None:
     """Ada's own request goes to Grace; with Ada acting for Grace, Ada still may not
     decide it: nobody decides their own case, neither directly nor as a delegate."""

@@ -147,6 +147,24 @@ async def test_requests_racing_with_one_idempotency_key_for_different_leave_are_
     assert [item["id"] for item in mine.json()["items"]] == [taken.json()["id"]]
 
 
+async def test_a_reason_with_control_characters_is_refused_and_nothing_recorded(api: Api) -> None:
+    before = api.context.application.recorder.max_notification_id()
+
+    response = await api.submit("e-3", weeks_ahead(5), reason="family\u0000visit")
+
+    assert response.status_code == 422
+    assert response.json()["rule"] == "invalid_request"
+    assert "control characters" in response.json()["detail"]
+    assert api.context.application.recorder.max_notification_id() == before
+
+
+async def test_a_reason_may_have_several_lines(api: Api) -> None:
+    response = await api.submit("e-3", weeks_ahead(5), reason="family visit\r\n\tin Lyon")
+
+    assert response.status_code == 201, response.text
+    assert response.json()["reason"] == "family visit\r\n\tin Lyon"
+
+
 def next_weekend() -> tuple[date, date]:
     saturday = TODAY + timedelta(weeks=3)
     while saturday.weekday() != 5:

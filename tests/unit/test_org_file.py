@@ -135,6 +135,18 @@ def test_a_null_or_blank_manager_means_the_top_of_the_tree(absent: str) -> None:
         ),
         pytest.param(
             "name: Ada Lovelace",
+            'name: "Ada\\aLovelace"',
+            "org.yaml line 3 (employee e-100): name: must not contain control characters",
+            id="control-character",
+        ),
+        pytest.param(
+            "manager: e-001",
+            "manager: " + "m" * 201,
+            "org.yaml line 5 (employee e-100): manager: String should have at most 200 characters",
+            id="too-long",
+        ),
+        pytest.param(
+            "name: Ada Lovelace",
             'name: ""',
             "org.yaml line 3 (employee e-100): name: must not be empty",
             id="empty-name",
