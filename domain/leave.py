@@ -88,6 +88,11 @@ class LeavePeriod:
         return fractions
 
 
+def days_text(days: Decimal) -> str:
+    """Days as people write them: ``9``, ``9.5`` (never ``9.0``)."""
+    return f"{days.normalize():f}"
+
+
 def round_to_half_days(days: Decimal) -> Decimal:
     return (days * 2).quantize(ONE, rounding=ROUND_HALF_UP) / 2
 

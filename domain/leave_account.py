@@ -13,7 +13,7 @@ from eventsourcing.domain import event
 from domain.base import IdempotentAggregate
 from domain.employee import EmployeeProfile
 from domain.errors import Conflict, RuleViolation
-from domain.leave import ONE, ZERO, Half, LeaveType, days_by_year, entitlement
+from domain.leave import ONE, ZERO, Half, LeaveType, days_by_year, days_text, entitlement
 from domain.meta import Meta
 
 
@@ -104,7 +104,8 @@ class LeaveAccount(IdempotentAggregate):
                 if wanted > remaining:
                     raise RuleViolation(
                         "insufficient_balance",
-                        f"{wanted} days asked in {year}, only {remaining} remaining",
+                        f"{days_text(wanted)} days asked in {year},"
+                        f" only {days_text(remaining)} remaining",
                     )
 
     def reserve(

@@ -244,6 +244,23 @@ def test_a_request_spanning_new_year_draws_each_part_from_its_own_year() -> None
     assert account.balance(three_days, 2026) == Balance(Decimal(3), Decimal(0), Decimal(1))
 
 
+def test_the_refusal_counts_days_as_people_write_them() -> None:
+    ten = profile(annual_leave_days="10")
+    account = account_of(ten)
+    reserve(account, "morning", days(date(2025, 6, 2), half_day_end=True), who=ten)
+    reserve(account, "afternoon", days(date(2025, 6, 2), half_day_start=True), who=ten)
+
+    with pytest.raises(RuleViolation) as caught:
+        reserve(account, "ten", days(date(2025, 7, 7), date(2025, 7, 18)), who=ten)
+    with pytest.raises(RuleViolation) as rounded:
+        reserve(
+            account, "nine", days(date(2025, 7, 7), date(2025, 7, 18), half_day_end=True), who=ten
+        )
+
+    assert str(caught.value) == "10 days asked in 2025, only 9 remaining"
+    assert str(rounded.value) == "9.5 days asked in 2025, only 9 remaining"
+
+
 def test_a_request_spanning_new_year_is_refused_when_one_year_runs_short() -> None:
     three_days = profile(annual_leave_days="3")
     account = account_of(three_days)
