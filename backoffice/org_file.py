@@ -67,6 +67,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from api.schemas import Days
 from domain.directory import DelegationTerms, DepartmentDetails, Limit
 from domain.employee import EmployeeProfile
 from domain.organisation import OrganisationChart
@@ -213,7 +214,8 @@ class EmployeeEntry(Entry):
     department: str | None = None
     country: str
     subdivision: str | None = None
-    annual_leave_days: Decimal
+    annual_leave_days: Days
+    """Whole or half days; in JSON a number (``30``, ``27.5``), as the API gives all days."""
     start_date: date
     end_date: date | None = None
 

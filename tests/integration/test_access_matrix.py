@@ -397,6 +397,13 @@ async def test_a_delegation_id_longer_than_any_field_may_be_is_refused(cast: Api
     assert cast.context.application.recorder.max_notification_id() == before
 
 
+async def test_the_directory_gives_days_of_leave_as_numbers(cast: Api) -> None:
+    response = await cast.get("e-8", "/api/directory")
+
+    days = {person["id"]: person["annual_leave_days"] for person in response.json()["employees"]}
+    assert days and all(isinstance(value, int | float) for value in days.values()), days
+
+
 async def test_a_delegate_may_not_decide_their_own_case_for_the_approver(cast: Api) -> None:
     """Ada's own request goes to Grace; with Ada acting for Grace, Ada still may not
     decide it: nobody decides their own case, neither directly nor as a delegate."""
