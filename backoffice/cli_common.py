@@ -3,7 +3,7 @@ selects, instants given on the command line, and failing with a message."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,18 +53,23 @@ def existing_store(settings: Settings) -> None:
 
 
 def require_employee(settings: Settings, employee_id: str) -> None:
-    """Fail unless there is a store and its directory has ``employee_id``."""
+    """Fail unless there is a store and its directory has ``employee_id``, still employed
+    (the API refuses anyone who has left)."""
     from services.application import BackofficeApplication
 
     existing_store(settings)
-
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     try:
-        known = application.find_employee(employee_id) is not None
+        employee = application.find_employee(employee_id)
     finally:
         application.close()
-    if not known:
+    if employee is None:
         raise fail(f"no employee {employee_id}; load the organisation with `backoffice org load`")
+    profile = employee.profile
+    if profile.end_date is not None and profile.has_left_by(datetime.now(UTC).date()):
+        raise fail(
+            f"{employee_id} left on {profile.end_date.isoformat()}; the API would refuse them"
+        )
 
 
 def instant(text: str | None, name: str) -> datetime | None:

@@ -115,6 +115,24 @@ def test_token_for_an_unknown_employee_is_refused(data_dir: Path) -> None:
     assert "no employee e-404" in err
 
 
+def test_no_token_for_someone_who_has_left(data_dir: Path, tmp_path: Path) -> None:
+    left = tmp_path / "left.yaml"
+    left.write_text(
+        EXAMPLE_ORG.read_text().replace(
+            "    start_date: 2020-01-01\n  - id: e-101",
+            "    start_date: 2020-01-01\n    end_date: 2021-06-30\n  - id: e-101",
+            1,
+        )
+    )
+    assert run("org", "load", str(left), "--data", str(data_dir))[0] == 0
+
+    code, out, err = run("token", "e-100", "--data", str(data_dir))
+
+    assert code == 1
+    assert out == ""
+    assert "e-100 left on 2021-06-30" in err
+
+
 def test_projections_rebuild_reports_progress_and_what_it_rebuilt(data_dir: Path) -> None:
     run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
 
