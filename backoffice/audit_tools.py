@@ -81,6 +81,11 @@ def export(
     from projections.runner import ProjectionRunner
     from services.application import BackofficeApplication
 
+    if case is not None:
+        try:
+            case = str(UUID(case))  # as the audit log writes it
+        except ValueError:
+            raise fail(f"--case: {case!r} is not a case id (a UUID)") from None
     selection = AuditFilter(
         case_id=case,
         actor=actor,
@@ -118,7 +123,8 @@ def export(
         application.close()
         read_models.close()
     where = "standard output" if output is None else str(output)
-    typer.echo(f"exported {exported} events to {where}", err=True)
+    events = "event" if exported == 1 else "events"
+    typer.echo(f"exported {exported} {events} to {where}", err=True)
 
 
 @contextmanager

@@ -76,6 +76,26 @@ def test_export_by_time_and_to_a_file(data_dir: Path, tmp_path: Path) -> None:
     assert bad == 1 and "--since: 'yesterday' is not an ISO 8601 instant" in err
 
 
+def test_an_export_of_a_case_id_that_is_not_one_is_refused(data_dir: Path) -> None:
+    a_store(data_dir)
+
+    code, out, err = run("audit", "export", "--case", "notauuid", "--data", str(data_dir))
+
+    assert (code, out) == (1, "")
+    assert "--case: 'notauuid' is not a case id (a UUID)" in err
+
+
+def test_an_export_of_one_event_says_one_event(data_dir: Path) -> None:
+    a_store(data_dir)
+
+    code, out, err = run(
+        "audit", "export", "--type", "Opened", "--actor", "e-3", "--data", str(data_dir)
+    )
+
+    assert code == 0 and len(out.splitlines()) == 1
+    assert "exported 1 event to standard output" in err
+
+
 def test_an_aggregate_at_a_version(data_dir: Path) -> None:
     approved, _ = a_store(data_dir)
 
