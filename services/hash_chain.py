@@ -211,14 +211,18 @@ class Checkpoint:
 
     @classmethod
     def parse(cls, text: str) -> Checkpoint:
+        refused = ValueError(
+            f"not a checkpoint: {text!r} (expected POSITION:HASH, a position from 1 and 64 hex"
+            " digits, as `backoffice audit verify` prints it)"
+        )
         position, _, digest = text.strip().partition(":")
         try:
             notification_id = int(position)
             value = bytes.fromhex(digest)
         except ValueError:
-            raise ValueError(f"not a checkpoint: {text!r} (expected <position>:<hex>)") from None
+            raise refused from None
         if notification_id < 1 or len(value) != hashlib.sha256().digest_size:
-            raise ValueError(f"not a checkpoint: {text!r} (expected <position>:<64 hex digits>)")
+            raise refused
         return cls(notification_id, value)
 
 

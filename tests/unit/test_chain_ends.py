@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from uuid import UUID, uuid4
 
-from services.hash_chain import GENESIS, ChainEnds, Link, NewEvent, link_events
+import pytest
+
+from services.hash_chain import GENESIS, ChainEnds, Checkpoint, Link, NewEvent, link_events
 
 A = uuid4()
 B = uuid4()
@@ -86,3 +89,13 @@ def _known(ends: ChainEnds, event: NewEvent) -> tuple[dict[tuple[UUID, int], byt
     previous = ends.previous_global(event.notification_id)
     assert previous is not None
     return known, previous
+
+
+@pytest.mark.parametrize("text", ["99999:abc", "43:ff6a", "x:" + "ab" * 32, "0:" + "ab" * 32, "43"])
+def test_a_checkpoint_that_is_not_one_is_refused_saying_what_one_looks_like(text: str) -> None:
+    expected = (
+        f"not a checkpoint: {text!r} (expected POSITION:HASH, a position from 1 and 64 hex"
+        " digits, as `backoffice audit verify` prints it)"
+    )
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        Checkpoint.parse(text)
