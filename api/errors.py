@@ -25,6 +25,9 @@ from domain.errors import DomainError
 
 logger = structlog.get_logger(__name__)
 
+UNREADABLE_BODY = "There was an error parsing the body"
+"""FastAPI's detail for a body it could not read."""
+
 STATUS_BY_KIND = {"rule_violation": 422, "conflict": 409, "not_allowed": 403, "not_found": 404}
 UNAVAILABLE = {
     RPCStatusCode.UNAVAILABLE,
@@ -159,6 +162,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, HTTPException)
+        if error.status_code == 400 and error.detail == UNREADABLE_BODY:
+            # FastAPI's answer when reading the JSON failed other than as a syntax error
+            # (nested too deeply, say); a syntax error is a 422 ``invalid_request``.
+            unreadable = ApiError(
+                422, "the request body could not be read as JSON", "invalid_request"
+            )
+            return _answer(request, unreadable)
         return _answer(request, ApiError(error.status_code, str(error.detail), None, error.headers))
 
     async def temporal_error(request: Request, error: Exception) -> JSONResponse:

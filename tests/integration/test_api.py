@@ -165,6 +165,20 @@ async def test_a_reason_may_have_several_lines(api: Api) -> None:
     assert response.json()["reason"] == "family visit\r\n\tin Lyon"
 
 
+async def test_a_body_nested_too_deeply_to_read_is_refused_as_invalid_json(api: Api) -> None:
+    response = await api.http.post(
+        "/api/leave-requests",
+        content="[" * 100_000 + "]" * 100_000,
+        headers={**api.headers("e-3"), "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "the request body could not be read as JSON",
+        "rule": "invalid_request",
+    }
+
+
 def next_weekend() -> tuple[date, date]:
     saturday = TODAY + timedelta(weeks=3)
     while saturday.weekday() != 5:
