@@ -141,7 +141,9 @@ class CaseWriter:
     forked processes, which command and encode their cases while this one inserts
     the batches they send through a pipe each, in the order each sends them (an
     account belongs to one process, so its events still arrive in the order of its
-    versions). A process that fails, or is killed, fails the write.
+    versions). A process that fails, or is killed, fails the write, even one killed in
+    the middle of sending a batch; and a process still sending when this one stops (or
+    dies) fails too, instead of waiting on its pipe for ever.
     """
 
     stores: Sequence[BackofficeApplication]
@@ -174,14 +176,17 @@ class CaseWriter:
             return
         context = multiprocessing.get_context("fork")  # the children inherit the mapper
         parts = [requesters[share::shares] for share in range(shares)]
-        readers: dict[Connection, BaseProcess] = {}
+        readers: list[Connection] = []
+        children: list[BaseProcess] = []
         try:
             for index, part in enumerate(parts):
                 reader, writer = context.Pipe(duplex=False)
+                readers.append(reader)
                 child = context.Process(
                     target=self._write_share,
                     args=(
                         writer,
+                        list(readers),  # the receiving ends the child inherits, to close
                         part,
                         outcomes,
                         None if cases is None else _part_of(cases, parts, index),
@@ -189,47 +194,58 @@ class CaseWriter:
                     ),
                 )
                 child.start()
+                children.append(child)
                 # Only the child holds its pipe's sending end now (the next child is
                 # forked without it), so a child that dies ends its pipe, even in the
                 # middle of a message.
                 writer.close()
-                readers[reader] = child
             self._receive(readers)
         except BaseException:
-            for process in readers.values():  # else one blocked on a full pipe would never end
+            for process in children:
                 process.terminate()
             raise
         finally:
-            for reader, process in readers.items():
-                process.join()
+            for reader in readers:  # only this process reads: a child still sending now fails
                 reader.close()
+            for process in children:
+                process.join()
+        failed = [process.exitcode for process in children if process.exitcode]
+        if failed:
+            raise RuntimeError(f"a process writing cases failed (exit code {failed[0]})")
 
-    def _receive(self, readers: dict[Connection, BaseProcess]) -> None:
+    def _receive(self, readers: list[Connection]) -> None:
         """Insert the batches the children send, each child's in the order it sends them,
         until each has sent its last word: how many events it wrote."""
-        running = dict(readers)
+        running = set(readers)
         while running:
             for reader in wait(list(running)):
                 assert isinstance(reader, Connection)
                 try:
                     message = reader.recv()
-                except (EOFError, OSError):  # ended, or cut off in the middle of a message
-                    raise RuntimeError("a process writing cases failed (see above)") from None
+                except EOFError:
+                    raise RuntimeError(
+                        "a process writing cases ended without its last word"
+                    ) from None
+                except OSError as error:  # cut off in the middle of a message
+                    raise RuntimeError(f"a process writing cases was cut off: {error}") from error
                 if isinstance(message, int):
                     self.events += message
-                    del running[reader]
+                    running.remove(reader)
                 else:
                     self._insert(message)
 
     def _write_share(
         self,
         sent: Connection,
+        inherited: list[Connection],
         requesters: list[EmployeeProfile],
         outcomes: Iterator[Outcome],
         cases: int | None,
         events: int | None,
     ) -> None:
         """In a forked child: command and encode this share's cases, sending each batch."""
+        for reader in inherited:  # so that a send fails, not blocks, once the parent is gone
+            reader.close()
         self.events = 0
         for batch in self._batches(requesters, outcomes, cases, events):
             sent.send(batch)

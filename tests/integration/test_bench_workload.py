@@ -8,10 +8,8 @@ import threading
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 
-import pytest
-
 from bench.common import application, sqlite_store
-from bench.workload import CaseWriter, Outcome, organisation, realistic_mix
+from bench.workload import CaseWriter, Outcome, organisation, realistic_mix, reports
 from domain.employee import EmployeeProfile
 
 
@@ -32,17 +30,23 @@ def test_cases_written_by_two_processes_are_all_stored_with_every_account_in_ord
         assert all(found == list(range(1, len(found) + 1)) for found in versions.values())
 
 
-class _DiesMidMessage(CaseWriter):
-    """A writer whose processes die half way through sending their first batch."""
+class _OneCutOff(CaseWriter):
+    """A writer whose second process sends one batch, then dies half way through the
+    next, while the first writes its share as usual."""
 
     def _write_share(
         self,
         sent: Connection,
+        inherited: list[Connection],
         requesters: list[EmployeeProfile],
         outcomes: Iterator[Outcome],
         cases: int | None,
         events: int | None,
     ) -> None:
+        if requesters[0] == reports(self.profiles)[0]:
+            super()._write_share(sent, inherited, requesters, outcomes, cases, events)
+            return
+        sent.send(next(self._batches(requesters, outcomes, cases, events)))
         # A message's length, then less than that: as if killed while sending.
         os.write(sent.fileno(), struct.pack("!i", 1 << 20) + b"cut off")
         os._exit(1)
@@ -53,9 +57,10 @@ def test_a_process_that_dies_in_the_middle_of_a_message_fails_the_write() -> Non
 
     def write() -> None:
         with sqlite_store() as url, application(url) as app:
-            writer = _DiesMidMessage([app], organisation(managers=1, reports_each=4), processes=2)
+            writer = _OneCutOff([app], organisation(managers=2, reports_each=4), processes=2)
+            writer.batch = 2
             try:
-                writer.write(realistic_mix(), cases=8, events=None)
+                writer.write(realistic_mix(), cases=40, events=None)
             except BaseException as error:
                 failures.append(error)
 
@@ -64,6 +69,7 @@ def test_a_process_that_dies_in_the_middle_of_a_message_fails_the_write() -> Non
     writing.join(timeout=60)
 
     assert not writing.is_alive(), "the write hangs on the cut-off message"
-    assert len(failures) == 1
-    with pytest.raises(RuntimeError, match="a process writing cases failed"):
-        raise failures[0]
+    [failure] = failures
+    assert isinstance(failure, RuntimeError)
+    assert str(failure).startswith("a process writing cases was cut off")
+    assert isinstance(failure.__cause__, OSError)  # not a process that ended between batches
