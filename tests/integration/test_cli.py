@@ -206,28 +206,21 @@ def test_a_command_on_a_folder_without_a_store_says_so_and_creates_nothing(
     assert not data_dir.exists()
 
 
-def test_a_rebuild_into_a_folder_that_does_not_exist_is_refused(
-    data_dir: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [(["projections", "rebuild", "--into"], "--into"), (["audit", "export", "-o"], "--output")],
+    ids=["rebuild into", "export to"],
+)
+def test_writing_into_a_folder_that_does_not_exist_is_refused(
+    data_dir: Path, tmp_path: Path, command: list[str], option: str
 ) -> None:
     run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
-    missing = tmp_path / "missing" / "copy.db"
+    missing = tmp_path / "missing" / "file"
 
-    code, _, err = run("projections", "rebuild", "--into", str(missing), "--data", str(data_dir))
-
-    assert code == 1
-    assert f"--into: there is no folder {missing.parent}" in err
-
-
-def test_an_export_to_a_folder_that_does_not_exist_is_refused(
-    data_dir: Path, tmp_path: Path
-) -> None:
-    run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
-    missing = tmp_path / "missing" / "log.csv"
-
-    code, _, err = run("audit", "export", "-o", str(missing), "--data", str(data_dir))
+    code, _, err = run(*command, str(missing), "--data", str(data_dir))
 
     assert code == 1
-    assert f"--output: there is no folder {missing.parent}" in err
+    assert f"{option}: there is no folder {missing.parent}" in err
 
 
 @pytest.mark.parametrize("port", ["0", "65536", "99999"])
