@@ -54,16 +54,18 @@ class DirectoryOut(BaseModel):
 
     @classmethod
     def of(cls, directory: Directory, at: datetime | None) -> DirectoryOut:
+        # The entries are made as recorded, not checked again: what was accepted when it
+        # was recorded shows as it is, whatever rules for new input came since.
         return cls(
             at=at,
             departments=[
-                DepartmentEntry(
+                DepartmentEntry.model_construct(
                     id=d.department_id, name=d.name, head=d.head_id, cost_centre=d.cost_centre
                 )
                 for d in sorted(directory.departments.values(), key=lambda d: d.department_id)
             ],
             employees=[
-                EmployeeEntry(
+                EmployeeEntry.model_construct(
                     id=p.employee_id,
                     name=p.name,
                     email=p.email,

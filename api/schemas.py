@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Annotated, Literal, Protocol
 from uuid import UUID
 
@@ -17,11 +16,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
     field_validator,
     model_validator,
 )
 
+from api.days import Days
 from domain.case import Decision
 from domain.leave import LeaveType
 from domain.leave_request import LeaveRequest, LeaveStatus
@@ -30,17 +29,9 @@ from projections.leave_balances import LeaveBalance
 from projections.leave_cases import LeaveCase
 from workflows.messages import CaseState
 
-
-def _days_as_number(days: Decimal) -> int | float:
-    """Whole days as integers (``5``), half days as decimals (``2.5``)."""
-    return int(days) if days == days.to_integral_value() else float(days)
-
-
-Days = Annotated[
-    Decimal, PlainSerializer(_days_as_number, return_type=int | float, when_used="json")
-]
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Control characters, but for line breaks and tabs; and the marks that reverse the
+direction text is shown in, which could make a reason read otherwise than it is."""
 
 
 def _printable(text: str) -> str:

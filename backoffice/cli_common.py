@@ -43,7 +43,8 @@ def data_folder(settings: Settings) -> Path:
 
 def existing_store(settings: Settings) -> None:
     """Fail unless the event store exists: a command that reads the history never makes
-    an empty one (run in another folder, it would read nothing and leave a var/ there)."""
+    an empty one (run in another folder, it would read nothing and leave a var/ there).
+    A PostgreSQL store is not checked: its URL names it wherever the command runs."""
     store = settings.store
     if not store.is_postgres and not store.sqlite_path.is_file():
         raise fail(

@@ -67,7 +67,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from api.schemas import Days
+from api.days import Days
 from domain.directory import DelegationTerms, DepartmentDetails, Limit
 from domain.employee import EmployeeProfile
 from domain.organisation import OrganisationChart
@@ -109,7 +109,7 @@ class OrgFileError(ValueError):
 MAX_FIELD_LENGTH = 200
 """Characters a field may have: ids, names and e-mail addresses are all far shorter."""
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class Entry(BaseModel):
@@ -209,7 +209,7 @@ class EmployeeEntry(Entry):
 
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
-    email: str
+    email: str = Field(max_length=254)  # the longest address there may be
     manager: str | None = None
     department: str | None = None
     country: str

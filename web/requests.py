@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.context import ApiContext
+from api.days import days_as_number
 from api.employees import get_leave_balance
 from api.errors import ApiError
 from api.leave_requests import list_leave_requests, submit_leave_request
@@ -117,10 +118,6 @@ async def ask_for_leave(
     return RedirectResponse("/requests", status_code=303)
 
 
-def _days_as_number(days: Decimal) -> int | float:
-    return int(days) if days == days.to_integral_value() else float(days)
-
-
 @router.get("/requests/working-days")
 def working_days(
     context: Context,
@@ -140,4 +137,4 @@ def working_days(
     except DomainError as refused:
         return JSONResponse({"detail": refused.message, "rule": refused.rule}, status_code=422)
     days = sum(period.day_fractions(profile.calendar).values(), Decimal(0))
-    return JSONResponse({"working_days": _days_as_number(days)})
+    return JSONResponse({"working_days": days_as_number(days)})

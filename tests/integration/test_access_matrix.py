@@ -20,7 +20,9 @@ every cell that differs at once.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from itertools import count
 from typing import Any
 
@@ -402,6 +404,18 @@ async def test_the_directory_gives_days_of_leave_as_numbers(cast: Api) -> None:
 
     days = {person["id"]: person["annual_leave_days"] for person in response.json()["employees"]}
     assert days and all(isinstance(value, int | float) for value in days.values()), days
+
+
+async def test_the_directory_shows_people_recorded_before_todays_input_rules(cast: Api) -> None:
+    """A tab in a name, or 400 days of leave, were accepted once: they must still show."""
+    earlier = replace(profile("e-60", "Old\tTimer", "e-1"), annual_leave_days=Decimal(400))
+    cast.context.application.put_employee(earlier, Meta("hr", "before-the-rules", "tests"))
+
+    response = await cast.get("e-8", "/api/directory")
+
+    assert response.status_code == 200, response.text
+    [shown] = [person for person in response.json()["employees"] if person["id"] == "e-60"]
+    assert (shown["name"], shown["annual_leave_days"]) == ("Old\tTimer", 400)
 
 
 async def test_a_delegate_may_not_decide_their_own_case_for_the_approver(cast: Api) -> None:
