@@ -141,8 +141,27 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
         where = ".".join(location[1:]) or (
             "request body" if location == ["body"] else ".".join(location)
         )
-        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+        parts.append(f"{where}: {_plainly(error, location)}")
     return "; ".join(parts) or "invalid request"
+
+
+NOT_A_DATE = {
+    "date_type",
+    "date_parsing",
+    "date_from_datetime_parsing",
+    "date_from_datetime_inexact",
+}
+NOT_AN_OBJECT = {"model_type", "model_attributes_type", "dict_type"}
+
+
+def _plainly(error: Any, location: list[str]) -> str:
+    """Pydantic's message, but where a person would not know what to send instead."""
+    kind = error.get("type")
+    if kind in NOT_A_DATE:
+        return "must be a date such as 2027-07-05"
+    if kind in NOT_AN_OBJECT and location == ["body"]:
+        return "must be a JSON object, sent as Content-Type: application/json"
+    return str(error.get("msg", "invalid"))
 
 
 def install_error_handlers(app: FastAPI) -> None:

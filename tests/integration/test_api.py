@@ -179,6 +179,30 @@ async def test_a_body_nested_too_deeply_to_read_is_refused_as_invalid_json(api: 
     }
 
 
+async def test_a_date_that_is_not_one_is_refused_saying_what_a_date_looks_like(api: Api) -> None:
+    body = {"type": "annual", "start": 5, "end": "2030-13-01"}
+
+    response = await api.post("e-3", "/api/leave-requests", body)
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "start: must be a date such as 2027-07-05; end: must be a date such as 2027-07-05"
+    )
+
+
+async def test_a_body_sent_as_plain_text_is_refused_naming_the_content_type(api: Api) -> None:
+    response = await api.http.post(
+        "/api/leave-requests",
+        content='{"type": "annual", "start": "2030-01-07", "end": "2030-01-07"}',
+        headers={**api.headers("e-3"), "Content-Type": "text/plain"},
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "request body: must be a JSON object, sent as Content-Type: application/json"
+    )
+
+
 def next_weekend() -> tuple[date, date]:
     saturday = TODAY + timedelta(weeks=3)
     while saturday.weekday() != 5:
