@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import astuple
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, cast
 from uuid import UUID, uuid4, uuid5
 
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
 
 from api.access import policy
 from api.auth import Caller
@@ -98,10 +99,19 @@ async def submit_leave_request(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         task_queue=context.settings.task_queue,
     )
-    with update_refusals():
-        state = await context.client.execute_update_with_start_workflow(
-            LeaveRequestWorkflow.submission, start_workflow_operation=operation
-        )
+    try:
+        with update_refusals():
+            state = await context.client.execute_update_with_start_workflow(
+                LeaveRequestWorkflow.submission, start_workflow_operation=operation
+            )
+    except ApiError:
+        if idempotency_key is not None:
+            # The refusal may be of another request with this key, whose workflow this
+            # one joined: then this request is answered as a reused key, not refused.
+            started = await _started_with(context, case_id)
+            if started is not None:
+                _check_same_request(_asked_in(started), body)
+        raise
     if idempotency_key is not None:
         # A request with the same key may have started the case a moment before this one,
         # which then joined its workflow: the answer is that request's case.
@@ -122,9 +132,23 @@ def _recorded(context: ApiContext, case_id: UUID) -> LeaveRequest | None:
         return None
 
 
-def _asked_in(case: LeaveRequest | CaseState) -> tuple[object, ...]:
+async def _started_with(context: ApiContext, case_id: UUID) -> LeaveRequestStart | None:
+    """What the case's latest workflow was started with (None if there is none, or
+    Temporal cannot say now)."""
+    handle = context.client.get_workflow_handle(leave_workflow_id(case_id))
+    try:
+        async for event in handle.fetch_history_events():
+            payloads = event.workflow_execution_started_event_attributes.input.payloads
+            [started] = await context.client.data_converter.decode(payloads, [LeaveRequestStart])
+            return cast(LeaveRequestStart, started)
+    except RPCError:
+        return None
+    return None
+
+
+def _asked_in(case: LeaveRequest | CaseState | LeaveRequestStart) -> tuple[object, ...]:
     """What was asked for, as :func:`_check_same_request` compares it."""
-    if isinstance(case, CaseState):
+    if isinstance(case, CaseState | LeaveRequestStart):
         period = (case.start, case.end, case.half_day_start, case.half_day_end)
     else:
         period = astuple(case.period)

@@ -203,6 +203,29 @@ async def test_a_body_sent_as_plain_text_is_refused_naming_the_content_type(api:
     )
 
 
+async def test_a_request_racing_a_refused_one_under_its_key_is_never_given_that_refusal(
+    api: Api,
+) -> None:
+    await api.pending("e-3", weeks_ahead(5))
+    wanted = weeks_ahead(8)
+
+    overlapping, other = await asyncio.gather(
+        api.submit("e-3", weeks_ahead(5), key="raced-refusal"),
+        api.submit("e-3", wanted, key="raced-refusal"),
+    )
+
+    # The overlapping one is refused, or finds the other's case under its key.
+    assert (overlapping.status_code, overlapping.json()["rule"]) in [
+        (409, "overlap"),
+        (422, "idempotency_key_reused"),
+    ]
+    # The other is taken, or finds the refused request under its key: never that refusal.
+    if other.status_code == 201:
+        assert (other.json()["start"], other.json()["end"]) == tuple(d.isoformat() for d in wanted)
+    else:
+        assert (other.status_code, other.json()["rule"]) == (422, "idempotency_key_reused")
+
+
 def next_weekend() -> tuple[date, date]:
     saturday = TODAY + timedelta(weeks=3)
     while saturday.weekday() != 5:
