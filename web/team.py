@@ -18,13 +18,17 @@ from web.session import Context, SignedIn, Web
 router = APIRouter(include_in_schema=False)
 
 
-def month_of(text: str | None) -> date:
-    """The first day of ``YYYY-MM``, or of this month when the text is not one."""
+def month_of(text: str | None) -> tuple[date, str | None]:
+    """The first day of ``YYYY-MM`` (of this month when none is given); when the text is
+    not a month, this month's, with a notice saying so."""
+    this_month = datetime.now(UTC).date().replace(day=1)
+    if not text:
+        return this_month, None
     try:
-        year, month = (int(part) for part in (text or "").split("-"))
-        return date(year, month, 1)
+        year, month = (int(part) for part in text.split("-"))
+        return date(year, month, 1), None
     except ValueError:
-        return datetime.now(UTC).date().replace(day=1)
+        return this_month, f"{text!r} is not a month such as 2027-07: this month is shown"
 
 
 def _grid(context: ApiContext, manager_id: str, first: date) -> dict[str, Any] | None:
@@ -56,7 +60,8 @@ def _grid(context: ApiContext, manager_id: str, first: date) -> dict[str, Any] |
 async def team_calendar(
     request: Request, web: Web, session: SignedIn, context: Context, month: str | None = None
 ) -> Response:
-    grid = await run_in_threadpool(_grid, context, session.employee_id, month_of(month))
+    first, notice = month_of(month)
+    grid = await run_in_threadpool(_grid, context, session.employee_id, first)
     if grid is None:
         return await page(request, web, session, "refused.html", status=404, reason="no_team")
-    return await page(request, web, session, "team.html", section="team", **grid)
+    return await page(request, web, session, "team.html", section="team", notice=notice, **grid)

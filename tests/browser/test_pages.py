@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from playwright.async_api import Page, expect
 
@@ -189,6 +190,17 @@ async def test_a_manager_decides_several_tasks_at_once(site: Site) -> None:
         recorded = (await site.api.get("e-2", f"/api/leave-requests/{case['id']}")).json()
         assert recorded["status"] == "approved"
         assert recorded["decisions"][0]["comment"] == "all fine"
+
+
+async def test_a_month_that_is_not_one_is_named_and_this_month_shown(site: Site) -> None:
+    ada = await site.signed_in("e-2")
+
+    await ada.goto("/team?month=2027-13")
+
+    await expect(ada.locator("p.error[role=alert]")).to_have_text(
+        "'2027-13' is not a month such as 2027-07: this month is shown"
+    )
+    await expect(ada.locator("#month-title")).to_have_text(f"{datetime.now(UTC):%B %Y}")
 
 
 async def test_the_team_calendar_shows_who_is_away_to_managers_only(site: Site) -> None:
