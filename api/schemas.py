@@ -5,7 +5,6 @@ Days are JSON numbers (``5``, ``2.5``); dates are ISO ``YYYY-MM-DD``; times ISO 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal, Protocol
@@ -21,6 +20,7 @@ from pydantic import (
 )
 
 from api.days import Days
+from api.text import CONTROL_BUT_LINES
 from domain.case import Decision
 from domain.leave import LeaveType
 from domain.leave_request import LeaveRequest, LeaveStatus
@@ -29,15 +29,11 @@ from projections.leave_balances import LeaveBalance
 from projections.leave_cases import LeaveCase
 from workflows.messages import CaseState
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-"""Control characters, but for line breaks and tabs; and the marks that reverse the
-direction text is shown in, which could make a reason read otherwise than it is."""
-
 
 def _printable(text: str) -> str:
     """Text a person wrote: lines and tabs, but no other control characters (a NUL
     would reach the pages, the exports and every system reading the audit log)."""
-    if _CONTROL.search(text):
+    if CONTROL_BUT_LINES.search(text):
         raise ValueError("must not contain control characters (other than line breaks and tabs)")
     return text
 

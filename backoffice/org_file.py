@@ -68,6 +68,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from api.days import Days
+from api.text import CONTROL
 from domain.directory import DelegationTerms, DepartmentDetails, Limit
 from domain.employee import EmployeeProfile
 from domain.organisation import OrganisationChart
@@ -107,9 +108,7 @@ class OrgFileError(ValueError):
 
 
 MAX_FIELD_LENGTH = 200
-"""Characters a field may have: ids, names and e-mail addresses are all far shorter."""
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Characters a field may have (an e-mail address 254): ids and names are far shorter."""
 
 
 class Entry(BaseModel):
@@ -128,7 +127,7 @@ class Entry(BaseModel):
     @field_validator("*")
     @classmethod
     def _one_line_of_text(cls, value: object) -> object:
-        if isinstance(value, str) and _CONTROL.search(value):
+        if isinstance(value, str) and CONTROL.search(value):
             raise ValueError("must not contain control characters")
         return value
 
