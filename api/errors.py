@@ -161,6 +161,8 @@ def _plainly(error: Any, location: list[str]) -> str:
         return "must be a date such as 2027-07-05"
     if kind in NOT_AN_OBJECT and location == ["body"]:
         return "must be a JSON object, sent as Content-Type: application/json"
+    if kind == "value_error":  # one of our own checks: its words, without "Value error, "
+        return str(error.get("ctx", {}).get("error", error.get("msg", "invalid")))
     return str(error.get("msg", "invalid"))
 
 
