@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from backoffice.cli_common import DataOption, fail, settings_for
+from backoffice.cli_common import DataOption, existing_store, fail, settings_for
 
 audit_app = typer.Typer(no_args_is_help=True, help="Read, replay and verify the event history.")
 
@@ -37,6 +37,7 @@ def verify(
         kept = Checkpoint.parse(checkpoint) if checkpoint is not None else None
     except ValueError as error:
         raise fail(str(error), code=2) from error
+    existing_store(settings, code=2)
 
     shown: list[int] = []
 

@@ -18,6 +18,7 @@ from backoffice.cli_common import (
     existing_store,
     fail,
     instant,
+    reachable_store,
     require_employee,
     settings_for,
 )
@@ -54,6 +55,7 @@ def up(
 
     configure_logging("WARNING")
     settings = settings_for(data, api_port=port, temporal_address=temporal_address)
+    reachable_store(settings)
     data_folder(settings)
     try:
         asyncio.run(run_stack(settings))
@@ -80,6 +82,7 @@ def org_load(
     except OrgFileError as error:
         raise fail(str(error)) from error
     data_folder(settings)
+    reachable_store(settings)
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     meta = Meta(actor="system", command_id=f"org-load/{uuid.uuid4()}", correlation_id="org-load")
     try:

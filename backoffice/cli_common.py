@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from backoffice.settings import Settings
+from services.store import StoreLocation
 
 DataOption = Annotated[
     Path | None,
@@ -41,16 +42,62 @@ def data_folder(settings: Settings) -> Path:
         ) from error
 
 
-def existing_store(settings: Settings) -> None:
-    """Fail unless the event store exists: a command that reads the history never makes
-    an empty one (run in another folder, it would read nothing and leave a var/ there).
-    A PostgreSQL store is not checked: its URL names it wherever the command runs."""
+def existing_store(settings: Settings, code: int = 1) -> None:
+    """Fail (exit ``code``) unless the event store exists: a command that reads the
+    history never makes an empty one (run in another folder, it would read nothing and
+    leave a var/ there; given a PostgreSQL schema without a store, it would make the
+    tables there)."""
     store = settings.store
-    if not store.is_postgres and not store.sqlite_path.is_file():
+    if store.is_postgres:
+        _existing_postgres_store(store, code)
+    elif not store.sqlite_path.is_file():
         raise fail(
             f"no event store at {store.sqlite_path}; give --data the folder `backoffice up`"
-            " uses, or record the organisation there first with `backoffice org load`"
+            " uses, or record the organisation there first with `backoffice org load`",
+            code,
         )
+
+
+def reachable_store(settings: Settings) -> None:
+    """Fail unless the event store's database answers (a PostgreSQL store; a SQLite
+    store is a file this process makes): a command that writes says so at once instead
+    of waiting for its connection pool's timeout."""
+    if settings.store.is_postgres:
+        _postgres_events_table(settings.store, 1)
+
+
+def _existing_postgres_store(store: StoreLocation, code: int) -> None:
+    if not _postgres_events_table(store, code):
+        env = store.eventsourcing_env()
+        raise fail(
+            f"no event store in PostgreSQL schema {store.postgres_schema} of database"
+            f" {env['POSTGRES_DBNAME']} at {env['POSTGRES_HOST']}:{env['POSTGRES_PORT']};"
+            " check BACKOFFICE_DATABASE_URL, or record the organisation there first with"
+            " `backoffice org load`",
+            code,
+        )
+
+
+def _postgres_events_table(store: StoreLocation, code: int) -> bool:
+    """Whether the store's schema holds the events table; fail (exit ``code``) if the
+    server does not answer."""
+    import psycopg
+
+    from services.hash_chain import POSTGRES_EVENTS_TABLE
+
+    env = store.eventsourcing_env()
+    try:
+        with psycopg.connect(store.psycopg_conninfo(), connect_timeout=5) as connection:
+            row = connection.execute("SELECT to_regclass(%s)", (POSTGRES_EVENTS_TABLE,)).fetchone()
+    except psycopg.OperationalError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise fail(
+            f"cannot reach the event store's PostgreSQL at"
+            f" {env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}"
+            f" (database {env['POSTGRES_DBNAME']}): {reason}",
+            code,
+        ) from None
+    return row is not None and row[0] is not None
 
 
 def require_employee(settings: Settings, employee_id: str) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
 import jwt
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -13,6 +15,7 @@ from backoffice.cli import DEFAULT_REBUILD_PROCESSES, app
 from backoffice.settings import Settings
 from projections.runner import ProjectionRunner
 from services.application import BackofficeApplication
+from services.store import StoreLocation
 
 EXAMPLE_ORG = Path(__file__).parents[2] / "examples" / "org.yaml"
 
@@ -204,6 +207,59 @@ def test_a_command_on_a_folder_without_a_store_says_so_and_creates_nothing(
     assert out == ""
     assert f"no event store at {data_dir / 'backoffice.db'}" in err
     assert not data_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [*READING_COMMANDS.values(), ["audit", "verify"]],
+    ids=[*READING_COMMANDS.keys(), "audit verify"],
+)
+def test_a_command_on_a_postgres_schema_without_a_store_says_so_and_creates_nothing(
+    data_dir: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.setenv("BACKOFFICE_DATABASE_URL", postgres_url)
+    schema = StoreLocation(postgres_url).postgres_schema
+
+    code, out, err = run(*command, "--data", str(data_dir))
+
+    assert code == (2 if command == ["audit", "verify"] else 1), err
+    assert out == ""
+    assert f"no event store in PostgreSQL schema {schema} of database test" in err
+    with psycopg.connect(StoreLocation(postgres_url).psycopg_conninfo()) as connection:
+        tables = connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
+        ).fetchall()
+    assert tables == []
+
+
+@pytest.mark.parametrize(
+    ("command", "exit_code"),
+    [
+        (["audit", "export"], 1),
+        (["audit", "verify"], 2),
+        (["org", "load", str(EXAMPLE_ORG)], 1),
+        (["up", "--port", "8999"], 1),  # its --data is a file: were the store let through,
+    ],  # ``up`` would stop there, never starting anything
+    ids=["audit export", "audit verify", "org load", "up"],
+)
+def test_a_command_on_a_postgres_server_that_does_not_answer_says_so(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], exit_code: int
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("BACKOFFICE_DATABASE_URL", f"postgresql://postgres@127.0.0.1:{port}/test")
+
+    blocked = data_dir.parent / "a-file"
+    blocked.write_text("not a folder")
+    data = blocked / "data" if command[0] == "up" else data_dir
+
+    code, out, err = run(*command, "--data", str(data))
+
+    assert code == exit_code
+    assert out == ""
+    assert err.startswith(f"error: cannot reach the event store's PostgreSQL at 127.0.0.1:{port}")
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize(
