@@ -364,10 +364,25 @@ def jsonl_lines(
         )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet takes a cell's text to be a formula by (OWASP's CSV injection)."""
+
+
+def _cell(value: object) -> object:
+    """A CSV cell: empty for None; text a spreadsheet would run as a formula (an id
+    such as ``=HYPERLINK(...)``) behind a ``'``, which shows it as the text it is."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_lines(
     pages: Iterable[list[AuditEntry]], authority: Authority | None = None
 ) -> Iterator[str]:
-    """The entries as CSV with a header row; ``data`` and ``authority`` as JSON."""
+    """The entries as CSV with a header row; ``data`` and ``authority`` as JSON; a
+    cell that would start a formula starts with ``'``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*CSV_COLUMNS, "authority"])
@@ -378,7 +393,7 @@ def csv_lines(
             if values["authority"] is not None:
                 values["authority"] = json.dumps(values["authority"], sort_keys=True)
             columns = [*CSV_COLUMNS, "authority"]
-            writer.writerow(["" if values[c] is None else values[c] for c in columns])
+            writer.writerow([_cell(values[c]) for c in columns])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
