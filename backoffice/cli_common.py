@@ -3,6 +3,8 @@ selects, instants given on the command line, and failing with a message."""
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from backoffice.settings import Settings
+from services.hash_chain import POSTGRES_EVENTS_TABLE, SQLITE_EVENTS_TABLE
 from services.store import StoreLocation
 
 DataOption = Annotated[
@@ -50,10 +53,28 @@ def existing_store(settings: Settings, code: int = 1) -> None:
     store = settings.store
     if store.is_postgres:
         _existing_postgres_store(store, code)
-    elif not store.sqlite_path.is_file():
+        return
+    path = store.sqlite_path
+    if not path.is_file():
         raise fail(
-            f"no event store at {store.sqlite_path}; give --data the folder `backoffice up`"
+            f"no event store at {path}; give --data the folder `backoffice up`"
             " uses, or record the organisation there first with `backoffice org load`",
+            code,
+        )
+    try:
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as connection:
+            found = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                (SQLITE_EVENTS_TABLE,),
+            ).fetchone()
+    except sqlite3.DatabaseError as error:
+        raise fail(
+            f"{path} is not a SQLite database ({error}); give --data another folder", code
+        ) from None
+    if found is None:
+        raise fail(
+            f"{path} holds no event store (no {SQLITE_EVENTS_TABLE} table); give --data the"
+            " folder `backoffice up` uses",
             code,
         )
 
@@ -82,8 +103,6 @@ def _postgres_events_table(store: StoreLocation, code: int) -> bool:
     """Whether the store's schema holds the events table; fail (exit ``code``) if the
     server does not answer."""
     import psycopg
-
-    from services.hash_chain import POSTGRES_EVENTS_TABLE
 
     env = store.eventsourcing_env()
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +209,34 @@ def test_a_command_on_a_folder_without_a_store_says_so_and_creates_nothing(
     assert out == ""
     assert f"no event store at {data_dir / 'backoffice.db'}" in err
     assert not data_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [*READING_COMMANDS.values(), ["audit", "verify"]],
+    ids=[*READING_COMMANDS.keys(), "audit verify"],
+)
+@pytest.mark.parametrize("content", ["another database", "not a database"])
+def test_a_command_on_a_file_that_is_not_an_event_store_says_so_and_changes_nothing(
+    data_dir: Path, command: list[str], content: str
+) -> None:
+    data_dir.mkdir()
+    store = data_dir / "backoffice.db"
+    if content == "another database":
+        with closing(sqlite3.connect(store)) as other:
+            other.execute("CREATE TABLE x (a)")
+    else:
+        store.write_text("these are not the droids you are looking for")
+    before = store.read_bytes()
+
+    code, out, err = run(*command, "--data", str(data_dir))
+
+    assert code == (2 if command == ["audit", "verify"] else 1), err
+    assert out == ""
+    expected = "is not a SQLite database" if content == "not a database" else "holds no event store"
+    assert err.startswith(f"error: {store} {expected}"), err
+    assert store.read_bytes() == before
+    assert sorted(path.name for path in data_dir.iterdir()) == ["backoffice.db"]
 
 
 @pytest.mark.parametrize(
