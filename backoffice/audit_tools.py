@@ -96,6 +96,8 @@ def export(
     )
     settings = settings_for(data)
     existing_store(settings)
+    if output is not None and output.is_dir():
+        raise fail(f"--output {output} is a folder; give a file name in it")
     if output is not None and not output.parent.is_dir():
         raise fail(f"--output: there is no folder {output.parent}")
     bar = Bar("events into the audit log")

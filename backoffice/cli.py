@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import uuid
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -18,12 +20,14 @@ from backoffice.cli_common import (
     existing_store,
     fail,
     instant,
+    postgres_holds_store,
     reachable_store,
     require_employee,
     settings_for,
 )
 from backoffice.settings import Settings
 from backoffice.users_cli import users_app
+from services.store import StoreLocation
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Backoffice workflow engine.")
 org_app = typer.Typer(
@@ -205,13 +209,40 @@ def _copy_url(settings: Settings, into: str) -> str:
             raise fail(f"--into {into!r}: give a PostgreSQL schema name (letters, digits, _)")
         if into == store.postgres_schema:
             raise fail("--into names the live store's own schema; choose another")
-        return f"{store.url.split('?')[0]}?schema={into}"
+        copy = f"{store.url.split('?')[0]}?schema={into}"
+        if postgres_holds_store(StoreLocation(copy)):
+            raise fail(
+                f"--into {into} holds an event store; give a schema of its own for the copy"
+                " (a new one, or one an earlier copy made)"
+            )
+        return copy
     path = Path(into).resolve()
     if path == store.sqlite_path.resolve():
         raise fail("--into names the live store's own file; choose another")
+    if path.is_dir():
+        raise fail(f"--into {into} is a folder; give a file name in it")
     if not path.parent.is_dir():
         raise fail(f"--into: there is no folder {path.parent}")
+    if path.exists():
+        _copy_of_read_models_only(into, path)
     return f"sqlite:///{path}"
+
+
+def _copy_of_read_models_only(into: str, path: Path) -> None:
+    """Fail unless the SQLite file at ``path`` may take a copy of the read models: one
+    an earlier copy made, never another store (whose own read models it would overwrite)."""
+    from services.hash_chain import SQLITE_EVENTS_TABLE
+
+    try:
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as connection:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.DatabaseError:
+        raise fail(f"--into {into} is not a SQLite database; give a file of its own") from None
+    if SQLITE_EVENTS_TABLE in tables:
+        raise fail(
+            f"--into {into} holds an event store; give a file of its own for the copy"
+            " (a new one, or one an earlier copy made)"
+        )
 
 
 def main() -> None:

@@ -84,11 +84,11 @@ def reachable_store(settings: Settings) -> None:
     store is a file this process makes): a command that writes says so at once instead
     of waiting for its connection pool's timeout."""
     if settings.store.is_postgres:
-        _postgres_events_table(settings.store, 1)
+        postgres_holds_store(settings.store, 1)
 
 
 def _existing_postgres_store(store: StoreLocation, code: int) -> None:
-    if not _postgres_events_table(store, code):
+    if not postgres_holds_store(store, code):
         env = store.eventsourcing_env()
         raise fail(
             f"no event store in PostgreSQL schema {store.postgres_schema} of database"
@@ -99,8 +99,8 @@ def _existing_postgres_store(store: StoreLocation, code: int) -> None:
         )
 
 
-def _postgres_events_table(store: StoreLocation, code: int) -> bool:
-    """Whether the store's schema holds the events table; fail (exit ``code``) if the
+def postgres_holds_store(store: StoreLocation, code: int = 1) -> bool:
+    """Whether the location's schema holds an event store; fail (exit ``code``) if the
     server does not answer."""
     import psycopg
 

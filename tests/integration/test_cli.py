@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import sqlite3
+import uuid
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -307,6 +309,72 @@ def test_writing_into_a_folder_that_does_not_exist_is_refused(
 
     assert code == 1
     assert f"{option}: there is no folder {missing.parent}" in err
+
+
+@pytest.mark.parametrize("target", ["another store", "a folder", "a text file"])
+def test_rebuilding_read_models_into_what_is_not_a_file_of_their_own_is_refused(
+    data_dir: Path, tmp_path: Path, target: str
+) -> None:
+    run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+    if target == "another store":
+        into = tmp_path / "other.db"
+        shutil.copy(data_dir / "backoffice.db", into)
+        expected = f"--into {into} holds an event store; give a file of its own"
+    elif target == "a folder":
+        into = tmp_path / "folder"
+        into.mkdir()
+        expected = f"--into {into} is a folder; give a file name in it"
+    else:
+        into = tmp_path / "notes.txt"
+        into.write_text("my notes")
+        expected = f"--into {into} is not a SQLite database"
+    before = into.read_bytes() if into.is_file() else None
+
+    code, out, err = run(
+        "projections", "rebuild", "--until", "2030-01-01T00:00Z", "--into", str(into),
+        "--data", str(data_dir),
+    )  # fmt: skip
+
+    assert code == 1, err
+    assert out == ""
+    assert err.startswith(f"error: {expected}"), err
+    assert (into.read_bytes() if into.is_file() else None) == before
+
+
+def test_rebuilding_read_models_into_a_postgres_schema_holding_a_store_is_refused(
+    data_dir: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKOFFICE_DATABASE_URL", postgres_url)
+    run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+    other = f"t_{uuid.uuid4().hex[:12]}"
+    conninfo = StoreLocation(postgres_url).psycopg_conninfo()
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {other}")
+    try:
+        other_url = f"{postgres_url.split('?')[0]}?schema={other}"
+        BackofficeApplication(env=StoreLocation(other_url).eventsourcing_env()).close()
+
+        code, out, err = run(
+            "projections", "rebuild", "--until", "2030-01-01T00:00Z", "--into", other,
+            "--data", str(data_dir),
+        )  # fmt: skip
+
+        assert code == 1, err
+        assert out == ""
+        assert err.startswith(f"error: --into {other} holds an event store"), err
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {other} CASCADE")
+
+
+def test_exporting_to_a_folder_is_refused(data_dir: Path, tmp_path: Path) -> None:
+    run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+
+    code, out, err = run("audit", "export", "-o", str(tmp_path), "--data", str(data_dir))
+
+    assert code == 1, err
+    assert out == ""
+    assert err.startswith(f"error: --output {tmp_path} is a folder; give a file name in it"), err
 
 
 @pytest.mark.parametrize("port", ["0", "65536", "99999"])
