@@ -1,14 +1,37 @@
-"""The base of every aggregate here: every event carries :class:`Meta`, and every
-command is applied at most once, identified by ``meta.command_id``."""
+"""The base of every aggregate here: every event carries :class:`Meta`, every
+command is applied at most once, identified by ``meta.command_id``, and the events
+one command records carry one instant (:func:`one_instant`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, datetime_now_with_tzinfo
 
 from domain.meta import Meta
+
+_instant: ContextVar[datetime | None] = ContextVar("backoffice_command_instant", default=None)
+
+
+@contextmanager
+def one_instant() -> Iterator[datetime]:
+    """Stamp every event triggered inside with one instant, taken on entry (inside an
+    outer one, the outer's): the events a command saves together then happened at
+    once, and no instant (an auditor's "as of") falls between two of them."""
+    outer = _instant.get()
+    if outer is not None:
+        yield outer
+        return
+    instant = datetime_now_with_tzinfo()
+    token = _instant.set(instant)
+    try:
+        yield instant
+    finally:
+        _instant.reset(token)
 
 
 class IdempotentAggregate(Aggregate):
@@ -20,6 +43,10 @@ class IdempotentAggregate(Aggregate):
 
     class Event(Aggregate.Event):
         meta: Meta
+
+        @staticmethod
+        def create_timestamp() -> datetime:
+            return _instant.get() or datetime_now_with_tzinfo()
 
         def apply(self, aggregate: Any) -> None:
             # Creation is idempotent by the aggregate's deterministic id, and one

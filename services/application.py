@@ -19,6 +19,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
+from domain.base import one_instant
 from domain.case import Decision
 from domain.directory import (
     FROM_API,
@@ -71,11 +72,26 @@ def command(
     use_case: Callable[Concatenate[BackofficeApplication, P], R],
 ) -> Callable[Concatenate[BackofficeApplication, P], R]:
     """A use case that trusts the aggregates it saves as kept in memory, and runs
-    again on what the store holds if that fails (``CachingRepository.optimistically``)."""
+    again on what the store holds if that fails (``CachingRepository.optimistically``);
+    its events all carry one instant (``domain.base.one_instant``)."""
 
     @functools.wraps(use_case)
     def run(app: BackofficeApplication, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return app.repository.optimistically(lambda: use_case(app, *args, **kwargs))
+        with one_instant():
+            return app.repository.optimistically(lambda: use_case(app, *args, **kwargs))
+
+    return run
+
+
+def at_one_instant(
+    use_case: Callable[Concatenate[BackofficeApplication, P], R],
+) -> Callable[Concatenate[BackofficeApplication, P], R]:
+    """A use case whose events all carry one instant (``domain.base.one_instant``)."""
+
+    @functools.wraps(use_case)
+    def run(app: BackofficeApplication, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with one_instant():
+            return use_case(app, *args, **kwargs)
 
     return run
 
@@ -190,6 +206,7 @@ class BackofficeApplication(Application[UUID]):
         changes = self.load_directory(OrganisationChart(employees=profiles), meta)
         return [name.removeprefix("employee ") for name in changes]
 
+    @at_one_instant
     def load_directory(self, chart: OrganisationChart, meta: Meta) -> list[str]:
         """Record what ``chart`` changes in the directory, all in one transaction or
         nothing; returns what changed, such as ``employee e-100`` or ``role hr``."""
@@ -298,11 +315,13 @@ class BackofficeApplication(Application[UUID]):
         self.load_directory(OrganisationChart(employees=[], roles={role: members}), meta)
         return self.recorder.max_notification_id() or 0
 
+    @at_one_instant
     def set_process_limits(self, process: str, limits: list[Limit], meta: Meta) -> int:
         """Make one process's matrix exactly ``limits`` (each of them for ``process``)."""
         check_directory(OrganisationChart(employees=[], limits=limits), self.directory.current())
         return self._save(self._limits(process, limits, meta))
 
+    @at_one_instant
     def grant_delegation(self, terms: DelegationTerms, meta: Meta) -> int:
         """Record a delegation made through the API (loading the organisation file leaves
         it), or new terms for one with the same id."""
@@ -310,6 +329,7 @@ class BackofficeApplication(Application[UUID]):
         check_directory(chart, self.directory.current())
         return self._save(self._delegation(terms, meta, FROM_API))
 
+    @at_one_instant
     def revoke_delegation(self, delegation_id: str, meta: Meta) -> int:
         delegation = self._get(Delegation.create_id(delegation_id), Delegation, "delegation")
         delegation.revoke(meta)
@@ -460,6 +480,7 @@ class BackofficeApplication(Application[UUID]):
 
     # -- refusals ---------------------------------------------------------------------
 
+    @at_one_instant
     def record_refusal(
         self,
         case_id: UUID,

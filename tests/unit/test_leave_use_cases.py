@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from domain.base import IdempotentAggregate
 from domain.case import Decision
 from domain.errors import Conflict, NotAllowed, NotFound, RuleViolation
 from domain.leave import LeaveType
@@ -24,6 +25,15 @@ from tests.unit.factories import LeaveDesk, data, meta, only_task, refused
 
 # Monday 16 to Friday 20 June 2025; Thursday 19 is Corpus Christi in Bavaria only.
 MONDAY, FRIDAY = date(2025, 6, 16), date(2025, 6, 20)
+
+
+def instant_of(event: object) -> datetime:
+    assert isinstance(event, IdempotentAggregate.Event)
+    return event.timestamp
+
+
+def stamps(desk: LeaveDesk, aggregate_id: UUID) -> list[datetime]:
+    return [instant_of(event) for event in desk.app.events.get(aggregate_id)]
 
 
 def account_events(desk: LeaveDesk, employee_id: str) -> list[str]:
@@ -51,6 +61,28 @@ def test_submitting_records_the_request_and_holds_its_days_together(desk: LeaveD
     assert desk.event_names(saved.case.id) == ["Submitted"]
     assert account_events(desk, "ada") == ["Opened", "Reserved"]
     assert saved.position == desk.position
+
+
+def test_the_events_one_command_saves_carry_one_instant(desk: LeaveDesk) -> None:
+    """So that an instant (the auditors' "as of") never shows half of what was saved
+    together: the request without the days it holds, or the other way round."""
+    case = desk.submit("ada", MONDAY, FRIDAY).case
+    desk.submit("ben", MONDAY, FRIDAY)
+
+    [submitted] = stamps(desk, case.id)
+    opened, reserved = stamps(desk, LeaveAccount.create_id("ada"))
+    [next_opened, _] = stamps(desk, LeaveAccount.create_id("ben"))
+    assert submitted == opened == reserved
+    assert next_opened > submitted
+
+
+def test_every_event_of_one_load_of_the_organisation_carries_one_instant(
+    desk: LeaveDesk,
+) -> None:
+    notifications = desk.app.recorder.select_notifications(start=1, limit=1000)
+    instants = {instant_of(desk.app.mapper.to_domain_event(each)) for each in notifications}
+
+    assert len(instants) == 1  # the desk's organisation, loaded at once
 
 
 def test_half_days_at_the_start_and_end_count_half(desk: LeaveDesk) -> None:
