@@ -57,7 +57,8 @@ def verify(
         typer.echo(f"... and {len(result.findings) - MAX_FINDINGS_SHOWN} more")
     summary = f"{result.events} events, {result.links} hash rows"
     if not result.ok:
-        typer.echo(f"FAILED: {len(result.findings)} problems in {summary}")
+        count = len(result.findings)
+        typer.echo(f"FAILED: {count} problem{'' if count == 1 else 's'} in {summary}")
         raise typer.Exit(1)
     extends = f", extends checkpoint {kept}" if kept is not None else ""
     typer.echo(f"OK: {summary}, chain intact{extends}")

@@ -246,7 +246,8 @@ def verify_projections(data: DataOption = None) -> None:
     for difference in differences:
         typer.echo(str(difference))
     summary = ", ".join(f"{table}: {count}" for table, count in sorted(counts.items()))
-    raise fail(f"{len(differences)} rows differ from the events ({summary})")
+    count = len(differences)
+    raise fail(f"{count} difference{'' if count == 1 else 's'} from the events ({summary})")
 
 
 def register(audit_app: typer.Typer) -> None:

@@ -350,6 +350,14 @@ def verify_chain(
     return result
 
 
+def _gap(expected: int, version: int) -> str:
+    if version < expected:
+        return f"version {version} of this stream comes again, after version {expected - 1}"
+    if version == expected + 1:
+        return f"version {expected} of this stream is missing"
+    return f"versions {expected} to {version - 1} of this stream are missing"
+
+
 def _check_stream(
     event: StoredRow,
     link: Link,
@@ -360,14 +368,7 @@ def _check_stream(
     seen = streams.get(event.originator_id)
     expected_version = 1 if seen is None else seen[0] + 1
     if event.originator_version != expected_version:
-        found(
-            _at(
-                event,
-                "gap",
-                f"versions {expected_version} to {event.originator_version - 1} "
-                "of this stream are missing",
-            )
-        )
+        found(_at(event, "gap", _gap(expected_version, event.originator_version)))
     previous = GENESIS if seen is None else seen[1]
     if previous is None:
         return  # the predecessor is already reported as unlinked

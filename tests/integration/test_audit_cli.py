@@ -128,7 +128,7 @@ def test_verify_projections_exits_non_zero_naming_a_corrupted_row(data_dir: Path
     assert clean[0] == 0 and "match the events" in clean[1]
     assert code == 1
     assert f"leave_cases: not given by the events: ('{pending}'" in out
-    assert "2 rows differ from the events (leave_cases: 2)" in err
+    assert "2 differences from the events (leave_cases: 2)" in err
 
 
 def test_rebuild_until_an_instant_into_a_copy_leaves_the_live_read_models(

@@ -73,6 +73,40 @@ def test_a_corrupted_row_is_reported_with_its_table_and_values(
     assert "approved" in changed.row
 
 
+def test_a_read_model_tracked_beyond_the_end_of_the_log_is_reported(
+    store_url: str, office: Office, runner: ProjectionRunner, tmp_path: Path
+) -> None:
+    some_cases(office)
+    runner.catch_up()
+    last = office.app.recorder.max_notification_id() or 0
+    execute(
+        store_url, "UPDATE projection_tracking SET position = ? WHERE name = 'inbox'", [last + 37]
+    )
+
+    differences = compare_read_models(store_url, tmp_path)
+
+    assert [(d.table, d.kind) for d in differences] == [("inbox", "ahead")]
+    assert str(differences[0]) == (
+        f"inbox: at position {last + 37}, beyond the last event ({last}): the events"
+        f" recorded next, up to {last + 37}, would never reach it"
+    )
+
+
+def test_a_missing_read_model_table_is_reported_and_not_made_again(
+    store_url: str, office: Office, runner: ProjectionRunner, tmp_path: Path
+) -> None:
+    some_cases(office)
+    runner.catch_up()
+    execute(store_url, "DROP TABLE inbox")
+
+    differences = compare_read_models(store_url, tmp_path)
+
+    assert [(d.table, d.kind) for d in differences] == [("inbox", "no_table")]
+    assert str(differences[0]) == "inbox: the table is missing"
+    with pytest.raises(Exception, match="inbox"):  # the check wrote nothing
+        execute(store_url, "SELECT * FROM inbox")
+
+
 def test_a_rebuild_killed_half_way_resumes_and_counts_nothing_twice(
     store_url: str,
     office: Office,

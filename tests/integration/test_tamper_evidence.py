@@ -609,7 +609,7 @@ def test_verify_names_an_altered_event_and_exits_non_zero(data_dir: Path) -> Non
 
     assert code == 1
     assert f"ALTERED notification 7, stream {UUID(originator_id)} version {version}: changed" in out
-    assert "FAILED: 1 problems" in out
+    assert "FAILED: 1 problem in " in out
     assert "checkpoint: " not in out
 
 
