@@ -19,7 +19,14 @@ from uuid import UUID
 
 import typer
 
-from backoffice.cli_common import DataOption, existing_store, fail, instant, settings_for
+from backoffice.cli_common import (
+    DataOption,
+    connecting_to_temporal,
+    existing_store,
+    fail,
+    instant,
+    settings_for,
+)
 
 REPLAY_HISTORIES = Path("tests") / "replay" / "histories"
 
@@ -180,12 +187,19 @@ def record_history(
         str | None,
         typer.Option(help="HOST:PORT; default: the Temporal of `backoffice up` on --data."),
     ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Write over a history saved under that name.")
+    ] = False,
     data: DataOption = None,
 ) -> None:
     """Save a workflow's history from a running Temporal into the replay gate's folder,
     where CI replays it against the workflow code of every change."""
     from backoffice.stack import TEMPORAL_ADDRESS_FILE
 
+    if name is not None and (Path(name).name != name or name in {"", ".", ".."}):
+        raise typer.BadParameter(
+            f"{name!r} is not a file name (no folders: give those to --into)", param_hint="--name"
+        )
     settings = settings_for(data)
     address = temporal_address or settings.temporal_address
     if address is None:
@@ -197,32 +211,35 @@ def record_history(
             )
         address = recorded.read_text().strip()
     target = into / f"{name or workflow_id.replace('/', '_')}.json"
-    try:
-        text = asyncio.run(_history_json(address, settings.temporal_namespace, workflow_id))
-    except RuntimeError as error:
-        raise fail(str(error)) from error
+    if target.exists() and not replace:
+        raise fail(f"{target} exists; give --replace to write over it, or another --name")
+    text, problem = asyncio.run(_history_json(address, settings.temporal_namespace, workflow_id))
+    if problem is not None:
+        raise fail(problem)
     into.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
     typer.echo(f"saved the history of {workflow_id} to {target}")
 
 
-async def _history_json(address: str, namespace: str, workflow_id: str) -> str:
+async def _history_json(address: str, namespace: str, workflow_id: str) -> tuple[str, str | None]:
+    """The workflow's history as JSON, or what went wrong."""
     from temporalio.client import Client
     from temporalio.service import RPCError, RPCStatusCode
 
     from workflows.messages import DATA_CONVERTER
 
+    connecting_to_temporal()
     try:
         client = await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
     except RuntimeError as error:
-        raise RuntimeError(f"cannot reach Temporal at {address}: {error}") from None
+        return "", f"cannot reach Temporal at {address}: {error}"
     try:
         history = await client.get_workflow_handle(workflow_id).fetch_history()
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
-            raise RuntimeError(f"Temporal at {address} has no workflow {workflow_id}") from None
-        raise
-    return history.to_json()
+            return "", f"Temporal at {address} has no workflow {workflow_id}"
+        return "", f"Temporal at {address} could not give the history: {error.message}"
+    return history.to_json(), None
 
 
 def verify_projections(data: DataOption = None) -> None:

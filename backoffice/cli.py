@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import sys
 import uuid
 from contextlib import closing
 from pathlib import Path
@@ -24,6 +25,7 @@ from backoffice.cli_common import (
     reachable_store,
     require_employee,
     settings_for,
+    temporal_connected,
 )
 from backoffice.settings import Settings
 from backoffice.users_cli import users_app
@@ -246,4 +248,15 @@ def _copy_of_read_models_only(into: str, path: Path) -> None:
 
 
 def main() -> None:
-    app()
+    """The ``backoffice`` command. After a command that connected to Temporal, the
+    process ends without the interpreter's teardown, in which the SDK's threads could
+    abort it (exit 134 now and again, temporalio/sdk-python#300)."""
+    try:
+        app()
+    except SystemExit as done:
+        if not temporal_connected():
+            raise
+        code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

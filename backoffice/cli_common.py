@@ -29,6 +29,18 @@ def settings_for(data: Path | None, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+_connected: list[bool] = []
+
+
+def connecting_to_temporal() -> None:
+    """Called by a command before it connects to Temporal (see ``backoffice.cli.main``)."""
+    _connected.append(True)
+
+
+def temporal_connected() -> bool:
+    return bool(_connected)
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Say what went wrong on standard error; raise the result to exit with ``code``."""
     typer.echo(f"error: {message}", err=True)

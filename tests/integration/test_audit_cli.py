@@ -7,6 +7,7 @@ import asyncio
 import csv
 import io
 import json
+import sys
 from datetime import date
 from pathlib import Path
 from uuid import UUID
@@ -192,3 +193,54 @@ async def test_record_history_saves_a_history_the_replay_gate_replays(
         await replayer.replay_workflow(history, raise_on_replay_failure=False)
     ).replay_failure is None
     assert unknown == 1 and "no workflow leave-nothing" in unknown_err
+
+
+async def test_record_history_run_as_a_command_always_ends_with_its_own_exit_code(
+    api: Api, tmp_path: Path
+) -> None:
+    """The Temporal SDK's threads could abort the process while the interpreter shut down
+    (exit 134 now and again, temporalio/sdk-python#300): the command ends without that
+    teardown. Run ten times, as the abort came about once in five runs."""
+    address = api.context.client.service_client.config.target_host
+    command = Path(sys.executable).parent / "backoffice"
+
+    async def unknown_workflow() -> tuple[int, bytes]:
+        process = await asyncio.create_subprocess_exec(
+            str(command), "audit", "record-history", "leave-nothing",
+            "--temporal-address", address, "--into", str(tmp_path),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await process.communicate()
+        return process.returncode or 0, err
+
+    results = [await unknown_workflow() for _ in range(10)]
+
+    assert [code for code, _ in results] == [1] * 10, results
+    assert all(b"no workflow leave-nothing" in err for _, err in results)
+
+
+async def test_record_history_writes_only_a_new_file_in_its_folder(
+    api: Api, tmp_path: Path
+) -> None:
+    case = await api.approved("e-3", weeks_ahead(3, days=1))
+    workflow_id = leave_workflow_id(UUID(case["id"]))
+    address = api.context.client.service_client.config.target_host
+    folder = tmp_path / "histories"
+    folder.mkdir()
+    (folder / "kept.json").write_text("an earlier history")
+
+    def record(name: str, *extra: str) -> tuple[int, str, str]:
+        return run(
+            "audit", "record-history", workflow_id, "--name", name, "--into", str(folder),
+            "--temporal-address", address, *extra,
+        )  # fmt: skip
+
+    escaping = await asyncio.to_thread(record, "../escaped")
+    again = await asyncio.to_thread(record, "kept")
+    replaced = await asyncio.to_thread(record, "kept", "--replace")
+
+    assert escaping[0] == 2 and "--name" in escaping[2], escaping
+    assert not (tmp_path / "escaped.json").exists()
+    assert again[0] == 1 and f"{folder / 'kept.json'} exists; give --replace" in again[2], again
+    assert replaced[0] == 0, replaced
+    assert json.loads((folder / "kept.json").read_text())["events"]
