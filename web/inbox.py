@@ -12,11 +12,12 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.context import ApiContext
-from api.errors import ApiError
+from api.errors import STATUS_BY_KIND, ApiError
 from api.history import case_history
 from api.leave_requests import get_leave_request
 from api.schemas import BulkDecisionIn, DecisionIn, InboxTaskOut
 from api.tasks import decide_task, decide_tasks, list_tasks
+from domain.errors import DomainError
 from services.application import case_id_of_task
 from services.credentials import Session
 from web.rendering import field_errors, names, page
@@ -98,6 +99,14 @@ async def decide_several(
         for result in answer.results
     ]
     return await _tasks_page(request, web, session, results=results)
+
+
+def as_api_error(error: ApiError | DomainError) -> ApiError:
+    """A refusal as the API answers it: the domain's own (the policy's, or the rule
+    checked on a case whose workflow has ended) with the status its kind maps to."""
+    if isinstance(error, ApiError):
+        return error
+    return ApiError(STATUS_BY_KIND.get(error.kind, 422), error.message, error.rule)
 
 
 def _task_view(context: ApiContext, employee_id: str, task_id: str) -> dict[str, Any]:
@@ -202,7 +211,8 @@ async def decide(
     key = f"{form_key}:{body.decision}" if form_key else None
     try:
         await decide_task(task_id, body, session.employee_id, context, key)
-    except ApiError as refused:
+    except (ApiError, DomainError) as error:
+        refused = as_api_error(error)
         if refused.status == 404:
             return await page(request, web, session, "refused.html", status=404, reason="not_found")
         return await _task_page(

@@ -1,0 +1,67 @@
+"""Deciding a task in the browser when the decision cannot be taken: the task page says
+why, beside its form, with the status the API answered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import Page, Response, expect
+
+from tests.browser.conftest import Site
+from tests.integration.api_conftest import weeks_ahead
+
+
+async def open_task(site: Site, employee_id: str, task_id: str) -> Page:
+    page = await site.signed_in(employee_id)
+    await page.goto(f"/tasks/{task_id}")
+    return page
+
+
+async def click_and_answer(page: Page, selector: str) -> Response:
+    async with page.expect_navigation() as navigation:
+        await page.click(selector)
+    response = await navigation.value
+    assert response is not None
+    return response
+
+
+async def pending_task(site: Site) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Linus's request and its task, waiting for Ada."""
+    case = await site.api.pending("e-3", weeks_ahead(4))
+    return case, await site.api.task_for("e-2", case["id"])
+
+
+async def test_deciding_in_a_second_tab_after_the_first_rejected_shows_the_task_page(
+    site: Site,
+) -> None:
+    case, task = await pending_task(site)
+    first = await open_task(site, "e-2", task["id"])
+    second = await first.context.new_page()
+    await second.goto(f"/tasks/{task['id']}")
+
+    await click_and_answer(first, "button[value=reject]")
+    await site.api.process_ended(case["id"])
+    answer = await click_and_answer(second, "button[value=approve]")
+
+    assert answer.status == 409
+    await expect(second.locator("#decision-error")).to_have_text(
+        "this task has already been decided"
+    )
+    await expect(second.locator("#case-status")).to_have_text("rejected")
+    await expect(second.locator("button[value=approve]")).to_have_count(0)
+
+
+async def test_deciding_a_request_withdrawn_meanwhile_says_it_was_withdrawn(site: Site) -> None:
+    case, task = await pending_task(site)
+    ada = await open_task(site, "e-2", task["id"])
+
+    withdrawn = await site.api.post("e-3", f"/api/leave-requests/{case['id']}/withdraw")
+    assert withdrawn.status_code == 200, withdrawn.text
+    await site.api.process_ended(case["id"])
+    answer = await click_and_answer(ada, "button[value=approve]")
+
+    assert answer.status == 409
+    await expect(ada.locator("#decision-error")).to_have_text(
+        "this task was cancelled when its request was withdrawn"
+    )
+    await expect(ada.locator("#case-status")).to_have_text("withdrawn")
