@@ -50,10 +50,15 @@ def _grid(context: ApiContext, manager_id: str, first: date) -> dict[str, Any] |
     return {
         "days": days,
         "rows": rows,
-        "previous": (first - timedelta(days=1)).strftime("%Y-%m"),
-        "next": (last + timedelta(days=1)).strftime("%Y-%m"),
+        "previous": None if first == date.min else _month(first - timedelta(days=1)),
+        "next": None if last == date.max else _month(last + timedelta(days=1)),
         "month": first,
     }
+
+
+def _month(day: date) -> str:
+    """``YYYY-MM`` with four digits in every year (``strftime`` gives ``1`` for 0001)."""
+    return f"{day.year:04d}-{day.month:02d}"
 
 
 @router.get("/team")

@@ -232,6 +232,27 @@ async def test_a_month_that_is_not_one_is_named_and_this_month_shown(site: Site)
     await expect(ada.locator("#month-title")).to_have_text(f"{datetime.now(UTC):%B %Y}")
 
 
+async def test_the_calendar_s_first_and_last_months_are_shown_with_no_link_past_them(
+    site: Site,
+) -> None:
+    ada = await site.signed_in("e-2")
+
+    last = await ada.goto("/team?month=9999-12")
+    assert last is not None
+    assert last.status == 200
+    await expect(ada.locator("#month-title")).to_have_text("December 9999")
+    await expect(ada.locator("table.calendar thead th")).to_have_count(32)
+    await expect(ada.locator("a[rel=next]")).to_have_count(0)
+    await expect(ada.locator("a[rel=prev]")).to_have_attribute("href", "/team?month=9999-11")
+
+    first = await ada.goto("/team?month=0001-01")
+    assert first is not None
+    assert first.status == 200
+    await expect(ada.locator("#month-title")).to_have_text("January 0001")
+    await expect(ada.locator("a[rel=prev]")).to_have_count(0)
+    await expect(ada.locator("a[rel=next]")).to_have_attribute("href", "/team?month=0001-02")
+
+
 async def test_the_team_calendar_shows_who_is_away_to_managers_only(site: Site) -> None:
     start, end = weeks_ahead(4)
     await site.api.approved("e-3", (start, end))
