@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api.access import policy
 from api.context import ApiContext
 from api.errors import STATUS_BY_KIND, ApiError
 from api.history import case_history
@@ -138,7 +139,10 @@ async def _task_page(
     errors: dict[str, str] | None = None,
     comment: str = "",
     status: int = 200,
+    hidden: dict[str, Any] | None = None,
 ) -> Response:
+    """The task's page; for a task the caller may not see, the "not found" page (with
+    ``hidden``'s values, to say why)."""
     context: ApiContext = request.app.state.context
     try:
         view = await run_in_threadpool(_task_view, context, session.employee_id, task_id)
@@ -146,7 +150,8 @@ async def _task_page(
     except ApiError as error:
         if error.status != 404:
             raise
-        return await page(request, web, session, "refused.html", status=404, reason="not_found")
+        values = hidden or {"reason": "not_found"}
+        return await page(request, web, session, "refused.html", status=404, **values)
     case = view["case"]
     people = await run_in_threadpool(
         names,
@@ -196,8 +201,10 @@ async def decide(
     comment: FormText = None,
     csrf_token: FormText = None,
     form_key: FormText = None,
+    acting_for: FormText = None,
 ) -> Response:
-    """Approve or reject through the API's own route: its checks are the only ones."""
+    """Approve or reject through the API's own route: its checks are the only ones.
+    ``acting_for`` names whom the form was offered to decide for, to explain a refusal."""
     check_csrf(session, csrf_token)
     try:
         body = DecisionIn.model_validate({"decision": decision, "comment": comment or None})
@@ -214,7 +221,7 @@ async def decide(
     except (ApiError, DomainError) as error:
         refused = as_api_error(error)
         if refused.status == 404:
-            return await page(request, web, session, "refused.html", status=404, reason="not_found")
+            return await _not_decidable(request, web, session, task_id, acting_for)
         return await _task_page(
             request,
             web,
@@ -225,3 +232,27 @@ async def decide(
             status=refused.status,
         )
     return RedirectResponse(f"/tasks/{task_id}", status_code=303)
+
+
+async def _not_decidable(
+    request: Request, web: Web, session: Session, task_id: str, acting_for: str | None
+) -> Response:
+    """A decision the API answered "no such task" (404). When the form was offered as
+    acting for someone whose delegate the caller no longer is, say the delegation ended:
+    on the task page if they still see the case, else on the "not found" page."""
+    context: ApiContext = request.app.state.context
+    if acting_for is None or acting_for in await run_in_threadpool(
+        lambda: policy(context).acting_for(session.employee_id)
+    ):
+        return await page(request, web, session, "refused.html", status=404, reason="not_found")
+    delegator = (await run_in_threadpool(names, context, [acting_for]))[acting_for]
+    message = f"Your delegation from {delegator} has ended: you can no longer decide this task"
+    return await _task_page(
+        request,
+        web,
+        session,
+        task_id,
+        errors={"form": f"{message}."},
+        status=403,
+        hidden={"reason": "delegation_ended", "message": f"{message}, nor see its request."},
+    )
