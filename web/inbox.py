@@ -18,6 +18,7 @@ from api.history import case_history
 from api.leave_requests import get_leave_request
 from api.schemas import BulkDecisionIn, DecisionIn, InboxTaskOut
 from api.tasks import decide_task, decide_tasks, list_tasks
+from domain.case import Decision
 from domain.errors import DomainError
 from services.application import case_id_of_task
 from services.credentials import Session
@@ -94,12 +95,41 @@ async def decide_several(
         message = "; ".join(field_errors(error, ["decisions"]).values())
         return await _tasks_page(request, web, session, error=message, status=422)
     key = f"{form_key}:{decision}" if form_key else None
+    titles = await run_in_threadpool(_titles, context, session.employee_id, task_id)
     answer = await decide_tasks(body, session.employee_id, context, key)
+    done = "approved" if body.decisions[0].decision == Decision.APPROVE else "rejected"
     results = [
-        {"task_id": result.task_id, "decided": result.outcome == "decided", "detail": result.detail}
+        {
+            "task_id": result.task_id,
+            "title": titles[result.task_id],
+            "decided": result.outcome == "decided",
+            "outcome": done if result.outcome == "decided" else result.outcome,
+            "detail": result.detail,
+        }
         for result in answer.results
     ]
     return await _tasks_page(request, web, session, results=results)
+
+
+def _titles(context: ApiContext, employee_id: str, task_ids: list[str]) -> dict[str, str]:
+    """Each task's title (whose request, which dates): from the inbox, else from its case
+    (a task decided meanwhile), else, for one the caller may not see, its id."""
+    titles = {task.id: task.title for task in list_tasks(employee_id, context).items}
+    for task_id in task_ids:
+        if task_id not in titles:
+            titles[task_id] = _recorded_title(context, employee_id, task_id)
+    return titles
+
+
+def _recorded_title(context: ApiContext, employee_id: str, task_id: str) -> str:
+    case_id = case_id_of_task(task_id)
+    if case_id is None:
+        return task_id
+    try:
+        case = get_leave_request(str(case_id), employee_id, context)
+    except (ApiError, DomainError):
+        return task_id
+    return next((task.title for task in case.tasks if task.id == task_id), task_id)
 
 
 def as_api_error(error: ApiError | DomainError) -> ApiError:

@@ -65,3 +65,29 @@ async def test_deciding_a_request_withdrawn_meanwhile_says_it_was_withdrawn(site
         "this task was cancelled when its request was withdrawn"
     )
     await expect(ada.locator("#case-status")).to_have_text("withdrawn")
+
+
+async def test_bulk_results_name_each_request_and_say_what_became_of_it(site: Site) -> None:
+    linus_dates, margaret_dates = weeks_ahead(4), weeks_ahead(6)
+    linus = await site.api.pending("e-3", linus_dates)
+    margaret = await site.api.pending("e-4", margaret_dates)
+    await site.api.task_for("e-2", linus["id"])
+    margaret_task = await site.api.task_for("e-2", margaret["id"])
+    ada = await site.signed_in("e-2")
+    await expect(ada.locator("#open-count")).to_have_text("2")
+
+    decided = await site.api.decide("e-2", margaret_task["id"], "approve")  # in another tab
+    assert decided.status_code == 200, decided.text
+    await ada.check("#select-all")
+    await click_and_answer(ada, "text=Reject selected")
+
+    results = ada.locator(".results li")
+    await expect(results.filter(has_text="Linus")).to_have_text(
+        f"Linus: annual leave {linus_dates[0]} to {linus_dates[1]} (3 days): rejected"
+    )
+    await expect(results.filter(has_text="Margaret")).to_have_text(
+        f"Margaret: annual leave {margaret_dates[0]} to {margaret_dates[1]} (3 days):"
+        " refused: this task has already been decided"
+    )
+    await expect(results.filter(has_text="Linus")).to_have_class("ok")
+    await expect(results.filter(has_text="Margaret")).to_have_class("error")
