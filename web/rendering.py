@@ -42,6 +42,14 @@ FIELD_OF_RULE = {
 """Where a refusal's message is shown on the leave form; others go above the form."""
 FORM = "form"
 
+FORM_WORDS_OF_RULE = {
+    "half_days_on_one_day": (
+        "a one-day request is a half day or a whole day: tick “Only the afternoon of the"
+        " first day” or “Only the morning of the last day”, not both"
+    ),
+}
+"""The leave form's own words for a refusal whose message names the API's fields."""
+
 
 def days(count: Decimal) -> str:
     """``5``, ``2.5``: whole days without decimals."""
@@ -107,6 +115,11 @@ def field_errors(error: ValidationError, fields: Iterable[str]) -> dict[str, str
     return messages
 
 
+def form_words(rule: str | None, message: str) -> str:
+    """A refusal's message as the leave form says it."""
+    return FORM_WORDS_OF_RULE.get(rule or "", message)
+
+
 def refusal_errors(error: ApiError) -> dict[str, str]:
     """An API refusal as a message beside the field its rule concerns."""
-    return {FIELD_OF_RULE.get(error.rule or "", FORM): error.detail}
+    return {FIELD_OF_RULE.get(error.rule or "", FORM): form_words(error.rule, error.detail)}

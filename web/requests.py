@@ -21,7 +21,7 @@ from api.schemas import LeaveBalanceOut, LeaveRequestIn, LeaveRequestSummary
 from domain.errors import DomainError
 from domain.leave import LeavePeriod, LeaveType
 from services.credentials import Session
-from web.rendering import field_errors, page, refusal_errors
+from web.rendering import field_errors, form_words, page, refusal_errors
 from web.session import Context, MaybeSignedIn, SignedIn, Web, check_csrf
 
 router = APIRouter(include_in_schema=False)
@@ -135,6 +135,7 @@ def working_days(
     try:
         period = LeavePeriod(start, end, half_day_start, half_day_end)
     except DomainError as refused:
-        return JSONResponse({"detail": refused.message, "rule": refused.rule}, status_code=422)
+        detail = form_words(refused.rule, refused.message)
+        return JSONResponse({"detail": detail, "rule": refused.rule}, status_code=422)
     days = sum(period.day_fractions(profile.calendar).values(), Decimal(0))
     return JSONResponse({"working_days": days_as_number(days)})

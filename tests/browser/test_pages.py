@@ -341,3 +341,27 @@ async def test_the_front_door_leads_to_sign_in_or_to_my_tasks(site: Site) -> Non
     assert stranger.url.endswith("/sign-in")
     assert ada.url.endswith("/tasks")
     await expect(ada).to_have_title(re.compile(r"^My tasks"))
+
+
+async def test_both_half_days_on_a_one_day_request_are_refused_in_the_form_s_words(
+    site: Site,
+) -> None:
+    day, _ = weeks_ahead(6)
+    words = (
+        "a one-day request is a half day or a whole day: tick “Only the afternoon of the"
+        " first day” or “Only the morning of the last day”, not both"
+    )
+    linus = await site.signed_in("e-3")
+    await linus.goto("/requests")
+
+    await linus.fill("#start", day.isoformat())
+    await linus.fill("#end", day.isoformat())
+    await linus.check("#half_day_start")
+    await linus.check("#half_day_end")
+    await expect(linus.locator("#working-days")).to_have_text(words)
+    async with linus.expect_navigation() as navigation:
+        await linus.click("text=Send the request")
+
+    assert (await navigation.value).status == 422
+    await expect(linus.locator("#half_day_end-error")).to_have_text(words)
+    await expect(linus.locator("table.requests")).to_have_count(0)
