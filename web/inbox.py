@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -218,6 +219,12 @@ async def _task_page(
 @router.get("/tasks/{task_id}")
 async def task_page(request: Request, web: Web, session: SignedIn, task_id: str) -> Response:
     return await _task_page(request, web, session, task_id)
+
+
+@router.get("/tasks/{task_id}/decision")
+async def decision_address(task_id: str) -> RedirectResponse:
+    """A decision's address opened as a page (a bookmark, a reload): the task's page."""
+    return RedirectResponse(f"/tasks/{quote(task_id, safe='')}", status_code=303)
 
 
 @router.post("/tasks/{task_id}/decision")

@@ -91,3 +91,15 @@ async def test_bulk_results_name_each_request_and_say_what_became_of_it(site: Si
     )
     await expect(results.filter(has_text="Linus")).to_have_class("ok")
     await expect(results.filter(has_text="Margaret")).to_have_class("error")
+
+
+async def test_a_bookmarked_decision_address_opens_the_task_page(site: Site) -> None:
+    _, task = await pending_task(site)
+    ada = await site.signed_in("e-2")
+
+    answer = await ada.goto(f"/tasks/{task['id']}/decision")
+
+    assert answer is not None
+    assert answer.status == 200
+    assert ada.url.endswith(f"/tasks/{task['id']}")
+    await expect(ada.locator("button[value=approve]")).to_have_count(1)
