@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
@@ -47,12 +47,23 @@ async def _no_icon() -> Response:
 
 
 async def _to_sign_in(request: Request, error: Exception) -> Response:
-    """A page that needs a session sends the browser to sign in, then back."""
-    target = "/sign-in"
+    """A page that needs a session sends the browser to sign in, then back. A form sent
+    without one came from a page shown in a session that has ended since (signed out in
+    another tab, expired): the sign-in page says so, and leads back to that page."""
     if request.method == "GET":
         back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        target += f"?next={quote(back, safe='')}"
-    return RedirectResponse(target, status_code=303)
+        return RedirectResponse(f"/sign-in?next={quote(back, safe='')}", status_code=303)
+    back = _page_of_form(request)
+    return RedirectResponse(f"/sign-in?next={quote(back, safe='')}&ended=1", status_code=303)
+
+
+def _page_of_form(request: Request) -> str:
+    """The page a form was sent from: the Referer when it is this site (pages send it to
+    their own origin), else the form's own address (a decision's leads to its task)."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc == request.url.netloc and referer.path.startswith("/"):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return request.url.path
 
 
 async def _csrf_refused(request: Request, error: Exception) -> Response:

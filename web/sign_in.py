@@ -17,6 +17,10 @@ from web.session import Context, MaybeSignedIn, SignedIn, Web, check_csrf
 router = APIRouter(include_in_schema=False)
 
 WRONG = "The employee id or the password is not right."
+ENDED = (
+    "Your session had ended, so what you sent was not saved. Sign in to go back to the"
+    " page and send it again."
+)
 FormText = Annotated[str | None, Form()]
 
 
@@ -34,11 +38,16 @@ def home(session: MaybeSignedIn) -> RedirectResponse:
 
 @router.get("/sign-in")
 async def sign_in_form(
-    request: Request, web: Web, session: MaybeSignedIn, next: str | None = None
+    request: Request,
+    web: Web,
+    session: MaybeSignedIn,
+    next: str | None = None,
+    ended: str | None = None,
 ) -> Response:
+    """The form; ``ended``: a form was sent after its session had ended."""
     if session is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    return await _form(request, web, next=safe_next(next))
+    return await _form(request, web, next=safe_next(next), notice=ENDED if ended else None)
 
 
 async def _form(
@@ -48,6 +57,7 @@ async def _form(
     next: str,
     employee_id: str = "",
     error: str | None = None,
+    notice: str | None = None,
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
@@ -64,6 +74,7 @@ async def _form(
         next=next,
         employee_id=employee_id,
         error=error,
+        notice=notice,
     )
     set_cookie(
         response,

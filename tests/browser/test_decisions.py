@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.async_api import Page, Response, expect
 
-from tests.browser.conftest import Site
+from tests.browser.conftest import Site, password_of
 from tests.integration.api_conftest import weeks_ahead
 
 
@@ -103,3 +103,31 @@ async def test_a_bookmarked_decision_address_opens_the_task_page(site: Site) -> 
     assert answer.status == 200
     assert ada.url.endswith(f"/tasks/{task['id']}")
     await expect(ada.locator("button[value=approve]")).to_have_count(1)
+
+
+async def test_a_decision_sent_after_the_session_ended_elsewhere_leads_back_to_the_task(
+    site: Site,
+) -> None:
+    case, task = await pending_task(site)
+    ada = await open_task(site, "e-2", task["id"])
+    other_tab = await ada.context.new_page()
+    await other_tab.goto("/tasks")
+    async with other_tab.expect_navigation():
+        await other_tab.click("form.sign-out button")
+
+    await click_and_answer(ada, "button[value=approve]")
+
+    assert "/sign-in?" in ada.url
+    await expect(ada.locator("#sign-in-notice")).to_have_text(
+        "Your session had ended, so what you sent was not saved. Sign in to go back to"
+        " the page and send it again."
+    )
+    await ada.fill("#employee_id", "e-2")
+    await ada.fill("#password", password_of("e-2"))
+    await click_and_answer(ada, "button[type=submit]")
+    assert ada.url.endswith(f"/tasks/{task['id']}")
+    await expect(ada.locator("#case-status")).to_have_text("pending")
+    await expect(ada.locator("button[value=approve]")).to_have_count(1)
+    assert (await site.api.get("e-2", f"/api/leave-requests/{case['id']}")).json()[
+        "status"
+    ] == "pending"
