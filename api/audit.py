@@ -24,6 +24,7 @@ from api.auth import Caller
 from api.context import ApiContext
 from api.dependencies import Context
 from api.errors import ApiError, error_responses, not_found
+from domain.errors import NotFound
 from domain.policy import AUDITOR
 from projections.audit_log import (
     DECISIONS,
@@ -198,9 +199,10 @@ def aggregate_at(
         raise ApiError(422, "give `at` or `version`, not both", "at_or_version")
     if at is not None and at.tzinfo is None:
         raise ApiError(422, "give `at` with its UTC offset", "naive_instant")
-    found = aggregate_state(context.application, aggregate_id, at=at, version=version)
-    if found is None:
-        raise not_found("aggregate at that point")
+    try:
+        found = aggregate_state(context.application, aggregate_id, at=at, version=version)
+    except NotFound as error:  # an ApiError: the audit pages call this route too
+        raise ApiError(404, error.message, error.rule) from None
     return AggregateOut(**found.__dict__)
 
 

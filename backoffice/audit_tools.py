@@ -153,6 +153,7 @@ def aggregate(
     data: DataOption = None,
 ) -> None:
     """Print an aggregate as JSON, as it was at a version or an instant (default: now)."""
+    from domain.errors import NotFound
     from services.application import BackofficeApplication
     from services.time_travel import aggregate_state
 
@@ -167,10 +168,10 @@ def aggregate(
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     try:
         found = aggregate_state(application, identifier, at=instant(at, "--at"), version=version)
+    except NotFound as error:
+        raise fail(error.message) from None
     finally:
         application.close()
-    if found is None:
-        raise fail(f"no aggregate {aggregate_id} at that point")
     document = {**found.__dict__, "id": str(found.id), "at": found.at.isoformat()}
     typer.echo(json.dumps(document, indent=2, sort_keys=True))
 

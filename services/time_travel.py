@@ -13,6 +13,8 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, DomainEvent
 
+from domain.errors import NotFound
+
 
 @dataclass(frozen=True)
 class AggregateState:
@@ -27,23 +29,36 @@ class AggregateState:
 
 def aggregate_state(
     application: Application[UUID], aggregate_id: UUID, *, at: datetime | None, version: int | None
-) -> AggregateState | None:
-    """The aggregate at ``version`` or as of ``at``; None if it did not exist then."""
+) -> AggregateState:
+    """The aggregate at ``version`` or as of ``at``; NotFound, saying why, if it did not
+    exist then (no such aggregate, not yet recorded at ``at``, fewer versions)."""
     if at is not None:
         version = None
+        first: datetime | None = None
         for stored in application.recorder.select_events(aggregate_id):
             event = application.mapper.to_domain_event(stored)
-            if isinstance(event, DomainEvent) and event.timestamp > at:
-                break
+            if isinstance(event, DomainEvent):
+                first = first or event.timestamp
+                if event.timestamp > at:
+                    break
             version = stored.originator_version
         if version is None:
-            return None
+            if first is None:
+                raise _unknown(aggregate_id)
+            raise NotFound(
+                "not_yet_recorded",
+                f"{aggregate_id} was first recorded at {first.isoformat()}; there is nothing"
+                " before that",
+            )
     try:
         aggregate: Aggregate = application.repository.get(aggregate_id, version=version)
     except AggregateNotFoundError:
-        return None
+        raise _unknown(aggregate_id) from None
     if version is not None and aggregate.version != version:
-        return None
+        raise NotFound(
+            "no_such_version",
+            f"{aggregate_id} has versions 1 to {aggregate.version}, not {version}",
+        )
     state = {
         key: plain(value)
         for key, value in vars(aggregate).items()
@@ -56,6 +71,10 @@ def aggregate_state(
         at=aggregate.modified_on,
         state=state,
     )
+
+
+def _unknown(aggregate_id: UUID) -> NotFound:
+    return NotFound("aggregate_not_found", f"no aggregate {aggregate_id}")
 
 
 def plain(value: object) -> Any:

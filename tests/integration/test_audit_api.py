@@ -8,6 +8,7 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -149,6 +150,7 @@ async def test_an_aggregate_at_a_version_and_at_an_instant(audited: Api) -> None
     now = (await audited.get(AUDITOR, path)).json()
     before = await audited.get(AUDITOR, path, {"at": "2000-01-01T00:00:00Z"})
     beyond = await audited.get(AUDITOR, path, {"version": 99})
+    unknown = await audited.get(AUDITOR, f"/api/audit/aggregates/{uuid4()}")
 
     assert (first["version"], first["state"]["status"], first["state"]["tasks"]) == (
         1,
@@ -157,7 +159,12 @@ async def test_an_aggregate_at_a_version_and_at_an_instant(audited: Api) -> None
     )
     assert (then["version"], then["state"]["status"]) == (2, "pending")  # submitted, task
     assert now["state"]["status"] == "approved" and now["version"] > 2
-    assert [before.status_code, beyond.status_code] == [404, 404]
+    assert [before.status_code, beyond.status_code, unknown.status_code] == [404, 404, 404]
+    assert before.json()["detail"].startswith(
+        f"{case['id']} was first recorded at {first['at'][:10]}"
+    ), before.json()
+    assert beyond.json()["detail"] == f"{case['id']} has versions 1 to {now['version']}, not 99"
+    assert unknown.json()["detail"].startswith("no aggregate ")
 
 
 async def test_a_case_timeline_merges_its_events_with_its_workflows_history(
