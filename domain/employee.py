@@ -12,6 +12,7 @@ from eventsourcing.domain import event
 
 from domain.base import IdempotentAggregate, changed_fields
 from domain.calendar import WorkingCalendar
+from domain.leave import entitlement
 from domain.meta import Meta
 
 
@@ -48,6 +49,10 @@ class EmployeeProfile:
             "department_id": self.department_id,
             "end_date": None if self.end_date is None else self.end_date.isoformat(),
         }
+
+    def entitlement_in(self, year: int) -> Decimal:
+        """Annual leave in ``year``: pro-rated in the years employment starts and ends."""
+        return entitlement(self.annual_leave_days, self.start_date, year, self.end_date)
 
     def has_left_by(self, day: date) -> bool:
         """Whether employment ended before ``day``."""

@@ -97,18 +97,24 @@ def round_to_half_days(days: Decimal) -> Decimal:
     return (days * 2).quantize(ONE, rounding=ROUND_HALF_UP) / 2
 
 
-def entitlement(annual_days: Decimal, start_date: date, year: int) -> Decimal:
-    """The annual leave entitlement for ``year`` of someone employed since ``start_date``.
+def entitlement(
+    annual_days: Decimal, start_date: date, year: int, end_date: date | None = None
+) -> Decimal:
+    """The annual leave entitlement for ``year`` of someone employed from ``start_date``
+    until ``end_date`` (their last day, when known).
 
-    Someone who joined during the year gets the share of the year they are
-    employed, rounded to half days; someone who joined later gets nothing.
+    Someone who joins or leaves during the year gets the share of the year they are
+    employed, rounded to half days; someone not employed in the year gets nothing.
     """
-    if start_date.year > year:
+    first_day, last_day = date(year, 1, 1), date(year, 12, 31)
+    employed_from = max(start_date, first_day)
+    employed_until = last_day if end_date is None else min(end_date, last_day)
+    if employed_until < employed_from:
         return ZERO
-    if start_date.year < year:
+    if start_date < first_day and (end_date is None or end_date > last_day):
         return annual_days
     days_in_year = 366 if stdlib_calendar.isleap(year) else 365
-    employed_days = (date(year, 12, 31) - start_date).days + 1
+    employed_days = (employed_until - employed_from).days + 1
     return round_to_half_days(annual_days * employed_days / days_in_year)
 
 

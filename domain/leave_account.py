@@ -13,7 +13,7 @@ from eventsourcing.domain import event
 from domain.base import IdempotentAggregate
 from domain.employee import EmployeeProfile
 from domain.errors import Conflict, RuleViolation
-from domain.leave import ONE, ZERO, Half, LeaveType, days_by_year, days_text, entitlement
+from domain.leave import ONE, ZERO, Half, LeaveType, days_by_year, days_text
 from domain.meta import Meta
 
 
@@ -75,7 +75,7 @@ class LeaveAccount(IdempotentAggregate):
                     approved += days
                 else:
                     pending += days
-        entitled = entitlement(profile.annual_leave_days, profile.start_date, year)
+        entitled = profile.entitlement_in(year)
         return Balance(entitled, approved, pending)
 
     def check_reservation(

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple, cast
 
-from domain.leave import LeaveType, days_by_year, entitlement
+from domain.leave import LeaveType, days_by_year
 from projections import accounts
 from projections.base import PreparedProjection
 from projections.database import Cursor
@@ -166,6 +166,6 @@ def balance(cursor: Cursor, employee_id: str, year: int) -> LeaveBalance | None:
         [employee_id, year],
     ).fetchone()
     approved, pending = (ZERO, ZERO) if row is None else (Decimal(row[0]), Decimal(row[1]))
-    entitled = entitlement(profile.annual_leave_days, profile.start_date, year)
+    entitled = profile.entitlement_in(year)
     remaining = entitled - approved - pending
     return LeaveBalance(employee_id, year, entitled, approved, pending, remaining)

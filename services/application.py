@@ -35,7 +35,7 @@ from domain.directory import (
 )
 from domain.employee import Employee, EmployeeProfile
 from domain.errors import NotFound, RuleViolation
-from domain.leave import ZERO, LeavePeriod, LeaveType, entitlement
+from domain.leave import ZERO, LeavePeriod, LeaveType
 from domain.leave_account import Balance, LeaveAccount
 from domain.leave_request import LeaveRequest
 from domain.meta import Meta
@@ -354,9 +354,7 @@ class BackofficeApplication(Application[UUID]):
         profile = self.profile(employee_id)
         account = self.leave_account(employee_id)
         if account is None:  # nothing asked for yet
-            return Balance(
-                entitlement(profile.annual_leave_days, profile.start_date, year), ZERO, ZERO
-            )
+            return Balance(profile.entitlement_in(year), ZERO, ZERO)
         return account.balance(profile, year)
 
     @command

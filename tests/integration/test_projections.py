@@ -137,6 +137,20 @@ def test_balances_count_pending_and_approved_days_like_the_leave_account(
     )
 
 
+def test_a_leavers_balance_is_pro_rated_in_the_year_they_leave_and_nothing_after(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    leaving = replace(ORGANISATION[2], end_date=date(2030, 6, 30))  # 181 days of 365
+    office.app.load_organisation([leaving], meta("hr"))
+    runner.catch_up()
+
+    this_year, next_year = read_models.balance("e-3", 2030), read_models.balance("e-3", 2031)
+
+    assert this_year is not None and next_year is not None
+    assert (this_year.entitled, next_year.entitled) == (Decimal(15), Decimal(0))
+    assert this_year.entitled == office.app.leave_balance("e-3", 2030).entitled
+
+
 def test_a_request_over_new_year_counts_its_days_in_each_year(
     office: Office, runner: ProjectionRunner, read_models: ReadModels
 ) -> None:

@@ -150,6 +150,36 @@ def test_pro_rating_in_a_leap_year_divides_by_366_days() -> None:
     assert entitlement(Decimal(20), date(2024, 3, 1), 2024) == Decimal("16.5")
 
 
+@pytest.mark.parametrize(
+    ("annual", "last_day", "entitled"),
+    [
+        pytest.param("30", date(2025, 6, 30), "15", id="181-of-365-days-of-30"),
+        pytest.param("25", date(2025, 3, 31), "6", id="90-of-365-days-of-25"),
+        pytest.param("30", date(2025, 1, 1), "0", id="one-day-rounds-to-nothing"),
+        pytest.param("27.5", date(2025, 12, 31), "27.5", id="leaving-on-new-years-eve"),
+    ],
+)
+def test_someone_who_leaves_mid_year_gets_a_share_rounded_to_half_days(
+    annual: str, last_day: date, entitled: str
+) -> None:
+    joined = date(2019, 9, 1)
+
+    assert entitlement(Decimal(annual), joined, last_day.year, last_day) == Decimal(entitled)
+
+
+def test_someone_who_has_left_gets_nothing_in_the_years_after() -> None:
+    assert entitlement(Decimal(30), date(2019, 9, 1), 2026, date(2025, 12, 31)) == 0
+
+
+def test_someone_who_joins_and_leaves_in_one_year_gets_the_share_in_between() -> None:
+    # 1 March to 31 August: 184 days of 365, of 25: 12.6 rounds to 12.5.
+    assert entitlement(Decimal(25), date(2025, 3, 1), 2025, date(2025, 8, 31)) == Decimal("12.5")
+
+
+def test_a_later_last_day_leaves_this_years_entitlement_whole() -> None:
+    assert entitlement(Decimal(30), date(2019, 9, 1), 2025, date(2026, 3, 31)) == 30
+
+
 def test_days_are_summed_per_calendar_year() -> None:
     fractions = {
         date(2025, 12, 30): Decimal(1),

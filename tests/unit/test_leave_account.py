@@ -285,6 +285,17 @@ def test_someone_who_joined_mid_year_can_take_only_the_pro_rated_entitlement() -
     assert account.balance(nina, 2026).remaining == 30
 
 
+def test_someone_leaving_mid_year_can_take_only_the_pro_rated_entitlement() -> None:
+    leaving = profile("ada", end_date=date(2025, 6, 30))  # 15 of 30 days in 2025
+
+    account = account_of(leaving)
+
+    assert account.balance(leaving, 2025) == Balance(Decimal(15), Decimal(0), Decimal(0))
+    assert account.balance(leaving, 2026).entitled == 0
+    with refused(RuleViolation, "insufficient_balance"):
+        reserve(account, "too-many", days(date(2025, 3, 3), date(2025, 3, 24)), who=leaving)
+
+
 def test_repeating_a_reservation_command_records_it_once() -> None:
     account = account_of()
     command = meta("ada", "submit-1")

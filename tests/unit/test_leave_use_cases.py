@@ -21,7 +21,7 @@ from domain.leave import LeaveType
 from domain.leave_account import Balance, LeaveAccount
 from domain.leave_request import LeaveStatus
 from services.application import Saved
-from tests.unit.factories import LeaveDesk, data, meta, only_task, refused
+from tests.unit.factories import LeaveDesk, data, meta, only_task, profile, refused
 
 # Monday 16 to Friday 20 June 2025; Thursday 19 is Corpus Christi in Bavaria only.
 MONDAY, FRIDAY = date(2025, 6, 16), date(2025, 6, 20)
@@ -180,6 +180,15 @@ def test_someone_who_joined_mid_year_is_entitled_to_a_pro_rated_share(desk: Leav
     assert desk.app.leave_balance("nina", 2025).entitled == 15  # 184 days of 365, of 30
     assert desk.app.leave_balance("nina", 2026).entitled == 30
     assert desk.app.leave_balance("nina", 2024).entitled == 0
+
+
+def test_someone_leaving_is_entitled_to_a_pro_rated_share_and_nothing_after(
+    desk: LeaveDesk,
+) -> None:
+    desk.app.put_employee(profile("ada", end_date=date(2025, 6, 30)), meta("admin"))
+
+    assert desk.app.leave_balance("ada", 2025).entitled == 15  # 181 days of 365, of 30
+    assert desk.app.leave_balance("ada", 2026).entitled == 0
 
 
 def test_a_request_spanning_new_year_draws_each_part_from_its_own_year(desk: LeaveDesk) -> None:
