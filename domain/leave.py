@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar as stdlib_calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -16,6 +17,8 @@ ONE = Decimal(1)
 ZERO = Decimal(0)
 MAX_PERIOD_DAYS = 366
 """A longer absence is not a leave request (and would be refused by any balance)."""
+AFTER_EMPLOYMENT_ENDS = "after_employment_ends"
+"""The rule that refuses leave on a day after the last day of employment."""
 
 
 class LeaveType(StrEnum):
@@ -116,6 +119,11 @@ def entitlement(
     days_in_year = 366 if stdlib_calendar.isleap(year) else 365
     employed_days = (employed_until - employed_from).days + 1
     return round_to_half_days(annual_days * employed_days / days_in_year)
+
+
+def first_day_after(days: Iterable[date], last_day: date) -> date | None:
+    """The first of ``days`` after ``last_day`` (of employment), or None."""
+    return min((day for day in days if day > last_day), default=None)
 
 
 def days_by_year(fractions: dict[date, Decimal]) -> dict[int, Decimal]:

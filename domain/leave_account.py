@@ -13,7 +13,16 @@ from eventsourcing.domain import event
 from domain.base import IdempotentAggregate
 from domain.employee import EmployeeProfile
 from domain.errors import Conflict, RuleViolation
-from domain.leave import ONE, ZERO, Half, LeaveType, days_by_year, days_text
+from domain.leave import (
+    AFTER_EMPLOYMENT_ENDS,
+    ONE,
+    ZERO,
+    Half,
+    LeaveType,
+    days_by_year,
+    days_text,
+    first_day_after,
+)
 from domain.meta import Meta
 
 
@@ -86,10 +95,18 @@ class LeaveAccount(IdempotentAggregate):
         *,
         halves: Mapping[date, Half],
     ) -> None:
-        """Refuse a request of no working days, an overlap (the same half day counts), or
-        one beyond the balance."""
+        """Refuse a request of no working days, one with a day after the last day of
+        employment, an overlap (the same half day counts), or one beyond the balance."""
         if not days:
             raise RuleViolation("zero_working_days", "the request covers no working day")
+        last_day = profile.end_date
+        if last_day is not None and (after := first_day_after(days, last_day)) is not None:
+            raise RuleViolation(
+                AFTER_EMPLOYMENT_ENDS,
+                f"{profile.employee_id}'s last day of employment is {last_day.isoformat()}:"
+                f" leave can only be asked for up to that day, and this asks for"
+                f" {after.isoformat()}",
+            )
         clashes = sorted(
             day for day, share in days.items() if self._clashes(day, share, halves.get(day))
         )

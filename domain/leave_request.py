@@ -11,7 +11,7 @@ from eventsourcing.domain import event
 
 from domain.case import Case, Decision
 from domain.errors import Conflict, NotAllowed, RuleViolation
-from domain.leave import LeavePeriod, LeaveType
+from domain.leave import AFTER_EMPLOYMENT_ENDS, LeavePeriod, LeaveType, first_day_after
 from domain.meta import Meta
 
 
@@ -102,15 +102,40 @@ class LeaveRequest(Case):
             raise Conflict("not_pending", f"a {self.status} request awaits no decision")
         super().open_task(task_id, title, assignees, due_at, meta)
 
-    def decide(self, task_id: str, decision: Decision, comment: str | None, meta: Meta) -> None:
-        """Record a decision on the approval task and its effect on the request."""
+    def decide(
+        self,
+        task_id: str,
+        decision: Decision,
+        comment: str | None,
+        meta: Meta,
+        *,
+        last_day: date | None = None,
+    ) -> None:
+        """Record a decision on the approval task and its effect on the request.
+
+        ``last_day``: the requester's last day of employment as recorded now. It may have
+        been set after the request was submitted; a request with a day after it can then
+        only be rejected (or withdrawn)."""
         if self.has_applied(meta):
             return
+        if decision is Decision.APPROVE and last_day is not None:
+            self.check_decision(task_id, meta.actor, meta.on_behalf_of)
+            self._check_within_employment(last_day)
         self.decide_task(task_id, decision, comment, meta)
         if decision is Decision.APPROVE:
             self._approved(meta=meta)
         else:
             self._rejected(reason=comment, meta=meta)
+
+    def _check_within_employment(self, last_day: date) -> None:
+        after = first_day_after((date.fromisoformat(day) for day in self.days), last_day)
+        if after is not None:
+            raise RuleViolation(
+                AFTER_EMPLOYMENT_ENDS,
+                f"{self.requester_id}'s last day of employment is {last_day.isoformat()},"
+                f" before {after.isoformat()} of this request: it can no longer be approved,"
+                " only rejected",
+            )
 
     @event("Approved")
     def _approved(self, meta: Meta) -> None:

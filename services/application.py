@@ -445,7 +445,8 @@ class BackofficeApplication(Application[UUID]):
             if meta.on_behalf_of is not None:  # "X acting for Y": only under a delegation
                 today = datetime.now(UTC).date()
                 check_acting_for(self.directory.current(), meta.actor, meta.on_behalf_of, today)
-            request.decide(task_id, decision, comment, meta)
+            last_day = self.profile(request.requester_id).end_date
+            request.decide(task_id, decision, comment, meta, last_day=last_day)
             if decision is Decision.APPROVE:
                 account.confirm(str(case_id), meta)
             else:

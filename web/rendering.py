@@ -37,6 +37,7 @@ FIELD_OF_RULE = {
     "zero_working_days": "start",
     "overlap": "start",
     "already_started": "start",
+    "after_employment_ends": "end",
     "insufficient_balance": "type",
 }
 """Where a refusal's message is shown on the leave form; others go above the form."""

@@ -36,3 +36,45 @@ async def test_a_leaver_is_signed_out_and_cannot_decide_or_sign_in(site: Site) -
     assert "/sign-in" in again.url
     await expect(again.locator("[role=alert], .error").first).to_be_visible()
     assert application.leave_request(UUID(case["id"])).status == "pending"
+
+
+async def test_leave_past_the_last_day_of_employment_is_refused_beside_the_end_date(
+    site: Site,
+) -> None:
+    application = site.api.context.application
+    start, end = weeks_ahead(6)
+    application.put_employee(
+        replace(application.profile("e-3"), end_date=start), Meta("e-1", "leaves", "tests")
+    )
+    linus = await site.signed_in("e-3")
+    await linus.goto("/requests")
+
+    await linus.fill("#start", start.isoformat())
+    await linus.fill("#end", end.isoformat())
+    async with linus.expect_navigation():
+        await linus.click("text=Send the request")
+
+    await expect(linus.locator("#end-error")).to_contain_text(
+        f"last day of employment is {start.isoformat()}"
+    )
+    await expect(linus.locator("#end")).to_have_attribute("aria-invalid", "true")
+    await expect(linus.locator("table.requests")).to_have_count(0)  # nothing recorded
+
+
+async def test_the_manager_is_told_why_leave_past_a_last_day_cannot_be_approved(
+    site: Site,
+) -> None:
+    application = site.api.context.application
+    start, end = weeks_ahead(6)
+    case = await site.api.pending("e-3", (start, end))
+    application.put_employee(
+        replace(application.profile("e-3"), end_date=start), Meta("e-1", "leaves", "tests")
+    )
+    ada = await site.signed_in("e-2")
+    await ada.goto(f"/tasks/{case['id']}.approval")
+
+    async with ada.expect_navigation():
+        await ada.click("button[value=approve]")
+
+    await expect(ada.locator("#decision-error")).to_contain_text("only rejected")
+    assert application.leave_request(UUID(case["id"])).status == "pending"

@@ -19,6 +19,7 @@ from api.app import create_app
 from api.auth import issue_token
 from api.leave_requests import submission_case_id
 from backoffice.settings import Settings
+from domain.meta import Meta
 from services.application import Saved
 from tests.integration.api_conftest import Api, weeks_ahead, working_days
 from workflows.messages import DATA_CONVERTER
@@ -501,6 +502,47 @@ async def test_a_decision_that_is_neither_approve_nor_reject_is_invalid(api: Api
 
     assert response.status_code == 422
     assert "decision:" in response.json()["detail"]
+
+
+# -- the end of employment ----------------------------------------------------------------
+
+
+def set_last_day(api: Api, employee_id: str, last_day: date) -> None:
+    application = api.context.application
+    leaving = replace(application.profile(employee_id), end_date=last_day)
+    application.put_employee(leaving, Meta("e-1", f"{employee_id}-leaves", "tests"))
+
+
+async def test_leave_after_the_last_day_of_employment_is_refused_naming_that_day(
+    api: Api,
+) -> None:
+    start, end = weeks_ahead(4)
+    set_last_day(api, "e-3", start)
+
+    response = await api.submit("e-3", (start, end))
+
+    assert response.status_code == 422
+    assert response.json()["rule"] == "after_employment_ends"
+    assert f"last day of employment is {start.isoformat()}" in response.json()["detail"]
+    assert (await api.get("e-3", "/api/leave-requests")).json()["items"] == []
+
+
+async def test_approving_leave_past_a_last_day_set_while_it_was_pending_is_refused(
+    api: Api,
+) -> None:
+    start, end = weeks_ahead(4)
+    case = await api.pending("e-3", (start, end))
+    task = await api.task_for("e-2", case["id"])
+    set_last_day(api, "e-3", start)
+
+    approval = await api.decide("e-2", task["id"], "approve")
+    rejection = await api.decide("e-2", task["id"], "reject", comment="leaving before then")
+
+    assert approval.status_code == 422
+    assert approval.json()["rule"] == "after_employment_ends"
+    assert "only rejected" in approval.json()["detail"]
+    assert rejection.status_code == 200, rejection.text
+    assert rejection.json()["status"] == "rejected"
 
 
 # -- withdrawing and cancelling ------------------------------------------------------------

@@ -296,6 +296,38 @@ def test_someone_leaving_mid_year_can_take_only_the_pro_rated_entitlement() -> N
         reserve(account, "too-many", days(date(2025, 3, 3), date(2025, 3, 24)), who=leaving)
 
 
+def test_leave_after_the_last_day_of_employment_is_refused_naming_that_day() -> None:
+    leaving = profile("ada", end_date=date(2025, 6, 18))  # a Wednesday
+    account = account_of(leaving)
+
+    with pytest.raises(RuleViolation) as caught:
+        reserve(account, "too-late", days(date(2025, 6, 16), date(2025, 6, 20)), who=leaving)
+
+    assert caught.value.rule == "after_employment_ends"
+    assert str(caught.value) == (
+        "ada's last day of employment is 2025-06-18: leave can only be asked for up to"
+        " that day, and this asks for 2025-06-20"
+    )
+    assert account.bookings == {}
+
+
+def test_leave_up_to_the_last_day_of_employment_is_accepted() -> None:
+    leaving = profile("ada", end_date=date(2025, 6, 20))  # a Friday: the weekend takes nothing
+    account = account_of(leaving)
+
+    reserve(account, "last-week", days(date(2025, 6, 16), date(2025, 6, 22)), who=leaving)
+
+    assert list(account.bookings) == ["last-week"]
+
+
+def test_sick_leave_after_the_last_day_of_employment_is_refused_too() -> None:
+    leaving = profile("ada", end_date=date(2025, 6, 18))
+
+    reserve(account_of(leaving), "sick", days(date(2025, 6, 16)), LeaveType.SICK, who=leaving)
+    with refused(RuleViolation, "after_employment_ends"):
+        reserve(account_of(leaving), "sick", days(date(2025, 6, 20)), LeaveType.SICK, who=leaving)
+
+
 def test_repeating_a_reservation_command_records_it_once() -> None:
     account = account_of()
     command = meta("ada", "submit-1")

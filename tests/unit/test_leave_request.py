@@ -160,6 +160,44 @@ def test_the_assignee_rejects_a_pending_request_with_a_reason() -> None:
     assert request.closing_reason == "busy week"
 
 
+def test_a_request_with_a_day_after_the_requesters_last_day_cannot_be_approved() -> None:
+    request = awaiting()
+
+    with pytest.raises(RuleViolation) as caught:
+        request.decide(TASK, Decision.APPROVE, None, meta("mia"), last_day=date(2025, 6, 17))
+
+    assert caught.value.rule == "after_employment_ends"
+    assert str(caught.value) == (
+        "ada's last day of employment is 2025-06-17, before 2025-06-18 of this request:"
+        " it can no longer be approved, only rejected"
+    )
+    assert request.collect_events() == []
+    assert request.status is LeaveStatus.PENDING
+
+
+def test_a_request_with_a_day_after_the_requesters_last_day_can_still_be_rejected() -> None:
+    request = awaiting()
+
+    request.decide(TASK, Decision.REJECT, "leaving", meta("mia"), last_day=date(2025, 6, 17))
+
+    assert request.status is LeaveStatus.REJECTED
+
+
+def test_a_request_ending_on_the_requesters_last_day_can_be_approved() -> None:
+    request = awaiting()
+
+    request.decide(TASK, Decision.APPROVE, None, meta("mia"), last_day=END)
+
+    assert request.status is LeaveStatus.APPROVED
+
+
+def test_the_approver_rule_comes_before_the_last_day_rule() -> None:
+    request = awaiting()
+
+    with refused(NotAllowed, "not_an_approver"):
+        request.decide(TASK, Decision.APPROVE, None, meta("ben"), last_day=date(2025, 6, 17))
+
+
 def test_nobody_may_approve_their_own_request_even_when_assigned_to_it() -> None:
     request = awaiting("ada", "mia")
 

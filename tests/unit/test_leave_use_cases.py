@@ -221,6 +221,39 @@ def test_unpaid_leave_needs_approval_but_leaves_the_balance_alone(desk: LeaveDes
     assert desk.remaining("ada") == 30
 
 
+# -- the end of employment --------------------------------------------------------------
+
+
+def test_leave_after_the_last_day_of_employment_is_refused_and_nothing_recorded(
+    desk: LeaveDesk,
+) -> None:
+    desk.app.put_employee(profile("ada", end_date=date(2025, 6, 17)), meta("admin"))
+    before = desk.position
+
+    with refused(RuleViolation, "after_employment_ends"):
+        desk.submit("ada", MONDAY, FRIDAY)
+
+    assert desk.position == before
+    assert desk.submit("ada", MONDAY, date(2025, 6, 17)).case.status is LeaveStatus.PENDING
+
+
+def test_a_pending_request_past_a_last_day_set_later_can_only_be_rejected(
+    desk: LeaveDesk,
+) -> None:
+    case_id = desk.submit("ada", MONDAY, FRIDAY).case.id
+    desk.open_task(case_id)
+    desk.app.put_employee(profile("ada", end_date=date(2025, 6, 17)), meta("admin"))
+    before = desk.position
+
+    with refused(RuleViolation, "after_employment_ends"):
+        desk.decide(case_id, "mia")
+
+    assert desk.position == before
+    assert desk.app.leave_request(case_id).status is LeaveStatus.PENDING
+    assert desk.decide(case_id, "mia", Decision.REJECT).case.status is LeaveStatus.REJECTED
+    assert account_events(desk, "ada")[-1] == "Released"
+
+
 # -- sick leave -----------------------------------------------------------------------
 
 

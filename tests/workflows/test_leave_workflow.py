@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -295,6 +296,24 @@ async def test_a_delegate_decides_for_the_approver_and_is_recorded_acting_for_th
     task = leave_app.leave_request(submitted.case_id).task(approval_task_id(submitted.case_id))
     assert state.status is LeaveStatus.APPROVED
     assert (task.decided_by, task.decided_on_behalf_of) == ("e-101", "e-010")
+
+
+async def test_approving_leave_past_a_last_day_set_meanwhile_is_refused_and_rejecting_is_not(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    handle, submitted = await submit(temporal)
+    await open_task(handle)
+    leaving = replace(leave_app.profile("e-100"), end_date=submitted.start)
+    leave_app.put_employee(leaving, Meta(actor="hr", command_id="leaves", correlation_id="test"))
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await decide(handle, "e-010", Decision.APPROVE)
+    rejected = await decide(handle, "e-010", Decision.REJECT, "leaving before then")
+
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert (cause.type, cause.details[0]) == ("rule_violation", "after_employment_ends")
+    assert rejected.status is LeaveStatus.REJECTED
 
 
 async def test_second_decision_on_a_decided_task_is_refused_as_a_conflict(
