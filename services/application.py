@@ -201,6 +201,14 @@ class BackofficeApplication(Application[UUID]):
             manager = self.profile(manager).manager_id
         return chain
 
+    def approver_of(self, employee_id: str, day: date) -> str | None:
+        """The nearest manager up the employee's chain still employed on ``day`` (those
+        who have left are skipped: they can no longer sign in to decide); None if nobody."""
+        for manager in self.managers_of(employee_id):
+            if not self.profile(manager).has_left_by(day):
+                return manager
+        return None
+
     def load_organisation(self, profiles: Sequence[EmployeeProfile], meta: Meta) -> list[str]:
         """Record new employees and changed fields; all or nothing. Returns changed ids."""
         changes = self.load_directory(OrganisationChart(employees=profiles), meta)
@@ -375,9 +383,11 @@ class BackofficeApplication(Application[UUID]):
         if isinstance(existing, LeaveRequest):
             return Saved(existing, self.recorder.max_notification_id() or 0)
         profile = self.profile(employee_id)
-        if leave_type.needs_approval and profile.manager_id is None:
+        today = datetime.now(UTC).date()
+        if leave_type.needs_approval and self.approver_of(employee_id, today) is None:
             raise RuleViolation(
-                "no_approver", f"{employee_id} has no manager to approve {leave_type} leave"
+                "no_approver",
+                f"{employee_id} has no manager still employed to approve {leave_type} leave",
             )
         fractions = period.day_fractions(profile.calendar)
         account = self.leave_account(employee_id, for_update=True)
@@ -403,30 +413,38 @@ class BackofficeApplication(Application[UUID]):
 
     @command
     def open_approval_task(self, case_id: UUID, now: datetime, meta: Meta) -> Saved:
-        """Ask the requester's manager to decide, due two business days from ``now``."""
+        """Ask the requester's manager to decide (or the nearest one above who has not
+        left by ``now``), due two business days from ``now``."""
         request = self.leave_request(case_id, for_update=True)
+        if request.has_applied(meta):  # the same answer, whoever has left since
+            return Saved(request, self._save(request))
         profile = self.profile(request.requester_id)
-        if profile.manager_id is None:
-            raise RuleViolation("no_approver", f"{request.requester_id} has no manager")
+        approver = self.approver_of(request.requester_id, now.date())
+        if approver is None:
+            raise RuleViolation(
+                "no_approver", f"{request.requester_id} has no manager still employed"
+            )
         due_at = profile.calendar.add_business_days(now, ESCALATION_BUSINESS_DAYS)
         title = (
             f"{profile.name}: {request.leave_type} leave {request.start.isoformat()}"
             f" to {request.end.isoformat()} ({_days(request.working_days)})"
         )
-        request.open_task(approval_task_id(case_id), title, [profile.manager_id], due_at, meta)
+        request.open_task(approval_task_id(case_id), title, [approver], due_at, meta)
         return Saved(request, self._save(request))
 
     @command
     def escalate_approval_task(self, case_id: UUID, task_id: str, meta: Meta) -> Saved:
-        """Add the assignees' managers to an overdue task; nothing if there is nobody above."""
+        """Add the assignees' managers (the nearest above each who has not left) to an
+        overdue task; nothing if there is nobody above."""
         request = self.leave_request(case_id, for_update=True)
         task = request.task(task_id)
         if not task.is_open:  # decided (or withdrawn) while the escalation was due
             return Saved(request, self._save(request))
+        today = datetime.now(UTC).date()
         above = [
             manager
             for assignee in task.assignees
-            if (manager := self.profile(assignee).manager_id) is not None
+            if (manager := self.approver_of(assignee, today)) is not None
             and manager not in task.eligible
             and manager != request.requester_id
         ]

@@ -545,6 +545,32 @@ async def test_approving_leave_past_a_last_day_set_while_it_was_pending_is_refus
     assert rejection.json()["status"] == "rejected"
 
 
+async def test_the_task_skips_a_manager_who_has_left_and_reaches_their_manager(
+    api: Api,
+) -> None:
+    set_last_day(api, "e-2", TODAY - timedelta(days=1))
+
+    case = await api.pending("e-3", weeks_ahead(4))
+
+    task = await api.task_for("e-1", case["id"])
+    assert (task["escalated"], task["acting_for"]) == (False, None)
+    [opened] = (await api.get("e-3", f"/api/leave-requests/{case['id']}")).json()["tasks"]
+    assert opened["assignees"] == ["e-1"]
+    approval = await api.decide("e-1", task["id"], "approve")
+    assert approval.status_code == 200, approval.text
+
+
+async def test_leave_is_refused_when_every_manager_up_the_chain_has_left(api: Api) -> None:
+    set_last_day(api, "e-2", TODAY - timedelta(days=1))
+    set_last_day(api, "e-1", TODAY - timedelta(days=1))
+
+    response = await api.submit("e-3", weeks_ahead(4))
+
+    assert response.status_code == 422
+    assert response.json()["rule"] == "no_approver"
+    assert (await api.get("e-3", "/api/leave-requests")).json()["items"] == []
+
+
 # -- withdrawing and cancelling ------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from domain.leave import LeaveType
 from domain.leave_account import Balance, LeaveAccount
 from domain.leave_request import LeaveStatus
 from services.application import Saved
-from tests.unit.factories import LeaveDesk, data, meta, only_task, profile, refused
+from tests.unit.factories import MONDAY_MORNING, LeaveDesk, data, meta, only_task, profile, refused
 
 # Monday 16 to Friday 20 June 2025; Thursday 19 is Corpus Christi in Bavaria only.
 MONDAY, FRIDAY = date(2025, 6, 16), date(2025, 6, 20)
@@ -300,6 +300,63 @@ def test_the_approval_task_goes_to_the_manager_due_two_business_days_later(
     assert "4 days" in task.title
 
 
+def test_the_approval_task_skips_a_manager_who_has_left_for_the_next_one_up(
+    desk: LeaveDesk,
+) -> None:
+    case_id = desk.submit("ada", MONDAY, FRIDAY).case.id
+    desk.app.put_employee(profile("mia", "carl", end_date=date(2025, 6, 1)), meta("admin"))
+
+    task = only_task(desk.open_task(case_id, MONDAY_MORNING).case)
+
+    assert task.assignees == ["carl"]
+
+
+def test_a_manager_on_their_last_day_still_gets_the_task(desk: LeaveDesk) -> None:
+    case_id = desk.submit("ada", MONDAY, FRIDAY).case.id
+    desk.app.put_employee(profile("mia", "carl", end_date=MONDAY_MORNING.date()), meta("admin"))
+
+    task = only_task(desk.open_task(case_id, MONDAY_MORNING).case)
+
+    assert task.assignees == ["mia"]
+
+
+def test_leave_is_refused_when_every_manager_up_the_chain_has_left(desk: LeaveDesk) -> None:
+    for manager, above in (("mia", "carl"), ("carl", None)):
+        desk.app.put_employee(profile(manager, above, end_date=date(2025, 5, 30)), meta("admin"))
+    before = desk.position
+
+    with refused(RuleViolation, "no_approver"):
+        desk.submit("ada", MONDAY, FRIDAY)
+
+    assert desk.position == before
+    assert desk.submit("ada", MONDAY, leave_type=LeaveType.SICK).case.id
+
+
+def test_opening_the_task_is_refused_when_every_manager_has_left_since_submitting(
+    desk: LeaveDesk,
+) -> None:
+    case_id = desk.submit("ada", MONDAY, FRIDAY).case.id
+    for manager, above in (("mia", "carl"), ("carl", None)):
+        desk.app.put_employee(profile(manager, above, end_date=date(2025, 5, 30)), meta("admin"))
+
+    with refused(RuleViolation, "no_approver"):
+        desk.open_task(case_id, MONDAY_MORNING)
+
+
+def test_opening_the_task_again_answers_the_same_task_whoever_has_left_since(
+    desk: LeaveDesk,
+) -> None:
+    case_id = desk.submit("ada", MONDAY, FRIDAY).case.id
+    command = meta(command_id="open-task")
+    desk.open_task(case_id, MONDAY_MORNING, command)
+    for manager, above in (("mia", "carl"), ("carl", None)):
+        desk.app.put_employee(profile(manager, above, end_date=date(2025, 5, 30)), meta("admin"))
+
+    again = desk.open_task(case_id, MONDAY_MORNING, command)
+
+    assert only_task(again.case).assignees == ["mia"]
+
+
 @pytest.mark.parametrize(("employee", "due"), [("ada", date(2025, 6, 23)), ("ben", FRIDAY)])
 def test_the_approval_due_date_skips_the_employees_public_holidays(
     desk: LeaveDesk, employee: str, due: date
@@ -377,6 +434,29 @@ def test_escalation_goes_to_the_managers_manager_who_may_then_decide(desk: Leave
 
     assert only_task(escalated.case).eligible == ["mia", "carl"]
     assert only_task(desk.decide(case_id, "carl").case).decided_by == "carl"
+
+
+def test_escalation_skips_a_manager_who_has_left(desk: LeaveDesk) -> None:
+    desk.app.put_employee(profile("tom", manager_id="ada"), meta("admin"))
+    case_id = desk.submit("tom", MONDAY).case.id
+    desk.open_task(case_id)
+    desk.app.put_employee(profile("mia", "carl", end_date=date(2025, 6, 1)), meta("admin"))
+
+    escalated = desk.escalate(case_id)
+
+    assert only_task(escalated.case).eligible == ["ada", "carl"]
+
+
+def test_escalation_records_nothing_when_everyone_above_has_left(desk: LeaveDesk) -> None:
+    case_id = desk.submit("ada", MONDAY).case.id
+    desk.open_task(case_id)
+    desk.app.put_employee(profile("carl", None, end_date=date(2025, 6, 1)), meta("admin"))
+    before = desk.position
+
+    saved = desk.escalate(case_id)
+
+    assert only_task(saved.case).eligible == ["mia"]
+    assert desk.position == before
 
 
 def test_escalation_at_the_top_of_the_tree_records_nothing(desk: LeaveDesk) -> None:

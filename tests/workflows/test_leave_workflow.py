@@ -316,6 +316,22 @@ async def test_approving_leave_past_a_last_day_set_meanwhile_is_refused_and_reje
     assert rejected.status is LeaveStatus.REJECTED
 
 
+async def test_the_task_of_someone_whose_manager_has_left_goes_to_the_next_manager_up(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    yesterday = await temporal.today() - timedelta(days=1)
+    left = replace(leave_app.profile("e-010"), end_date=yesterday)
+    leave_app.put_employee(left, Meta(actor="hr", command_id="leaves", correlation_id="test"))
+    handle, submitted = await submit(temporal)
+
+    state = await open_task(handle)
+
+    task = state.task(approval_task_id(submitted.case_id))
+    assert task is not None and task.assignees == ["e-001"]
+    decided = await decide(handle, "e-001", Decision.APPROVE)
+    assert decided.status is LeaveStatus.APPROVED
+
+
 async def test_second_decision_on_a_decided_task_is_refused_as_a_conflict(
     temporal: Temporal,
 ) -> None:
