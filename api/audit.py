@@ -58,7 +58,11 @@ def selection(
         str | None, Query(description="leave, directory, ...", max_length=50)
     ] = None,
     type: Annotated[
-        str | None, Query(description="Event type, such as TaskDecided", max_length=100)
+        str | None,
+        Query(
+            description="Event type, such as TaskDecided or LeaveRequest.Submitted",
+            max_length=100,
+        ),
     ] = None,
     since: Annotated[datetime | None, Query(description="At or after this instant")] = None,
     until: Annotated[datetime | None, Query(description="At or before this instant")] = None,

@@ -69,7 +69,10 @@ def export(
     case: Annotated[str | None, typer.Option(help="Only this case id.")] = None,
     actor: Annotated[str | None, typer.Option(help="Only what this person did.")] = None,
     process: Annotated[str | None, typer.Option(help="leave, directory, ...")] = None,
-    event: Annotated[str | None, typer.Option("--type", help="An event type.")] = None,
+    event: Annotated[
+        str | None,
+        typer.Option("--type", help="An event type: Submitted, or LeaveRequest.Submitted."),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")
     ] = None,

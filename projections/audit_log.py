@@ -262,18 +262,23 @@ class AuditFilter:
     actor: str | None = None
     process: str | None = None
     event: str | None = None
+    """An event type: ``Submitted``, or with its aggregate, ``LeaveRequest.Submitted``."""
     since: datetime | None = None
     until: datetime | None = None
 
     def where(self) -> tuple[str, list[object]]:
         clauses: list[str] = []
         params: list[object] = []
+        aggregate, event = None, self.event
+        if event is not None and "." in event:  # as the pages show it: LeaveRequest.Submitted
+            aggregate, _, event = event.rpartition(".")
         for column, value in (
             ("case_id", self.case_id),
             ("stream", self.stream),
             ("actor", self.actor),
             ("process", self.process),
-            ("event", self.event),
+            ("aggregate", aggregate),
+            ("event", event),
         ):
             if value is not None:
                 clauses.append(f"{column} = ?")

@@ -93,6 +93,21 @@ async def test_filters_by_actor_event_type_and_time(audited: Api) -> None:
     assert {item["process"] for item in window["items"]} == {"leave"}
 
 
+async def test_an_event_type_may_be_named_as_the_pages_show_it_with_its_aggregate(
+    audited: Api,
+) -> None:
+    await audited.approved("e-3", weeks_ahead(3, days=1))
+    await caught_up(audited)
+
+    qualified = await events(audited, type="LeaveAccount.Opened", limit=500)
+    bare = await events(audited, type="Opened", limit=500)
+
+    assert qualified["items"]
+    assert qualified["items"] == [
+        item for item in bare["items"] if item["aggregate"] == "LeaveAccount"
+    ]
+
+
 async def test_a_decision_shows_the_deciders_authority_as_it_was_then(audited: Api) -> None:
     case = await audited.pending("e-3", weeks_ahead(3, days=1))
     task = await audited.task_for("e-5", case["id"])
