@@ -103,6 +103,8 @@ class Credentials:
         signs every browser out)."""
         if len(password) < MIN_PASSWORD_LENGTH:
             raise WeakPassword(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        if not password.strip():
+            raise WeakPassword("a password needs more than spaces")
         password_hash = self.hasher.hash(password)
         with self._transaction() as cursor:
             self._store_hash(cursor, employee_id, password_hash, now or datetime.now(UTC))

@@ -63,6 +63,13 @@ def test_a_short_password_is_refused_and_the_old_one_kept(credentials: Credentia
     assert credentials.verify("e-1", PASSWORD)
 
 
+def test_a_password_of_spaces_only_is_refused(credentials: Credentials) -> None:
+    with pytest.raises(WeakPassword, match="more than spaces"):
+        credentials.set_password("e-1", " " * 12)
+
+    assert not credentials.has_password("e-1")
+
+
 def test_a_hash_made_with_weaker_parameters_is_replaced_on_sign_in(store_url: str) -> None:
     location = StoreLocation(store_url)
     Credentials(location, hasher=QUICK).set_password("e-1", PASSWORD)
