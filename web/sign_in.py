@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -10,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.access import may_act
+from api.context import ApiContext
 from web.rendering import page
 from web.security import SESSION_COOKIE, SIGN_IN_COOKIE, same_token, set_cookie
 from web.session import Context, MaybeSignedIn, SignedIn, Web, check_csrf
@@ -123,8 +125,14 @@ async def sign_in(
             status=429,
             headers={"Retry-After": str(wait)},
         )
+    ended = await run_in_threadpool(_employment_ended, context, employee_id)
     allowed = await run_in_threadpool(may_act, context, employee_id)
     valid = await run_in_threadpool(web.credentials.verify, employee_id, password or "")
+    if valid and ended is not None:  # the password proves who they are: say why
+        error = f"You can no longer sign in: your employment ended on {ended.isoformat()}."
+        return await _form(
+            request, web, next=target, employee_id=employee_id, error=error, status=403
+        )
     if not (valid and allowed):
         web.limiter.failed(keys)
         return await _form(
@@ -144,6 +152,14 @@ async def sign_in(
     )
     response.delete_cookie(SIGN_IN_COOKIE, path="/")
     return response
+
+
+def _employment_ended(context: ApiContext, employee_id: str) -> date | None:
+    """The last day of someone in the directory whose employment has ended; else None."""
+    profile = context.application.directory.current().employees.get(employee_id)
+    if profile is None or not profile.has_left_by(datetime.now(UTC).date()):
+        return None
+    return profile.end_date
 
 
 @router.post("/sign-out")

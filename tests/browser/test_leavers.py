@@ -34,7 +34,10 @@ async def test_a_leaver_is_signed_out_and_cannot_decide_or_sign_in(site: Site) -
 
     assert "/sign-in" in ada.url
     assert "/sign-in" in again.url
-    await expect(again.locator("[role=alert], .error").first).to_be_visible()
+    # The right password proves who they are: they are told why, not that it was wrong.
+    await expect(again.locator("[role=alert], .error").first).to_have_text(
+        f"You can no longer sign in: your employment ended on {yesterday.isoformat()}."
+    )
     assert application.leave_request(UUID(case["id"])).status == "pending"
 
 
