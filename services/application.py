@@ -201,12 +201,18 @@ class BackofficeApplication(Application[UUID]):
             manager = self.profile(manager).manager_id
         return chain
 
-    def approver_of(self, employee_id: str, day: date) -> str | None:
-        """The nearest manager up the employee's chain still employed on ``day`` (those
-        who have left are skipped: they can no longer sign in to decide); None if nobody."""
-        for manager in self.managers_of(employee_id):
-            if not self.profile(manager).has_left_by(day):
+    def approver_of(self, profile: EmployeeProfile, day: date) -> str | None:
+        """The nearest manager up ``profile``'s chain still employed on ``day`` (those who
+        have left are skipped: they can no longer sign in to decide); None if nobody.
+        Reads each manager's profile only as far up as it must go."""
+        seen = {profile.employee_id}
+        manager = profile.manager_id
+        while manager is not None and manager not in seen:
+            above = self.profile(manager)
+            if not above.has_left_by(day):
                 return manager
+            seen.add(manager)
+            manager = above.manager_id
         return None
 
     def load_organisation(self, profiles: Sequence[EmployeeProfile], meta: Meta) -> list[str]:
@@ -384,7 +390,7 @@ class BackofficeApplication(Application[UUID]):
             return Saved(existing, self.recorder.max_notification_id() or 0)
         profile = self.profile(employee_id)
         today = datetime.now(UTC).date()
-        if leave_type.needs_approval and self.approver_of(employee_id, today) is None:
+        if leave_type.needs_approval and self.approver_of(profile, today) is None:
             raise RuleViolation(
                 "no_approver",
                 f"{employee_id} has no manager still employed to approve {leave_type} leave",
@@ -419,7 +425,7 @@ class BackofficeApplication(Application[UUID]):
         if request.has_applied(meta):  # the same answer, whoever has left since
             return Saved(request, self._save(request))
         profile = self.profile(request.requester_id)
-        approver = self.approver_of(request.requester_id, now.date())
+        approver = self.approver_of(profile, now.date())
         if approver is None:
             raise RuleViolation(
                 "no_approver", f"{request.requester_id} has no manager still employed"
@@ -444,7 +450,7 @@ class BackofficeApplication(Application[UUID]):
         above = [
             manager
             for assignee in task.assignees
-            if (manager := self.approver_of(assignee, today)) is not None
+            if (manager := self.approver_of(self.profile(assignee), today)) is not None
             and manager not in task.eligible
             and manager != request.requester_id
         ]
