@@ -67,22 +67,24 @@ def selection(
     since: Annotated[datetime | None, Query(description="At or after this instant")] = None,
     until: Annotated[datetime | None, Query(description="At or before this instant")] = None,
 ) -> AuditFilter:
-    for name, instant in (("since", since), ("until", until)):
-        if instant is not None and instant.tzinfo is None:
-            raise ApiError(
-                422,
-                f"give `{name}` with its UTC offset, such as 2027-03-01T12:00:00Z",
-                "naive_instant",
-            )
     return AuditFilter(
         case_id=None if case is None else str(case),
         stream=None if stream is None else str(stream),
         actor=actor,
         process=process,
         event=type,
-        since=since,
-        until=until,
+        since=aware("since", since),
+        until=aware("until", until),
     )
+
+
+def aware(name: str, instant: datetime | None) -> datetime | None:
+    """The instant given as ``name``, if it has its UTC offset; 422 otherwise."""
+    if instant is not None and instant.tzinfo is None:
+        raise ApiError(
+            422, f"give `{name}` with its UTC offset, such as 2027-03-01T12:00:00Z", "naive_instant"
+        )
+    return instant
 
 
 Selection = Annotated[AuditFilter, Depends(selection)]

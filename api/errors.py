@@ -152,6 +152,13 @@ NOT_A_DATE = {
     "date_from_datetime_inexact",
 }
 NOT_AN_OBJECT = {"model_type", "model_attributes_type", "dict_type"}
+NOT_A_UUID = {"uuid_type", "uuid_parsing", "uuid_version"}
+NOT_AN_INSTANT = {
+    "datetime_type",
+    "datetime_parsing",
+    "datetime_from_date_parsing",
+    "datetime_object_invalid",
+}
 
 
 def _plainly(error: Any, location: list[str]) -> str:
@@ -159,6 +166,10 @@ def _plainly(error: Any, location: list[str]) -> str:
     kind = error.get("type")
     if kind in NOT_A_DATE:
         return "must be a date such as 2027-07-05"
+    if kind in NOT_A_UUID:
+        return "must be a UUID such as 6f1c3a52-53a4-4f7e-9d0b-3c6a2f1e8b47"
+    if kind in NOT_AN_INSTANT:
+        return "must be an instant with its UTC offset, such as 2027-03-01T12:00:00Z"
     if kind in NOT_AN_OBJECT and location == ["body"]:
         return "must be a JSON object, sent as Content-Type: application/json"
     if kind == "value_error":  # one of our own checks: its words, without "Value error, "

@@ -3,24 +3,29 @@ timeline with a control to see the case as it was at a version or an instant."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from functools import cache
+from typing import Any, get_type_hints
 from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api import audit
-from api.errors import ApiError
+from api.errors import ApiError, describe_validation_errors
 from projections.audit_log import AuditFilter
-from web.rendering import names, page
+from web.rendering import FORM, names, page
 from web.session import Context, SignedIn, Web
 
 router = APIRouter(include_in_schema=False)
 
 FILTERS = ("case", "actor", "process", "type", "since", "until")
+FIELDS = (*FILTERS, "order")
+"""The filter form's fields: a problem with anything else in the address goes above it."""
 
 
 def _instant(text: str | None) -> datetime | None:
@@ -32,47 +37,84 @@ def _instant(text: str | None) -> datetime | None:
     return moment
 
 
-def _selection(values: dict[str, str]) -> AuditFilter:
-    case = values.get("case") or None
-    return AuditFilter(
-        case_id=None if case is None else str(UUID(case)),
-        actor=values.get("actor") or None,
-        process=values.get("process") or None,
-        event=values.get("type") or None,
-        since=_instant(values.get("since")),
-        until=_instant(values.get("until")),
-    )
+@cache
+def _declared(route: Callable[..., Any], name: str) -> TypeAdapter[Any]:
+    return TypeAdapter(get_type_hints(route, include_extras=True)[name])
+
+
+def _checked(
+    route: Callable[..., Any], values: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The values given (empty ones left out) as the API's ``route`` declares its
+    parameters of those names, and each that is not one in the API's words."""
+    parsed: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for name, text in values.items():
+        if not text:
+            continue
+        try:
+            parsed[name] = _declared(route, name).validate_python(text)
+        except ValidationError as error:
+            located = [{**problem, "loc": ("query", name)} for problem in error.errors()]
+            problems[name if name in FIELDS else FORM] = describe_validation_errors(located)
+    return parsed, problems
+
+
+def _selection(values: Mapping[str, str]) -> tuple[AuditFilter | None, dict[str, str]]:
+    """The filter the API's audit routes would take from these values, or the problems
+    they would answer 422 for, by field."""
+    parsed, problems = _checked(audit.selection, values)
+    for name in ("since", "until"):
+        try:
+            audit.aware(name, parsed.get(name))
+        except ApiError as error:
+            problems[name] = error.detail
+    if problems:
+        return None, problems
+    return audit.selection(**parsed), {}
 
 
 async def _refused(request: Request, web: Web, session: SignedIn) -> Response:
     return await page(request, web, session, "refused.html", status=403, reason="auditor_only")
 
 
-@router.get("/audit")
-async def audit_log(
+def _filters(request: Request) -> dict[str, str]:
+    return {name: request.query_params.get(name, "").strip() for name in FILTERS}
+
+
+async def _in_error(
     request: Request,
     web: Web,
     session: SignedIn,
-    context: Context,
-    order: Literal["newest", "oldest"] = "newest",
-    after: int | None = None,
+    values: dict[str, str],
+    errors: dict[str, str],
 ) -> Response:
+    """The log's page with each problem beside its field, no events and no export (it
+    would not carry the filter shown), answering 422 as the API does."""
+    order = request.query_params.get("order", "")
+    return await page(
+        request, web, session, "audit.html", status=422, section="audit", values=values,
+        order=order, entries=[], errors=errors, people={}, next_url=None,
+    )  # fmt: skip
+
+
+@router.get("/audit")
+async def audit_log(request: Request, web: Web, session: SignedIn, context: Context) -> Response:
     try:
         audit.auditor(session.employee_id, context)
     except ApiError:
         return await _refused(request, web, session)
-    values = {name: request.query_params.get(name, "").strip() for name in FILTERS}
-    try:
-        chosen = _selection(values)
-    except ValueError as error:
-        return await page(
-            request, web, session, "audit.html", section="audit", values=values, order=order,
-            entries=[], error=str(error), people={}, next_url=None, export_query="",
-        )  # fmt: skip
+    values = _filters(request)
+    chosen, errors = _selection(values)
+    paging = {name: request.query_params.get(name, "") for name in ("order", "after")}
+    paged, paging_errors = _checked(audit.audit_events, paging)
+    if chosen is None or paging_errors:
+        return await _in_error(request, web, session, values, {**errors, **paging_errors})
+    order = paged.get("order", "newest")
 
     def read() -> tuple[list[audit.AuditEntryOut], dict[str, str]]:
         entries = context.read_models.audit_page(
-            chosen, newest_first=order == "newest", after=after, limit=50
+            chosen, newest_first=order == "newest", after=paged.get("after"), limit=50
         )
         items = audit.with_authority(context, entries)
         people = names(context, [i.actor for i in items] + [i.on_behalf_of or "" for i in items])
@@ -85,27 +127,27 @@ async def audit_log(
         next_url = "/audit?" + urlencode({**query, "order": order, "after": items[-1].position})
     return await page(
         request, web, session, "audit.html", section="audit", values=values, order=order,
-        entries=items, error=None, people=people, next_url=next_url,
+        entries=items, errors={}, people=people, next_url=next_url,
         export_query=urlencode(query),
     )  # fmt: skip
 
 
 @router.get("/audit/export")
-async def audit_export(
-    request: Request,
-    web: Web,
-    session: SignedIn,
-    context: Context,
-    format: Literal["jsonl", "csv"] = "jsonl",
-) -> Response:
+async def audit_export(request: Request, web: Web, session: SignedIn, context: Context) -> Response:
+    """The export of the filter given; a filter (or format) that is not one is shown on
+    the log's page, as the API refuses it (422), not as a page that is not there."""
     try:
         audit.auditor(session.employee_id, context)
-        chosen = _selection({name: request.query_params.get(name, "") for name in FILTERS})
     except ApiError:
         return await _refused(request, web, session)
-    except ValueError:
-        return await page(request, web, session, "refused.html", status=404, reason="")
-    return audit.audit_export(session.employee_id, context, chosen, format)
+    values = _filters(request)
+    chosen, errors = _selection(values)
+    wanted, format_errors = _checked(
+        audit.audit_export, {"format": request.query_params.get("format", "")}
+    )
+    if chosen is None or format_errors:
+        return await _in_error(request, web, session, values, {**errors, **format_errors})
+    return audit.audit_export(session.employee_id, context, chosen, wanted.get("format", "jsonl"))
 
 
 @router.get("/audit/cases/{case_id}")

@@ -62,9 +62,84 @@ async def test_the_audit_pages_fit_a_phone_screen(site: Site) -> None:
     case = await site.api.approved("e-3", weeks_ahead(7))
     ken = await site.signed_in("e-5", PHONE)
 
-    for path in ["/audit", f"/audit/cases/{case['id']}?version=2"]:
+    for path in [
+        "/audit",
+        f"/audit/cases/{case['id']}?version=2",
+        "/audit?case=nope&since=yesterday&until=2027-03-01T12:00&after=-5",
+    ]:
         await ken.goto(path)
         overflow = await ken.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
+
+
+async def test_a_filter_that_is_not_one_is_named_beside_its_field_with_no_export_links(
+    site: Site,
+) -> None:
+    make_auditor(site, "e-5")
+    ken = await site.signed_in("e-5")
+
+    response = await ken.goto("/audit?case=nope&since=yesterday&until=2027-03-01T12:00&actor=e-3")
+
+    assert response is not None and response.status == 422
+    await expect(ken.locator("#case-error")).to_have_text(
+        "case: must be a UUID such as 6f1c3a52-53a4-4f7e-9d0b-3c6a2f1e8b47"
+    )
+    await expect(ken.locator("#case")).to_have_attribute("aria-invalid", "true")
+    await expect(ken.locator("#since-error")).to_have_text(
+        "since: must be an instant with its UTC offset, such as 2027-03-01T12:00:00Z"
+    )
+    await expect(ken.locator("#until-error")).to_have_text(
+        "give `until` with its UTC offset, such as 2027-03-01T12:00:00Z"
+    )
+    await expect(ken.locator("#actor")).to_have_value("e-3")
+    await expect(ken.locator("a:has-text('Export')")).to_have_count(0)
+    await expect(ken.locator("tr.entry")).to_have_count(0)
+
+
+async def test_a_page_position_or_order_that_is_not_one_is_refused_on_the_page(
+    site: Site,
+) -> None:
+    make_auditor(site, "e-5")
+    ken = await site.signed_in("e-5")
+
+    for query, field, words in [
+        ("after=-5", "form", "after: Input should be greater than or equal to 0"),
+        ("after=abc", "form", "after: Input should be a valid integer"),
+        ("order=sideways", "order", "order: Input should be 'newest' or 'oldest'"),
+    ]:
+        response = await ken.goto(f"/audit?{query}")
+
+        assert response is not None and response.status == 422, query
+        await expect(ken.locator("h1")).to_have_text("Audit log")
+        await expect(ken.locator(f"#{field}-error")).to_contain_text(words)
+        await expect(ken.locator("a:has-text('Export')")).to_have_count(0)
+
+
+async def test_an_export_with_a_filter_that_is_not_one_says_so_with_422(site: Site) -> None:
+    make_auditor(site, "e-5")
+    ken = await site.signed_in("e-5")
+
+    for query, field, words in [
+        ("since=yesterday", "since", "since: must be an instant"),
+        ("case=nope", "case", "case: must be a UUID"),
+        ("format=xls", "form", "format: Input should be 'jsonl' or 'csv'"),
+    ]:
+        response = await ken.goto(f"/audit/export?{query}")
+
+        assert response is not None and response.status == 422, query
+        await expect(ken.locator(f"#{field}-error")).to_contain_text(words)
+        await expect(ken.locator("main")).not_to_contain_text("nothing you may see")
+
+
+async def test_the_export_links_carry_the_filter_shown(site: Site) -> None:
+    make_auditor(site, "e-5")
+    ken = await site.signed_in("e-5")
+
+    await ken.goto("/audit?type=TaskDecided&since=2027-03-01T00:00:00Z")
+
+    link = ken.locator("a:has-text('Export CSV')")
+    await expect(link).to_have_attribute(
+        "href", "/audit/export?type=TaskDecided&since=2027-03-01T00%3A00%3A00Z&format=csv"
+    )
