@@ -23,7 +23,7 @@ from domain.case import Decision
 from domain.errors import DomainError
 from services.application import case_id_of_task
 from services.credentials import Session
-from web.rendering import field_errors, names, page
+from web.rendering import field_errors, names, page, people_of_case
 from web.session import Context, SignedIn, Web, check_csrf
 
 router = APIRouter(include_in_schema=False)
@@ -184,19 +184,9 @@ async def _task_page(
         values = hidden or {"reason": "not_found"}
         return await page(request, web, session, "refused.html", status=404, **values)
     case = view["case"]
+    acting_for = [view["acting_for"]] if view["acting_for"] else []
     people = await run_in_threadpool(
-        names,
-        context,
-        [
-            case.requester_id,
-            *(entry.actor for entry in history.items),
-            *(entry.on_behalf_of for entry in history.items if entry.on_behalf_of),
-            *(d.actor for d in case.decisions),
-            *(d.on_behalf_of for d in case.decisions if d.on_behalf_of),
-            *view["task"].assignees,
-            *view["task"].escalated_to,
-            *([view["acting_for"]] if view["acting_for"] else []),
-        ],
+        names, context, [*people_of_case(case, history.items), *acting_for]
     )
     return await page(
         request,

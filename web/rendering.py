@@ -14,6 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from api.access import policy
 from api.context import ApiContext
 from api.errors import ApiError
+from api.history import HistoryEntryOut
+from api.schemas import LeaveRequestOut
 from api.tasks import list_tasks
 from domain.policy import AUDITOR
 from services.credentials import Session
@@ -64,6 +66,18 @@ def names(context: ApiContext, employee_ids: Iterable[str]) -> dict[str, str]:
         profile = context.read_models.employee(employee_id)
         found[employee_id] = profile.name if profile is not None else employee_id
     return found
+
+
+def people_of_case(case: LeaveRequestOut, history: Iterable[HistoryEntryOut]) -> list[str]:
+    """Everyone a case's page names: who asked, who did what, who decides or decided."""
+    return [
+        case.requester_id,
+        *(entry.actor for entry in history),
+        *(entry.on_behalf_of for entry in history if entry.on_behalf_of),
+        *(decision.actor for decision in case.decisions),
+        *(decision.on_behalf_of for decision in case.decisions if decision.on_behalf_of),
+        *(person for task in case.tasks for person in (*task.assignees, *task.escalated_to)),
+    ]
 
 
 def _header(context: ApiContext, employee_id: str) -> dict[str, Any]:
