@@ -1,11 +1,14 @@
-"""My requests: their status, my balance, and the form to ask for leave."""
+"""My requests: their status, my balance, the form to ask for leave, and each request's
+page, from which its requester withdraws or cancels it."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -16,12 +19,21 @@ from api.context import ApiContext
 from api.days import days_as_number
 from api.employees import get_leave_balance
 from api.errors import ApiError
-from api.leave_requests import list_leave_requests, submit_leave_request
-from api.schemas import LeaveBalanceOut, LeaveRequestIn, LeaveRequestSummary
+from api.history import case_history
+from api.leave_requests import (
+    cancel_leave_request,
+    get_leave_request,
+    list_leave_requests,
+    submit_leave_request,
+    withdraw_leave_request,
+)
+from api.schemas import LeaveBalanceOut, LeaveRequestIn, LeaveRequestOut, LeaveRequestSummary
 from domain.errors import DomainError
 from domain.leave import LeavePeriod, LeaveType
+from domain.leave_request import check_cancel, check_withdraw
 from services.credentials import Session
-from web.rendering import field_errors, form_words, page, refusal_errors
+from web.inbox import as_api_error
+from web.rendering import field_errors, form_words, names, page, people_of_case, refusal_errors
 from web.session import Context, MaybeSignedIn, SignedIn, Web, check_csrf
 
 router = APIRouter(include_in_schema=False)
@@ -139,3 +151,130 @@ def working_days(
         return JSONResponse({"detail": detail, "rule": refused.rule}, status_code=422)
     days = sum(period.day_fractions(profile.calendar).values(), Decimal(0))
     return JSONResponse({"working_days": days_as_number(days)})
+
+
+def _request_view(context: ApiContext, employee_id: str, case_id: str) -> dict[str, Any]:
+    """The case, and whether its rules let the caller withdraw or cancel it now (as the
+    workflow's validator will check them); ApiError 404 for a case they may not see."""
+    case = get_leave_request(case_id, employee_id, context)
+    today = datetime.now(UTC).date()
+    return {
+        "case": case,
+        "may_withdraw": _allowed(check_withdraw, case.status, case.requester_id, employee_id),
+        "may_cancel": _allowed(
+            check_cancel, case.status, case.requester_id, case.start, employee_id, today
+        ),
+    }
+
+
+def _allowed(rule: Callable[..., None], *facts: Any) -> bool:
+    try:
+        rule(*facts)
+    except DomainError:
+        return False
+    return True
+
+
+async def _request_page(
+    request: Request,
+    web: Web,
+    session: Session,
+    case_id: str,
+    *,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The request's page; the "not found" page for a request the caller may not see."""
+    context: ApiContext = request.app.state.context
+    try:
+        view = await run_in_threadpool(_request_view, context, session.employee_id, case_id)
+        history = await case_history(case_id, session.employee_id, context)
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        return await page(request, web, session, "refused.html", status=404, reason="not_found")
+    case: LeaveRequestOut = view["case"]
+    people = await run_in_threadpool(names, context, people_of_case(case, history.items))
+    return await page(
+        request,
+        web,
+        session,
+        "request.html",
+        status=status,
+        section="requests",
+        **view,
+        history=history.items,
+        people=people,
+        errors=errors or {},
+        form_key=secrets.token_urlsafe(16),
+    )
+
+
+@router.get("/requests/{case_id}")
+async def request_page(request: Request, web: Web, session: SignedIn, case_id: str) -> Response:
+    return await _request_page(request, web, session, case_id)
+
+
+@router.get("/requests/{case_id}/withdraw")
+@router.get("/requests/{case_id}/cancel")
+async def action_address(case_id: str) -> RedirectResponse:
+    """A withdrawal's or cancellation's address opened as a page: the request's page."""
+    return RedirectResponse(f"/requests/{quote(case_id, safe='')}", status_code=303)
+
+
+Action = Callable[[str, str, ApiContext, str | None], Awaitable[LeaveRequestOut]]
+
+
+async def _act(
+    request: Request,
+    web: Web,
+    session: Session,
+    case_id: str,
+    action: Action,
+    name: str,
+    csrf_token: str | None,
+    form_key: str | None,
+) -> Response:
+    """Withdraw or cancel through the API's own route: its checks are the only ones, and
+    a refusal is kept for the auditors as the API keeps it, and shown beside the button."""
+    check_csrf(session, csrf_token)
+    context: ApiContext = request.app.state.context
+    key = f"{form_key}:{name}" if form_key else None  # a double click acts once
+    try:
+        await action(case_id, session.employee_id, context, key)
+    except (ApiError, DomainError) as error:
+        refused = as_api_error(error)
+        if refused.status == 404:
+            return await page(request, web, session, "refused.html", status=404, reason="not_found")
+        return await _request_page(
+            request, web, session, case_id, errors={name: refused.detail}, status=refused.status
+        )
+    return RedirectResponse(f"/requests/{quote(case_id, safe='')}", status_code=303)
+
+
+@router.post("/requests/{case_id}/withdraw")
+async def withdraw(
+    request: Request,
+    web: Web,
+    session: SignedIn,
+    case_id: str,
+    csrf_token: FormText = None,
+    form_key: FormText = None,
+) -> Response:
+    return await _act(
+        request, web, session, case_id, withdraw_leave_request, "withdraw", csrf_token, form_key
+    )
+
+
+@router.post("/requests/{case_id}/cancel")
+async def cancel(
+    request: Request,
+    web: Web,
+    session: SignedIn,
+    case_id: str,
+    csrf_token: FormText = None,
+    form_key: FormText = None,
+) -> Response:
+    return await _act(
+        request, web, session, case_id, cancel_leave_request, "cancel", csrf_token, form_key
+    )

@@ -4,10 +4,130 @@ through the API's own path (its rules, its refusals)."""
 
 from __future__ import annotations
 
-from playwright.async_api import expect
+import re
 
-from tests.browser.conftest import Site
+from playwright.async_api import Page, Response, expect
+
+from tests.browser.conftest import PHONE, Site
 from tests.integration.api_conftest import weeks_ahead
+
+
+async def open_from_my_requests(page: Page, case_id: str) -> None:
+    await page.goto("/requests")
+    async with page.expect_navigation():
+        await page.locator(f"#request-{case_id} a").click()
+
+
+async def click_and_answer(page: Page, selector: str) -> Response:
+    async with page.expect_navigation() as navigation:
+        await page.click(selector)
+    response = await navigation.value
+    assert response is not None
+    return response
+
+
+async def status_of(site: Site, case_id: str) -> str:
+    response = await site.api.get("e-3", f"/api/leave-requests/{case_id}")
+    assert response.status_code == 200, response.text
+    status: str = response.json()["status"]
+    return status
+
+
+async def test_a_pending_request_s_page_says_who_decides_and_withdraws_it(site: Site) -> None:
+    case = await site.api.pending("e-3", weeks_ahead(4))
+    await site.api.task_for("e-2", case["id"])
+    linus = await site.signed_in("e-3")
+
+    await open_from_my_requests(linus, case["id"])
+
+    await expect(linus.locator("#case-status")).to_have_text("pending")
+    await expect(linus.locator("#waiting-for")).to_contain_text("Ada")
+    await expect(linus.locator("button:has-text('Cancel')")).to_have_count(0)
+    forged = await linus.request.post(f"/requests/{case['id']}/withdraw", form={})
+    assert forged.status == 403 and await status_of(site, case["id"]) == "pending"
+    answer = await click_and_answer(linus, "button:has-text('Withdraw')")
+
+    assert answer.status == 200
+    assert linus.url.endswith(f"/requests/{case['id']}")
+    await expect(linus.locator("#case-status")).to_have_text("withdrawn")
+    await expect(linus.locator("#waiting-for")).to_have_count(0)
+    await expect(linus.locator("button:has-text('Withdraw')")).to_have_count(0)
+    assert await status_of(site, case["id"]) == "withdrawn"
+    assert (await site.api.get("e-2", "/api/tasks")).json()["items"] == []
+
+
+async def test_a_rejected_request_s_page_shows_who_rejected_it_and_why(site: Site) -> None:
+    case = await site.api.pending("e-3", weeks_ahead(4))
+    task = await site.api.task_for("e-2", case["id"])
+    rejected = await site.api.decide("e-2", task["id"], "reject", comment="not this time")
+    assert rejected.status_code == 200, rejected.text
+    linus = await site.signed_in("e-3")
+
+    await open_from_my_requests(linus, case["id"])
+
+    await expect(linus.locator("#case-status")).to_have_text("rejected")
+    await expect(linus.locator("#decided")).to_have_text(
+        re.compile(r"Rejected\s+by Ada: “not this time”")
+    )
+    await expect(linus.locator("form.case-action button")).to_have_count(0)
+
+
+async def test_approved_leave_that_has_not_started_is_cancelled_from_its_page(
+    site: Site,
+) -> None:
+    start, end = weeks_ahead(5)
+    case = await site.api.approved("e-3", (start, end))
+    linus = await site.signed_in("e-3")
+    await linus.goto("/requests")
+    await expect(linus.locator(f"#balance-{start.year} .remaining")).to_have_text("27")
+
+    await open_from_my_requests(linus, case["id"])
+    await expect(linus.locator("#decided")).to_contain_text("Approved")
+    await expect(linus.locator("button:has-text('Withdraw')")).to_have_count(0)
+    await click_and_answer(linus, "button:has-text('Cancel')")
+
+    await expect(linus.locator("#case-status")).to_have_text("cancelled")
+    await expect(linus.locator("button:has-text('Cancel')")).to_have_count(0)
+    assert await status_of(site, case["id"]) == "cancelled"
+    await linus.goto("/requests")
+    await expect(linus.locator(f"#balance-{start.year} .remaining")).to_have_text("30")
+
+
+async def test_a_withdrawal_refused_since_the_page_was_shown_says_why_beside_the_button(
+    site: Site,
+) -> None:
+    case = await site.api.pending("e-3", weeks_ahead(4))
+    task = await site.api.task_for("e-2", case["id"])
+    linus = await site.signed_in("e-3")
+    await linus.goto(f"/requests/{case['id']}")
+
+    approved = await site.api.decide("e-2", task["id"], "approve")  # meanwhile
+    assert approved.status_code == 200, approved.text
+    answer = await click_and_answer(linus, "button:has-text('Withdraw')")
+
+    assert answer.status == 409
+    await expect(linus.locator("#withdraw-error")).to_have_text(
+        "only a pending request can be withdrawn; it is approved"
+    )
+    await expect(linus.locator("#case-status")).to_have_text("approved")
+    await expect(linus.locator("button:has-text('Cancel')")).to_have_count(1)
+    assert await status_of(site, case["id"]) == "approved"
+
+
+async def test_the_manager_sees_the_request_without_its_buttons_and_others_not_at_all(
+    site: Site,
+) -> None:
+    case = await site.api.pending("e-3", weeks_ahead(4))
+    await site.api.task_for("e-2", case["id"])
+    ada = await site.signed_in("e-2")
+    ken = await site.signed_in("e-5")
+
+    await ada.goto(f"/requests/{case['id']}")
+    hidden = await ken.goto(f"/requests/{case['id']}")
+
+    await expect(ada.locator("#case-status")).to_have_text("pending")
+    await expect(ada.locator("form.case-action button")).to_have_count(0)
+    assert hidden is not None and hidden.status == 404
 
 
 async def test_the_task_page_says_whom_the_task_is_waiting_for(site: Site) -> None:
@@ -18,3 +138,15 @@ async def test_the_task_page_says_whom_the_task_is_waiting_for(site: Site) -> No
     await linus.goto(f"/tasks/{task['id']}")
 
     await expect(linus.locator("#waiting-for")).to_contain_text("Ada")
+
+
+async def test_a_request_s_page_fits_a_phone_screen(site: Site) -> None:
+    case = await site.api.approved("e-3", weeks_ahead(6))
+    linus = await site.signed_in("e-3", PHONE)
+
+    await linus.goto(f"/requests/{case['id']}")
+
+    overflow = await linus.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the request's page is {overflow}px wider than a phone"
