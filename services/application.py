@@ -68,21 +68,6 @@ def case_id_of_task(task_id: str) -> UUID | None:
 ESCALATION_BUSINESS_DAYS = 2
 
 
-def command(
-    use_case: Callable[Concatenate[BackofficeApplication, P], R],
-) -> Callable[Concatenate[BackofficeApplication, P], R]:
-    """A use case that trusts the aggregates it saves as kept in memory, and runs
-    again on what the store holds if that fails (``CachingRepository.optimistically``);
-    its events all carry one instant (``domain.base.one_instant``)."""
-
-    @functools.wraps(use_case)
-    def run(app: BackofficeApplication, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        with one_instant():
-            return app.repository.optimistically(lambda: use_case(app, *args, **kwargs))
-
-    return run
-
-
 def at_one_instant(
     use_case: Callable[Concatenate[BackofficeApplication, P], R],
 ) -> Callable[Concatenate[BackofficeApplication, P], R]:
@@ -92,6 +77,22 @@ def at_one_instant(
     def run(app: BackofficeApplication, /, *args: P.args, **kwargs: P.kwargs) -> R:
         with one_instant():
             return use_case(app, *args, **kwargs)
+
+    return run
+
+
+def command(
+    use_case: Callable[Concatenate[BackofficeApplication, P], R],
+) -> Callable[Concatenate[BackofficeApplication, P], R]:
+    """A use case that trusts the aggregates it saves as kept in memory, and runs
+    again on what the store holds if that fails (``CachingRepository.optimistically``);
+    the events of each run carry that run's instant (a second run follows what another
+    process saved meanwhile, in time as in the log)."""
+    attempt = at_one_instant(use_case)
+
+    @functools.wraps(use_case)
+    def run(app: BackofficeApplication, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return app.repository.optimistically(lambda: attempt(app, *args, **kwargs))
 
     return run
 

@@ -7,6 +7,7 @@ worker (or two workers) would be: each keeps the events of the aggregates it use
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
 from datetime import date
 from uuid import UUID
@@ -14,6 +15,7 @@ from uuid import UUID
 import pytest
 
 from domain.case import Decision
+from domain.employee import EmployeeProfile
 from domain.errors import Conflict
 from domain.leave_account import LeaveAccount
 from domain.leave_request import LeaveStatus
@@ -125,6 +127,34 @@ def test_a_command_on_an_account_changed_elsewhere_books_on_the_stored_account(
     account = there.app.leave_account("e-3")
     assert account is not None
     assert (str(case_id) in account.bookings) is (action == "approve")
+
+
+def test_a_command_run_again_on_the_stored_state_takes_a_new_instant(
+    here: Office, there: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its events follow the ones it ran again after, in time as in the log: an instant
+    (an auditor's "as of") shows the account as it was, never a state it never had."""
+    here.submit("e-3", START, END)  # here keeps e-3's account
+    profile = here.app.profile
+    elsewhere: list[UUID] = []
+
+    def meanwhile(employee_id: str) -> EmployeeProfile:
+        if not elsewhere:  # while here's first attempt runs, there (another process: a
+            # context of its own) books on the account
+            case = contextvars.Context().run(
+                there.submit, "e-3", date(2030, 8, 5), date(2030, 8, 9)
+            )
+            elsewhere.append(case)
+        return profile(employee_id)
+
+    monkeypatch.setattr(here.app, "profile", meanwhile)
+    here.submit("e-3", date(2030, 7, 1), date(2030, 7, 5))
+
+    account = list(here.app.events.get(LeaveAccount.create_id("e-3")))
+    names = [type(event).__name__ for event in account]
+    instants = [event.timestamp for event in account]  # type: ignore[attr-defined]
+    assert names == ["Opened", "Reserved", "Reserved", "Reserved"]  # there's, then here's
+    assert instants == sorted(instants)
 
 
 def test_an_aggregate_from_kept_events_is_the_aggregate_the_store_gives(
