@@ -421,16 +421,17 @@ class BackofficeApplication(Application[UUID]):
     @command
     def open_approval_task(self, case_id: UUID, now: datetime, meta: Meta) -> Saved:
         """Ask the requester's manager to decide (or the nearest one above who has not
-        left by ``now``), due two business days from ``now``."""
+        left by ``now``; if all have, still the requester's manager), due two business
+        days from ``now``."""
         request = self.leave_request(case_id, for_update=True)
         if request.has_applied(meta):  # the same answer, whoever has left since
             return Saved(request, self._save(request))
         profile = self.profile(request.requester_id)
-        approver = self.approver_of(profile, now.date())
+        # With every manager gone since the submission, the requester's own manager: a
+        # refusal here would fail the workflow and strand the request with its days held.
+        approver = self.approver_of(profile, now.date()) or profile.manager_id
         if approver is None:
-            raise RuleViolation(
-                "no_approver", f"{request.requester_id} has no manager still employed"
-            )
+            raise RuleViolation("no_approver", f"{request.requester_id} has no manager")
         due_at = profile.calendar.add_business_days(now, ESCALATION_BUSINESS_DAYS)
         title = (
             f"{profile.name}: {request.leave_type} leave {request.start.isoformat()}"
