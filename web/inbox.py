@@ -71,6 +71,13 @@ async def my_tasks(request: Request, web: Web, session: SignedIn) -> Response:
     return await _tasks_page(request, web, session)
 
 
+@router.get("/tasks/decisions")
+async def decisions_address() -> RedirectResponse:
+    """The address of a bulk decision's results opened as a page (a reload, or signing
+    in again after the session ended on that page): My tasks."""
+    return RedirectResponse("/tasks", status_code=303)
+
+
 @router.post("/tasks/decisions")
 async def decide_several(
     request: Request,

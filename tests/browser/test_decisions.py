@@ -105,6 +105,21 @@ async def test_a_bookmarked_decision_address_opens_the_task_page(site: Site) -> 
     await expect(ada.locator("button[value=approve]")).to_have_count(1)
 
 
+async def test_the_address_of_several_decisions_opened_as_a_page_is_my_tasks(
+    site: Site,
+) -> None:
+    """As after signing in again from a bulk decision's results, whose address it is."""
+    await pending_task(site)
+    ada = await site.signed_in("e-2")
+
+    answer = await ada.goto("/tasks/decisions")
+
+    assert answer is not None
+    assert answer.status == 200
+    assert ada.url.endswith("/tasks")
+    await expect(ada.locator("#open-count")).to_have_text("1")
+
+
 async def test_a_decision_sent_after_the_session_ended_elsewhere_leads_back_to_the_task(
     site: Site,
 ) -> None:
