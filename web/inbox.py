@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.access import policy
 from api.context import ApiContext
-from api.errors import STATUS_BY_KIND, ApiError
+from api.errors import ApiError
 from api.history import case_history
 from api.leave_requests import get_leave_request
 from api.schemas import BulkDecisionIn, DecisionIn, InboxTaskOut
@@ -23,7 +23,7 @@ from domain.case import Decision
 from domain.errors import DomainError
 from services.application import case_id_of_task
 from services.credentials import Session
-from web.rendering import field_errors, names, page, people_of_case
+from web.rendering import as_api_error, field_errors, names, page, people_of_case
 from web.session import Context, SignedIn, Web, check_csrf
 
 router = APIRouter(include_in_schema=False)
@@ -138,14 +138,6 @@ def _recorded_title(context: ApiContext, employee_id: str, task_id: str) -> str:
     except (ApiError, DomainError):
         return task_id
     return next((task.title for task in case.tasks if task.id == task_id), task_id)
-
-
-def as_api_error(error: ApiError | DomainError) -> ApiError:
-    """A refusal as the API answers it: the domain's own (the policy's, or the rule
-    checked on a case whose workflow has ended) with the status its kind maps to."""
-    if isinstance(error, ApiError):
-        return error
-    return ApiError(STATUS_BY_KIND.get(error.kind, 422), error.message, error.rule)
 
 
 def _task_view(context: ApiContext, employee_id: str, task_id: str) -> dict[str, Any]:

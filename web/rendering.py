@@ -13,10 +13,11 @@ from starlette.concurrency import run_in_threadpool
 
 from api.access import policy
 from api.context import ApiContext
-from api.errors import ApiError
+from api.errors import STATUS_BY_KIND, ApiError
 from api.history import HistoryEntryOut
 from api.schemas import LeaveRequestOut
 from api.tasks import list_tasks
+from domain.errors import DomainError
 from domain.policy import AUDITOR
 from services.credentials import Session
 from web.session import WebState, api_context
@@ -138,3 +139,11 @@ def form_words(rule: str | None, message: str) -> str:
 def refusal_errors(error: ApiError) -> dict[str, str]:
     """An API refusal as a message beside the field its rule concerns."""
     return {FIELD_OF_RULE.get(error.rule or "", FORM): form_words(error.rule, error.detail)}
+
+
+def as_api_error(error: ApiError | DomainError) -> ApiError:
+    """A refusal as the API answers it: the domain's own (the policy's, or the rule
+    checked on a case whose workflow has ended) with the status its kind maps to."""
+    if isinstance(error, ApiError):
+        return error
+    return ApiError(STATUS_BY_KIND.get(error.kind, 422), error.message, error.rule)

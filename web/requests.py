@@ -32,8 +32,15 @@ from domain.errors import DomainError
 from domain.leave import LeavePeriod, LeaveType
 from domain.leave_request import check_cancel, check_withdraw
 from services.credentials import Session
-from web.inbox import as_api_error
-from web.rendering import field_errors, form_words, names, page, people_of_case, refusal_errors
+from web.rendering import (
+    as_api_error,
+    field_errors,
+    form_words,
+    names,
+    page,
+    people_of_case,
+    refusal_errors,
+)
 from web.session import Context, MaybeSignedIn, SignedIn, Web, check_csrf
 
 router = APIRouter(include_in_schema=False)
