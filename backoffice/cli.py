@@ -7,7 +7,6 @@ import os
 import sqlite3
 import sys
 import uuid
-from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +24,7 @@ from backoffice.cli_common import (
     reachable_store,
     require_employee,
     settings_for,
+    sqlite_tables,
     temporal_connected,
 )
 from backoffice.settings import Settings
@@ -236,8 +236,7 @@ def _copy_of_read_models_only(into: str, path: Path) -> None:
     from services.hash_chain import SQLITE_EVENTS_TABLE
 
     try:
-        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as connection:
-            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        tables = sqlite_tables(path)
     except sqlite3.DatabaseError:
         raise fail(f"--into {into} is not a SQLite database; give a file of its own") from None
     if SQLITE_EVENTS_TABLE in tables:

@@ -4,6 +4,7 @@ selects, instants given on the command line, and failing with a message."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,16 +30,16 @@ def settings_for(data: Path | None, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-_connected: list[bool] = []
+_temporal = threading.Event()
 
 
 def connecting_to_temporal() -> None:
     """Called by a command before it connects to Temporal (see ``backoffice.cli.main``)."""
-    _connected.append(True)
+    _temporal.set()
 
 
 def temporal_connected() -> bool:
-    return bool(_connected)
+    return _temporal.is_set()
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -74,21 +75,25 @@ def existing_store(settings: Settings, code: int = 1) -> None:
             code,
         )
     try:
-        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as connection:
-            found = connection.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                (SQLITE_EVENTS_TABLE,),
-            ).fetchone()
+        tables = sqlite_tables(path)
     except sqlite3.DatabaseError as error:
         raise fail(
             f"{path} is not a SQLite database ({error}); give --data another folder", code
         ) from None
-    if found is None:
+    if SQLITE_EVENTS_TABLE not in tables:
         raise fail(
             f"{path} holds no event store (no {SQLITE_EVENTS_TABLE} table); give --data the"
             " folder `backoffice up` uses",
             code,
         )
+
+
+def sqlite_tables(path: Path) -> set[str]:
+    """The tables of the SQLite file at ``path``, opened read-only (nothing is made);
+    ``sqlite3.DatabaseError`` if it is not a SQLite database."""
+    with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {str(name) for (name,) in rows}
 
 
 def reachable_store(settings: Settings) -> None:
