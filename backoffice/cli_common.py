@@ -97,11 +97,14 @@ def sqlite_tables(path: Path) -> set[str]:
 
 
 def reachable_store(settings: Settings) -> None:
-    """Fail unless the event store's database answers (a PostgreSQL store; a SQLite
-    store is a file this process makes): a command that writes says so at once instead
-    of waiting for its connection pool's timeout."""
-    if settings.store.is_postgres:
-        postgres_holds_store(settings.store, 1)
+    """Fail unless the event store can be written where the settings say: a PostgreSQL
+    server that answers (at once, not after the connection pool's timeout), or a SQLite
+    file that is missing (it is made) or holds an event store, never another database."""
+    store = settings.store
+    if store.is_postgres:
+        postgres_holds_store(store, 1)
+    elif store.sqlite_path.is_file() and store.sqlite_path.stat().st_size:
+        existing_store(settings)  # an empty file is an empty database: it is made one
 
 
 def _existing_postgres_store(store: StoreLocation, code: int) -> None:

@@ -83,17 +83,22 @@ async def _run_stack(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
 
-    server = None
-    if settings.temporal_address is None:
-        print("starting the Temporal dev server ...", flush=True)
-        server = start_dev_server(settings.data_dir, settings.temporal_namespace)
-    address = settings.temporal_address or (server.address if server else "")
-    # For the tools that talk to this stack's Temporal (`backoffice audit record-history`).
-    (settings.data_dir / TEMPORAL_ADDRESS_FILE).write_text(address + "\n")
+    # The store's parts first: if they fail, no dev server is left running.
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
-    runner = ProjectionRunner(settings.store_url, application=application)
-    read_models = ReadModels(settings.store_url, progress=runner.progress)
     try:
+        runner = ProjectionRunner(settings.store_url, application=application)
+    except BaseException:
+        application.close()
+        raise
+    read_models = ReadModels(settings.store_url, progress=runner.progress)
+    server = None
+    try:
+        if settings.temporal_address is None:
+            print("starting the Temporal dev server ...", flush=True)
+            server = start_dev_server(settings.data_dir, settings.temporal_namespace)
+        address = settings.temporal_address or (server.address if server else "")
+        # For the tools that talk to this stack's Temporal (`backoffice audit record-history`).
+        (settings.data_dir / TEMPORAL_ADDRESS_FILE).write_text(address + "\n")
         client = await connect_when_ready(address, settings.temporal_namespace, server)
         runner.start()
         api = _ApiServer(

@@ -6,13 +6,16 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from backoffice.devserver import free_port, port_is_free, start_dev_server
 
@@ -195,3 +198,49 @@ def test_up_uses_an_existing_temporal_when_given_its_address(tmp_path: Path) -> 
         assert not (tmp_path / "data" / "temporal.db").exists()
     finally:
         existing.stop()
+
+
+@pytest.mark.parametrize("content", ["not a database", "another database"])
+def test_up_on_a_store_it_cannot_use_says_so_and_leaves_nothing_running(
+    tmp_path: Path, content: str
+) -> None:
+    data = tmp_path / "var"
+    data.mkdir()
+    store = data / "backoffice.db"
+    if content == "not a database":
+        store.write_text("these are not the droids you are looking for")
+        expected = f"error: {store} is not a SQLite database"
+    else:
+        with closing(sqlite3.connect(store)) as other:
+            other.execute("CREATE TABLE x (a)")
+        expected = f"error: {store} holds no event store"
+
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "backoffice", "up", "--data", str(data), "--port",
+             str(free_port(8000))],
+            cwd=tmp_path, capture_output=True, text=True, timeout=90, env=clean_env(),
+        )  # fmt: skip
+        left_running = processes_naming(data)
+    finally:
+        for pid in processes_naming(data):  # were the test to fail, nothing stays behind
+            os.kill(pid, signal.SIGKILL)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.startswith(expected), result.stderr
+    assert "starting the Temporal dev server" not in result.stdout
+    assert left_running == []
+
+
+def processes_naming(path: Path) -> list[int]:
+    """The processes of this machine whose command line names ``path``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue  # ended meanwhile
+            if str(path) in command:
+                found.append(int(entry.name))
+    return found
