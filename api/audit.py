@@ -67,14 +67,22 @@ def selection(
     since: Annotated[datetime | None, Query(description="At or after this instant")] = None,
     until: Annotated[datetime | None, Query(description="At or before this instant")] = None,
 ) -> AuditFilter:
+    since, until = aware("since", since), aware("until", until)
+    if since is not None and until is not None and since > until:
+        raise ApiError(
+            422,
+            f"`since` ({since.isoformat()}) is after `until` ({until.isoformat()}):"
+            " no instant is in between",
+            "since_after_until",
+        )
     return AuditFilter(
         case_id=None if case is None else str(case),
         stream=None if stream is None else str(stream),
         actor=actor,
         process=process,
         event=type,
-        since=aware("since", since),
-        until=aware("until", until),
+        since=since,
+        until=until,
     )
 
 

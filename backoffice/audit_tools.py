@@ -96,13 +96,11 @@ def export(
             case = str(UUID(case))  # as the audit log writes it
         except ValueError:
             raise fail(f"--case: {case!r} is not a case id (a UUID)") from None
+    first, last = instant(since, "--since"), instant(until, "--until")
+    if first is not None and last is not None and first > last:
+        raise fail(f"--since {since} is after --until {until}: no instant is in between")
     selection = AuditFilter(
-        case_id=case,
-        actor=actor,
-        process=process,
-        event=event,
-        since=instant(since, "--since"),
-        until=instant(until, "--until"),
+        case_id=case, actor=actor, process=process, event=event, since=first, until=last
     )
     settings = settings_for(data)
     existing_store(settings)

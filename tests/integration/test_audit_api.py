@@ -93,6 +93,22 @@ async def test_filters_by_actor_event_type_and_time(audited: Api) -> None:
     assert {item["process"] for item in window["items"]} == {"leave"}
 
 
+async def test_a_time_window_that_ends_before_it_starts_is_refused(audited: Api) -> None:
+    window = {"since": "2027-03-02T00:00:00Z", "until": "2027-03-01T00:00:00Z"}
+
+    answers = [
+        await audited.get(AUDITOR, path, window)
+        for path in ("/api/audit/events", "/api/audit/export")
+    ]
+
+    assert [answer.status_code for answer in answers] == [422, 422]
+    assert answers[0].json() == {
+        "detail": "`since` (2027-03-02T00:00:00+00:00) is after `until`"
+        " (2027-03-01T00:00:00+00:00): no instant is in between",
+        "rule": "since_after_until",
+    }
+
+
 async def test_an_event_type_may_be_named_as_the_pages_show_it_with_its_aggregate(
     audited: Api,
 ) -> None:

@@ -86,6 +86,21 @@ def test_an_export_of_a_case_id_that_is_not_one_is_refused(data_dir: Path) -> No
     assert "--case: 'notauuid' is not a case id (a UUID)" in err
 
 
+def test_an_export_of_a_time_window_that_ends_before_it_starts_is_refused(
+    data_dir: Path,
+) -> None:
+    a_store(data_dir)
+
+    code, out, err = run(
+        "audit", "export", "--since", "2027-03-02T00:00Z", "--until", "2027-03-01T00:00Z",
+        "--data", str(data_dir),
+    )  # fmt: skip
+
+    assert code == 1
+    assert out == ""
+    assert "--since 2027-03-02T00:00Z is after --until 2027-03-01T00:00Z" in err
+
+
 def test_an_export_of_one_event_says_one_event(data_dir: Path) -> None:
     a_store(data_dir)
 
