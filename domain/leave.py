@@ -19,6 +19,8 @@ MAX_PERIOD_DAYS = 366
 """A longer absence is not a leave request (and would be refused by any balance)."""
 AFTER_EMPLOYMENT_ENDS = "after_employment_ends"
 """The rule that refuses leave on a day after the last day of employment."""
+BEFORE_EMPLOYMENT_STARTS = "before_employment_starts"
+"""The rule that refuses leave on a day before the first day of employment."""
 
 
 class LeaveType(StrEnum):

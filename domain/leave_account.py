@@ -15,6 +15,7 @@ from domain.employee import EmployeeProfile
 from domain.errors import Conflict, RuleViolation
 from domain.leave import (
     AFTER_EMPLOYMENT_ENDS,
+    BEFORE_EMPLOYMENT_STARTS,
     ONE,
     ZERO,
     Half,
@@ -95,10 +96,18 @@ class LeaveAccount(IdempotentAggregate):
         *,
         halves: Mapping[date, Half],
     ) -> None:
-        """Refuse a request of no working days, one with a day after the last day of
-        employment, an overlap (the same half day counts), or one beyond the balance."""
+        """Refuse a request of no working days, one with a day before the first or after
+        the last day of employment, an overlap (the same half day counts), or one beyond
+        the balance."""
         if not days:
             raise RuleViolation("zero_working_days", "the request covers no working day")
+        if (before := min(days)) < profile.start_date:
+            raise RuleViolation(
+                BEFORE_EMPLOYMENT_STARTS,
+                f"{profile.employee_id}'s first day of employment is"
+                f" {profile.start_date.isoformat()}: leave can only be asked for from that"
+                f" day, and this asks for {before.isoformat()}",
+            )
         last_day = profile.end_date
         if last_day is not None and (after := first_day_after(days, last_day)) is not None:
             raise RuleViolation(

@@ -41,6 +41,7 @@ FIELD_OF_RULE = {
     "overlap": "start",
     "already_started": "start",
     "after_employment_ends": "end",
+    "before_employment_starts": "start",
     "insufficient_balance": "type",
 }
 """Where a refusal's message is shown on the leave form; others go above the form."""

@@ -311,6 +311,22 @@ def test_leave_after_the_last_day_of_employment_is_refused_naming_that_day() -> 
     assert account.bookings == {}
 
 
+def test_leave_before_the_first_day_of_employment_is_refused_naming_that_day() -> None:
+    joining = profile("ada", start_date=date(2025, 6, 18))  # a Wednesday
+    account = account_of(joining)
+
+    with pytest.raises(RuleViolation) as caught:
+        reserve(account, "too-early", days(date(2025, 6, 16), date(2025, 6, 20)), who=joining)
+
+    assert caught.value.rule == "before_employment_starts"
+    assert str(caught.value) == (
+        "ada's first day of employment is 2025-06-18: leave can only be asked for from"
+        " that day, and this asks for 2025-06-16"
+    )
+    assert account.bookings == {}
+    reserve(account, "from-day-one", days(date(2025, 6, 18), date(2025, 6, 20)), who=joining)
+
+
 def test_leave_up_to_the_last_day_of_employment_is_accepted() -> None:
     leaving = profile("ada", end_date=date(2025, 6, 20))  # a Friday: the weekend takes nothing
     account = account_of(leaving)

@@ -131,7 +131,7 @@ def test_a_request_overlapping_approved_leave_is_refused(desk: LeaveDesk) -> Non
 def test_another_employees_leave_on_the_same_days_does_not_overlap(desk: LeaveDesk) -> None:
     desk.submit("ada", MONDAY, FRIDAY)
 
-    assert desk.submit("nina", MONDAY, FRIDAY).case.status is LeaveStatus.PENDING
+    assert desk.submit("ben", MONDAY, FRIDAY).case.status is LeaveStatus.PENDING
 
 
 def test_two_half_days_on_the_same_date_are_accepted(desk: LeaveDesk) -> None:
