@@ -233,10 +233,9 @@ class Delegation(IdempotentAggregate):
     def change(self, terms: DelegationTerms, meta: Meta) -> None:
         """New dates or a new delegate for the same delegation id (a delegator is fixed)."""
         if terms.delegator_id != self.terms.delegator_id:
-            raise RuleViolation(
-                "delegation_delegator_fixed",
-                f"delegation {terms.delegation_id} is {self.terms.delegator_id}'s;"
-                " a delegation's delegator cannot change",
+            raise RuleViolation(  # without naming whose it is: ids reveal nothing
+                "delegation_id_taken",
+                f"the delegation id {terms.delegation_id} is taken; choose another",
             )
         if (terms != self.terms or self.revoked) and not self.has_applied(meta):
             self._changed(

@@ -221,6 +221,22 @@ def test_loading_the_file_revokes_only_the_delegations_the_file_made(
     assert set(blank_app.directory.current().delegations) == {"ben-away"}
 
 
+def test_a_delegation_id_taken_by_another_delegator_is_refused_without_naming_them(
+    blank_app: BackofficeApplication,
+) -> None:
+    blank_app.load_directory(chart(), meta())
+    own = DelegationTerms("away", "ben", "ada", date(2027, 8, 1), date(2027, 8, 9))
+    blank_app.grant_delegation(own, meta("ben"))
+    theirs = DelegationTerms("away", "ada", "mia", date(2027, 8, 1), date(2027, 8, 9))
+
+    with pytest.raises(RuleViolation) as caught:
+        blank_app.grant_delegation(theirs, meta("ada"))
+
+    assert caught.value.rule == "delegation_id_taken"
+    assert caught.value.message == "the delegation id away is taken; choose another"
+    assert blank_app.directory.current().delegations["away"].delegator_id == "ben"
+
+
 def test_a_delegator_who_has_left_lends_no_authority(blank_app: BackofficeApplication) -> None:
     blank_app.load_directory(chart(), meta())
     blank_app.put_employee(profile("mia", "carl", end_date=date(2027, 7, 3)), meta())
