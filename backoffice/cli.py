@@ -72,11 +72,12 @@ def up(
 @org_app.command("load")
 def org_load(
     file: Annotated[
-        Path, typer.Argument(metavar="FILE", help="YAML file with an `employees:` list.")
+        Path, typer.Argument(metavar="FILE", help="YAML organisation file (examples/org.yaml).")
     ],
     data: DataOption = None,
 ) -> None:
-    """Record the employees of FILE: new ones, and changed fields of known ones."""
+    """Record the organisation of FILE (departments, employees, roles, limits and
+    delegations): what is new, and the changed fields of what is known."""
     from backoffice.org_file import OrgFileError, parse_org_file
     from domain.errors import DomainError
     from domain.meta import Meta

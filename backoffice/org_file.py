@@ -427,7 +427,11 @@ class _Reader:
         roles: dict[str, list[str]] = {}
         for name, key, value in _pairs(node):
             if not _ROLE.fullmatch(name):
-                self.fail(_line(key), f"`{name}` is not a role name (lowercase letters, -, _)")
+                self.fail(
+                    _line(key),
+                    f"`{name}` is not a role name"
+                    " (a lowercase letter, then letters, digits, - or _)",
+                )
             elif name in roles:
                 self.fail(_line(key), f"role `{name}` given twice")
             elif _is_null(value):
