@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from api import audit, directory, employees, health, history, leave_requests, tasks
@@ -26,6 +29,10 @@ so a client reads its own writes.
 """
 
 
+MAX_BODY_BYTES = 1_000_000
+"""The largest request body read (a bulk decision of many tasks is far smaller)."""
+
+
 def create_app(context: ApiContext) -> FastAPI:
     """The API over ``context``; the caller owns the context's clients and their lifetime."""
     app = FastAPI(
@@ -37,6 +44,7 @@ def create_app(context: ApiContext) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.context = context
+    app.add_middleware(BodyLimit)
     install_error_handlers(app)
     api = APIRouter(prefix="/api")
     for module in (leave_requests, history, tasks, employees, directory, audit, health):
@@ -45,6 +53,69 @@ def create_app(context: ApiContext) -> FastAPI:
     install_docs(app)
     install_web(app, context)
     return app
+
+
+TOO_LARGE = json.dumps(
+    {
+        "detail": "the request body is larger than 1 MB, the most any request here needs",
+        "rule": "body_too_large",
+    }
+).encode()
+
+
+class BodyLimit:
+    """A request body over :data:`MAX_BODY_BYTES` is answered 413 in the API's error
+    shape before any route or check runs, the token's included: at once when the request
+    declares its length (``Content-Length``), else once that much has arrived (the body
+    read so far is then given to the app as it came)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _declared_length(scope)
+        if declared is not None:
+            if declared > MAX_BODY_BYTES:
+                await _too_large(send)
+                return
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        size, more = 0, True
+        while more:  # no length declared (chunked): read it, up to the limit
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            more = message["type"] == "http.request" and message.get("more_body", False)
+            if size > MAX_BODY_BYTES:
+                await _too_large(send)
+                return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(send: Send) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+        }
+    )
+    await send({"type": "http.response.body", "body": TOO_LARGE})
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
 
 
 def install_docs(app: FastAPI) -> None:

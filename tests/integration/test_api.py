@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -146,6 +146,30 @@ async def test_requests_racing_with_one_idempotency_key_for_different_leave_are_
     assert refused.json()["rule"] == "idempotency_key_reused"
     mine = await api.get("e-3", "/api/leave-requests")
     assert [item["id"] for item in mine.json()["items"]] == [taken.json()["id"]]
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["its length given", "streamed"])
+@pytest.mark.parametrize("signed", [True, False], ids=["with a token", "without one"])
+async def test_a_body_over_a_megabyte_is_refused_before_it_is_read(
+    api: Api, signed: bool, streamed: bool
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    if signed:
+        headers.update(api.headers("e-3"))
+    body = b'{"type": "annual", "reason": "' + b"a" * 2_000_000 + b'"}'
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 65536):
+            yield body[start : start + 65536]
+
+    content = chunks() if streamed else body
+    response = await api.http.post("/api/leave-requests", content=content, headers=headers)
+
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": "the request body is larger than 1 MB, the most any request here needs",
+        "rule": "body_too_large",
+    }
 
 
 async def test_a_reason_with_control_characters_is_refused_and_nothing_recorded(api: Api) -> None:
