@@ -8,6 +8,8 @@ one ``save()`` so they commit together. Commands carry :class:`Meta`, whose
 from __future__ import annotations
 
 import functools
+import random
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -77,6 +79,31 @@ def at_one_instant(
     def run(app: BackofficeApplication, /, *args: P.args, **kwargs: P.kwargs) -> R:
         with one_instant():
             return use_case(app, *args, **kwargs)
+
+    return run
+
+
+SAVE_ATTEMPTS = 10
+"""How often a directory change is made at most when other processes keep saving the
+same aggregate first (each attempt after a short, random wait, so that they spread)."""
+
+
+def made_again_on_conflict(
+    use_case: Callable[Concatenate[BackofficeApplication, P], R],
+) -> Callable[Concatenate[BackofficeApplication, P], R]:
+    """A directory use case (it reads what is stored, not kept events) made again, at a
+    new instant, on what the store holds when another process saved one of its
+    aggregates between its reading and its saving (the stream's version is taken)."""
+    attempt = at_one_instant(use_case)
+
+    @functools.wraps(use_case)
+    def run(app: BackofficeApplication, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        for tried in range(1, SAVE_ATTEMPTS):
+            try:
+                return attempt(app, *args, **kwargs)
+            except IntegrityError:
+                time.sleep(random.uniform(0, 0.005 * tried))
+        return attempt(app, *args, **kwargs)
 
     return run
 
@@ -221,7 +248,7 @@ class BackofficeApplication(Application[UUID]):
         changes = self.load_directory(OrganisationChart(employees=profiles), meta)
         return [name.removeprefix("employee ") for name in changes]
 
-    @at_one_instant
+    @made_again_on_conflict
     def load_directory(self, chart: OrganisationChart, meta: Meta) -> list[str]:
         """Record what ``chart`` changes in the directory, all in one transaction or
         nothing; returns what changed, such as ``employee e-100`` or ``role hr``."""
@@ -330,13 +357,13 @@ class BackofficeApplication(Application[UUID]):
         self.load_directory(OrganisationChart(employees=[], roles={role: members}), meta)
         return self.recorder.max_notification_id() or 0
 
-    @at_one_instant
+    @made_again_on_conflict
     def set_process_limits(self, process: str, limits: list[Limit], meta: Meta) -> int:
         """Make one process's matrix exactly ``limits`` (each of them for ``process``)."""
         check_directory(OrganisationChart(employees=[], limits=limits), self.directory.current())
         return self._save(self._limits(process, limits, meta))
 
-    @at_one_instant
+    @made_again_on_conflict
     def grant_delegation(self, terms: DelegationTerms, meta: Meta) -> int:
         """Record a delegation made through the API (loading the organisation file leaves
         it), or new terms for one with the same id."""
@@ -344,7 +371,7 @@ class BackofficeApplication(Application[UUID]):
         check_directory(chart, self.directory.current())
         return self._save(self._delegation(terms, meta, FROM_API))
 
-    @at_one_instant
+    @made_again_on_conflict
     def revoke_delegation(self, delegation_id: str, meta: Meta) -> int:
         delegation = self._get(Delegation.create_id(delegation_id), Delegation, "delegation")
         delegation.revoke(meta)

@@ -8,20 +8,22 @@ worker (or two workers) would be: each keeps the events of the aggregates it use
 from __future__ import annotations
 
 import contextvars
+import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from uuid import UUID
 
 import pytest
 
 from domain.case import Decision
-from domain.employee import EmployeeProfile
+from domain.employee import Employee, EmployeeProfile
 from domain.errors import Conflict
 from domain.leave_account import LeaveAccount
 from domain.leave_request import LeaveStatus
 from services.application import BackofficeApplication, approval_task_id
 from services.store import StoreLocation
-from tests.integration.conftest import MONDAY_MORNING, Office, meta
+from tests.integration.conftest import MONDAY_MORNING, ORGANISATION, Office, meta
 
 START, END = date(2030, 6, 3), date(2030, 6, 7)
 
@@ -198,3 +200,52 @@ def test_the_events_kept_are_bounded_all_aggregates_together(here: Office) -> No
     other = here.submit("e-4", START, END)
 
     assert set(repository.kept_ids()) == {other, LeaveAccount.create_id("e-4")}
+
+
+def test_directory_changes_made_at_the_same_moment_are_all_recorded(store_url: str) -> None:
+    """Two administrators change one employee at once (two API requests, two processes):
+    the one whose save finds the other's first is made again on what is stored, instead
+    of failing on the stream's version."""
+    env = StoreLocation(store_url).eventsourcing_env()
+    setup = BackofficeApplication(env=env)
+    setup.load_organisation(ORGANISATION, meta("hr"))
+    setup.close()
+    applications = [BackofficeApplication(env=env) for _ in range(4)]
+    start = threading.Barrier(len(applications), timeout=30)
+    errors: list[BaseException] = []
+
+    def rename(application: BackofficeApplication, number: int) -> None:
+        try:
+            renamed = replace(application.profile("e-3"), name=f"Linus {number}")
+            start.wait()
+            for round_ in range(5):
+                application.put_employee(
+                    replace(renamed, name=f"Linus {number}.{round_}"), meta(f"admin-{number}")
+                )
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+            start.abort()
+
+    threads = [
+        threading.Thread(target=rename, args=(application, number))
+        for number, application in enumerate(applications)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        for application in applications:
+            application.close()
+
+    assert errors == []
+    check = BackofficeApplication(env=env)
+    try:
+        names = [
+            getattr(event, "changes", {}).get("name")
+            for event in check.events.get(Employee.create_id("e-3"))
+        ]
+    finally:
+        check.close()
+    assert len([name for name in names if name]) == 4 * 5  # every change recorded
