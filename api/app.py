@@ -22,7 +22,8 @@ Back-office processes over HTTP. Every route but `/api/health` needs
 
 Errors are JSON `{"detail": "...", "rule": "..."}`: `rule` names the business rule
 that refused the request, when one did. Commands accept an `Idempotency-Key`
-header: the same key gets the same result, applied once.
+header: the same key gets the same result, applied once (for several decisions at
+once, the key applies to each task: a task decided under it is not decided again).
 
 Commands answer once the read models (lists, inbox, balances) show their effect,
 so a client reads its own writes.

@@ -418,10 +418,17 @@ class BackofficeApplication(Application[UUID]):
             return Saved(existing, self.recorder.max_notification_id() or 0)
         profile = self.profile(employee_id)
         today = datetime.now(UTC).date()
+        if leave_type.needs_approval and profile.manager_id is None:
+            raise RuleViolation(
+                "no_approver",
+                f"{employee_id} has no manager to approve {leave_type} leave; only leave that"
+                " needs no approval (sick) can be recorded for them",
+            )
         if leave_type.needs_approval and self.approver_of(profile, today) is None:
             raise RuleViolation(
                 "no_approver",
-                f"{employee_id} has no manager still employed to approve {leave_type} leave",
+                f"every manager above {employee_id} has left: nobody can approve {leave_type}"
+                " leave until the directory names a manager for them",
             )
         fractions = period.day_fractions(profile.calendar)
         account = self.leave_account(employee_id, for_update=True)

@@ -279,8 +279,14 @@ def test_the_top_of_the_tree_records_sick_leave_with_nobody_to_inform(desk: Leav
 
 
 def test_the_top_of_the_tree_cannot_request_leave_that_needs_approval(desk: LeaveDesk) -> None:
-    with refused(RuleViolation, "no_approver"):
+    with pytest.raises(RuleViolation) as caught:
         desk.submit("carl", MONDAY)
+
+    assert caught.value.rule == "no_approver"
+    assert caught.value.message == (
+        "carl has no manager to approve annual leave; only leave that needs no approval"
+        " (sick) can be recorded for them"
+    )
 
 
 # -- approval -------------------------------------------------------------------------
@@ -325,9 +331,14 @@ def test_leave_is_refused_when_every_manager_up_the_chain_has_left(desk: LeaveDe
         desk.app.put_employee(profile(manager, above, end_date=date(2025, 5, 30)), meta("admin"))
     before = desk.position
 
-    with refused(RuleViolation, "no_approver"):
+    with pytest.raises(RuleViolation) as caught:
         desk.submit("ada", MONDAY, FRIDAY)
 
+    assert caught.value.rule == "no_approver"
+    assert caught.value.message == (
+        "every manager above ada has left: nobody can approve annual leave until the"
+        " directory names a manager for them"
+    )
     assert desk.position == before
     assert desk.submit("ada", MONDAY, leave_type=LeaveType.SICK).case.id
 
