@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.access import policy
@@ -103,10 +103,14 @@ class DirectoryOut(BaseModel):
 
 
 class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     members: list[str] = Field(description="Employee ids: the role's members from now on")
 
 
 class LimitsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     limits: list[LimitEntry] = Field(
         description="The process's whole matrix from now on; `process` must be the path's"
     )

@@ -599,3 +599,20 @@ async def test_the_pages_answer_every_kind_of_caller_as_the_policy_says(cast: Ap
         f"/audit/cases/{case_id}": expect(default=403, auditor=200),
     }
     assert await row(decision_form) == expect(default=False, manager=True, delegate=True)
+
+
+async def test_a_role_or_limits_body_with_a_field_it_does_not_have_is_refused(cast: Api) -> None:
+    before = cast.context.application.recorder.max_notification_id()
+    limits = [{"process": "leave", "role": "hr", "up_to": 1, "currency": "EUR"}]
+
+    answers = [
+        await cast.http.put(path, json=body, headers=cast.headers("e-8"))
+        for path, body in (
+            ("/api/directory/roles/travel", {"members": ["e-6"], "extra": 1}),
+            ("/api/directory/limits/leave", {"limits": limits, "x": 1}),
+        )
+    ]
+
+    assert [answer.status_code for answer in answers] == [422, 422]
+    assert "extra: Extra inputs are not permitted" in answers[0].json()["detail"]
+    assert cast.context.application.recorder.max_notification_id() == before
