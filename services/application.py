@@ -84,16 +84,17 @@ def at_one_instant(
 
 
 SAVE_ATTEMPTS = 10
-"""How often a directory change is made at most when other processes keep saving the
-same aggregate first (each attempt after a short, random wait, so that they spread)."""
+"""How often a use case is made at most when other processes keep saving the same
+aggregate first (each attempt after a short, random wait, so that they spread)."""
 
 
 def made_again_on_conflict(
     use_case: Callable[Concatenate[BackofficeApplication, P], R],
 ) -> Callable[Concatenate[BackofficeApplication, P], R]:
-    """A directory use case (it reads what is stored, not kept events) made again, at a
-    new instant, on what the store holds when another process saved one of its
-    aggregates between its reading and its saving (the stream's version is taken)."""
+    """A use case that reads what is stored, not kept events (the directory's, a
+    refusal's), made again, at a new instant, on what the store holds when another
+    process saved one of its aggregates between its reading and its saving (the
+    stream's version is taken)."""
     attempt = at_one_instant(use_case)
 
     @functools.wraps(use_case)
@@ -539,7 +540,7 @@ class BackofficeApplication(Application[UUID]):
 
     # -- refusals ---------------------------------------------------------------------
 
-    @at_one_instant
+    @made_again_on_conflict
     def record_refusal(
         self,
         case_id: UUID,
@@ -551,20 +552,13 @@ class BackofficeApplication(Application[UUID]):
         actor: str,
         correlation_id: str,
     ) -> int:
-        """Keep a refused command on a case for the auditors (retried if two refusals
+        """Keep a refused command on a case for the auditors (made again if two refusals
         of the same case are recorded at once); ``correlation_id``: the case's workflow."""
         meta = Meta(actor=actor, command_id=f"refusal/{uuid4()}", correlation_id=correlation_id)
-        attempts = 0
-        while True:
-            log = self._find(RefusalLog.create_id(case_id), RefusalLog)
-            log = log or RefusalLog(str(case_id), process, meta)
-            log.refuse(operation, status, rule, detail, meta)
-            try:
-                return self._save(log)
-            except IntegrityError:
-                attempts += 1
-                if attempts == 5:
-                    raise
+        log = self._find(RefusalLog.create_id(case_id), RefusalLog)
+        log = log or RefusalLog(str(case_id), process, meta)
+        log.refuse(operation, status, rule, detail, meta)
+        return self._save(log)
 
     def _account_of(self, request: LeaveRequest) -> LeaveAccount:
         account = self.leave_account(request.requester_id, for_update=True)
