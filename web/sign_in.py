@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.access import may_act
+from api.access import policy
 from api.context import ApiContext
+from domain.errors import DomainError, NotAllowed
 from web.rendering import page
 from web.security import SESSION_COOKIE, SIGN_IN_COOKIE, same_token, set_cookie
 from web.session import Context, MaybeSignedIn, SignedIn, Web, check_csrf
@@ -125,8 +126,7 @@ async def sign_in(
             status=429,
             headers={"Retry-After": str(wait)},
         )
-    ended = await run_in_threadpool(_employment_ended, context, employee_id)
-    allowed = await run_in_threadpool(may_act, context, employee_id)
+    allowed, ended = await run_in_threadpool(_standing, context, employee_id)
     valid = await run_in_threadpool(web.credentials.verify, employee_id, password or "")
     if valid and ended is not None:  # the password proves who they are: say why
         error = f"You can no longer sign in: your employment ended on {ended.isoformat()}."
@@ -154,12 +154,17 @@ async def sign_in(
     return response
 
 
-def _employment_ended(context: ApiContext, employee_id: str) -> date | None:
-    """The last day of someone in the directory whose employment has ended; else None."""
-    profile = context.application.directory.current().employees.get(employee_id)
-    if profile is None or not profile.has_left_by(datetime.now(UTC).date()):
-        return None
-    return profile.end_date
+def _standing(context: ApiContext, employee_id: str) -> tuple[bool, date | None]:
+    """Whether ``employee_id`` may use the product now (every request's check), and for
+    someone whose employment has ended, its last day."""
+    now = policy(context)
+    try:
+        now.check_caller(employee_id)
+    except NotAllowed:  # in the directory, and gone
+        return False, now.directory.employees[employee_id].end_date
+    except DomainError:
+        return False, None
+    return True, None
 
 
 @router.post("/sign-out")
