@@ -230,25 +230,28 @@ async def action_address(case_id: str) -> RedirectResponse:
 
 
 Action = Callable[[str, str, ApiContext, str | None], Awaitable[LeaveRequestOut]]
+ACTIONS: dict[str, Action] = {"withdraw": withdraw_leave_request, "cancel": cancel_leave_request}
+"""What a request's buttons do, by the last part of the address they post to."""
 
 
-async def _act(
+@router.post("/requests/{case_id}/withdraw")
+@router.post("/requests/{case_id}/cancel")
+async def act(
     request: Request,
     web: Web,
-    session: Session,
+    session: SignedIn,
     case_id: str,
-    action: Action,
-    name: str,
-    csrf_token: str | None,
-    form_key: str | None,
+    csrf_token: FormText = None,
+    form_key: FormText = None,
 ) -> Response:
     """Withdraw or cancel through the API's own route: its checks are the only ones, and
     a refusal is kept for the auditors as the API keeps it, and shown beside the button."""
     check_csrf(session, csrf_token)
+    name = request.url.path.rsplit("/", 1)[1]
     context: ApiContext = request.app.state.context
     key = f"{form_key}:{name}" if form_key else None  # a double click acts once
     try:
-        await action(case_id, session.employee_id, context, key)
+        await ACTIONS[name](case_id, session.employee_id, context, key)
     except (ApiError, DomainError) as error:
         refused = as_api_error(error)
         if refused.status == 404:
@@ -257,31 +260,3 @@ async def _act(
             request, web, session, case_id, errors={name: refused.detail}, status=refused.status
         )
     return RedirectResponse(f"/requests/{quote(case_id, safe='')}", status_code=303)
-
-
-@router.post("/requests/{case_id}/withdraw")
-async def withdraw(
-    request: Request,
-    web: Web,
-    session: SignedIn,
-    case_id: str,
-    csrf_token: FormText = None,
-    form_key: FormText = None,
-) -> Response:
-    return await _act(
-        request, web, session, case_id, withdraw_leave_request, "withdraw", csrf_token, form_key
-    )
-
-
-@router.post("/requests/{case_id}/cancel")
-async def cancel(
-    request: Request,
-    web: Web,
-    session: SignedIn,
-    case_id: str,
-    csrf_token: FormText = None,
-    form_key: FormText = None,
-) -> Response:
-    return await _act(
-        request, web, session, case_id, cancel_leave_request, "cancel", csrf_token, form_key
-    )
