@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import typer
 
 from backoffice.settings import Settings
-from services.hash_chain import POSTGRES_EVENTS_TABLE, SQLITE_EVENTS_TABLE
 from services.store import StoreLocation
 
 DataOption = Annotated[
@@ -63,6 +62,8 @@ def existing_store(settings: Settings, code: int = 1) -> None:
     history never makes an empty one (run in another folder, it would read nothing and
     leave a var/ there; given a PostgreSQL schema without a store, it would make the
     tables there)."""
+    from services.hash_chain import SQLITE_EVENTS_TABLE  # not at start-up: psycopg
+
     store = settings.store
     if store.is_postgres:
         _existing_postgres_store(store, code)
@@ -123,6 +124,8 @@ def postgres_holds_store(store: StoreLocation, code: int = 1) -> bool:
     """Whether the location's schema holds an event store; fail (exit ``code``) if the
     server does not answer."""
     import psycopg
+
+    from services.hash_chain import POSTGRES_EVENTS_TABLE
 
     env = store.eventsourcing_env()
     try:
