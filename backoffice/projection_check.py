@@ -48,14 +48,16 @@ class Difference:
 
 @dataclass(frozen=True)
 class Snapshot:
-    positions: dict[str, int]
-    """Each read model's position (0 where none is tracked)."""
-    tracked: set[str]
-    """The read models with a position recorded."""
+    tracked: dict[str, int]
+    """The position of each read model that has one recorded."""
     rows: dict[str, list[tuple[object, ...]]]
     """Every row of each table there is."""
     last_event: int
     """The position of the last event in the log (0 when it is empty or elsewhere)."""
+
+    def position(self, name: str) -> int:
+        """Where the read model ``name`` is (0 where none is recorded)."""
+        return self.tracked.get(name, 0)
 
 
 def snapshot(location: StoreLocation, projections: list[Projection]) -> Snapshot:
@@ -82,8 +84,7 @@ def snapshot(location: StoreLocation, projections: list[Projection]) -> Snapshot
         if events in present:  # a copy of read models has no log
             last = cursor.execute(f"SELECT MAX({position}) FROM {events}").fetchone()  # noqa: S608
     return Snapshot(
-        {p.name: tracked.get(p.name, 0) for p in projections},
-        set(tracked),
+        tracked,
         rows,
         int(last[0]) if last is not None and last[0] is not None else 0,
     )
@@ -115,7 +116,7 @@ def compare_read_models(
     try:
         by_position: dict[int, list[Projection]] = defaultdict(list)
         for projection in projections:
-            by_position[live.positions[projection.name]].append(projection)
+            by_position[live.position(projection.name)].append(projection)
         for position, group in sorted(by_position.items()):
             with ProjectionRunner(
                 store_url, projections=group, into=scratch, stop=position
@@ -126,9 +127,9 @@ def compare_read_models(
         if live_location.is_postgres:
             _drop_schema(StoreLocation(scratch))
     differences = [
-        Difference(name, "ahead", (position, live.last_event))
-        for name, position in live.positions.items()
-        if position > live.last_event
+        Difference(p.name, "ahead", (live.position(p.name), live.last_event))
+        for p in projections
+        if live.position(p.name) > live.last_event
     ]
     for projection in projections:
         never_built = projection.name not in live.tracked and not any(
