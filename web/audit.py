@@ -71,7 +71,10 @@ def _selection(values: Mapping[str, str]) -> tuple[AuditFilter | None, dict[str,
             problems[name] = error.detail
     if problems:
         return None, problems
-    return audit.selection(**parsed), {}
+    try:
+        return audit.selection(**parsed), {}
+    except ApiError as error:  # a window that ends before it starts: beside its end
+        return None, {"until" if error.rule == "since_after_until" else FORM: error.detail}
 
 
 async def _refused(request: Request, web: Web, session: SignedIn) -> Response:

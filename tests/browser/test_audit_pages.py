@@ -98,6 +98,22 @@ async def test_a_filter_that_is_not_one_is_named_beside_its_field_with_no_export
     await expect(ken.locator("tr.entry")).to_have_count(0)
 
 
+async def test_a_time_window_that_ends_before_it_starts_is_named_beside_its_end(
+    site: Site,
+) -> None:
+    make_auditor(site, "e-5")
+    ken = await site.signed_in("e-5")
+
+    response = await ken.goto("/audit?since=2027-03-02T00:00Z&until=2027-03-01T00:00Z")
+
+    assert response is not None and response.status == 422
+    await expect(ken.locator("#until-error")).to_have_text(
+        "`since` (2027-03-02T00:00:00+00:00) is after `until` (2027-03-01T00:00:00+00:00):"
+        " no instant is in between"
+    )
+    await expect(ken.locator("a:has-text('Export')")).to_have_count(0)
+
+
 async def test_a_page_position_or_order_that_is_not_one_is_refused_on_the_page(
     site: Site,
 ) -> None:
