@@ -8,6 +8,7 @@ and returns the same case.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
@@ -126,7 +127,8 @@ class LeaveActivities:
     @refusals_are_final
     def escalate(self, command: EscalateTask) -> CaseState:
         meta = command_meta(command.actor)
-        saved = self.app.escalate_approval_task(command.case_id, command.task_id, meta)
+        now = command.now or datetime.now(UTC)
+        saved = self.app.escalate_approval_task(command.case_id, command.task_id, now, meta)
         return case_state(saved)
 
     @activity.defn(name="record_leave_decision")

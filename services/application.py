@@ -476,18 +476,19 @@ class BackofficeApplication(Application[UUID]):
         return Saved(request, self._save(request))
 
     @command
-    def escalate_approval_task(self, case_id: UUID, task_id: str, meta: Meta) -> Saved:
-        """Add the assignees' managers (the nearest above each who has not left) to an
-        overdue task; nothing if there is nobody above."""
+    def escalate_approval_task(
+        self, case_id: UUID, task_id: str, now: datetime, meta: Meta
+    ) -> Saved:
+        """Add the assignees' managers (the nearest above each who has not left by
+        ``now``) to an overdue task; nothing if there is nobody above."""
         request = self.leave_request(case_id, for_update=True)
         task = request.task(task_id)
         if not task.is_open:  # decided (or withdrawn) while the escalation was due
             return Saved(request, self._save(request))
-        today = datetime.now(UTC).date()
         above = [
             manager
             for assignee in task.assignees
-            if (manager := self.approver_of(self.profile(assignee), today)) is not None
+            if (manager := self.approver_of(self.profile(assignee), now.date())) is not None
             and manager not in task.eligible
             and manager != request.requester_id
         ]

@@ -89,7 +89,10 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
                         await _execute(
                             LeaveActivities.escalate,
                             EscalateTask(
-                                case_id=self.current.case_id, actor=SYSTEM, task_id=task.task_id
+                                case_id=self.current.case_id,
+                                actor=SYSTEM,
+                                task_id=task.task_id,
+                                now=workflow.now(),
                             ),
                         )
                     )

@@ -101,6 +101,9 @@ class OpenTask(CaseCommand):
 
 class EscalateTask(CaseCommand):
     task_id: str
+    now: datetime | None = None
+    """The workflow's time when the task fell due; None in escalations scheduled before
+    it was carried, which take the worker's clock."""
 
 
 class RecordDecision(CaseCommand):

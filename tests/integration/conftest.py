@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -75,9 +75,9 @@ class Office:
     def ask_manager(self, case_id: UUID, now: datetime = MONDAY_MORNING) -> Saved:
         return self.app.open_approval_task(case_id, now, meta("system", case_id))
 
-    def escalate(self, case_id: UUID) -> Saved:
+    def escalate(self, case_id: UUID, now: datetime = MONDAY_MORNING + timedelta(days=2)) -> Saved:
         return self.app.escalate_approval_task(
-            case_id, approval_task_id(case_id), meta("system", case_id)
+            case_id, approval_task_id(case_id), now, meta("system", case_id)
         )
 
     def decide(

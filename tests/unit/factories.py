@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import count
 from typing import Any
@@ -155,9 +155,14 @@ class LeaveDesk:
             case_id, task_id, decision, f"{decision} by {actor}", command or meta(actor)
         )
 
-    def escalate(self, case_id: UUID, command: Meta | None = None) -> Saved:
+    def escalate(
+        self,
+        case_id: UUID,
+        command: Meta | None = None,
+        now: datetime = MONDAY_MORNING + timedelta(days=2),
+    ) -> Saved:
         task_id = only_task(self.app.leave_request(case_id)).task_id
-        return self.app.escalate_approval_task(case_id, task_id, command or meta())
+        return self.app.escalate_approval_task(case_id, task_id, now, command or meta())
 
     def approved(self, employee_id: str, start: date, end: date | None = None) -> UUID:
         """A request submitted, put to the manager (Mia) and approved by her."""

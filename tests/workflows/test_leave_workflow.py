@@ -191,6 +191,31 @@ async def test_overdue_task_escalates_after_two_business_days_across_a_weekend(
     assert approved.status is LeaveStatus.APPROVED
 
 
+async def test_an_escalation_skips_a_manager_who_has_left_by_the_workflows_day_not_the_workers(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    """The escalation is due two business days on in the workflow's time; whoever has
+    left by then is skipped, even where the worker's clock has not reached that day."""
+    today = await temporal.today()
+    meta = Meta(actor="hr", command_id="leaves", correlation_id="test")
+    leave_app.put_employee(
+        replace(leave_app.profile("e-001"), employee_id="e-000", email="e-000@example.com"), meta
+    )
+    leave_app.put_employee(
+        replace(leave_app.profile("e-001"), manager_id="e-000", end_date=today), meta
+    )
+    handle, _ = await submit(temporal)
+    opened = await open_task(handle)
+    task = opened.task(approval_task_id(opened.case_id))
+    assert task is not None and task.assignees == ["e-010"]
+
+    await temporal.env.sleep(task.due_at - await temporal.env.get_current_time())
+    await temporal.env.sleep(timedelta(hours=1))
+
+    escalated = await handle.query(LeaveRequestWorkflow.case)
+    assert escalated is not None and escalated.tasks[0].escalated_to == ["e-000"]
+
+
 async def test_withdrawn_request_closes_its_task_and_gives_the_days_back(
     temporal: Temporal, leave_app: BackofficeApplication
 ) -> None:
