@@ -449,8 +449,10 @@ class BackofficeApplication(Application[UUID]):
             reason=reason,
             meta=meta,
         )
-        if not leave_type.needs_approval and profile.manager_id is not None:
-            request.inform_manager(profile.manager_id, meta)
+        if not leave_type.needs_approval:
+            informed = self.approver_of(profile, today)  # a manager who has left is not told
+            if informed is not None:
+                request.inform_manager(informed, meta)
         return Saved(request, self._save(request, account))
 
     @command

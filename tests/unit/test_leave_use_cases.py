@@ -272,6 +272,25 @@ def test_sick_leave_is_recorded_without_approval_and_the_manager_informed(
         desk.submit("ada", FRIDAY)
 
 
+def test_sick_leave_informs_the_nearest_manager_who_has_not_left(desk: LeaveDesk) -> None:
+    desk.app.put_employee(profile("mia", "carl", end_date=date(2025, 5, 30)), meta("admin"))
+
+    saved = desk.submit("ada", MONDAY, FRIDAY, LeaveType.SICK)
+
+    (_, informed) = desk.app.events.get(saved.case.id)
+    assert data(informed)["manager_id"] == "carl"
+
+
+def test_sick_leave_informs_nobody_when_every_manager_above_has_left(desk: LeaveDesk) -> None:
+    for manager, above in (("mia", "carl"), ("carl", None)):
+        desk.app.put_employee(profile(manager, above, end_date=date(2025, 5, 30)), meta("admin"))
+
+    saved = desk.submit("ada", MONDAY, FRIDAY, LeaveType.SICK)
+
+    assert saved.case.status is LeaveStatus.RECORDED
+    assert desk.event_names(saved.case.id) == ["Submitted"]
+
+
 def test_the_top_of_the_tree_records_sick_leave_with_nobody_to_inform(desk: LeaveDesk) -> None:
     saved = desk.submit("carl", MONDAY, leave_type=LeaveType.SICK)
 
