@@ -150,7 +150,10 @@ class LeaveActivities:
     @refusals_are_final
     def cancel(self, command: CancelLeave) -> CaseState:
         meta = command_meta(command.actor)
-        return case_state(self.app.cancel_leave_request(command.case_id, command.today, meta))
+        saved = self.app.cancel_leave_request(
+            command.case_id, command.today, meta, reason=command.reason, by_hr=command.by_hr
+        )
+        return case_state(saved)
 
     @activity.defn(name="mark_leave_taken")
     @refusals_are_final

@@ -26,11 +26,24 @@ from api.cases import (
 from api.context import ApiContext
 from api.dependencies import Context, IdempotencyKey
 from api.errors import ApiError, error_responses, update_refusals
-from api.schemas import LeaveRequestIn, LeaveRequestList, LeaveRequestOut, LeaveRequestSummary
+from api.schemas import (
+    CancelIn,
+    LeaveRequestIn,
+    LeaveRequestList,
+    LeaveRequestOut,
+    LeaveRequestSummary,
+)
 from domain.errors import NotFound
 from domain.leave_request import LeaveRequest
+from domain.policy import HR
 from workflows.leave import LeaveRequestWorkflow
-from workflows.messages import ActorRequest, CaseState, LeaveRequestStart, leave_workflow_id
+from workflows.messages import (
+    ActorRequest,
+    CancelRequest,
+    CaseState,
+    LeaveRequestStart,
+    leave_workflow_id,
+)
 
 router = APIRouter(
     prefix="/leave-requests", tags=["leave requests"], responses=error_responses(401, 422)
@@ -220,21 +233,35 @@ async def withdraw_leave_request(
 
 @router.post(
     "/{case_id}/cancel",
-    responses=error_responses(403, 404, 409),
+    responses=error_responses(403, 404, 409, 422),
     summary="Cancel approved leave",
 )
 async def cancel_leave_request(
-    case_id: str, caller: Caller, context: Context, idempotency_key: IdempotencyKey = None
+    case_id: str,
+    caller: Caller,
+    context: Context,
+    idempotency_key: IdempotencyKey = None,
+    body: CancelIn | None = None,
 ) -> LeaveRequestOut:
-    """The requester cancels approved (or recorded sick) leave before it starts; its days
-    are given back. Answers once the read models show the change."""
+    """The requester cancels approved (or recorded sick) leave before it starts; so may
+    `hr`, for anyone, giving a `reason` (say, someone leaving the company before their
+    leave, who can no longer sign in to cancel it). The days are given back. Answers
+    once the read models show the change."""
     case = await run_in_threadpool(visible_case, context, caller, parse_case_id(case_id))
+    reason = None if body is None else body.reason
+    by_hr = caller != case.requester_id and await run_in_threadpool(
+        lambda: policy(context).has_role(caller, HR)
+    )
     today = datetime.now(UTC).date()
+
+    def check_when_closed() -> None:
+        case.check_cancel(caller, today, reason=reason, by_hr=by_hr)
+
     async with recorded_refusals(context, case.id, caller, "cancel"):
-        with update_refusals(when_closed=lambda: case.check_cancel(caller, today)):
+        with update_refusals(when_closed=check_when_closed):
             state = await leave_workflow(context, case.id).execute_update(
                 LeaveRequestWorkflow.cancel,
-                ActorRequest(actor=caller),
+                CancelRequest(actor=caller, reason=reason, by_hr=by_hr),
                 id=update_id("cancel", caller, idempotency_key),
             )
     await caught_up(context, state.position)

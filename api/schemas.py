@@ -164,7 +164,9 @@ class LeaveRequestOut(BaseModel):
     half_day_end: bool
     working_days: Days
     reason: str | None
-    closing_reason: str | None = Field(description="Why it was rejected, when it was")
+    closing_reason: str | None = Field(
+        description="Why it was rejected or cancelled, when a reason was given"
+    )
     decisions: list[DecisionOut]
     tasks: list[TaskOut]
     position: int | None = Field(
@@ -245,6 +247,14 @@ class LeaveRequestSummary(BaseModel):
 
 class LeaveRequestList(BaseModel):
     items: list[LeaveRequestSummary]
+
+
+class CancelIn(Body):
+    reason: FreeText | None = Field(
+        None,
+        description="Why: required when `hr` cancels someone else's leave; recorded and"
+        " shown to the requester",
+    )
 
 
 # -- tasks ----------------------------------------------------------------------------------

@@ -35,11 +35,27 @@ def check_withdraw(status: LeaveStatus, requester_id: str, actor: str) -> None:
 
 
 def check_cancel(
-    status: LeaveStatus, requester_id: str, start: date, actor: str, today: date
+    status: LeaveStatus,
+    requester_id: str,
+    start: date,
+    actor: str,
+    today: date,
+    *,
+    reason: str | None = None,
+    by_hr: bool = False,
 ) -> None:
-    """Only the requester cancels approved (or recorded sick) leave, before it starts."""
+    """The requester cancels approved (or recorded sick) leave before it starts; so may
+    HR (``by_hr``: the caller holds the role), for anyone, saying why (someone who has
+    left cannot sign in to cancel leave after their last day)."""
     if actor != requester_id:
-        raise NotAllowed("only_requester", "only the requester may cancel a request")
+        if not by_hr:
+            raise NotAllowed("only_requester", "only the requester, or HR, may cancel a request")
+        if reason is None or not reason.strip():
+            raise RuleViolation(
+                "reason_required",
+                f"say why you cancel {requester_id}'s leave: the reason is recorded and shown"
+                " to them",
+            )
     if status not in (LeaveStatus.APPROVED, LeaveStatus.RECORDED):
         raise Conflict("not_approved", f"only approved leave can be cancelled; it is {status}")
     if today >= start:
@@ -160,18 +176,28 @@ class LeaveRequest(Case):
     def _withdrawn(self, meta: Meta) -> None:
         self.status = LeaveStatus.WITHDRAWN
 
-    def check_cancel(self, actor: str, today: date) -> None:
-        check_cancel(self.status, self.requester_id, self.start, actor, today)
+    def check_cancel(
+        self, actor: str, today: date, *, reason: str | None = None, by_hr: bool = False
+    ) -> None:
+        check_cancel(
+            self.status, self.requester_id, self.start, actor, today, reason=reason, by_hr=by_hr
+        )
 
-    def cancel(self, today: date, meta: Meta) -> None:
+    def cancel(
+        self, today: date, meta: Meta, *, reason: str | None = None, by_hr: bool = False
+    ) -> None:
+        """``by_hr``: the actor holds the HR role; it counts only for someone else's leave."""
         if self.has_applied(meta):
             return
-        self.check_cancel(meta.actor, today)
-        self._cancelled(meta=meta)
+        self.check_cancel(meta.actor, today, reason=reason, by_hr=by_hr)
+        by_hr = by_hr and meta.actor != self.requester_id
+        self._cancelled(reason=reason, by_hr=by_hr, meta=meta)
 
     @event("Cancelled")
-    def _cancelled(self, meta: Meta) -> None:
+    def _cancelled(self, meta: Meta, reason: str | None = None, by_hr: bool = False) -> None:
+        # Cancellations recorded before HR could cancel carry neither: the requester's.
         self.status = LeaveStatus.CANCELLED
+        self.closing_reason = reason
 
     def mark_taken(self, meta: Meta) -> None:
         if self.has_applied(meta):

@@ -527,11 +527,21 @@ class BackofficeApplication(Application[UUID]):
         return Saved(request, self._save(request, account))
 
     @command
-    def cancel_leave_request(self, case_id: UUID, today: date, meta: Meta) -> Saved:
+    def cancel_leave_request(
+        self,
+        case_id: UUID,
+        today: date,
+        meta: Meta,
+        *,
+        reason: str | None = None,
+        by_hr: bool = False,
+    ) -> Saved:
+        """The requester cancels, or HR (``by_hr``) for them with a reason; the days are
+        given back."""
         request = self.leave_request(case_id, for_update=True)
         account = self._account_of(request)
         if not request.has_applied(meta):
-            request.cancel(today, meta)
+            request.cancel(today, meta, reason=reason, by_hr=by_hr)
             account.release(str(case_id), "cancelled", meta)
         return Saved(request, self._save(request, account))
 

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.messages import (
         ActorRequest,
         CancelLeave,
+        CancelRequest,
         CaseCommand,
         CaseState,
         DecisionRequest,
@@ -168,26 +169,36 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
             raise as_application_error(error) from None
 
     @workflow.update
-    async def cancel(self, request: ActorRequest) -> CaseState:
+    async def cancel(self, request: CancelRequest) -> CaseState:
         return await self.run_command(
             lambda: self._check_cancel(request),
             lambda: _execute(
                 LeaveActivities.cancel,
                 CancelLeave(
-                    case_id=self.current.case_id, actor=request.actor, today=workflow.now().date()
+                    case_id=self.current.case_id,
+                    actor=request.actor,
+                    today=workflow.now().date(),
+                    reason=request.reason,
+                    by_hr=request.by_hr,
                 ),
             ),
         )
 
     @cancel.validator
-    def validate_cancel(self, request: ActorRequest) -> None:
+    def validate_cancel(self, request: CancelRequest) -> None:
         self._check_cancel(request)
 
-    def _check_cancel(self, request: ActorRequest) -> None:
+    def _check_cancel(self, request: CancelRequest) -> None:
         state = self.current
         try:
             check_cancel(
-                state.status, state.requester_id, state.start, request.actor, workflow.now().date()
+                state.status,
+                state.requester_id,
+                state.start,
+                request.actor,
+                workflow.now().date(),
+                reason=request.reason,
+                by_hr=request.by_hr,
             )
         except DomainError as error:
             raise as_application_error(error) from None

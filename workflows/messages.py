@@ -114,6 +114,8 @@ class RecordDecision(CaseCommand):
 
 class CancelLeave(CaseCommand):
     today: date
+    reason: str | None = None
+    by_hr: bool = False
 
 
 class DecisionRequest(Message):
@@ -127,6 +129,14 @@ class DecisionRequest(Message):
 
 
 class ActorRequest(Message):
-    """The ``withdraw`` and ``cancel`` updates: who asks."""
+    """The ``withdraw`` update: who asks."""
 
     actor: str
+
+
+class CancelRequest(ActorRequest):
+    """The ``cancel`` update: who asks, and why."""
+
+    reason: str | None = None
+    by_hr: bool = False
+    """The caller holds the HR role (the API checked it), and may cancel anyone's leave."""

@@ -650,6 +650,31 @@ async def test_the_requester_cancels_approved_leave_before_it_starts(api: Api) -
     assert (balance.json()["approved"], balance.json()["pending"]) == (0, 0)
 
 
+async def test_hr_cancels_someones_approved_leave_saying_why_and_nobody_else_may(
+    api: Api,
+) -> None:
+    period = weeks_ahead(4)
+    case = await api.approved("e-3", period)
+    api.context.application.set_role_members("hr", ["e-5"], Meta("e-1", "hr-is-ken", "tests"))
+    path = f"/api/leave-requests/{case['id']}/cancel"
+
+    by_manager = await api.post("e-2", path, {"reason": "busy"})
+    without_reason = await api.post("e-5", path)
+    response = await api.post("e-5", path, {"reason": "leaves the company before then"})
+
+    assert (by_manager.status_code, by_manager.json()["rule"]) == (403, "only_requester")
+    assert (without_reason.status_code, without_reason.json()["rule"]) == (422, "reason_required")
+    assert response.status_code == 200, response.text
+    assert (response.json()["status"], response.json()["closing_reason"]) == (
+        "cancelled",
+        "leaves the company before then",
+    )
+    seen = await api.get("e-3", f"/api/leave-requests/{case['id']}")
+    assert seen.json()["closing_reason"] == "leaves the company before then"
+    balance = await api.get("e-3", "/api/employees/e-3/leave-balance", {"year": period[0].year})
+    assert balance.json()["approved"] == 0
+
+
 async def test_a_pending_request_cannot_be_cancelled_only_withdrawn(api: Api) -> None:
     case = await api.pending("e-3", weeks_ahead(4))
 

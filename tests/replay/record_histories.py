@@ -32,6 +32,7 @@ from workflows.leave import LeaveRequestWorkflow
 from workflows.messages import (
     DATA_CONVERTER,
     ActorRequest,
+    CancelRequest,
     DecisionRequest,
     LeaveRequestStart,
     leave_workflow_id,
@@ -109,7 +110,7 @@ async def withdrawn(env: WorkflowEnvironment) -> Handle:
 async def cancelled(env: WorkflowEnvironment) -> Handle:
     handle = await start(env, LeaveType.ANNUAL, weeks=3, days=2)
     await decide(handle, "e-010", Decision.APPROVE)
-    await handle.execute_update(LeaveRequestWorkflow.cancel, ActorRequest(actor="e-100"))
+    await handle.execute_update(LeaveRequestWorkflow.cancel, CancelRequest(actor="e-100"))
     return handle
 
 

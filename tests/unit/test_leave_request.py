@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any, cast
 from uuid import uuid4
 
 import pytest
@@ -325,9 +326,60 @@ def test_a_pending_request_is_withdrawn_not_cancelled() -> None:
         awaiting().cancel(date(2025, 6, 1), meta("ada"))
 
 
-def test_only_the_requester_may_cancel_approved_leave() -> None:
+def test_only_the_requester_or_hr_may_cancel_approved_leave() -> None:
     with refused(NotAllowed, "only_requester"):
-        approved().cancel(date(2025, 6, 1), meta("mia"))
+        approved().cancel(date(2025, 6, 1), meta("mia"), reason="not needed")
+
+
+def test_hr_cancels_someones_approved_leave_before_it_starts_and_says_why() -> None:
+    request = approved()
+
+    request.cancel(date(2025, 6, 15), meta("hanna"), reason="left on 13 June", by_hr=True)
+
+    (cancelled,) = request.collect_events()
+    assert names([cancelled]) == ["Cancelled"]
+    assert (data(cancelled)["reason"], data(cancelled)["by_hr"]) == ("left on 13 June", True)
+    assert (request.status, request.closing_reason) == (LeaveStatus.CANCELLED, "left on 13 June")
+
+
+@pytest.mark.parametrize("reason", [None, "", "   "])
+def test_hr_must_say_why_they_cancel_someones_leave(reason: str | None) -> None:
+    request = approved()
+
+    with refused(RuleViolation, "reason_required"):
+        request.cancel(date(2025, 6, 15), meta("hanna"), reason=reason, by_hr=True)
+
+    assert request.status is LeaveStatus.APPROVED
+
+
+def test_a_cancellation_recorded_before_hr_could_cancel_is_the_requesters() -> None:
+    request = approved()
+    # As stored before HR could cancel: the event has neither ``reason`` nor ``by_hr``.
+    recorded = object.__new__(cast(Any, LeaveRequest).Cancelled)  # made by @event
+    recorded.__dict__.update(
+        originator_id=request.id,
+        originator_version=request.version + 1,
+        timestamp=datetime.now(UTC),
+        meta=meta("ada"),
+    )
+
+    recorded.mutate(request)
+
+    assert (request.status, request.closing_reason) == (LeaveStatus.CANCELLED, None)
+
+
+def test_hr_cannot_cancel_leave_that_has_started() -> None:
+    with refused(RuleViolation, "already_started"):
+        approved().cancel(START, meta("hanna"), reason="left", by_hr=True)
+
+
+def test_hr_cancelling_their_own_leave_is_the_requester_cancelling() -> None:
+    request = approved()
+
+    request.cancel(date(2025, 6, 15), meta("ada"), by_hr=True)
+
+    (cancelled,) = request.collect_events()
+    assert (data(cancelled)["reason"], data(cancelled)["by_hr"]) == (None, False)
 
 
 def test_recorded_sick_leave_can_be_cancelled_before_it_starts() -> None:

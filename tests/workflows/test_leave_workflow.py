@@ -30,6 +30,7 @@ from tests.workflows.conftest import Temporal
 from workflows.leave import LeaveRequestWorkflow
 from workflows.messages import (
     ActorRequest,
+    CancelRequest,
     CaseState,
     DecisionRequest,
     LeaveRequestStart,
@@ -242,13 +243,40 @@ async def test_cancelling_approved_leave_before_it_starts_gives_the_days_back(
     assert leave_app.leave_balance("e-100", submitted.start.year).approved == Decimal(4)
 
     cancelled = await handle.execute_update(
-        LeaveRequestWorkflow.cancel, ActorRequest(actor="e-100")
+        LeaveRequestWorkflow.cancel, CancelRequest(actor="e-100")
     )
 
     assert cancelled.status is LeaveStatus.CANCELLED
     assert leave_app.leave_balance("e-100", submitted.start.year).approved == Decimal(0)
     final = await handle.result()
     assert isinstance(final, CaseState) and final.status is LeaveStatus.CANCELLED
+
+
+async def test_hr_cancels_someones_approved_leave_with_a_reason_and_never_without(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    handle, submitted = await submit(temporal, days=2)
+    await open_task(handle)
+    await decide(handle, "e-010", Decision.APPROVE)
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            LeaveRequestWorkflow.cancel, CancelRequest(actor="e-101", by_hr=True)
+        )
+    cancelled = await handle.execute_update(
+        LeaveRequestWorkflow.cancel,
+        CancelRequest(actor="e-101", by_hr=True, reason="leaves before then"),
+    )
+
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.details[0] == "reason_required"
+    assert (cancelled.status, cancelled.closing_reason) == (
+        LeaveStatus.CANCELLED,
+        "leaves before then",
+    )
+    assert leave_app.leave_balance("e-100", submitted.start.year).approved == Decimal(0)
+    recorded = leave_app.leave_request(submitted.case_id)
+    assert [type(event).__name__ for event in leave_app.events.get(recorded.id)][-1] == "Cancelled"
 
 
 @pytest.mark.parametrize(
