@@ -126,13 +126,9 @@ class LeaveAccount(IdempotentAggregate):
             )
         if leave_type.draws_on_balance:
             for year, wanted in sorted(days_by_year(days).items()):
-                remaining = self.balance(profile, year).remaining
-                if wanted > remaining:
-                    raise RuleViolation(
-                        "insufficient_balance",
-                        f"{days_text(wanted)} days asked in {year},"
-                        f" only {days_text(remaining)} remaining",
-                    )
+                balance = self.balance(profile, year)
+                if wanted > balance.remaining:
+                    raise RuleViolation("insufficient_balance", _shortfall(wanted, year, balance))
 
     def reserve(
         self,
@@ -193,3 +189,18 @@ class LeaveAccount(IdempotentAggregate):
     @event("Released")
     def _released(self, case_id: str, reason: str, meta: Meta) -> None:
         del self.bookings[case_id]
+
+
+def _shortfall(wanted: Decimal, year: int, balance: Balance) -> str:
+    """Why ``wanted`` days do not fit; a last day of employment recorded after days were
+    booked can cut the entitlement below what is held, which is said, not shown as a
+    negative balance."""
+    asked = f"{days_text(wanted)} {'day' if wanted == 1 else 'days'} asked in {year}"
+    if balance.remaining >= 0:
+        return f"{asked}, only {days_text(balance.remaining)} remaining"
+    held = balance.approved + balance.pending
+    return (
+        f"{asked}, none remaining: {days_text(held)} days are held (pending or approved),"
+        f" {days_text(-balance.remaining)} more than the {days_text(balance.entitled)}"
+        f" entitled in {year}"
+    )

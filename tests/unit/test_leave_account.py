@@ -296,6 +296,23 @@ def test_someone_leaving_mid_year_can_take_only_the_pro_rated_entitlement() -> N
         reserve(account, "too-many", days(date(2025, 3, 3), date(2025, 3, 24)), who=leaving)
 
 
+def test_a_refusal_after_a_last_day_cut_the_entitlement_below_what_is_held_says_so() -> None:
+    staying = profile("ada")
+    account = account_of(staying)
+    reserve(account, "spring", days(date(2025, 3, 3), date(2025, 3, 21)), who=staying)  # 15
+    reserve(account, "may", days(date(2025, 5, 5), date(2025, 5, 9)), who=staying)  # 5
+    leaving = profile("ada", end_date=date(2025, 6, 30))  # 15 of 30 days in 2025
+
+    with pytest.raises(RuleViolation) as caught:
+        reserve(account, "june", days(date(2025, 6, 2)), who=leaving)
+
+    assert caught.value.rule == "insufficient_balance"
+    assert str(caught.value) == (
+        "1 day asked in 2025, none remaining: 20 days are held (pending or approved),"
+        " 5 more than the 15 entitled in 2025"
+    )
+
+
 def test_leave_after_the_last_day_of_employment_is_refused_naming_that_day() -> None:
     leaving = profile("ada", end_date=date(2025, 6, 18))  # a Wednesday
     account = account_of(leaving)
