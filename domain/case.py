@@ -23,6 +23,11 @@ class Decision(StrEnum):
     REJECT = "reject"
 
 
+OVERDUE = "overdue"
+"""Why a task is escalated: nobody decided it in time."""
+DECIDERS_LEFT = "deciders_left"
+"""Why a task is escalated: everyone who could decide it has left."""
+
 @dataclass
 class ApprovalTask:
     """One human decision a case waits for."""
@@ -106,16 +111,23 @@ class Case(IdempotentAggregate):
     ) -> None:
         self.tasks[task_id] = ApprovalTask(task_id, title, list(assignees), due_at)
 
-    def escalate_task(self, task_id: str, to: list[str], meta: Meta) -> None:
+    def escalate_task(
+        self, task_id: str, to: list[str], meta: Meta, *, because: str = OVERDUE
+    ) -> None:
+        """Let ``to`` decide the task too, ``because`` it is overdue or everyone who could
+        decide it has left."""
         if self.has_applied(meta):
             return
         task = self.task(task_id)
         if not task.is_open:
             raise Conflict("task_closed", f"task {task_id} is no longer open")
-        self._task_escalated(task_id=task_id, to=to, meta=meta)
+        self._task_escalated(task_id=task_id, to=to, because=because, meta=meta)
 
     @event("TaskEscalated")
-    def _task_escalated(self, task_id: str, to: list[str], meta: Meta) -> None:
+    def _task_escalated(
+        self, task_id: str, to: list[str], meta: Meta, because: str | None = None
+    ) -> None:
+        # None: recorded before the reason was, when every escalation was for lateness.
         self.tasks[task_id].escalated_to.extend(to)
 
     def check_decision(self, task_id: str, actor: str, on_behalf_of: str | None) -> ApprovalTask:

@@ -22,7 +22,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from domain.base import one_instant
-from domain.case import Decision
+from domain.case import DECIDERS_LEFT, OVERDUE, Decision
 from domain.directory import (
     FROM_API,
     FROM_FILE,
@@ -484,9 +484,28 @@ class BackofficeApplication(Application[UUID]):
         """Add the assignees' managers (the nearest above each who has not left by
         ``now``) to an overdue task; nothing if there is nobody above."""
         request = self.leave_request(case_id, for_update=True)
+        if request.task(task_id).is_open:  # not decided (or withdrawn) while it fell due
+            self._escalate(request, task_id, now, meta, OVERDUE)
+        return Saved(request, self._save(request))
+
+    @command
+    def reroute_approval_task(
+        self, case_id: UUID, task_id: str, now: datetime, meta: Meta
+    ) -> Saved:
+        """If everyone who may decide the task has left by ``now``, add the assignees'
+        nearest managers who have not; nothing otherwise, or if nobody above is left."""
+        request = self.leave_request(case_id, for_update=True)
         task = request.task(task_id)
-        if not task.is_open:  # decided (or withdrawn) while the escalation was due
-            return Saved(request, self._save(request))
+        if task.is_open and all(self.profile(p).has_left_by(now.date()) for p in task.eligible):
+            self._escalate(request, task_id, now, meta, DECIDERS_LEFT)
+        return Saved(request, self._save(request))
+
+    def _escalate(
+        self, request: LeaveRequest, task_id: str, now: datetime, meta: Meta, because: str
+    ) -> None:
+        """Add, for each assignee, the nearest manager above who has not left by ``now``
+        and may not decide it already."""
+        task = request.task(task_id)
         above = [
             manager
             for assignee in task.assignees
@@ -495,8 +514,7 @@ class BackofficeApplication(Application[UUID]):
             and manager != request.requester_id
         ]
         if above:
-            request.escalate_task(task_id, above, meta)
-        return Saved(request, self._save(request))
+            request.escalate_task(task_id, above, meta, because=because)
 
     @command
     def decide_leave_request(

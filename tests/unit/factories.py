@@ -164,6 +164,10 @@ class LeaveDesk:
         task_id = only_task(self.app.leave_request(case_id)).task_id
         return self.app.escalate_approval_task(case_id, task_id, now, command or meta())
 
+    def reroute(self, case_id: UUID, now: datetime, command: Meta | None = None) -> Saved:
+        task_id = only_task(self.app.leave_request(case_id)).task_id
+        return self.app.reroute_approval_task(case_id, task_id, now, command or meta())
+
     def approved(self, employee_id: str, start: date, end: date | None = None) -> UUID:
         """A request submitted, put to the manager (Mia) and approved by her."""
         case_id = self.submit(employee_id, start, end).case.id

@@ -8,7 +8,7 @@ manages everyone else. Ada (30 days) is in Bavaria, Ben in Berlin, Chloe
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
 
@@ -21,7 +21,16 @@ from domain.leave import LeaveType
 from domain.leave_account import Balance, LeaveAccount
 from domain.leave_request import LeaveStatus
 from services.application import Saved
-from tests.unit.factories import MONDAY_MORNING, LeaveDesk, data, meta, only_task, profile, refused
+from tests.unit.factories import (
+    MONDAY_MORNING,
+    LeaveDesk,
+    data,
+    meta,
+    names,
+    only_task,
+    profile,
+    refused,
+)
 
 # Monday 16 to Friday 20 June 2025; Thursday 19 is Corpus Christi in Bavaria only.
 MONDAY, FRIDAY = date(2025, 6, 16), date(2025, 6, 20)
@@ -490,6 +499,57 @@ def test_escalation_records_nothing_when_everyone_above_has_left(desk: LeaveDesk
 
     assert only_task(saved.case).eligible == ["mia"]
     assert desk.position == before
+
+
+def test_a_task_whose_deciders_have_all_left_goes_to_the_nearest_manager_above_still_here(
+    desk: LeaveDesk,
+) -> None:
+    desk.app.put_employee(profile("tom", manager_id="ada"), meta("admin"))
+    case_id = desk.submit("tom", MONDAY).case.id
+    desk.open_task(case_id)
+    for leaver, above in (("ada", "mia"), ("mia", "carl")):
+        desk.app.put_employee(profile(leaver, above, end_date=date(2025, 6, 2)), meta("admin"))
+
+    saved = desk.reroute(case_id, now=MONDAY_MORNING + timedelta(days=1))
+
+    assert only_task(saved.case).eligible == ["ada", "carl"]
+    (escalated,) = desk.app.events.get(case_id, gt=saved.case.version - 1)
+    assert (names([escalated]), data(escalated)["because"]) == (["TaskEscalated"], "deciders_left")
+
+
+def test_a_task_one_of_whose_deciders_is_still_here_is_not_rerouted(desk: LeaveDesk) -> None:
+    case_id = desk.submit("ada", MONDAY).case.id
+    desk.open_task(case_id)
+    desk.escalate(case_id)  # to carl
+    desk.app.put_employee(profile("mia", "carl", end_date=date(2025, 6, 2)), meta("admin"))
+    before = desk.position
+
+    saved = desk.reroute(case_id, now=MONDAY_MORNING + timedelta(days=3))
+
+    assert only_task(saved.case).eligible == ["mia", "carl"]
+    assert desk.position == before
+
+
+def test_a_task_is_not_rerouted_before_its_deciders_last_day_has_passed(desk: LeaveDesk) -> None:
+    case_id = desk.submit("ada", MONDAY).case.id
+    desk.open_task(case_id)
+    desk.app.put_employee(profile("mia", "carl", end_date=MONDAY), meta("admin"))
+    before = desk.position
+
+    saved = desk.reroute(case_id, now=MONDAY_MORNING + timedelta(hours=8))
+
+    assert only_task(saved.case).eligible == ["mia"]
+    assert desk.position == before
+
+
+def test_an_overdue_escalation_says_so(desk: LeaveDesk) -> None:
+    case_id = desk.submit("ada", MONDAY).case.id
+    desk.open_task(case_id)
+
+    saved = desk.escalate(case_id)
+
+    (escalated,) = desk.app.events.get(case_id, gt=saved.case.version - 1)
+    assert data(escalated)["because"] == "overdue"
 
 
 def test_escalation_at_the_top_of_the_tree_records_nothing(desk: LeaveDesk) -> None:
