@@ -30,6 +30,7 @@ def build_worker(
             leave.submit,
             leave.open_task,
             leave.escalate,
+            leave.reroute,
             leave.record_decision,
             leave.withdraw,
             leave.cancel,

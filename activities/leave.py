@@ -131,6 +131,15 @@ class LeaveActivities:
         saved = self.app.escalate_approval_task(command.case_id, command.task_id, now, meta)
         return case_state(saved)
 
+    @activity.defn(name="reroute_approval_task")
+    @refusals_are_final
+    def reroute(self, command: EscalateTask) -> CaseState:
+        """Send the task up if everyone who may decide it has left; else record nothing."""
+        meta = command_meta(command.actor)
+        now = command.now or datetime.now(UTC)
+        saved = self.app.reroute_approval_task(command.case_id, command.task_id, now, meta)
+        return case_state(saved)
+
     @activity.defn(name="record_leave_decision")
     @refusals_are_final
     def record_decision(self, command: RecordDecision) -> CaseState:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from enum import Enum
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -18,6 +19,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.case import check_decision
     from domain.errors import DomainError
     from workflows.messages import CaseState, DecisionRequest
+
+
+class Wake(Enum):
+    """Why a workflow waiting on a task woke."""
+
+    CLOSED = "closed"
+    DUE = "due"
+    DECIDERS_LEFT = "deciders_left"
 
 
 def as_application_error(error: DomainError) -> ApplicationError:
@@ -30,6 +39,7 @@ class ApprovalWorkflow:
 
     state: CaseState | None = None
     _lock: asyncio.Lock | None = None
+    _deciders_may_have_left = False
     _opening: frozenset[str] = frozenset()
     """Tasks whose opening activity has been scheduled but not yet reported: the store
     (and so the inbox) may already show them, so a decision on one must wait, not fail."""
@@ -113,16 +123,31 @@ class ApprovalWorkflow:
     async def record_decision(self, request: DecisionRequest) -> CaseState:
         raise NotImplementedError
 
-    async def wait_for_decision(self, task_id: str, due_at: datetime) -> bool:
-        """Wait until the task is closed or it is due; True when it closed in time."""
-        timeout = due_at - workflow.now()
+    @workflow.signal
+    def deciders_left(self) -> None:
+        """Everyone who may decide an open task may have left (the daily sweep of leavers'
+        tasks says so): look again, and send the task up if so."""
+        self._deciders_may_have_left = True
+
+    async def wait_for_task(self, task_id: str, due_at: datetime | None) -> Wake:
+        """Wait until the task is closed, it falls due (never, without ``due_at``), or
+        its deciders may have left; say which."""
+
+        def woken() -> bool:
+            return self._task_closed(task_id) or self._deciders_may_have_left
+
         try:
-            await workflow.wait_condition(
-                lambda: self._task_closed(task_id), timeout=max(timeout, timedelta(seconds=1))
-            )
+            if due_at is None:
+                await workflow.wait_condition(woken)
+            else:
+                timeout = max(due_at - workflow.now(), timedelta(seconds=1))
+                await workflow.wait_condition(woken, timeout=timeout)
         except TimeoutError:
-            return False
-        return True
+            return Wake.DUE
+        if self._task_closed(task_id):
+            return Wake.CLOSED
+        self._deciders_may_have_left = False
+        return Wake.DECIDERS_LEFT
 
     def _task_closed(self, task_id: str) -> bool:
         task = self.current.task(task_id)

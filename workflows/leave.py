@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import DomainError
     from domain.leave_request import LeaveStatus, check_cancel, check_withdraw
     from services.application import approval_task_id
-    from workflows.approval import ApprovalWorkflow, as_application_error
+    from workflows.approval import ApprovalWorkflow, Wake, as_application_error
     from workflows.messages import (
         ActorRequest,
         CancelLeave,
@@ -83,21 +83,24 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
             return  # withdrawn while the task was being opened
         task = self.current.task(task_id)
         assert task is not None
-        if not await self.wait_for_decision(task.task_id, task.due_at):
+        due_at: datetime | None = task.due_at  # escalated once, when it falls due
+        while (woke := await self.wait_for_task(task_id, due_at)) is not Wake.CLOSED:
+            if woke is Wake.DUE:
+                due_at = None
+            activity = LeaveActivities.escalate if woke is Wake.DUE else LeaveActivities.reroute
             async with self.case_lock():  # a decision may be on its way to the store
-                if not self._task_closed(task.task_id):
+                if not self._task_closed(task_id):
                     self.adopt(
                         await _execute(
-                            LeaveActivities.escalate,
+                            activity,
                             EscalateTask(
                                 case_id=self.current.case_id,
                                 actor=SYSTEM,
-                                task_id=task.task_id,
+                                task_id=task_id,
                                 now=workflow.now(),
                             ),
                         )
                     )
-            await workflow.wait_condition(lambda: self._task_closed(task.task_id))
 
     async def _until_taken(self) -> None:
         """Durable timer until the day after the leave ends; a cancellation ends it early."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -133,6 +134,16 @@ async def open_task(handle: Handle) -> CaseState:
     raise AssertionError("the approval task was never opened")
 
 
+async def until(handle: Handle, condition: Callable[[CaseState], bool]) -> CaseState:
+    """The case once ``condition`` holds (it is met by an activity still running)."""
+    for _ in range(250):
+        state = await handle.query(LeaveRequestWorkflow.case)
+        if state is not None and condition(state):
+            return state
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the case never got there; it is {state}")
+
+
 async def test_approved_leave_is_debited_and_closed_as_taken_after_it_ends(
     temporal: Temporal, leave_app: BackofficeApplication
 ) -> None:
@@ -215,6 +226,49 @@ async def test_an_escalation_skips_a_manager_who_has_left_by_the_workflows_day_n
 
     escalated = await handle.query(LeaveRequestWorkflow.case)
     assert escalated is not None and escalated.tasks[0].escalated_to == ["e-000"]
+
+
+async def test_told_its_deciders_have_left_the_task_goes_up_at_once_and_still_escalates_when_due(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    handle, _ = await submit(temporal)
+    opened = await open_task(handle)
+    yesterday = await temporal.today() - timedelta(days=1)
+    leave_app.put_employee(
+        replace(leave_app.profile("e-010"), end_date=yesterday),
+        Meta(actor="hr", command_id="alan-leaves", correlation_id="test"),
+    )
+
+    await handle.signal(LeaveRequestWorkflow.deciders_left)
+    rerouted = await until(handle, lambda state: state.tasks[0].escalated_to == ["e-001"])
+    task = opened.task(approval_task_id(opened.case_id))
+    assert task is not None
+    await temporal.env.sleep(task.due_at - await temporal.env.get_current_time())
+    await temporal.env.sleep(timedelta(hours=1))
+    later = await handle.query(LeaveRequestWorkflow.case)
+
+    assert rerouted.status is LeaveStatus.PENDING
+    assert later is not None and later.tasks[0].escalated_to == ["e-001"]  # nobody else above
+    escalations = [
+        event
+        for event in leave_app.events.get(opened.case_id)
+        if type(event).__name__ == "TaskEscalated"
+    ]
+    assert [event.because for event in escalations] == ["deciders_left"]  # type: ignore[attr-defined]
+    assert (await decide(handle, "e-001", Decision.APPROVE)).status is LeaveStatus.APPROVED
+
+
+async def test_told_its_deciders_have_left_while_one_is_still_here_the_task_stays(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    handle, _ = await submit(temporal)
+    await open_task(handle)
+
+    await handle.signal(LeaveRequestWorkflow.deciders_left)
+    decided = await decide(handle, "e-010", Decision.APPROVE)
+
+    assert decided.tasks[0].escalated_to == []
+    assert decided.status is LeaveStatus.APPROVED
 
 
 async def test_withdrawn_request_closes_its_task_and_gives_the_days_back(
