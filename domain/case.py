@@ -28,6 +28,7 @@ OVERDUE = "overdue"
 DECIDERS_LEFT = "deciders_left"
 """Why a task is escalated: everyone who could decide it has left."""
 
+
 @dataclass
 class ApprovalTask:
     """One human decision a case waits for."""
