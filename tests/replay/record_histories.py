@@ -1,8 +1,9 @@
 """Record the leave workflow's histories that the replay test replays.
 
-Run after a deliberate, versioned change to a workflow:
+Run after a deliberate, versioned change to a workflow (or name the scenarios to
+record, keeping the other histories as they were recorded):
 
-    .venv/bin/python -m tests.replay.record_histories
+    .venv/bin/python -m tests.replay.record_histories [NAME ...]
 
 Each scenario runs on the time-skipping test server with the real activities over
 a scratch SQLite store, and its history is written to ``histories/NAME.json``.
@@ -11,9 +12,11 @@ a scratch SQLite store, and its history is written to ``histories/NAME.json``.
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -97,6 +100,23 @@ async def escalated_then_approved(env: WorkflowEnvironment) -> Handle:
     return handle
 
 
+async def rerouted_then_approved(env: WorkflowEnvironment, app: BackofficeApplication) -> Handle:
+    """The manager leaves while the task waits; told so, the workflow sends it up."""
+    handle = await start(env, LeaveType.ANNUAL, weeks=4, days=1)
+    yesterday = (await env.get_current_time()).date() - timedelta(days=1)
+    leaving = replace(app.profile("e-010"), end_date=yesterday)
+    app.put_employee(leaving, Meta("hr", "e-010-leaves", "record-histories"))
+    await handle.signal(LeaveRequestWorkflow.deciders_left)
+    for _ in range(100):  # until the workflow has sent the task up
+        state = await handle.query(LeaveRequestWorkflow.case)
+        if state is not None and state.tasks and state.tasks[0].escalated_to:
+            break
+        await asyncio.sleep(0.02)
+    await decide(handle, "e-001", Decision.APPROVE)
+    app.put_employee(replace(leaving, end_date=None), Meta("hr", "back", "record-histories"))
+    return handle
+
+
 async def withdrawn(env: WorkflowEnvironment) -> Handle:
     handle = await start(env, LeaveType.ANNUAL, weeks=2, days=2)
     for _ in range(100):  # until the workflow has opened the task
@@ -136,7 +156,8 @@ async def refused(env: WorkflowEnvironment) -> Handle:
     )
 
 
-SCENARIOS: dict[str, Callable[[WorkflowEnvironment], Awaitable[Handle]]] = {
+Scenario = Callable[[WorkflowEnvironment], Awaitable[Handle]]
+SCENARIOS: dict[str, Scenario] = {
     "leave_approved_and_taken": approved_and_taken,
     "leave_rejected": rejected,
     "leave_escalated_then_approved": escalated_then_approved,
@@ -144,6 +165,11 @@ SCENARIOS: dict[str, Callable[[WorkflowEnvironment], Awaitable[Handle]]] = {
     "leave_cancelled": cancelled,
     "leave_sick": sick,
     "leave_refused": refused,
+}
+WITH_APPLICATION: dict[
+    str, Callable[[WorkflowEnvironment, BackofficeApplication], Awaitable[Handle]]
+] = {
+    "leave_rerouted_then_approved": rerouted_then_approved,
 }
 
 
@@ -155,7 +181,18 @@ def organisation() -> list[EmployeeProfile]:
     ]
 
 
-async def record() -> None:
+def _given(
+    app: BackofficeApplication,
+    run: Callable[[WorkflowEnvironment, BackofficeApplication], Awaitable[Handle]],
+) -> Scenario:
+    async def scenario(env: WorkflowEnvironment) -> Handle:
+        return await run(env, app)
+
+    return scenario
+
+
+async def record(names: list[str]) -> None:
+    """Record the named scenarios' histories, or every one's."""
     HISTORIES.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         app = BackofficeApplication(
@@ -168,7 +205,13 @@ async def record() -> None:
         )
         try:
             async with build_worker(env.client, app, TASK_QUEUE):
-                for name, scenario in SCENARIOS.items():
+                scenarios: dict[str, Scenario] = {
+                    **SCENARIOS,
+                    **{name: _given(app, run) for name, run in WITH_APPLICATION.items()},
+                }
+                for name, scenario in scenarios.items():
+                    if names and name not in names:
+                        continue
                     handle = await scenario(env)
                     await handle.result()
                     history = await handle.fetch_history()
@@ -180,4 +223,4 @@ async def record() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(record())
+    asyncio.run(record(sys.argv[1:]))

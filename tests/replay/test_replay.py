@@ -22,6 +22,7 @@ def test_there_is_a_recorded_history_for_every_leave_path() -> None:
         "leave_approved_and_taken",
         "leave_rejected",
         "leave_escalated_then_approved",
+        "leave_rerouted_then_approved",
         "leave_withdrawn",
         "leave_cancelled",
         "leave_sick",
