@@ -16,6 +16,7 @@ import uvicorn
 from api.app import create_app
 from api.context import ApiContext
 from backoffice.devserver import DevServer, connect_when_ready, free_port, start_dev_server
+from backoffice.schedules import ensure_schedules
 from backoffice.settings import Settings
 from projections.queries import ReadModels
 from projections.runner import ProjectionRunner
@@ -110,8 +111,9 @@ async def _run_stack(settings: Settings) -> None:
                 lifespan="on",
             )
         )
-        worker = build_worker(client, application, settings.task_queue)
+        worker = build_worker(client, application, settings.task_queue, read_models=read_models)
         async with worker:
+            await ensure_schedules(client, settings.task_queue)
             api_task = asyncio.create_task(api.serve())
             # uvicorn exposes readiness only as a flag
             while not api.started and not api_task.done():  # noqa: ASYNC110

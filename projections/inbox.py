@@ -134,6 +134,18 @@ def _apply(cases: Lookup, tasks: TableRows[InboxRow], event: object) -> None:
             tasks.group((_case(event), event.task_id)).clear()
 
 
+def deciders_of_open_tasks(cursor: Cursor) -> dict[tuple[UUID, str, str], list[str]]:
+    """Every open task, as (case, task, process), with everyone who may decide it."""
+    deciders: dict[tuple[UUID, str, str], list[str]] = {}
+    rows = cursor.execute(
+        "SELECT case_id, task_id, process, assignee_id FROM inbox"
+        " ORDER BY case_id, task_id, assignee_id"
+    ).fetchall()
+    for case_id, task_id, process, assignee_id in rows:
+        deciders.setdefault((UUID(case_id), task_id, process), []).append(assignee_id)
+    return deciders
+
+
 def open_tasks(cursor: Cursor, assignee_id: str) -> list[InboxTask]:
     """The tasks ``assignee_id`` may decide, the most urgent first."""
     rows = cursor.execute(

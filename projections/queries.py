@@ -117,6 +117,10 @@ class ReadModels:
         with self._read() as cursor:
             return inbox.open_tasks(cursor, assignee_id)
 
+    def deciders_of_open_tasks(self) -> dict[tuple[UUID, str, str], list[str]]:
+        with self._read() as cursor:
+            return inbox.deciders_of_open_tasks(cursor)
+
     def balance(self, employee_id: str, year: int) -> LeaveBalance | None:
         with self._read() as cursor:
             return leave_balances.balance(cursor, employee_id, year)

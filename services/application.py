@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -51,6 +51,7 @@ from services.transcodings import DateAsISO, MetaAsDict
 A = TypeVar("A", bound=Aggregate)
 P = ParamSpec("P")
 R = TypeVar("R")
+K = TypeVar("K", bound=Hashable)
 
 
 def approval_task_id(case_id: UUID) -> str:
@@ -499,6 +500,21 @@ class BackofficeApplication(Application[UUID]):
         if task.is_open and all(self.profile(p).has_left_by(now.date()) for p in task.eligible):
             self._escalate(request, task_id, now, meta, DECIDERS_LEFT)
         return Saved(request, self._save(request))
+
+    def tasks_to_send_up(self, deciders: Mapping[K, Collection[str]], today: date) -> list[K]:
+        """Of open tasks, each given with who may decide it (as the inbox knows them),
+        those that nobody still employed on ``today`` may decide, and that a manager
+        above who has not left could take (:meth:`reroute_approval_task` does it).
+        Someone the directory does not know counts as still here."""
+        chosen = []
+        for task, people in deciders.items():
+            profiles = [employee.profile for p in people if (employee := self.find_employee(p))]
+            if len(profiles) < len(people) or not all(p.has_left_by(today) for p in profiles):
+                continue
+            above = {self.approver_of(profile, today) for profile in profiles} - {None, *people}
+            if above:
+                chosen.append(task)
+        return chosen
 
     def _escalate(
         self, request: LeaveRequest, task_id: str, now: datetime, meta: Meta, because: str

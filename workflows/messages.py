@@ -118,6 +118,20 @@ class CancelLeave(CaseCommand):
     by_hr: bool = False
 
 
+class SweepDay(Message):
+    """The day the sweep of leavers' tasks looks at (the workflow's, not the worker's)."""
+
+    today: date
+
+
+class SweepResult(Message):
+    """How many cases the sweep told that their task's deciders have left, and how many of
+    those had ended meanwhile."""
+
+    told: int
+    ended: int
+
+
 class DecisionRequest(Message):
     """The ``decide`` update: a person decides an approval task."""
 

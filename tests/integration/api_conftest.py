@@ -163,7 +163,12 @@ async def api(
     transport = httpx.ASGITransport(app=create_app(context))
     try:
         async with (
-            build_worker(temporal_dev_server.client, application, settings.task_queue),
+            build_worker(
+                temporal_dev_server.client,
+                application,
+                settings.task_queue,
+                read_models=read_models,
+            ),
             httpx.AsyncClient(transport=transport, base_url="http://test") as http,
         ):
             yield Api(http, context)

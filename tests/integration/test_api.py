@@ -18,6 +18,7 @@ from temporalio.client import Client
 from api.app import create_app
 from api.auth import issue_token
 from api.leave_requests import submission_case_id
+from backoffice.schedules import ensure_schedules
 from backoffice.settings import Settings
 from domain.meta import Meta
 from services.application import Saved
@@ -593,6 +594,28 @@ async def test_leave_is_refused_when_every_manager_up_the_chain_has_left(api: Ap
     assert response.status_code == 422
     assert response.json()["rule"] == "no_approver"
     assert (await api.get("e-3", "/api/leave-requests")).json()["items"] == []
+
+
+async def test_the_daily_sweep_sends_the_task_of_a_manager_who_has_left_up_the_chain(
+    api: Api,
+) -> None:
+    case = await api.pending("e-3", weeks_ahead(4))
+    await api.task_for("e-2", case["id"])
+    set_last_day(api, "e-2", TODAY - timedelta(days=1))
+    task_queue = api.context.settings.task_queue
+    schedule = await ensure_schedules(api.context.client, task_queue)
+    try:
+        again = await ensure_schedules(api.context.client, task_queue)  # a restart
+        await schedule.trigger()
+        task = await api.task_for("e-1", case["id"])
+        decided = await api.decide("e-1", task["id"], "approve")
+    finally:
+        await schedule.delete()
+
+    assert again.id == schedule.id
+    assert task["escalated"] is True
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["status"] == "approved"
 
 
 # -- withdrawing and cancelling ------------------------------------------------------------

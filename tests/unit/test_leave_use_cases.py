@@ -542,6 +542,26 @@ def test_a_task_is_not_rerouted_before_its_deciders_last_day_has_passed(desk: Le
     assert desk.position == before
 
 
+def test_the_tasks_to_send_up_are_those_whose_deciders_have_all_left_with_someone_above(
+    desk: LeaveDesk,
+) -> None:
+    desk.app.put_employee(profile("tom", manager_id="ada"), meta("admin"))
+    desk.app.put_employee(profile("mia", "carl", end_date=date(2025, 6, 1)), meta("admin"))
+    open_tasks = {
+        "mia's": ["mia"],
+        "ada's": ["ada"],
+        "mia's, escalated to carl": ["mia", "carl"],
+        "someone unknown's": ["zoe"],
+    }
+
+    chosen = desk.app.tasks_to_send_up(open_tasks, today=date(2025, 6, 2))
+    before_she_left = desk.app.tasks_to_send_up(open_tasks, today=date(2025, 6, 1))
+    desk.app.put_employee(profile("carl", None, end_date=date(2025, 6, 1)), meta("admin"))
+    nobody_above = desk.app.tasks_to_send_up(open_tasks, today=date(2025, 6, 2))
+
+    assert (chosen, before_she_left, nobody_above) == (["mia's"], [], [])
+
+
 def test_an_overdue_escalation_says_so(desk: LeaveDesk) -> None:
     case_id = desk.submit("ada", MONDAY).case.id
     desk.open_task(case_id)
