@@ -17,7 +17,8 @@
         subdivision: BY         # optional region (state, province)
         annual_leave_days: 30
         start_date: 2020-01-01
-        end_date: 2027-12-31    # optional: the last day of employment
+        end_date: 2027-12-31    # the last day of employment; left out: as recorded,
+                                # `end_date: null` (or blank): none
     roles:                      # role -> its members; a role not listed keeps its members
       hr: [e-200]
       auditor: [e-300]
@@ -247,6 +248,13 @@ class EmployeeEntry(Entry):
             raise ValueError(f"{value} is not a whole or half number of days")
         return value
 
+    @property
+    def states_end_date(self) -> bool:
+        """Whether the entry gives ``end_date`` (a null or blank one clears it); without
+        it, loading keeps the last day recorded, so a file written without the field
+        never gives someone who has left their sign-in back."""
+        return "end_date" in self.model_fields_set
+
     def to_profile(self) -> EmployeeProfile:
         return EmployeeProfile(
             employee_id=self.id,
@@ -288,6 +296,7 @@ def parse_org_text(text: str, source: str) -> OrganisationChart:
         raise reader.error()
     return OrganisationChart(
         employees=[entry.to_profile() for entry in employees],
+        keeps_end_date=frozenset(entry.id for entry in employees if not entry.states_end_date),
         departments=None if departments is None else [e.to_details() for e in departments],
         roles=roles,
         limits=None if limits is None else [entry.to_limit() for entry in limits],

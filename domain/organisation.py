@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from domain.calendar import check_region
 from domain.directory import (
@@ -29,6 +29,24 @@ class OrganisationChart:
     roles: dict[str, list[str]] | None = field(default=None)
     limits: Sequence[Limit] | None = None
     delegations: Sequence[DelegationTerms] | None = None
+    keeps_end_date: frozenset[str] = frozenset()
+    """The employees whose entry leaves ``end_date`` out: their recorded last day stays
+    (see :meth:`with_recorded_end_dates`). Clearing a last day takes an explicit null,
+    as it gives the person back their sign-in."""
+
+    def with_recorded_end_dates(self, recorded: Directory) -> OrganisationChart:
+        """The chart with the last day of each employee in :attr:`keeps_end_date` as
+        ``recorded`` has it (none for someone not recorded yet)."""
+        if not self.keeps_end_date:
+            return self
+        employees = [
+            replace(profile, end_date=recorded.employees[profile.employee_id].end_date)
+            if profile.employee_id in self.keeps_end_date
+            and profile.employee_id in recorded.employees
+            else profile
+            for profile in self.employees
+        ]
+        return replace(self, employees=employees, keeps_end_date=frozenset())
 
 
 def check_directory(chart: OrganisationChart, recorded: Directory) -> None:

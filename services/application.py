@@ -259,6 +259,7 @@ class BackofficeApplication(Application[UUID]):
             employee = self.find_employee(employee_id)
             return False if employee is None else employee.profile.manager_id
 
+        chart = chart.with_recorded_end_dates(self.directory.current())
         check_organisation(chart.employees, recorded_manager_of)
         check_directory(chart, self.directory.current())
         touched: list[tuple[str, Aggregate]] = []

@@ -22,6 +22,8 @@ from services.application import BackofficeApplication
 from services.store import StoreLocation
 
 EXAMPLE_ORG = Path(__file__).parents[2] / "examples" / "org.yaml"
+ADA_STARTS = "    start_date: 2020-01-01\n"
+ADA_LEFT = "    end_date: 2021-06-30\n"
 
 
 @pytest.fixture
@@ -138,6 +140,19 @@ def test_no_token_for_someone_who_has_left(data_dir: Path, tmp_path: Path) -> No
     assert code == 1
     assert out == ""
     assert "e-100 left on 2021-06-30" in err
+
+
+def test_a_file_without_the_end_date_gives_nobody_their_sign_in_back(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    left = tmp_path / "left.yaml"
+    left.write_text(EXAMPLE_ORG.read_text().replace(ADA_STARTS, ADA_STARTS + ADA_LEFT, 1))
+    run("org", "load", str(left), "--data", str(data_dir))
+
+    code, _, _ = run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+
+    assert code == 0
+    assert "e-100 left on 2021-06-30" in run("token", "e-100", "--data", str(data_dir))[2]
 
 
 def test_projections_rebuild_reports_progress_and_what_it_rebuilt(data_dir: Path) -> None:

@@ -91,6 +91,28 @@ def test_a_null_or_blank_manager_means_the_top_of_the_tree(absent: str) -> None:
     assert ada.manager_id is None
 
 
+def test_an_entry_without_end_date_asks_to_keep_the_recorded_last_day() -> None:
+    chart = parse_org_text(
+        edited(
+            "    start_date: 2019-09-01\n", "    start_date: 2019-09-01\n    end_date: 2027-12-31\n"
+        ),
+        "org.yaml",
+    )
+
+    assert chart.keeps_end_date == {"e-100"}
+    assert chart.employees[1].end_date == date(2027, 12, 31)
+
+
+@pytest.mark.parametrize("cleared", ["end_date: null", "end_date: ~", "end_date:", 'end_date: ""'])
+def test_an_end_date_written_null_or_blank_clears_the_last_day(cleared: str) -> None:
+    text = edited("    start_date: 2020-01-01\n", f"    start_date: 2020-01-01\n    {cleared}\n")
+
+    chart = parse_org_text(text, "org.yaml")
+
+    assert chart.employees[0].end_date is None
+    assert "e-100" not in chart.keeps_end_date
+
+
 @pytest.mark.parametrize(
     ("old", "new", "problem"),
     [

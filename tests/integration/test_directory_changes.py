@@ -1,0 +1,57 @@
+"""Changing the directory as the organisation file and the API do, on SQLite and on
+PostgreSQL: what a file leaves out, what each change reports, what it warns about."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import uuid4
+
+from backoffice.org_file import parse_org_text
+from domain.meta import Meta
+from services.application import BackofficeApplication
+
+ORG = """\
+employees:
+  - id: e-001
+    name: Grace Hopper
+    email: grace@example.com
+    country: DE
+    annual_leave_days: 30
+    start_date: 2015-04-01
+  - id: e-100
+    name: Ada Lovelace
+    email: ada@example.com
+    manager: e-001
+    country: DE
+    annual_leave_days: 30
+    start_date: 2020-01-01
+"""
+ADA_LEAVES = ORG + "    end_date: 2021-06-30\n"
+
+
+def load(application: BackofficeApplication, text: str) -> list[str]:
+    return application.load_directory(
+        parse_org_text(text, "org.yaml"), Meta("hr", uuid4().hex, "tests")
+    )
+
+
+def test_a_file_leaving_end_date_out_keeps_the_recorded_last_day(
+    application: BackofficeApplication,
+) -> None:
+    load(application, ADA_LEAVES)
+
+    changed = load(application, ORG)
+
+    assert changed == []
+    assert application.profile("e-100").end_date == date(2021, 6, 30)
+
+
+def test_a_file_giving_end_date_as_null_clears_the_recorded_last_day(
+    application: BackofficeApplication,
+) -> None:
+    load(application, ADA_LEAVES)
+
+    changed = load(application, ORG + "    end_date: null\n")
+
+    assert changed == ["employee e-100"]
+    assert application.profile("e-100").end_date is None
