@@ -78,7 +78,7 @@ def org_load(
 ) -> None:
     """Record the organisation of FILE (departments, employees, roles, limits and
     delegations): what is new, and the changed fields of what is known."""
-    from backoffice.org_file import OrgFileError, parse_org_file
+    from backoffice.org_file import OrgFileError, describe, parse_org_file
     from domain.errors import DomainError
     from domain.meta import Meta
     from services.application import BackofficeApplication
@@ -93,15 +93,18 @@ def org_load(
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     meta = Meta(actor="system", command_id=f"org-load/{uuid.uuid4()}", correlation_id="org-load")
     try:
-        changed = application.load_directory(chart, meta)
+        change = application.directory.change(
+            chart, lambda chart: application.load_directory(chart, meta)
+        )
     except DomainError as error:
         raise fail(f"{file}: {error.message}; nothing was recorded") from error
     finally:
         application.close()
     typer.echo(
-        f"{file}: {len(chart.employees)} employees read, {len(changed)} new or changed"
-        + (f" ({', '.join(changed)})" if changed else "")
+        f"{file}: {len(chart.employees)} employees read, {len(change.changes)} new or changed"
     )
+    for item in change.changes:
+        typer.echo(f"  {describe(item)}")
 
 
 @app.command()

@@ -71,6 +71,7 @@ from pydantic_core import ErrorDetails
 from api.days import Days
 from api.text import CONTROL
 from domain.directory import DelegationTerms, DepartmentDetails, Limit
+from domain.directory_changes import NEW, Change
 from domain.employee import EmployeeProfile
 from domain.organisation import OrganisationChart
 
@@ -268,6 +269,40 @@ class EmployeeEntry(Entry):
             department_id=self.department,
             end_date=self.end_date,
         )
+
+
+FILE_NAMES = {
+    "employee_id": "id",
+    "manager_id": "manager",
+    "department_id": "department",
+    "head_id": "head",
+    "delegate_id": "to",
+    "starts": "start",
+    "ends": "end",
+}
+"""The file's name of each field the directory names otherwise."""
+
+
+def describe(change: Change) -> str:
+    """One line of a load's report, in the file's words:
+    ``employee e-100: end_date 2027-12-31 -> (none)``, ``department d-ops: new``."""
+    if not change.fields:
+        return f"{change.subject}: {change.status}"
+    fields = "; ".join(
+        f"{FILE_NAMES.get(field.name, field.name)} {_shown(field.old)} -> {_shown(field.new)}"
+        for field in change.fields
+    )
+    return f"{change.subject}: {'new, ' if change.status == NEW else ''}{fields}"
+
+
+def _shown(value: object) -> str:
+    if value is None or value == []:
+        return "(none)"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 def parse_org_file(path: Path) -> OrganisationChart:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -20,6 +21,8 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper
 from eventsourcing.utils import get_topic
 
 from domain.directory import DIRECTORY_AGGREGATES, Directory
+from domain.directory_changes import Change, changes_between
+from domain.organisation import OrganisationChart
 from domain.policy import authority_of
 
 PAGE = 1000
@@ -33,6 +36,13 @@ def directory_topics() -> list[str]:
             if isinstance(value, type) and issubclass(value, DomainEvent):
                 topics.add(get_topic(value))
     return sorted(topics)
+
+
+@dataclass(frozen=True)
+class DirectoryChange:
+    """What a change to the directory changed (see :meth:`DirectoryReader.change`)."""
+
+    changes: list[Change]
 
 
 class DirectoryReader:
@@ -63,6 +73,19 @@ class DirectoryReader:
                 self._directory = directory
             self._position = end
             return self._directory
+
+    def change(
+        self,
+        chart: OrganisationChart,
+        record: Callable[[OrganisationChart], object],
+    ) -> DirectoryChange:
+        """Have ``record`` record ``chart`` (a use case of the application, given the
+        chart with the last days it keeps as recorded), and say what changed: the
+        directory after against the directory before. (A change someone else records
+        meanwhile shows too.)"""
+        before = self.current()
+        record(chart.with_recorded_end_dates(before))
+        return DirectoryChange(changes_between(before, self.current()))
 
     def as_of(self, instant: datetime) -> Directory:
         """The directory as it was at ``instant``: the events stamped at or before it."""

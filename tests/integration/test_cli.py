@@ -69,7 +69,7 @@ def test_a_changed_field_records_one_change(data_dir: Path, tmp_path: Path) -> N
     code, out, _ = run("org", "load", str(changed), "--data", str(data_dir))
 
     assert code == 0
-    assert "1 new or changed (employee e-010)" in out
+    assert "1 new or changed\n  employee e-010: name Alan Turing -> Alan M. Turing\n" in out
     assert recorded_events(data_dir) == 26 + 1
 
 
@@ -153,6 +153,20 @@ def test_a_file_without_the_end_date_gives_nobody_their_sign_in_back(
 
     assert code == 0
     assert "e-100 left on 2021-06-30" in run("token", "e-100", "--data", str(data_dir))[2]
+
+
+def test_the_report_shows_a_reinstatement_with_the_last_day_it_clears(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    left, back = tmp_path / "left.yaml", tmp_path / "back.yaml"
+    left.write_text(EXAMPLE_ORG.read_text().replace(ADA_STARTS, ADA_STARTS + ADA_LEFT, 1))
+    back.write_text(EXAMPLE_ORG.read_text().replace(ADA_STARTS, ADA_STARTS + "    end_date:\n"))
+    run("org", "load", str(left), "--data", str(data_dir))
+
+    code, out, _ = run("org", "load", str(back), "--data", str(data_dir))
+
+    assert code == 0
+    assert out.splitlines()[1:] == ["  employee e-100: end_date 2021-06-30 -> (none)"]
 
 
 def test_projections_rebuild_reports_progress_and_what_it_rebuilt(data_dir: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from uuid import uuid4
 
-from backoffice.org_file import parse_org_text
+from backoffice.org_file import describe, parse_org_text
 from domain.meta import Meta
 from services.application import BackofficeApplication
 
@@ -55,3 +55,24 @@ def test_a_file_giving_end_date_as_null_clears_the_recorded_last_day(
 
     assert changed == ["employee e-100"]
     assert application.profile("e-100").end_date is None
+
+
+def test_a_change_names_each_field_it_changed_with_its_old_and_new_value(
+    application: BackofficeApplication,
+) -> None:
+    load(application, ADA_LEAVES)
+    renamed_and_back = ORG.replace("Ada Lovelace", "Ada King") + "    end_date: null\n"
+    hired = "  - id: e-101\n    name: Edsger\n    email: e@example.com\n    manager: e-001\n"
+    hired += "    country: NL\n    annual_leave_days: 25\n    start_date: 2026-07-01\n"
+    chart = parse_org_text(renamed_and_back + hired + "roles:\n  hr: [e-001]\n", "org.yaml")
+    meta = Meta("hr", uuid4().hex, "tests")
+
+    change = application.directory.change(
+        chart, lambda chart: application.load_directory(chart, meta)
+    )
+
+    assert [describe(item) for item in change.changes] == [
+        "employee e-100: name Ada Lovelace -> Ada King; end_date 2021-06-30 -> (none)",
+        "employee e-101: new",
+        "role hr: members (none) -> e-001",
+    ]
