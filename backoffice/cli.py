@@ -7,6 +7,7 @@ import os
 import sqlite3
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -77,7 +78,8 @@ def org_load(
     data: DataOption = None,
 ) -> None:
     """Record the organisation of FILE (departments, employees, roles, limits and
-    delegations): what is new, and the changed fields of what is known."""
+    delegations): what is new, and the changed fields of what is known. Reports each
+    change, old -> new, and warns of people who leave while holding a place."""
     from backoffice.org_file import OrgFileError, describe, parse_org_file
     from domain.errors import DomainError
     from domain.meta import Meta
@@ -94,7 +96,7 @@ def org_load(
     meta = Meta(actor="system", command_id=f"org-load/{uuid.uuid4()}", correlation_id="org-load")
     try:
         change = application.directory.change(
-            chart, lambda chart: application.load_directory(chart, meta)
+            chart, datetime.now(UTC).date(), lambda chart: application.load_directory(chart, meta)
         )
     except DomainError as error:
         raise fail(f"{file}: {error.message}; nothing was recorded") from error
@@ -105,6 +107,8 @@ def org_load(
     )
     for item in change.changes:
         typer.echo(f"  {describe(item)}")
+    for warning in change.warnings:
+        typer.echo(f"warning: {warning}")
 
 
 @app.command()

@@ -39,6 +39,12 @@ a limit or a delegation no longer in the file is revoked when the file is
 loaded; employees and departments are never removed (an ``end_date`` ends
 employment). A section left out changes nothing.
 
+Loading refuses a delegation it would record (new, or with changed terms) that could
+never be used: one that ended before today, or whose delegate or delegator has left by
+its start. What still works today but will not (a manager, a department head, a role
+member or a delegate who leaves; delegations of one person that overlap) is reported
+as a warning, since a file must be able to say that someone leaves next month.
+
 Every problem is reported with the file, the line and the entry it is about
 (``org.yaml line 12 (employee e-100): annual_leave_days: must be >= 0``), all of
 them at once in one :class:`OrgFileError`. Rules over the whole directory

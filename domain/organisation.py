@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 
 from domain.calendar import check_region
 from domain.directory import (
@@ -153,3 +154,100 @@ def check_organisation(
                 )
             chain.append(current)
             current = manager_of(current)
+
+
+def check_delegations_on(chart: OrganisationChart, recorded: Directory, today: date) -> None:
+    """Refuse a delegation the chart gives or changes that can never be used: one that
+    ended before ``today``, or one whose delegate or delegator has left before it could
+    start (the last days the chart gives count). A delegation recorded with the same
+    terms is let be: a file may go on listing it after it ended or after someone left
+    (:func:`directory_warnings` says so)."""
+    people = {**recorded.employees, **{p.employee_id: p for p in chart.employees}}
+    for terms in chart.delegations or ():
+        if recorded.delegations.get(terms.delegation_id) == terms:
+            continue
+        name = f"delegation {terms.delegation_id}"
+        if terms.ends < today:
+            raise RuleViolation(
+                "delegation_in_the_past",
+                f"{name} ended on {terms.ends}, before today ({today}):"
+                f" {terms.delegate_id} would never act for {terms.delegator_id}",
+            )
+        first_day = max(terms.starts, today)
+        for role, person in (("delegate", terms.delegate_id), ("delegator", terms.delegator_id)):
+            profile = people.get(person)
+            last_day = None if profile is None else profile.end_date
+            if last_day is None or last_day >= first_day:
+                continue
+            if last_day >= today:
+                why = f"{person}'s last day, {last_day}, is before it starts on {terms.starts}"
+            elif role == "delegate":
+                why = f"{person} left on {last_day} and can act for nobody"
+            else:
+                why = f"{person} left on {last_day}; nobody acts for someone who has left"
+            raise RuleViolation(f"{role}_has_left", f"{name}: {why}")
+
+
+def directory_warnings(directory: Directory, today: date) -> list[str]:
+    """What works today but will not, or no longer does, because someone leaves or has
+    left, and delegations of one person that overlap. Warnings rather than refusals:
+    a manager who leaves next month is still the manager today, and a file that lists
+    them so must load."""
+    people = directory.employees
+
+    def leaves(employee_id: str) -> str:
+        last_day = people[employee_id].end_date
+        return f"{'left' if last_day is not None and last_day < today else 'leaves'} on {last_day}"
+
+    def last_day(employee_id: str | None) -> date | None:
+        profile = None if employee_id is None else people.get(employee_id)
+        return None if profile is None else profile.end_date
+
+    warnings = []
+    for employee_id in sorted(people):
+        end = last_day(employee_id)
+        reports = sorted(
+            other.employee_id
+            for other in people.values()
+            if other.manager_id == employee_id
+            and end is not None
+            and (other.end_date is None or other.end_date > end)
+        )
+        if reports:
+            warnings.append(
+                f"{employee_id} {leaves(employee_id)} and still manages " + ", ".join(reports)
+            )
+    for department_id, department in sorted(directory.departments.items()):
+        if last_day(department.head_id) is not None:
+            warnings.append(
+                f"department {department_id}: its head {department.head_id}"
+                f" {leaves(str(department.head_id))}"
+            )
+    for role, members in sorted(directory.roles.items()):
+        warnings.extend(
+            f"role {role}: {member} {leaves(member)}"
+            for member in sorted(members)
+            if last_day(member) is not None
+        )
+    running = sorted(
+        (terms for terms in directory.delegations.values() if terms.ends >= today),
+        key=lambda terms: terms.delegation_id,
+    )
+    for terms in running:
+        for role, person in (("delegate", terms.delegate_id), ("delegator", terms.delegator_id)):
+            end = last_day(person)
+            if end is not None and end < terms.ends:
+                warnings.append(
+                    f"delegation {terms.delegation_id}: its {role} {person} {leaves(person)},"
+                    f" before it ends on {terms.ends}"
+                )
+    for index, first in enumerate(running):
+        for second in running[index + 1 :]:
+            starts, ends = max(first.starts, second.starts), min(first.ends, second.ends)
+            if first.delegator_id == second.delegator_id and starts <= ends and ends >= today:
+                warnings.append(
+                    f"delegations {first.delegation_id} and {second.delegation_id} overlap"
+                    f" from {starts} to {ends}: {first.delegate_id} and {second.delegate_id}"
+                    f" may both act for {first.delegator_id} then"
+                )
+    return warnings

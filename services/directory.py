@@ -13,7 +13,7 @@ import copy
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 from eventsourcing.domain import DomainEvent
@@ -22,7 +22,7 @@ from eventsourcing.utils import get_topic
 
 from domain.directory import DIRECTORY_AGGREGATES, Directory
 from domain.directory_changes import Change, changes_between
-from domain.organisation import OrganisationChart
+from domain.organisation import OrganisationChart, check_delegations_on, directory_warnings
 from domain.policy import authority_of
 
 PAGE = 1000
@@ -43,6 +43,9 @@ class DirectoryChange:
     """What a change to the directory changed (see :meth:`DirectoryReader.change`)."""
 
     changes: list[Change]
+    warnings: list[str]
+    """What the change leaves to look at (``domain.organisation.directory_warnings``)
+    that was not so before it."""
 
 
 class DirectoryReader:
@@ -77,15 +80,24 @@ class DirectoryReader:
     def change(
         self,
         chart: OrganisationChart,
+        today: date,
         record: Callable[[OrganisationChart], object],
     ) -> DirectoryChange:
         """Have ``record`` record ``chart`` (a use case of the application, given the
-        chart with the last days it keeps as recorded), and say what changed: the
-        directory after against the directory before. (A change someone else records
-        meanwhile shows too.)"""
+        chart with the last days it keeps as recorded) unless it gives a delegation that
+        could never be used on or after ``today`` (``check_delegations_on``), and say
+        what changed, the directory after against the directory before, and what that
+        leaves to look at. (A change someone else records meanwhile shows too.)"""
         before = self.current()
-        record(chart.with_recorded_end_dates(before))
-        return DirectoryChange(changes_between(before, self.current()))
+        chart = chart.with_recorded_end_dates(before)
+        check_delegations_on(chart, before, today)
+        record(chart)
+        after = self.current()
+        known = set(directory_warnings(before, today))
+        return DirectoryChange(
+            changes_between(before, after),
+            [warning for warning in directory_warnings(after, today) if warning not in known],
+        )
 
     def as_of(self, instant: datetime) -> Directory:
         """The directory as it was at ``instant``: the events stamped at or before it."""

@@ -169,6 +169,39 @@ def test_the_report_shows_a_reinstatement_with_the_last_day_it_clears(
     assert out.splitlines()[1:] == ["  employee e-100: end_date 2021-06-30 -> (none)"]
 
 
+def test_a_delegation_ended_before_today_is_refused_naming_its_last_day(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    ended = tmp_path / "ended.yaml"
+    ended.write_text(EXAMPLE_ORG.read_text().replace("end: 2030-07-26", "end: 2025-07-30"))
+    ended.write_text(ended.read_text().replace("start: 2030-07-15", "start: 2025-07-19"))
+
+    code, _, err = run("org", "load", str(ended), "--data", str(data_dir))
+
+    assert code == 1
+    assert "delegation alan-summer-2030 ended on 2025-07-30, before today" in err
+    assert "nothing was recorded" in err
+    assert recorded_events(data_dir) == 0
+
+
+def test_the_report_warns_of_a_manager_who_leaves_and_still_manages_people(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    alan_leaves = tmp_path / "leaves.yaml"
+    alan_starts = "    start_date: 2018-09-01\n"
+    alan_leaves.write_text(
+        EXAMPLE_ORG.read_text().replace(alan_starts, alan_starts + "    end_date: 2099-12-31\n")
+    )
+
+    code, out, _ = run("org", "load", str(alan_leaves), "--data", str(data_dir))
+
+    assert code == 0
+    assert out.splitlines()[-2:] == [
+        "warning: e-010 leaves on 2099-12-31 and still manages e-100, e-101",
+        "warning: department d-eng: its head e-010 leaves on 2099-12-31",
+    ]
+
+
 def test_projections_rebuild_reports_progress_and_what_it_rebuilt(data_dir: Path) -> None:
     run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
 

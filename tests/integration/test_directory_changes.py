@@ -3,12 +3,16 @@ PostgreSQL: what a file leaves out, what each change reports, what it warns abou
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
+import pytest
+
 from backoffice.org_file import describe, parse_org_text
+from domain.errors import RuleViolation
 from domain.meta import Meta
 from services.application import BackofficeApplication
+from services.directory import DirectoryChange
 
 ORG = """\
 employees:
@@ -27,6 +31,7 @@ employees:
     start_date: 2020-01-01
 """
 ADA_LEAVES = ORG + "    end_date: 2021-06-30\n"
+TODAY = datetime.now(UTC).date()
 
 
 def load(application: BackofficeApplication, text: str) -> list[str]:
@@ -68,7 +73,7 @@ def test_a_change_names_each_field_it_changed_with_its_old_and_new_value(
     meta = Meta("hr", uuid4().hex, "tests")
 
     change = application.directory.change(
-        chart, lambda chart: application.load_directory(chart, meta)
+        chart, TODAY, lambda chart: application.load_directory(chart, meta)
     )
 
     assert [describe(item) for item in change.changes] == [
@@ -76,3 +81,47 @@ def test_a_change_names_each_field_it_changed_with_its_old_and_new_value(
         "employee e-101: new",
         "role hr: members (none) -> e-001",
     ]
+
+
+def change(application: BackofficeApplication, text: str) -> DirectoryChange:
+    meta = Meta("hr", uuid4().hex, "tests")
+    chart = parse_org_text(text, "org.yaml")
+    return application.directory.change(
+        chart, TODAY, lambda chart: application.load_directory(chart, meta)
+    )
+
+
+def delegations(*entries: tuple[str, str, date, date]) -> str:
+    return "delegations:\n" + "".join(
+        f"  - {{id: {name}, from: e-001, to: {to}, start: {start}, end: {end}}}\n"
+        for name, to, start, end in entries
+    )
+
+
+def test_a_delegation_to_someone_who_has_left_is_refused_and_nothing_recorded(
+    application: BackofficeApplication,
+) -> None:
+    load(application, ADA_LEAVES)
+    before = application.recorder.max_notification_id()
+    to_ada = delegations(("away", "e-100", TODAY, TODAY + timedelta(days=5)))
+
+    with pytest.raises(RuleViolation) as caught:
+        change(application, ORG.replace("Grace Hopper", "Grace M. Hopper") + to_ada)
+
+    assert (
+        caught.value.message == "delegation away: e-100 left on 2021-06-30 and can act for nobody"
+    )
+    assert application.recorder.max_notification_id() == before
+
+
+def test_a_change_warns_of_what_it_leaves_to_look_at_and_only_of_that(
+    application: BackofficeApplication,
+) -> None:
+    leaves = (TODAY + timedelta(days=30)).isoformat()
+    grace_leaves = ORG.replace("2015-04-01\n", f"2015-04-01\n    end_date: {leaves}\n")
+
+    first = change(application, grace_leaves)
+    again = change(application, grace_leaves.replace("Grace Hopper", "Grace M. Hopper"))
+
+    assert first.warnings == [f"e-001 leaves on {leaves} and still manages e-100"]
+    assert again.warnings == []

@@ -1,4 +1,5 @@
-"""The organisation chart: every manager exists, nobody manages themselves, no cycles."""
+"""The organisation chart: every manager exists, nobody manages themselves, no cycles;
+delegations that can never be used; people who leave while holding a place."""
 
 from __future__ import annotations
 
@@ -7,9 +8,15 @@ from datetime import date
 
 import pytest
 
+from domain.directory import DelegationTerms, DepartmentDetails, Directory
 from domain.employee import EmployeeProfile
 from domain.errors import RuleViolation
-from domain.organisation import check_organisation
+from domain.organisation import (
+    OrganisationChart,
+    check_delegations_on,
+    check_organisation,
+    directory_warnings,
+)
 from tests.unit.factories import profile, refused
 
 
@@ -87,3 +94,130 @@ def test_an_employee_may_leave_on_the_day_they_start() -> None:
     one_day = profile("carl", None, start_date=date(2020, 1, 1), end_date=date(2020, 1, 1))
 
     check_organisation([one_day], nobody_recorded)
+
+
+# -- people who leave: delegations that can never work, and what deserves a warning -------
+
+TODAY = date(2027, 3, 15)
+GONE = date(2027, 3, 1)  # before today
+LEAVING = date(2027, 4, 30)  # next month
+
+
+def directory_of(*people: EmployeeProfile, **delegations: DelegationTerms) -> Directory:
+    directory = Directory()
+    directory.employees = {person.employee_id: person for person in people}
+    directory.delegations = dict(delegations)
+    return directory
+
+
+STAFF = (
+    profile("carl", None),
+    profile("mia", "carl"),
+    profile("ada", "mia", end_date=GONE),
+    profile("ben", "mia", end_date=LEAVING),
+)
+
+
+def delegation(
+    delegator: str, delegate: str, starts: date, ends: date, name: str = "away"
+) -> DelegationTerms:
+    return DelegationTerms(name, delegator, delegate, starts, ends)
+
+
+def given(*terms: DelegationTerms, people: tuple[EmployeeProfile, ...] = ()) -> OrganisationChart:
+    return OrganisationChart(employees=people, delegations=terms)
+
+
+@pytest.mark.parametrize(
+    ("terms", "rule", "message"),
+    [
+        pytest.param(
+            delegation("mia", "carl", date(2027, 3, 1), date(2027, 3, 14)),
+            "delegation_in_the_past",
+            "delegation away ended on 2027-03-14, before today (2027-03-15):"
+            " carl would never act for mia",
+            id="ended",
+        ),
+        pytest.param(
+            delegation("mia", "ada", TODAY, date(2027, 3, 20)),
+            "delegate_has_left",
+            "delegation away: ada left on 2027-03-01 and can act for nobody",
+            id="to-a-leaver",
+        ),
+        pytest.param(
+            delegation("mia", "ben", date(2027, 5, 3), date(2027, 5, 7)),
+            "delegate_has_left",
+            "delegation away: ben's last day, 2027-04-30, is before it starts on 2027-05-03",
+            id="to-someone-gone-by-its-start",
+        ),
+        pytest.param(
+            delegation("ada", "mia", TODAY, date(2027, 3, 20)),
+            "delegator_has_left",
+            "delegation away: ada left on 2027-03-01; nobody acts for someone who has left",
+            id="from-a-leaver",
+        ),
+    ],
+)
+def test_a_delegation_that_can_never_be_used_is_refused_naming_who_and_when(
+    terms: DelegationTerms, rule: str, message: str
+) -> None:
+    with pytest.raises(RuleViolation) as caught:
+        check_delegations_on(given(terms), directory_of(*STAFF), TODAY)
+
+    assert (caught.value.rule, caught.value.message) == (rule, message)
+
+
+def test_a_last_day_given_beside_the_delegation_counts() -> None:
+    terms = delegation("mia", "carl", TODAY, date(2027, 3, 20))
+    carl_left = profile("carl", None, end_date=GONE)
+
+    with refused(RuleViolation, "delegate_has_left"):
+        check_delegations_on(given(terms, people=(carl_left,)), directory_of(*STAFF), TODAY)
+
+
+def test_a_delegation_recorded_with_the_same_terms_is_left_alone_after_it_ends() -> None:
+    """A file keeps listing last summer's delegation: loading it again must still work."""
+    ended = delegation("mia", "ada", date(2027, 2, 1), date(2027, 2, 14))
+
+    check_delegations_on(given(ended), directory_of(*STAFF, away=ended), TODAY)
+
+
+def test_a_delegation_to_someone_who_leaves_during_it_is_accepted() -> None:
+    check_delegations_on(
+        given(delegation("mia", "ben", date(2027, 4, 26), date(2027, 5, 7))),
+        directory_of(*STAFF),
+        TODAY,
+    )
+
+
+def test_leavers_who_still_hold_a_place_are_warned_about() -> None:
+    directory = directory_of(
+        *STAFF,
+        profile("dan", "ben"),
+        profile("eve", "ben", end_date=date(2027, 4, 1)),  # leaves before ben: no matter
+        away=delegation("carl", "ben", date(2027, 4, 26), date(2027, 5, 7)),
+    )
+    directory.departments["d-eng"] = DepartmentDetails("d-eng", "Engineering", "ben", "CC-1")
+    directory.roles["hr"] = {"ada", "mia"}
+
+    assert directory_warnings(directory, TODAY) == [
+        "ben leaves on 2027-04-30 and still manages dan",
+        "department d-eng: its head ben leaves on 2027-04-30",
+        "role hr: ada left on 2027-03-01",
+        "delegation away: its delegate ben leaves on 2027-04-30, before it ends on 2027-05-07",
+    ]
+
+
+def test_delegations_of_one_person_overlapping_are_warned_about_until_the_overlap_ends() -> None:
+    directory = directory_of(
+        *STAFF,
+        first=delegation("mia", "carl", date(2027, 3, 10), date(2027, 3, 20), "first"),
+        second=delegation("mia", "ben", date(2027, 3, 18), date(2027, 3, 25), "second"),
+        over=delegation("carl", "mia", date(2027, 3, 1), date(2027, 3, 5), "over"),
+        again=delegation("carl", "ben", date(2027, 3, 4), date(2027, 3, 9), "again"),
+    )
+
+    assert directory_warnings(directory, TODAY) == [
+        "delegations first and second overlap from 2027-03-18 to 2027-03-20:"
+        " carl and ben may both act for mia then",
+    ]
