@@ -8,7 +8,8 @@ API and the file accept exactly the same things.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -22,9 +23,17 @@ from api.cases import caught_up
 from api.context import ApiContext
 from api.dependencies import Context
 from api.errors import ApiError, error_responses, not_found
-from backoffice.org_file import DelegationEntry, DepartmentEntry, EmployeeEntry, LimitEntry
+from backoffice.org_file import (
+    DelegationEntry,
+    DepartmentEntry,
+    EmployeeEntry,
+    LimitEntry,
+    describe,
+)
 from domain.directory import Directory, Limit
 from domain.meta import Meta
+from domain.organisation import OrganisationChart
+from services.directory import DirectoryChange
 
 router = APIRouter(prefix="/directory", tags=["directory"], responses=error_responses(401, 422))
 
@@ -102,6 +111,32 @@ class DirectoryOut(BaseModel):
         )
 
 
+class DirectoryChangedOut(DirectoryOut):
+    """The directory after a change, with what the change changed and what it leaves
+    to look at."""
+
+    changes: list[str] = Field(
+        description="Each thing changed, with the fields it changed, old -> new"
+        " (`employee e-100: end_date 2027-12-31 -> (none)`); empty when nothing changed"
+    )
+    warnings: list[str] = Field(
+        description="What the change leaves that works today but will not (a manager or"
+        " delegate who leaves, delegations of one person that overlap)"
+    )
+
+    @classmethod
+    def after(cls, directory: Directory, change: DirectoryChange) -> DirectoryChangedOut:
+        return cls(
+            **dict(DirectoryOut.of(directory, None)),
+            changes=[describe(item) for item in change.changes],
+            warnings=change.warnings,
+        )
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
 class RoleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -141,6 +176,13 @@ def get_directory(
     return DirectoryOut.of(application.directory.as_of(at), at)
 
 
+async def _changed(
+    context: ApiContext, chart: OrganisationChart, record: Callable[[OrganisationChart], object]
+) -> DirectoryChange:
+    """``record`` the chart, and what it changed (``DirectoryReader.change``)."""
+    return await run_in_threadpool(context.application.directory.change, chart, _today(), record)
+
+
 def _command(caller: str, what: str) -> Meta:
     return Meta(actor=caller, command_id=f"directory/{uuid.uuid4()}", correlation_id=f"api:{what}")
 
@@ -159,19 +201,30 @@ def _admin_only(context: ApiContext, caller: str) -> None:
 )
 async def put_employee(
     employee_id: str, body: EmployeeEntry, caller: Caller, context: Context
-) -> DirectoryOut:
+) -> DirectoryChangedOut:
     """`admin` only, and not for their own record or to become someone's manager
-    (another administrator does that). Records only the fields that change."""
+    (another administrator does that). The body is the employee's entry of the
+    organisation file, read as the file reads it: every field but `end_date` is the
+    whole truth; `end_date` left out keeps the last day recorded, and `null` clears it
+    (which lets someone who has left sign in again). Records only the fields that
+    change, and the answer names them (`changes`)."""
     _admin_only(context, caller)
-    policy(context).check_no_self_administration(caller, employee=body.to_profile())
     if body.id != employee_id:
         raise ApiError(
             422, f"the body's id {body.id} is not the path's {employee_id}", "id_mismatch"
         )
+    application = context.application
+    chart = OrganisationChart(
+        employees=[body.to_profile()],
+        keeps_end_date=frozenset() if body.states_end_date else frozenset([employee_id]),
+    )
+    access = policy(context)
+    [profile] = chart.with_recorded_end_dates(access.directory).employees
+    access.check_no_self_administration(caller, employee=profile)
     meta = _command(caller, "employee")
-    position = await run_in_threadpool(context.application.put_employee, body.to_profile(), meta)
-    await caught_up(context, position)
-    return DirectoryOut.of(context.application.directory.current(), None)
+    change = await _changed(context, chart, lambda chart: application.load_directory(chart, meta))
+    await caught_up(context, application.recorder.max_notification_id() or 0)
+    return DirectoryChangedOut.after(application.directory.current(), change)
 
 
 @router.put(
