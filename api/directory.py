@@ -234,7 +234,7 @@ async def put_employee(
 )
 async def put_department(
     department_id: str, body: DepartmentEntry, caller: Caller, context: Context
-) -> DirectoryOut:
+) -> DirectoryChangedOut:
     """`admin` only."""
     _admin_only(context, caller)
     if body.id != department_id:
@@ -242,8 +242,11 @@ async def put_department(
             422, f"the body's id {body.id} is not the path's {department_id}", "id_mismatch"
         )
     meta = _command(caller, "department")
-    await run_in_threadpool(context.application.put_department, body.to_details(), meta)
-    return DirectoryOut.of(context.application.directory.current(), None)
+    details = body.to_details()
+    application = context.application
+    chart = OrganisationChart(employees=[], departments=[details])
+    change = await _changed(context, chart, lambda _: application.put_department(details, meta))
+    return DirectoryChangedOut.after(application.directory.current(), change)
 
 
 @router.put("/roles/{role}", responses=error_responses(403), summary="Set a role's members")
@@ -252,14 +255,18 @@ async def put_role(
     body: RoleIn,
     caller: Caller,
     context: Context,
-) -> DirectoryOut:
+) -> DirectoryChangedOut:
     """`admin` only, and not to grant or take their own role. The members given hold
     the role from now on; others lose it."""
     _admin_only(context, caller)
     policy(context).check_no_self_administration(caller, role=(role, body.members))
     meta = _command(caller, "role")
-    await run_in_threadpool(context.application.set_role_members, role, body.members, meta)
-    return DirectoryOut.of(context.application.directory.current(), None)
+    application = context.application
+    chart = OrganisationChart(employees=[], roles={role: body.members})
+    change = await _changed(
+        context, chart, lambda _: application.set_role_members(role, body.members, meta)
+    )
+    return DirectoryChangedOut.after(application.directory.current(), change)
 
 
 @router.put(
@@ -267,7 +274,7 @@ async def put_role(
 )
 async def put_limits(
     process: str, body: LimitsIn, caller: Caller, context: Context
-) -> DirectoryOut:
+) -> DirectoryChangedOut:
     """`admin` only, and not to set a limit they hold. The delegation-of-authority
     matrix of one process, whole."""
     _admin_only(context, caller)
@@ -280,22 +287,34 @@ async def put_limits(
         limits.append(entry.to_limit())
     policy(context).check_no_self_administration(caller, limits=limits)
     meta = _command(caller, "limits")
-    await run_in_threadpool(context.application.set_process_limits, process, limits, meta)
-    return DirectoryOut.of(context.application.directory.current(), None)
+    application = context.application
+    chart = OrganisationChart(employees=[], limits=limits)
+    change = await _changed(
+        context, chart, lambda _: application.set_process_limits(process, limits, meta)
+    )
+    return DirectoryChangedOut.after(application.directory.current(), change)
 
 
 @router.post(
     "/delegations", status_code=201, responses=error_responses(403), summary="Delegate while away"
 )
-async def post_delegation(body: DelegationEntry, caller: Caller, context: Context) -> DirectoryOut:
+async def post_delegation(
+    body: DelegationEntry, caller: Caller, context: Context
+) -> DirectoryChangedOut:
     """While away, let a colleague decide your tasks between two dates (the same id again
     changes its dates or delegate). People delegate their own tasks; `admin` anyone's,
-    never to themselves."""
+    never to themselves. A delegation that could never be used is refused (422): one that
+    ended before today (`delegation_in_the_past`), or whose delegate or delegator has left
+    by its start (`delegate_has_left`, `delegator_has_left`). The answer warns of one that
+    overlaps another of the same person, or whose delegate leaves before it ends."""
     if not policy(context).may_delegate(caller, body.delegator, body.delegate):
         raise ApiError(403, "you may only delegate your own tasks", "own_delegations_only")
     meta = _command(caller, "delegation")
-    await run_in_threadpool(context.application.grant_delegation, body.to_terms(), meta)
-    return DirectoryOut.of(context.application.directory.current(), None)
+    terms = body.to_terms()
+    application = context.application
+    chart = OrganisationChart(employees=[], delegations=[terms])
+    change = await _changed(context, chart, lambda _: application.grant_delegation(terms, meta))
+    return DirectoryChangedOut.after(application.directory.current(), change)
 
 
 @router.delete(

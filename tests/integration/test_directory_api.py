@@ -85,6 +85,16 @@ async def test_a_body_naming_another_employee_than_the_path_is_refused_naming_bo
     assert recorded(admin) == before
 
 
+async def test_a_manager_leaving_is_recorded_with_a_warning(admin: Api) -> None:
+    leaves = (TODAY + timedelta(days=30)).isoformat()
+    ada = {**LINUS, "name": "Ada", "email": "ada@example.com", "manager": "e-1"}
+
+    response = await put_linus(admin, {"id": "e-2", **ada, "end_date": leaves}, "e-2")
+
+    assert response.status_code == 200, response.text
+    assert response.json()["warnings"] == [f"e-2 leaves on {leaves} and still manages e-3, e-4"]
+
+
 def away(name: str, delegate: str, start: int, end: int) -> dict[str, str]:
     """Grace's delegation to ``delegate`` from ``start`` to ``end`` days from today."""
     return {
@@ -94,3 +104,41 @@ def away(name: str, delegate: str, start: int, end: int) -> dict[str, str]:
         "start": (TODAY + timedelta(days=start)).isoformat(),
         "end": (TODAY + timedelta(days=end)).isoformat(),
     }
+
+
+async def test_a_delegation_to_someone_who_has_left_is_refused_naming_them_and_the_day(
+    admin: Api,
+) -> None:
+    await put_linus(admin, {"id": "e-3", **LINUS, "end_date": LAST_DAY})
+    before = recorded(admin)
+
+    response = await admin.post("e-1", "/api/directory/delegations", away("x", "e-3", 0, 5))
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": f"delegation x: e-3 left on {LAST_DAY} and can act for nobody",
+        "rule": "delegate_has_left",
+    }
+    assert recorded(admin) == before
+
+
+async def test_a_delegation_that_has_ended_is_refused_naming_its_last_day(admin: Api) -> None:
+    before = recorded(admin)
+
+    response = await admin.post("e-1", "/api/directory/delegations", away("x", "e-5", -9, -2))
+
+    assert response.status_code == 422
+    assert response.json()["rule"] == "delegation_in_the_past"
+    assert (TODAY - timedelta(days=2)).isoformat() in response.json()["detail"]
+    assert recorded(admin) == before
+
+
+async def test_an_overlapping_delegation_is_recorded_with_a_warning(admin: Api) -> None:
+    await admin.post("e-1", "/api/directory/delegations", away("first", "e-5", 0, 10))
+
+    response = await admin.post("e-1", "/api/directory/delegations", away("second", "e-2", 5, 20))
+
+    assert response.status_code == 201, response.text
+    assert response.json()["changes"] == ["delegation second: new"]
+    [warning] = response.json()["warnings"]
+    assert warning.startswith("delegations first and second overlap from ")
