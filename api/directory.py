@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -137,6 +137,31 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
+_ID_FROM_PATH = "Optional: the path names it; if given, it must be the path's"
+
+
+class EmployeeIn(EmployeeEntry):
+    """An employee's entry of the organisation file; the path gives its id."""
+
+    id: str = Field(default="", description=_ID_FROM_PATH)
+
+
+class DepartmentIn(DepartmentEntry):
+    """A department's entry of the organisation file; the path gives its id."""
+
+    id: str = Field(default="", description=_ID_FROM_PATH)
+
+
+E = TypeVar("E", EmployeeIn, DepartmentIn)
+
+
+def _with_path_id(body: E, path_id: str) -> E:
+    """The body with the path's id; 422 naming both when the body gives another."""
+    if "id" in body.model_fields_set and body.id != path_id:
+        raise ApiError(422, f"the body's id {body.id} is not the path's {path_id}", "id_mismatch")
+    return body.model_copy(update={"id": path_id})
+
+
 class RoleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -200,19 +225,17 @@ def _admin_only(context: ApiContext, caller: str) -> None:
     summary="Register or change an employee",
 )
 async def put_employee(
-    employee_id: str, body: EmployeeEntry, caller: Caller, context: Context
+    employee_id: str, body: EmployeeIn, caller: Caller, context: Context
 ) -> DirectoryChangedOut:
     """`admin` only, and not for their own record or to become someone's manager
     (another administrator does that). The body is the employee's entry of the
-    organisation file, read as the file reads it: every field but `end_date` is the
+    organisation file (its `id` may be left out: the path names the employee), read as
+    the file reads it: every field but `end_date` is the
     whole truth; `end_date` left out keeps the last day recorded, and `null` clears it
     (which lets someone who has left sign in again). Records only the fields that
     change, and the answer names them (`changes`)."""
     _admin_only(context, caller)
-    if body.id != employee_id:
-        raise ApiError(
-            422, f"the body's id {body.id} is not the path's {employee_id}", "id_mismatch"
-        )
+    body = _with_path_id(body, employee_id)
     application = context.application
     chart = OrganisationChart(
         employees=[body.to_profile()],
@@ -233,14 +256,11 @@ async def put_employee(
     summary="Register or change a department",
 )
 async def put_department(
-    department_id: str, body: DepartmentEntry, caller: Caller, context: Context
+    department_id: str, body: DepartmentIn, caller: Caller, context: Context
 ) -> DirectoryChangedOut:
-    """`admin` only."""
+    """`admin` only. The body is the department's entry of the organisation file."""
     _admin_only(context, caller)
-    if body.id != department_id:
-        raise ApiError(
-            422, f"the body's id {body.id} is not the path's {department_id}", "id_mismatch"
-        )
+    body = _with_path_id(body, department_id)
     meta = _command(caller, "department")
     details = body.to_details()
     application = context.application

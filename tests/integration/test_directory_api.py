@@ -70,6 +70,24 @@ async def test_a_body_without_end_date_keeps_the_last_day_and_null_clears_it_say
     assert admin.context.application.profile("e-3").end_date is None
 
 
+async def test_the_employee_id_is_taken_from_the_path(admin: Api) -> None:
+    response = await put_linus(admin, {**LINUS, "name": "Linus T."})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["changes"] == ["employee e-3: name Linus -> Linus T."]
+
+
+async def test_a_department_id_is_taken_from_the_path(admin: Api) -> None:
+    body = {"name": "Operations", "cost_centre": "CC-9"}
+
+    response = await admin.http.put(
+        "/api/directory/departments/d-ops", json=body, headers=admin.headers("e-8")
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["changes"] == ["department d-ops: new"]
+
+
 async def test_a_body_naming_another_employee_than_the_path_is_refused_naming_both(
     admin: Api,
 ) -> None:
