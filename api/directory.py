@@ -182,11 +182,15 @@ def get_directory(
     context: Context,
     at: Annotated[
         datetime | None,
-        Query(description="An instant (ISO 8601 with offset): the directory as it was then."),
+        Query(
+            description="An instant up to now (ISO 8601 with offset): the directory as it was then."
+        ),
     ] = None,
 ) -> DirectoryOut:
     """Departments, employees, roles, approval limits and delegations. Any employee reads
-    the directory as it is; only `auditor` and `admin` read it as of a past instant."""
+    the directory as it is; only `auditor` and `admin` read it as of a past instant (one
+    after now is refused, 422 `instant_in_the_future`: changes recorded until then would
+    make the answer wrong)."""
     application = context.application
     if at is None:
         return DirectoryOut.of(application.directory.current(), None)
@@ -197,6 +201,14 @@ def get_directory(
     if not policy(context).may_read_directory_history(caller):
         raise ApiError(
             403, "the directory's history is for auditors and administrators", "auditor_only"
+        )
+    now = datetime.now(UTC)
+    if at > now:  # what is recorded later would change the answer for that instant
+        raise ApiError(
+            422,
+            f"the directory is known up to now ({now.isoformat(timespec='seconds')}),"
+            f" not at {at.isoformat()}; leave `at` out for the directory now",
+            "instant_in_the_future",
         )
     return DirectoryOut.of(application.directory.as_of(at), at)
 

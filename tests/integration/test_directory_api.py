@@ -160,3 +160,12 @@ async def test_an_overlapping_delegation_is_recorded_with_a_warning(admin: Api) 
     assert response.json()["changes"] == ["delegation second: new"]
     [warning] = response.json()["warnings"]
     assert warning.startswith("delegations first and second overlap from ")
+
+
+async def test_the_directory_is_not_told_ahead_of_now(admin: Api) -> None:
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+
+    response = await admin.get("e-7", "/api/directory", {"at": tomorrow})
+
+    assert response.status_code == 422
+    assert response.json()["rule"] == "instant_in_the_future"
