@@ -373,6 +373,10 @@ class Directory:
             manager = None if above is None else above.manager_id
         return chain
 
+    def nearest_manager_still_here(self, employee_id: str, day: date) -> str | None:
+        """The nearest manager up the chain who has not left by ``day``; None if none."""
+        return next((m for m in self.managers_of(employee_id) if not self._has_left(m, day)), None)
+
     def has_reports(self, employee_id: str) -> bool:
         return any(profile.manager_id == employee_id for profile in self.employees.values())
 

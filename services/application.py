@@ -506,14 +506,20 @@ class BackofficeApplication(Application[UUID]):
         """Of open tasks, each given with who may decide it (as the inbox knows them),
         those that nobody still employed on ``today`` may decide, and that a manager
         above who has not left could take (:meth:`reroute_approval_task` does it).
-        Someone the directory does not know counts as still here."""
+        Someone the directory does not know counts as still here. One read of the
+        directory for all of them."""
+        directory = self.directory.current()
+
+        def gone(person: str) -> bool:
+            profile = directory.employees.get(person)
+            return profile is not None and profile.has_left_by(today)
+
         chosen = []
         for task, people in deciders.items():
-            profiles = [employee.profile for p in people if (employee := self.find_employee(p))]
-            if len(profiles) < len(people) or not all(p.has_left_by(today) for p in profiles):
+            if not all(gone(person) for person in people):
                 continue
-            above = {self.approver_of(profile, today) for profile in profiles} - {None, *people}
-            if above:
+            above = {directory.nearest_manager_still_here(p, today) for p in people}
+            if above - {None, *people}:
                 chosen.append(task)
         return chosen
 

@@ -143,7 +143,7 @@ def test_up_serves_the_whole_product_and_stops_cleanly_on_ctrl_c(tmp_path: Path)
         renamed = tmp_path / "renamed.yaml"
         renamed.write_text(EXAMPLE_ORG.read_text().replace("Ada Lovelace", "Ada King"))
         loaded = backoffice("org", "load", str(renamed), "--data", str(data), cwd=tmp_path)
-        assert "1 new or changed (employee e-100)" in loaded
+        assert "1 new or changed\n  employee e-100: name Ada Lovelace -> Ada King\n" in loaded
         case = httpx.get(f"{again.api}/api/leave-requests/{case_id}", headers=auth(ada), timeout=10)
         assert case.json()["status"] == "approved"
         # the workflow survived the restart: it still accepts the cancellation
