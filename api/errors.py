@@ -151,6 +151,7 @@ NOT_A_DATE = {
     "date_from_datetime_parsing",
     "date_from_datetime_inexact",
 }
+NOT_A_BOOLEAN = {"bool_type", "bool_parsing"}
 NOT_AN_OBJECT = {"model_type", "model_attributes_type", "dict_type"}
 NOT_A_UUID = {"uuid_type", "uuid_parsing", "uuid_version"}
 NOT_AN_INSTANT = {
@@ -166,6 +167,8 @@ def _plainly(error: Any, location: list[str]) -> str:
     kind = error.get("type")
     if kind in NOT_A_DATE:
         return "must be a date such as 2027-07-05"
+    if kind in NOT_A_BOOLEAN:
+        return "must be true or false"
     if kind in NOT_A_UUID:
         return "must be a UUID such as 6f1c3a52-53a4-4f7e-9d0b-3c6a2f1e8b47"
     if kind in NOT_AN_INSTANT:

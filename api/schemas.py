@@ -5,6 +5,7 @@ Days are JSON numbers (``5``, ``2.5``); dates are ISO ``YYYY-MM-DD``; times ISO 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal, Protocol
@@ -13,8 +14,10 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     field_validator,
     model_validator,
 )
@@ -41,6 +44,28 @@ def _printable(text: str) -> str:
 FreeText = Annotated[str, Field(max_length=2000), AfterValidator(_printable)]
 """A reason or comment."""
 
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+NOT_A_DAY = "must be a date such as 2027-07-05"
+
+
+def _day(value: object) -> object:
+    """A day as ``YYYY-MM-DD`` (or a ``date``, from the pages' forms) and nothing else:
+    pydantic would take ``2027-09-06T00:00:00`` or a number of seconds for a day."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and ISO_DAY.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(NOT_A_DAY)
+
+
+Day = Annotated[date, BeforeValidator(_day)]
+"""A date in a request body: ``YYYY-MM-DD``, strictly."""
+Flag = Annotated[bool, Strict()]
+"""A yes-or-no in a request body: JSON ``true`` or ``false``, not ``"yes"`` or ``1``."""
+
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -61,10 +86,10 @@ BOOKABLE_FUTURE = timedelta(days=2 * 366)
 
 class LeaveRequestIn(Body):
     type: LeaveType
-    start: date = Field(description="First day of leave")
-    end: date = Field(description="Last day of leave (inclusive)")
-    half_day_start: bool = Field(False, description="Only the afternoon of the first day")
-    half_day_end: bool = Field(False, description="Only the morning of the last day")
+    start: Day = Field(description="First day of leave")
+    end: Day = Field(description="Last day of leave (inclusive)")
+    half_day_start: Flag = Field(False, description="Only the afternoon of the first day")
+    half_day_end: Flag = Field(False, description="Only the morning of the last day")
     reason: FreeText | None = None
     employee_id: str | None = Field(
         None, description="Whose leave it is: yourself (the default); others are refused for now"

@@ -217,6 +217,37 @@ async def test_a_date_that_is_not_one_is_refused_saying_what_a_date_looks_like(a
     )
 
 
+async def test_a_date_given_as_an_instant_or_a_number_is_refused_and_nothing_recorded(
+    api: Api,
+) -> None:
+    start, end = weeks_ahead(4)
+    midnight = datetime.combine(start, datetime.min.time()).isoformat()  # 2027-09-06T00:00:00
+    seconds = int(datetime.combine(end, datetime.min.time(), UTC).timestamp())
+
+    response = await api.submit("e-3", (start, end), start=midnight, end=seconds)
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "start: must be a date such as 2027-07-05;"
+        " end: must be a date such as 2027-07-05",
+        "rule": "invalid_request",
+    }
+    assert (await api.get("e-3", "/api/leave-requests")).json()["items"] == []
+
+
+async def test_a_half_day_given_as_anything_but_true_or_false_is_refused_and_nothing_recorded(
+    api: Api,
+) -> None:
+    response = await api.submit("e-3", weeks_ahead(4), half_day_start="yes", half_day_end=1)
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "half_day_start: must be true or false; half_day_end: must be true or false",
+        "rule": "invalid_request",
+    }
+    assert (await api.get("e-3", "/api/leave-requests")).json()["items"] == []
+
+
 async def test_a_body_sent_as_plain_text_is_refused_naming_the_content_type(api: Api) -> None:
     response = await api.http.post(
         "/api/leave-requests",
