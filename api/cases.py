@@ -22,13 +22,6 @@ from workflows.messages import leave_workflow_id
 logger = structlog.get_logger(__name__)
 
 
-def parse_case_id(text: str) -> UUID:
-    try:
-        return UUID(text)
-    except ValueError:
-        raise not_found("leave request") from None
-
-
 def load_case(context: ApiContext, case_id: UUID) -> LeaveRequest:
     """The case as recorded in the event store; 404 when there is none."""
     try:

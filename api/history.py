@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Caller
-from api.cases import parse_case_id, visible_case
+from api.cases import visible_case
 from api.context import ApiContext
 from api.dependencies import Context
 from api.errors import error_responses
@@ -42,10 +42,10 @@ class HistoryOut(BaseModel):
 
 
 @router.get("/{case_id}/history", responses=error_responses(404), summary="A case's history")
-async def case_history(case_id: str, caller: Caller, context: Context) -> HistoryOut:
+async def case_history(case_id: UUID, caller: Caller, context: Context) -> HistoryOut:
     """Every event recorded on the case, oldest first, as stored in the event store. Visible
     to exactly those who may see the case; to anybody else it does not exist (404)."""
-    return await run_in_threadpool(_history, context, caller, parse_case_id(case_id))
+    return await run_in_threadpool(_history, context, caller, case_id)
 
 
 def _history(context: ApiContext, caller: str, case_id: UUID) -> HistoryOut:

@@ -18,7 +18,6 @@ from api.auth import Caller
 from api.cases import (
     caught_up,
     leave_workflow,
-    parse_case_id,
     recorded_refusals,
     update_id,
     visible_case,
@@ -202,11 +201,11 @@ def list_leave_requests(
 
 
 @router.get("/{case_id}", responses=error_responses(404), summary="Read a leave request")
-def get_leave_request(case_id: str, caller: Caller, context: Context) -> LeaveRequestOut:
+def get_leave_request(case_id: UUID, caller: Caller, context: Context) -> LeaveRequestOut:
     """The case as recorded in the event store, with its tasks and decisions. Visible to
     the requester, the approvers of its tasks and the requester's managers; to anybody
     else it does not exist (404)."""
-    return LeaveRequestOut.of_case(visible_case(context, caller, parse_case_id(case_id)))
+    return LeaveRequestOut.of_case(visible_case(context, caller, case_id))
 
 
 @router.post(
@@ -215,11 +214,11 @@ def get_leave_request(case_id: str, caller: Caller, context: Context) -> LeaveRe
     summary="Withdraw a pending request",
 )
 async def withdraw_leave_request(
-    case_id: str, caller: Caller, context: Context, idempotency_key: IdempotencyKey = None
+    case_id: UUID, caller: Caller, context: Context, idempotency_key: IdempotencyKey = None
 ) -> LeaveRequestOut:
     """The requester withdraws a request still waiting for a decision; its days are given
     back. Answers once the read models show the change."""
-    case = await run_in_threadpool(visible_case, context, caller, parse_case_id(case_id))
+    case = await run_in_threadpool(visible_case, context, caller, case_id)
     async with recorded_refusals(context, case.id, caller, "withdraw"):
         with update_refusals(when_closed=lambda: case.check_withdraw(caller)):
             state = await leave_workflow(context, case.id).execute_update(
@@ -237,7 +236,7 @@ async def withdraw_leave_request(
     summary="Cancel approved leave",
 )
 async def cancel_leave_request(
-    case_id: str,
+    case_id: UUID,
     caller: Caller,
     context: Context,
     idempotency_key: IdempotencyKey = None,
@@ -247,7 +246,7 @@ async def cancel_leave_request(
     `hr`, for anyone, giving a `reason` (say, someone leaving the company before their
     leave, who can no longer sign in to cancel it). The days are given back. Answers
     once the read models show the change."""
-    case = await run_in_threadpool(visible_case, context, caller, parse_case_id(case_id))
+    case = await run_in_threadpool(visible_case, context, caller, case_id)
     reason = None if body is None else body.reason
     by_hr = caller != case.requester_id and await run_in_threadpool(
         lambda: policy(context).has_role(caller, HR)

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    StringConstraints,
     field_validator,
     model_validator,
 )
@@ -30,6 +31,7 @@ from domain.leave_request import LeaveRequest, LeaveStatus
 from projections.inbox import InboxTask
 from projections.leave_balances import LeaveBalance
 from projections.leave_cases import LeaveCase
+from services.application import case_id_of_task
 from workflows.messages import CaseState
 
 
@@ -290,8 +292,28 @@ class DecisionIn(Body):
     comment: FreeText | None = None
 
 
+TASK_ID_FORM = (
+    "must be a task id such as 6f1c3a52-53a4-4f7e-9d0b-3c6a2f1e8b47.approval"
+    " (its case id, a dot and the step)"
+)
+STEP = re.compile(r"\w+", re.ASCII)
+
+
+def _task_id(text: str) -> str:
+    """A task id as the API gives them, ``{case_id}.{step}``; nothing around it."""
+    _case, dot, step = text.partition(".")
+    if case_id_of_task(text) is None or not dot or not STEP.fullmatch(step):
+        raise ValueError(TASK_ID_FORM)
+    return text
+
+
+TaskId = Annotated[str, StringConstraints(max_length=200), AfterValidator(_task_id)]
+"""A task's id, in an address or a body: a malformed one is refused (422), saying what a
+task id looks like; a well-formed one that names no task is not found (404)."""
+
+
 class BulkDecisionItem(Body):
-    task_id: str = Field(min_length=1, max_length=200)
+    task_id: TaskId
     decision: Decision
     comment: FreeText | None = None
 

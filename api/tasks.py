@@ -21,6 +21,7 @@ from api.schemas import (
     DecisionIn,
     InboxTaskOut,
     LeaveRequestOut,
+    TaskId,
     TaskList,
 )
 from domain.errors import DomainError, NotFound
@@ -55,7 +56,7 @@ def list_tasks(caller: Caller, context: Context) -> TaskList:
     summary="Approve or reject a task",
 )
 async def decide_task(
-    task_id: str,
+    task_id: TaskId,
     body: DecisionIn,
     caller: Caller,
     context: Context,

@@ -134,7 +134,7 @@ def _recorded_title(context: ApiContext, employee_id: str, task_id: str) -> str:
     if case_id is None:
         return task_id
     try:
-        case = get_leave_request(str(case_id), employee_id, context)
+        case = get_leave_request(case_id, employee_id, context)
     except (ApiError, DomainError):
         return task_id
     return next((task.title for task in case.tasks if task.id == task_id), task_id)
@@ -146,7 +146,7 @@ def _task_view(context: ApiContext, employee_id: str, task_id: str) -> dict[str,
     case_id = case_id_of_task(task_id)
     if case_id is None:
         raise ApiError(404, "no task here", "not_found")
-    case = get_leave_request(str(case_id), employee_id, context)
+    case = get_leave_request(case_id, employee_id, context)
     task = next((task for task in case.tasks if task.id == task_id), None)
     if task is None:
         raise ApiError(404, "no task here", "not_found")
@@ -176,7 +176,7 @@ async def _task_page(
     context: ApiContext = request.app.state.context
     try:
         view = await run_in_threadpool(_task_view, context, session.employee_id, task_id)
-        history = await case_history(str(view["case"].id), session.employee_id, context)
+        history = await case_history(view["case"].id, session.employee_id, context)
     except ApiError as error:
         if error.status != 404:
             raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -80,6 +81,15 @@ def people_of_case(case: LeaveRequestOut, history: Iterable[HistoryEntryOut]) ->
         *(decision.on_behalf_of for decision in case.decisions if decision.on_behalf_of),
         *(person for task in case.tasks for person in (*task.assignees, *task.escalated_to)),
     ]
+
+
+def case_id_in(text: str) -> UUID | None:
+    """The case an address names, or None: a page answers "not found" for an address
+    that names no case, as for one the caller may not see (the API says 422)."""
+    try:
+        return UUID(text)
+    except ValueError:
+        return None
 
 
 def _header(context: ApiContext, employee_id: str) -> dict[str, Any]:

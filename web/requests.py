@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote
+from uuid import UUID
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -18,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from api.context import ApiContext
 from api.days import days_as_number
 from api.employees import get_leave_balance
-from api.errors import ApiError
+from api.errors import ApiError, not_found
 from api.history import case_history
 from api.leave_requests import (
     cancel_leave_request,
@@ -34,6 +35,7 @@ from domain.leave_request import check_cancel, check_withdraw
 from services.credentials import Session
 from web.rendering import (
     as_api_error,
+    case_id_in,
     field_errors,
     form_words,
     names,
@@ -160,7 +162,7 @@ def working_days(
     return JSONResponse({"working_days": days_as_number(days)})
 
 
-def _request_view(context: ApiContext, employee_id: str, case_id: str) -> dict[str, Any]:
+def _request_view(context: ApiContext, employee_id: str, case_id: UUID) -> dict[str, Any]:
     """The case, and whether its rules let the caller withdraw or cancel it now (as the
     workflow's validator will check them); ApiError 404 for a case they may not see."""
     case = get_leave_request(case_id, employee_id, context)
@@ -191,11 +193,15 @@ async def _request_page(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    """The request's page; the "not found" page for a request the caller may not see."""
+    """The request's page; the "not found" page for a request the caller may not see (or
+    an address that names none)."""
     context: ApiContext = request.app.state.context
+    found = case_id_in(case_id)
+    if found is None:
+        return await page(request, web, session, "refused.html", status=404, reason="not_found")
     try:
-        view = await run_in_threadpool(_request_view, context, session.employee_id, case_id)
-        history = await case_history(case_id, session.employee_id, context)
+        view = await run_in_threadpool(_request_view, context, session.employee_id, found)
+        history = await case_history(found, session.employee_id, context)
     except ApiError as error:
         if error.status != 404:
             raise
@@ -229,7 +235,7 @@ async def action_address(case_id: str) -> RedirectResponse:
     return RedirectResponse(f"/requests/{quote(case_id, safe='')}", status_code=303)
 
 
-Action = Callable[[str, str, ApiContext, str | None], Awaitable[LeaveRequestOut]]
+Action = Callable[[UUID, str, ApiContext, str | None], Awaitable[LeaveRequestOut]]
 ACTIONS: dict[str, Action] = {"withdraw": withdraw_leave_request, "cancel": cancel_leave_request}
 """What a request's buttons do, by the last part of the address they post to."""
 
@@ -250,8 +256,11 @@ async def act(
     name = request.url.path.rsplit("/", 1)[1]
     context: ApiContext = request.app.state.context
     key = f"{form_key}:{name}" if form_key else None  # a double click acts once
+    found = case_id_in(case_id)
     try:
-        await ACTIONS[name](case_id, session.employee_id, context, key)
+        if found is None:
+            raise not_found("leave request")
+        await ACTIONS[name](found, session.employee_id, context, key)
     except (ApiError, DomainError) as error:
         refused = as_api_error(error)
         if refused.status == 404:

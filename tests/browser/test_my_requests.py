@@ -150,3 +150,19 @@ async def test_a_request_s_page_fits_a_phone_screen(site: Site) -> None:
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 0, f"the request's page is {overflow}px wider than a phone"
+
+
+async def test_an_address_that_names_no_request_or_task_shows_the_not_found_page(
+    site: Site,
+) -> None:
+    """The API answers 422 for a malformed id; a page says "not found", as for any
+    address that leads nowhere."""
+    linus = await site.signed_in("e-3")
+
+    answers = [
+        await linus.goto(address)
+        for address in ("/requests/not-a-uuid", "/requests/%20not-a-uuid", "/tasks/not-a-task")
+    ]
+
+    assert [answer.status if answer else None for answer in answers] == [404, 404, 404]
+    await expect(linus).to_have_title(re.compile("^Not found"))

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import jwt
@@ -390,12 +391,38 @@ async def test_a_case_is_visible_to_requester_approver_and_superiors_only(api: A
     assert seen_by == {"e-1": 200, "e-2": 200, "e-3": 200, "e-4": 404, "e-5": 404}
 
 
-@pytest.mark.parametrize("case_id", ["not-a-uuid", "7d3c1e2a-0000-4000-8000-000000000000"])
-async def test_an_unknown_or_malformed_case_id_is_not_found(api: Api, case_id: str) -> None:
-    response = await api.get("e-3", f"/api/leave-requests/{case_id}")
+UNKNOWN_CASE = "7d3c1e2a-0000-4000-8000-000000000000"
+CASE_ROUTES = ["GET {}", "GET {}/history", "POST {}/withdraw", "POST {}/cancel"]
+
+
+async def _ask(api: Api, route: str, case_id: str) -> httpx.Response:
+    method, path = route.split(" ")
+    address = "/api/leave-requests/" + path.format(quote(case_id, safe=""))
+    if method == "GET":
+        return await api.get("e-3", address)
+    return await api.post("e-3", address)
+
+
+@pytest.mark.parametrize("route", CASE_ROUTES)
+async def test_a_well_formed_case_id_that_does_not_exist_is_not_found(api: Api, route: str) -> None:
+    response = await _ask(api, route, UNKNOWN_CASE)
 
     assert response.status_code == 404
     assert response.json()["rule"] == "not_found"
+
+
+@pytest.mark.parametrize("route", CASE_ROUTES)
+@pytest.mark.parametrize("case_id", ["not-a-uuid", f" {UNKNOWN_CASE} ", f"{UNKNOWN_CASE}\n"])
+async def test_a_malformed_case_id_is_refused_naming_what_a_case_id_looks_like(
+    api: Api, route: str, case_id: str
+) -> None:
+    response = await _ask(api, route, case_id)
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "case_id: must be a UUID such as 6f1c3a52-53a4-4f7e-9d0b-3c6a2f1e8b47",
+        "rule": "invalid_request",
+    }
 
 
 # -- deciding ------------------------------------------------------------------------------
@@ -464,6 +491,56 @@ async def test_a_stranger_finds_neither_the_task_nor_the_case(api: Api) -> None:
     assert (decision.status_code, read.status_code, withdrawal.status_code) == (404, 404, 404)
     assert superior.status_code == 404
     assert (await api.get("e-3", f"/api/leave-requests/{case['id']}")).json()["status"] == "pending"
+
+
+async def test_a_well_formed_task_id_that_does_not_exist_is_not_found(api: Api) -> None:
+    response = await api.decide("e-2", f"{UNKNOWN_CASE}.approval", "approve")
+
+    assert response.status_code == 404
+    assert response.json()["rule"] == "not_found"
+
+
+TASK_ID_FORM = (
+    "must be a task id such as 6f1c3a52-53a4-4f7e-9d0b-3c6a2f1e8b47.approval"
+    " (its case id, a dot and the step)"
+)
+MALFORMED_TASK_IDS = [
+    "not-a-task",
+    UNKNOWN_CASE,
+    f" {UNKNOWN_CASE}.approval",
+    f"{UNKNOWN_CASE}.approval ",
+    f"{UNKNOWN_CASE}.",
+]
+
+
+@pytest.mark.parametrize("task_id", MALFORMED_TASK_IDS)
+async def test_a_malformed_task_id_is_refused_naming_what_a_task_id_looks_like(
+    api: Api, task_id: str
+) -> None:
+    response = await api.decide("e-2", quote(task_id, safe=""), "approve")
+
+    assert response.status_code == 422
+    assert response.json() == {"detail": f"task_id: {TASK_ID_FORM}", "rule": "invalid_request"}
+
+
+async def test_a_malformed_task_id_among_several_decisions_refuses_them_all(api: Api) -> None:
+    case = await api.pending("e-3", weeks_ahead(3, days=1))
+    task = await api.task_for("e-2", case["id"])
+    body = {
+        "decisions": [
+            {"task_id": task["id"], "decision": "approve"},
+            {"task_id": f" {task['id']}", "decision": "approve"},
+        ]
+    }
+
+    response = await api.post("e-2", "/api/tasks/decisions", body)
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": f"decisions.1.task_id: {TASK_ID_FORM}",
+        "rule": "invalid_request",
+    }
+    assert (await api.task_for("e-2", case["id"]))["id"] == task["id"]  # still open
 
 
 async def test_a_decision_on_a_task_recorded_before_its_workflow_heard_of_it_succeeds(
@@ -845,7 +922,7 @@ async def test_a_bulk_decision_reports_a_task_it_could_not_confirm_and_goes_on(
     body = {
         "decisions": [
             {"task_id": task["id"], "decision": "approve"},
-            {"task_id": "not-a-task", "decision": "approve"},
+            {"task_id": f"{UNKNOWN_CASE}.approval", "decision": "approve"},
         ]
     }
 

@@ -8,6 +8,7 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 from uuid import uuid4
 
 import pytest
@@ -196,6 +197,29 @@ async def test_an_aggregate_at_a_version_and_at_an_instant(audited: Api) -> None
     ), before.json()
     assert beyond.json()["detail"] == f"{case['id']} has versions 1 to {now['version']}, not 99"
     assert unknown.json()["detail"].startswith("no aggregate ")
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [("/api/audit/aggregates/{}", "aggregate_id"), ("/api/audit/cases/{}/timeline", "case_id")],
+)
+async def test_a_malformed_id_is_refused_naming_what_an_id_looks_like_and_an_unknown_one_not_found(
+    audited: Api, path: str, name: str
+) -> None:
+    malformed = [
+        await audited.get(AUDITOR, path.format(quote(case_id, safe="")))
+        for case_id in ("not-a-uuid", f" {uuid4()} ")
+    ]
+    unknown = await audited.get(AUDITOR, path.format(uuid4()))
+
+    assert [answer.json() for answer in malformed] == 2 * [
+        {
+            "detail": f"{name}: must be a UUID such as 6f1c3a52-53a4-4f7e-9d0b-3c6a2f1e8b47",
+            "rule": "invalid_request",
+        }
+    ]
+    assert [answer.status_code for answer in malformed] == [422, 422]
+    assert unknown.status_code == 404
 
 
 async def test_a_case_timeline_merges_its_events_with_its_workflows_history(
