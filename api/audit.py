@@ -33,6 +33,7 @@ from projections.audit_log import (
     csv_lines,
     decision_authority,
     jsonl_lines,
+    unknown_event_type,
 )
 from services.time_travel import aggregate_state
 from workflows.messages import leave_workflow_id
@@ -60,13 +61,16 @@ def selection(
     type: Annotated[
         str | None,
         Query(
-            description="Event type, such as TaskDecided or LeaveRequest.Submitted",
+            description="Event type, such as TaskDecided or LeaveRequest.Submitted (one that"
+            " no aggregate has is refused, 422 unknown_event_type)",
             max_length=100,
         ),
     ] = None,
     since: Annotated[datetime | None, Query(description="At or after this instant")] = None,
     until: Annotated[datetime | None, Query(description="At or before this instant")] = None,
 ) -> AuditFilter:
+    if type is not None and (problem := unknown_event_type(type)) is not None:
+        raise ApiError(422, f"type: {problem}", "unknown_event_type")
     since, until = aware("since", since), aware("until", until)
     if since is not None and until is not None and since > until:
         raise ApiError(

@@ -86,6 +86,7 @@ def export(
         csv_lines,
         decision_authority,
         jsonl_lines,
+        unknown_event_type,
     )
     from projections.queries import ReadModels
     from projections.runner import ProjectionRunner
@@ -96,6 +97,8 @@ def export(
             case = str(UUID(case))  # as the audit log writes it
         except ValueError:
             raise fail(f"--case: {case!r} is not a case id (a UUID)") from None
+    if event is not None and (problem := unknown_event_type(event)) is not None:
+        raise fail(f"--type: {problem}")
     first, last = instant(since, "--since"), instant(until, "--until")
     if first is not None and last is not None and first > last:
         raise fail(f"--since {since} is after --until {until}: no instant is in between")

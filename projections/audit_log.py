@@ -9,6 +9,7 @@ exports are read by position ranges, never all at once.
 from __future__ import annotations
 
 import csv
+import difflib
 import functools
 import io
 import json
@@ -37,6 +38,53 @@ COLUMNS = (
     *("position", "at", "stream", "version", "aggregate", "event", "actor", "on_behalf_of"),
     *("command_id", "correlation_id", "case_id", "process", "data"),
 )
+
+
+AGGREGATES: tuple[type[IdempotentAggregate], ...] = (
+    LeaveRequest,
+    LeaveAccount,
+    RefusalLog,
+    *DIRECTORY_AGGREGATES,
+)
+"""Every kind of aggregate the store holds: the event types a filter may name are theirs."""
+
+
+@functools.cache
+def event_types() -> frozenset[str]:
+    """Every event type as the log names it, with its aggregate: ``LeaveRequest.Submitted``.
+
+    An aggregate's events are its ``Event`` subclasses, those declared on a base class
+    (a case's ``TaskOpened``) included; the library's generic ``Created`` is not one, as
+    each aggregate names its creation event (``@event("Submitted")`` on ``__init__``).
+    """
+    return frozenset(
+        f"{aggregate.__name__}.{name}"
+        for aggregate in AGGREGATES
+        for name in dir(aggregate)
+        if name != "Created"
+        and isinstance(kind := getattr(aggregate, name), type)
+        and issubclass(kind, aggregate.Event)
+        and kind is not aggregate.Event
+    )
+
+
+def unknown_event_type(name: str) -> str | None:
+    """What is wrong with ``name`` as an event type (``Submitted``, or with its aggregate,
+    ``LeaveRequest.Submitted``), or None when some aggregate has it."""
+    qualified = event_types()
+    known = qualified if "." in name else {kind.rpartition(".")[2] for kind in qualified}
+    if name in known:
+        return None
+    event = name.rpartition(".")[2]
+    close = (
+        [kind for kind in known if kind.lower() == name.lower()]
+        or sorted(kind for kind in known if kind.rpartition(".")[2] == event)  # Case.X
+        or difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+    )
+    return (
+        f"{name!r} is not an event type; give one such as Submitted or, with its aggregate,"
+        " LeaveRequest.Submitted" + (f" (did you mean {' or '.join(close)}?)" if close else "")
+    )
 
 
 def process_of(aggregate: type) -> str:

@@ -26,6 +26,9 @@ router = APIRouter(include_in_schema=False)
 FILTERS = ("case", "actor", "process", "type", "since", "until")
 FIELDS = (*FILTERS, "order")
 """The filter form's fields: a problem with anything else in the address goes above it."""
+FIELD_OF_RULE = {"since_after_until": "until", "unknown_event_type": "type"}
+"""Where the API's refusal of a filter is shown: a window that ends before it starts
+beside its end, an event type that is not one beside the type."""
 
 
 def _instant(text: str | None) -> datetime | None:
@@ -73,8 +76,8 @@ def _selection(values: Mapping[str, str]) -> tuple[AuditFilter | None, dict[str,
         return None, problems
     try:
         return audit.selection(**parsed), {}
-    except ApiError as error:  # a window that ends before it starts: beside its end
-        return None, {"until" if error.rule == "since_after_until" else FORM: error.detail}
+    except ApiError as error:  # beside the field it concerns
+        return None, {FIELD_OF_RULE.get(error.rule or "", FORM): error.detail}
 
 
 async def _refused(request: Request, web: Web, session: SignedIn) -> Response:

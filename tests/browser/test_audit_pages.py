@@ -98,6 +98,21 @@ async def test_a_filter_that_is_not_one_is_named_beside_its_field_with_no_export
     await expect(ken.locator("tr.entry")).to_have_count(0)
 
 
+async def test_an_event_type_that_is_not_one_is_named_beside_its_field(site: Site) -> None:
+    make_auditor(site, "e-5")
+    ken = await site.signed_in("e-5")
+
+    response = await ken.goto("/audit?type=Submited")
+
+    assert response is not None and response.status == 422
+    await expect(ken.locator("#type-error")).to_have_text(
+        "type: 'Submited' is not an event type; give one such as Submitted or, with its"
+        " aggregate, LeaveRequest.Submitted (did you mean Submitted?)"
+    )
+    await expect(ken.locator("#type")).to_have_attribute("aria-invalid", "true")
+    await expect(ken.locator("a:has-text('Export')")).to_have_count(0)
+
+
 async def test_a_time_window_that_ends_before_it_starts_is_named_beside_its_end(
     site: Site,
 ) -> None:

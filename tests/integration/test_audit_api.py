@@ -125,6 +125,43 @@ async def test_an_event_type_may_be_named_as_the_pages_show_it_with_its_aggregat
     ]
 
 
+async def test_an_event_type_no_aggregate_has_is_refused_naming_the_forms_an_event_type_takes(
+    audited: Api,
+) -> None:
+    answers = {
+        name: [
+            await audited.get(AUDITOR, path, {"type": name})
+            for path in ("/api/audit/events", "/api/audit/export")
+        ]
+        for name in ("Submited", "LeaveAccount.Submitted", "Case.TaskDecided", "Created")
+    }
+
+    assert {name: [a.status_code for a in got] for name, got in answers.items()} == {
+        name: [422, 422] for name in answers
+    }
+    assert [got[0].json() for got in answers.values()] == [
+        {
+            "detail": f"type: {name!r} is not an event type; give one such as Submitted or,"
+            f" with its aggregate, LeaveRequest.Submitted{hint}",
+            "rule": "unknown_event_type",
+        }
+        for name, hint in [
+            ("Submited", " (did you mean Submitted?)"),
+            ("LeaveAccount.Submitted", " (did you mean LeaveRequest.Submitted?)"),
+            ("Case.TaskDecided", " (did you mean LeaveRequest.TaskDecided?)"),
+            ("Created", ""),
+        ]
+    ]
+
+
+async def test_every_event_type_of_every_aggregate_is_a_filter(audited: Api) -> None:
+    known = ["Refused", "RefusalLog.Refused", "Employee.Registered", "Delegation.Granted"]
+
+    answers = [await audited.get(AUDITOR, "/api/audit/events", {"type": name}) for name in known]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 200]
+
+
 async def test_a_decision_shows_the_deciders_authority_as_it_was_then(audited: Api) -> None:
     case = await audited.pending("e-3", weeks_ahead(3, days=1))
     task = await audited.task_for("e-5", case["id"])

@@ -86,6 +86,18 @@ def test_an_export_of_a_case_id_that_is_not_one_is_refused(data_dir: Path) -> No
     assert "--case: 'notauuid' is not a case id (a UUID)" in err
 
 
+def test_an_export_of_an_event_type_no_aggregate_has_is_refused(data_dir: Path) -> None:
+    a_store(data_dir)
+
+    code, out, err = run("audit", "export", "--type", "Submited", "--data", str(data_dir))
+
+    assert (code, out) == (1, "")
+    assert (
+        "--type: 'Submited' is not an event type; give one such as Submitted or, with its"
+        " aggregate, LeaveRequest.Submitted (did you mean Submitted?)"
+    ) in err
+
+
 def test_an_export_of_a_time_window_that_ends_before_it_starts_is_refused(
     data_dir: Path,
 ) -> None:
