@@ -36,6 +36,14 @@ UNAVAILABLE = {
 }
 
 
+def temporal_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says Temporal did not answer (in time): worth trying again
+    shortly, and nothing the caller sent was wrong."""
+    if isinstance(error, RPCError):
+        return error.status in UNAVAILABLE
+    return isinstance(error, WorkflowUpdateRPCTimeoutOrCancelledError)
+
+
 class ApiError(Exception):
     """A request the API refuses, with a message a person can act on."""
 
@@ -207,7 +215,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return _answer(request, ApiError(error.status_code, str(error.detail), None, error.headers))
 
     async def temporal_error(request: Request, error: Exception) -> JSONResponse:
-        if isinstance(error, RPCError) and error.status not in UNAVAILABLE:
+        if not temporal_unavailable(error):
             return await unexpected(request, error)
         return _answer(
             request,

@@ -11,10 +11,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
 
 from api.access import policy
 from api.context import ApiContext
-from api.errors import ApiError
+from api.errors import ApiError, temporal_unavailable
 from api.history import case_history
 from api.leave_requests import get_leave_request
 from api.schemas import BulkDecisionIn, DecisionIn, InboxTaskOut
@@ -29,6 +31,7 @@ from web.session import Context, SignedIn, Web, check_csrf
 router = APIRouter(include_in_schema=False)
 
 FormText = Annotated[str | None, Form()]
+NOT_ANSWERING = "The workflow service is not answering; try again in a minute."
 
 
 def _inbox(context: ApiContext, employee_id: str) -> tuple[list[InboxTaskOut], dict[str, str]]:
@@ -170,9 +173,12 @@ async def _task_page(
     comment: str = "",
     status: int = 200,
     hidden: dict[str, Any] | None = None,
+    form_key: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     """The task's page; for a task the caller may not see, the "not found" page (with
-    ``hidden``'s values, to say why)."""
+    ``hidden``'s values, to say why). ``form_key``: the key of the form sent, to keep, so
+    that sending it again cannot decide twice."""
     context: ApiContext = request.app.state.context
     try:
         view = await run_in_threadpool(_task_view, context, session.employee_id, task_id)
@@ -193,6 +199,7 @@ async def _task_page(
         session,
         "task.html",
         status=status,
+        headers=headers,
         section="tasks",
         **view,
         decision=next((d for d in case.decisions if d.task_id == task_id), None),
@@ -201,7 +208,7 @@ async def _task_page(
         errors=errors or {},
         comment=comment,
         now=datetime.now(UTC),
-        form_key=secrets.token_urlsafe(16),
+        form_key=form_key or secrets.token_urlsafe(16),
     )
 
 
@@ -244,6 +251,22 @@ async def decide(
     key = f"{form_key}:{body.decision}" if form_key else None
     try:
         await decide_task(task_id, body, session.employee_id, context, key)
+    except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
+        if not temporal_unavailable(error):
+            raise
+        # The decision may or may not have reached the workflow: the same form's key
+        # again lets a retry find out rather than decide twice.
+        return await _task_page(
+            request,
+            web,
+            session,
+            task_id,
+            errors={"form": NOT_ANSWERING},
+            comment=comment or "",
+            status=503,
+            form_key=form_key,
+            headers={"Retry-After": "60"},
+        )
     except (ApiError, DomainError) as error:
         refused = as_api_error(error)
         if refused.status == 404:

@@ -14,17 +14,21 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 import uvicorn
 from argon2 import PasswordHasher
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
+from temporalio.client import Client
+from temporalio.service import RetryConfig
 
 from api.app import create_app
+from api.context import ApiContext
 from services.credentials import Credentials
 from tests.integration import conftest as integration  # first: it imports api_conftest
 from tests.integration.api_conftest import Api, api, api_store_url, temporal_dev_server  # noqa: F401
+from workflows.messages import DATA_CONVERTER
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -96,25 +100,109 @@ class Site:
         assert page.url.endswith("/tasks"), page.url
         return page
 
+    async def close(self) -> None:
+        for context in self.contexts:
+            await context.close()
+
+    @contextlib.asynccontextmanager
+    async def behind_relay(self) -> AsyncIterator[tuple[Site, Relay]]:
+        """The same site (the same store) served by a second server whose Temporal client
+        reaches the dev server through a relay the test may cut, as when the workflow
+        service goes away while the site runs. The client gives up after a second of
+        retries (ten by default) so that the pages answer within the browser's patience."""
+        target = self.api.context.client.service_client.config.target_host
+        async with Relay.to(target) as relay:
+            client = await Client.connect(
+                relay.address,
+                namespace=self.api.context.settings.temporal_namespace,
+                data_converter=DATA_CONVERTER,
+                retry_config=RetryConfig(max_elapsed_time_millis=1000, max_retries=3),
+            )
+            async with served(replace(self.api.context, client=client)) as base_url:
+                relayed = Site(self.api, base_url, self.browser, self.credentials)
+                try:
+                    yield relayed, relay
+                finally:
+                    await relayed.close()
+
+
+@dataclass
+class Relay:
+    """A TCP relay on a free loopback port to ``target`` (``host:port``)."""
+
+    target: str
+    server: asyncio.Server | None = None
+    writers: list[asyncio.StreamWriter] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        assert self.server is not None
+        host, port = self.server.sockets[0].getsockname()[:2]
+        return f"{host}:{port}"
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def to(cls, target: str) -> AsyncIterator[Relay]:
+        relay = cls(target)
+        relay.server = await asyncio.start_server(relay._relay, "127.0.0.1", 0)
+        try:
+            yield relay
+        finally:
+            await relay.cut()
+
+    async def cut(self) -> None:
+        """Close the relay and every connection through it: nothing answers any more."""
+        if self.server is not None:
+            self.server.close()
+        for writer in self.writers:
+            writer.close()
+        self.writers.clear()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host, port = self.target.rsplit(":", 1)
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+        self.writers += [writer, upstream_writer]
+        await asyncio.gather(
+            _pipe(reader, upstream_writer), _pipe(upstream_reader, writer), return_exceptions=True
+        )
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.close()
+
+
+@contextlib.asynccontextmanager
+async def served(context: ApiContext) -> AsyncIterator[str]:
+    """The app made from ``context``, served with uvicorn on a free loopback port: its
+    address."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = _Server(uvicorn.Config(create_app(context), log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers a flag
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
+        listener.close()
+
 
 @pytest.fixture
 async def site(api: Api, browser: Browser) -> AsyncIterator[Site]:  # noqa: F811
     credentials = Credentials(api.context.settings.store, hasher=QUICK_HASHER)
     for profile in integration.ORGANISATION:
         credentials.set_password(profile.employee_id, password_of(profile.employee_id))
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = _Server(uvicorn.Config(create_app(api.context), log_level="warning", lifespan="off"))
-    serving = asyncio.create_task(server.serve(sockets=[listener]))
-    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers a flag
-        await asyncio.sleep(0.01)
-    site = Site(api, f"http://127.0.0.1:{port}", browser, credentials)
-    try:
-        yield site
-    finally:
-        for context in site.contexts:
-            await context.close()
-        server.should_exit = True
-        await serving
-        listener.close()
+    async with served(api.context) as base_url:
+        site = Site(api, base_url, browser, credentials)
+        try:
+            yield site
+        finally:
+            await site.close()

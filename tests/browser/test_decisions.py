@@ -31,6 +31,29 @@ async def pending_task(site: Site) -> tuple[dict[str, Any], dict[str, Any]]:
     return case, await site.api.task_for("e-2", case["id"])
 
 
+async def test_a_decision_while_the_workflow_service_is_not_answering_shows_the_task_page(
+    site: Site,
+) -> None:
+    case, task = await pending_task(site)
+
+    async with site.behind_relay() as (relayed, temporal):
+        ada = await open_task(relayed, "e-2", task["id"])
+        await ada.fill("#comment", "enjoy")
+        await temporal.cut()
+        answer = await click_and_answer(ada, "button:has-text('Approve')")
+
+        assert answer.status == 503
+        assert answer.headers.get("retry-after") == "60"
+        await expect(ada.locator("h1")).to_have_text(task["title"])
+        await expect(ada.locator("#decision-error")).to_have_text(
+            "The workflow service is not answering; try again in a minute."
+        )
+        await expect(ada.locator("#comment")).to_have_value("enjoy")
+        await expect(ada.locator("button:has-text('Approve')")).to_be_visible()
+    status = (await site.api.get("e-3", f"/api/leave-requests/{case['id']}")).json()["status"]
+    assert status == "pending"
+
+
 async def test_deciding_in_a_second_tab_after_the_first_rejected_shows_the_task_page(
     site: Site,
 ) -> None:
