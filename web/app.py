@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from api.context import ApiContext
 from services.credentials import Credentials
 from web import audit, inbox, requests, sign_in, team
-from web.rendering import days, page
+from web.rendering import days, days_of, page, period
 from web.security import SignInLimiter
 from web.session import CsrfRefused, SignInRequired, WebState
 
@@ -26,6 +26,8 @@ def install_web(app: FastAPI, context: ApiContext) -> None:
     settings = context.settings
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["days"] = days
+    templates.env.filters["days_of"] = days_of
+    templates.env.filters["period"] = period
     app.state.web = WebState(
         credentials=Credentials(
             settings.store, session_lifetime=timedelta(hours=settings.session_ttl_hours)

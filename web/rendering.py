@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from fastapi import Request
@@ -19,6 +20,7 @@ from api.history import HistoryEntryOut
 from api.schemas import LeaveRequestOut
 from api.tasks import list_tasks
 from domain.errors import DomainError
+from domain.leave import Half, LeavePeriod
 from domain.policy import AUDITOR
 from services.credentials import Session
 from web.session import WebState, api_context
@@ -60,6 +62,41 @@ FORM_WORDS_OF_RULE = {
 def days(count: Decimal) -> str:
     """``5``, ``2.5``: whole days without decimals."""
     return f"{count.normalize():f}"
+
+
+class Period(Protocol):
+    """A request's days as the answers give them."""
+
+    @property
+    def start(self) -> date: ...
+    @property
+    def end(self) -> date: ...
+    @property
+    def half_day_start(self) -> bool: ...
+    @property
+    def half_day_end(self) -> bool: ...
+
+
+def halves(case: Period) -> dict[date, Half]:
+    """Which half of each half day a request takes, by the domain's rule (the first
+    day's afternoon, the last day's morning)."""
+    return LeavePeriod(case.start, case.end, case.half_day_start, case.half_day_end).half_days()
+
+
+def period(case: Period) -> str:
+    """``2027-07-05 to 2027-07-09``; with half days ``2027-07-05 afternoon to 2027-07-09
+    morning``; one day: ``2027-07-05``, or ``2027-07-05 morning``."""
+    taken = halves(case)
+
+    def day(one: date) -> str:
+        return one.isoformat() + (f" {taken[one].value}" if one in taken else "")
+
+    return day(case.start) if case.start == case.end else f"{day(case.start)} to {day(case.end)}"
+
+
+def days_of(count: Decimal) -> str:
+    """``1 day``, ``2.5 days``."""
+    return f"{days(count)} day" + ("" if count == 1 else "s")
 
 
 def names(context: ApiContext, employee_ids: Iterable[str]) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -12,7 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.access import policy
 from api.context import ApiContext
-from web.rendering import names, page
+from domain.leave import Half
+from projections.team_calendar import Absence
+from web.rendering import halves, names, page
 from web.session import Context, SignedIn, Web
 
 router = APIRouter(include_in_schema=False)
@@ -42,9 +45,19 @@ def _grid(context: ApiContext, manager_id: str, first: date) -> dict[str, Any] |
     people = names(context, [report.employee_id for report in reports])
     people.update(names(context, [a.employee_id for a in absences if a.employee_id not in people]))
     away = {(absence.employee_id, absence.day): absence for absence in absences}
+    half_of = _halves(context, [absence for absence in absences if absence.share < 1])
     days = [first + timedelta(days=offset) for offset in range(last.day)]
     rows = [
-        {"name": name, "cells": [away.get((employee_id, day)) for day in days]}
+        {
+            "name": name,
+            "cells": [away.get((employee_id, day)) for day in days],
+            "halves": [
+                half_of.get((away[employee_id, day].case_id, day))
+                if (employee_id, day) in away
+                else None
+                for day in days
+            ],
+        }
         for employee_id, name in sorted(people.items(), key=lambda item: item[1])
     ]
     return {
@@ -54,6 +67,19 @@ def _grid(context: ApiContext, manager_id: str, first: date) -> dict[str, Any] |
         "next": None if last == date.max else _month(last + timedelta(days=1)),
         "month": first,
     }
+
+
+def _halves(context: ApiContext, half_days: list[Absence]) -> dict[tuple[UUID, date], Half]:
+    """Which half of the day each half day off is, by case and day, from its request's
+    period (the calendar keeps only the share)."""
+    found: dict[tuple[UUID, date], Half] = {}
+    for case_id in {absence.case_id for absence in half_days}:
+        case = context.read_models.leave_case(case_id)
+        if case is None:  # the cases' read model behind the calendar's: "½" alone
+            continue
+        for day, half in halves(case).items():
+            found[(case_id, day)] = half
+    return found
 
 
 def _month(day: date) -> str:

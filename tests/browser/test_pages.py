@@ -277,6 +277,33 @@ async def test_the_team_calendar_shows_who_is_away_to_managers_only(site: Site) 
     assert response.status == 404
 
 
+async def test_half_days_say_which_half_on_the_team_calendar_and_in_the_page_titles(
+    site: Site,
+) -> None:
+    start, end = weeks_ahead(4)  # three working days: the first's afternoon, the last's morning
+    submitted = await site.api.submit("e-3", (start, end), half_day_start=True, half_day_end=True)
+    assert submitted.status_code == 201, submitted.text
+    case = submitted.json()
+    task = await site.api.task_for("e-2", case["id"])
+    ada = await site.signed_in("e-2")
+    linus = await site.signed_in("e-3")
+
+    for day, half, mark in [(start, "afternoon", "pm"), (end, "morning", "am")]:
+        await ada.goto(f"/team?month={day:%Y-%m}")
+        cell = ada.locator(f"tr:has-text('Linus') td.away[title*='{day.isoformat()}']")
+        await expect(cell.locator("span[aria-hidden=true]")).to_have_text(f"½{mark}")
+        await expect(cell).to_have_attribute(
+            "title", f"Linus: annual leave (pending), the {half} of {day.isoformat()}"
+        )
+    await expect(ada.locator(".legend")).to_contain_text("½am the morning · ½pm the afternoon")
+    period = f"{start.isoformat()} afternoon to {end.isoformat()} morning"
+    await ada.goto(f"/tasks/{task['id']}")
+    await expect(ada).to_have_title(f"Linus: annual leave {period} (2 days) · Backoffice")
+    await expect(ada.locator("h1")).to_have_text(f"Linus: annual leave {period} (2 days)")
+    await linus.goto(f"/requests/{case['id']}")
+    await expect(linus).to_have_title(f"Annual leave, {period} · Backoffice")
+
+
 async def test_every_page_fits_a_phone_screen_without_sideways_scrolling(site: Site) -> None:
     case = await site.api.pending("e-3", weeks_ahead(4))
     task = await site.api.task_for("e-2", case["id"])
