@@ -80,6 +80,18 @@ class LeavePeriod:
             halves[self.end] = Half.MORNING
         return halves
 
+    def text(self) -> str:
+        """``2027-07-05 to 2027-07-09``; with half days ``2027-07-05 afternoon to
+        2027-07-09 morning``; one day: ``2027-07-05``, or ``2027-07-05 morning``."""
+        taken = self.half_days()
+
+        def day(one: date) -> str:
+            return one.isoformat() + (f" {taken[one].value}" if one in taken else "")
+
+        if self.start == self.end:
+            return day(self.start)
+        return f"{day(self.start)} to {day(self.end)}"
+
     def day_fractions(self, calendar: WorkingCalendar) -> dict[date, Decimal]:
         """Each working day in the period with the share of it taken (1 or 0.5)."""
         fractions: dict[date, Decimal] = {}

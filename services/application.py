@@ -473,8 +473,8 @@ class BackofficeApplication(Application[UUID]):
             raise RuleViolation("no_approver", f"{request.requester_id} has no manager")
         due_at = profile.calendar.add_business_days(now, ESCALATION_BUSINESS_DAYS)
         title = (
-            f"{profile.name}: {request.leave_type} leave {request.start.isoformat()}"
-            f" to {request.end.isoformat()} ({_days(request.working_days)})"
+            f"{profile.name}: {request.leave_type} leave {request.period.text()}"
+            f" ({_days(request.working_days)})"
         )
         request.open_task(approval_task_id(case_id), title, [approver], due_at, meta)
         return Saved(request, self._save(request))

@@ -84,14 +84,8 @@ def halves(case: Period) -> dict[date, Half]:
 
 
 def period(case: Period) -> str:
-    """``2027-07-05 to 2027-07-09``; with half days ``2027-07-05 afternoon to 2027-07-09
-    morning``; one day: ``2027-07-05``, or ``2027-07-05 morning``."""
-    taken = halves(case)
-
-    def day(one: date) -> str:
-        return one.isoformat() + (f" {taken[one].value}" if one in taken else "")
-
-    return day(case.start) if case.start == case.end else f"{day(case.start)} to {day(case.end)}"
+    """As :meth:`LeavePeriod.text` words it: ``2027-07-05 afternoon to 2027-07-09``."""
+    return LeavePeriod(case.start, case.end, case.half_day_start, case.half_day_end).text()
 
 
 def days_of(count: Decimal) -> str:

@@ -143,6 +143,16 @@ def test_another_employees_leave_on_the_same_days_does_not_overlap(desk: LeaveDe
     assert desk.submit("ben", MONDAY, FRIDAY).case.status is LeaveStatus.PENDING
 
 
+def test_the_approvers_task_title_says_which_half_of_a_half_day(desk: LeaveDesk) -> None:
+    case_id = desk.submit("ada", MONDAY, date(2025, 6, 18), half_day_start=True).case.id
+
+    opened = desk.open_task(case_id)
+
+    assert only_task(opened.case).title == (
+        "Ada: annual leave 2025-06-16 afternoon to 2025-06-18 (2.5 days)"
+    )
+
+
 def test_two_half_days_on_the_same_date_are_accepted(desk: LeaveDesk) -> None:
     desk.submit("ada", MONDAY, half_day_start=True)
     desk.submit("ada", MONDAY, half_day_end=True, leave_type=LeaveType.UNPAID)
