@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.access import policy
@@ -156,10 +157,20 @@ E = TypeVar("E", EmployeeIn, DepartmentIn)
 
 
 def _with_path_id(body: E, path_id: str) -> E:
-    """The body with the path's id; 422 naming both when the body gives another."""
+    """The body with the path's id, held to the rules of an id as a body's is (validated
+    again, not copied in); 422 naming both when the body gives another."""
     if "id" in body.model_fields_set and body.id != path_id:
         raise ApiError(422, f"the body's id {body.id} is not the path's {path_id}", "id_mismatch")
-    return body.model_copy(update={"id": path_id})
+    given = body.model_dump(exclude_unset=True, by_alias=True)
+    try:
+        checked = type(body).model_validate({**given, "id": path_id})
+    except ValidationError as error:
+        raise RequestValidationError(error.errors()) from None
+    if checked.id != path_id:  # stripped: one id would have two spellings
+        raise ApiError(
+            422, "the id in the address must not begin or end with blanks", "invalid_request"
+        )
+    return checked
 
 
 class RoleIn(BaseModel):

@@ -103,6 +103,32 @@ async def test_a_body_naming_another_employee_than_the_path_is_refused_naming_bo
     assert recorded(admin) == before
 
 
+@pytest.mark.parametrize(
+    ("path_id", "detail"),
+    [
+        ("e-3%20", "the id in the address must not begin or end with blanks"),
+        ("e-9%0A", "the id in the address must not begin or end with blanks"),
+        ("e%099", "id: must not contain control characters"),
+        ("e" * 201, "id: String should have at most 200 characters"),
+    ],
+)
+async def test_an_id_in_the_address_is_held_to_the_rules_of_an_id_and_nothing_recorded(
+    admin: Api, path_id: str, detail: str
+) -> None:
+    before = recorded(admin)
+
+    employee = await put_linus(admin, LINUS, path_id)
+    department = await admin.http.put(
+        f"/api/directory/departments/{path_id}",
+        json={"name": "Operations", "cost_centre": "CC-9"},
+        headers=admin.headers("e-8"),
+    )
+
+    assert (employee.status_code, employee.json()["detail"]) == (422, detail)
+    assert (department.status_code, department.json()["detail"]) == (422, detail)
+    assert recorded(admin) == before
+
+
 async def test_a_manager_leaving_is_recorded_with_a_warning(admin: Api) -> None:
     leaves = (TODAY + timedelta(days=30)).isoformat()
     ada = {**LINUS, "name": "Ada", "email": "ada@example.com", "manager": "e-1"}
