@@ -11,7 +11,7 @@ import functools
 import random
 import time
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Concatenate, ParamSpec, TypeVar
@@ -259,7 +259,8 @@ class BackofficeApplication(Application[UUID]):
             employee = self.find_employee(employee_id)
             return False if employee is None else employee.profile.manager_id
 
-        chart = chart.with_recorded_end_dates(self.directory.current())
+        kept = chart.keeps_end_date
+        chart = chart.with_recorded_end_dates(self.directory.current())  # for the checks
         check_organisation(chart.employees, recorded_manager_of)
         check_directory(chart, self.directory.current())
         touched: list[tuple[str, Aggregate]] = []
@@ -271,7 +272,8 @@ class BackofficeApplication(Application[UUID]):
         for details in chart.departments or ():
             keep(f"department {details.department_id}", self._department(details, meta))
         for profile in chart.employees:
-            keep(f"employee {profile.employee_id}", self._employee(profile, meta))
+            employee = self._employee(profile, meta, keep_end_date=profile.employee_id in kept)
+            keep(f"employee {profile.employee_id}", employee)
         for role, members in sorted((chart.roles or {}).items()):
             keep(f"role {role}", self._role(role, members, meta))
         if chart.limits is not None:
@@ -296,10 +298,17 @@ class BackofficeApplication(Application[UUID]):
         self._save(*(aggregate for _name, aggregate in touched))
         return [name for name, _aggregate in touched]
 
-    def _employee(self, profile: EmployeeProfile, meta: Meta) -> Employee:
+    def _employee(
+        self, profile: EmployeeProfile, meta: Meta, *, keep_end_date: bool = False
+    ) -> Employee:
+        """``keep_end_date``: the last day as this employee's stream holds it, so that one
+        recorded since the directory was read is kept (the save's version check covers
+        the stream from here on)."""
         employee = self.find_employee(profile.employee_id)
         if employee is None:
             return Employee(profile.employee_id, profile.to_event_data(), meta)
+        if keep_end_date:
+            profile = replace(profile, end_date=employee.profile.end_date)
         employee.update(profile, meta)
         return employee
 

@@ -89,9 +89,8 @@ class DirectoryReader:
         what changed, the directory after against the directory before, and what that
         leaves to look at. (A change someone else records meanwhile shows too.)"""
         before = self.current()
-        chart = chart.with_recorded_end_dates(before)
-        check_delegations_on(chart, before, today)
-        record(chart)
+        check_delegations_on(chart.with_recorded_end_dates(before), before, today)
+        record(chart)  # which keeps the last days as the store holds them when it writes
         after = self.current()
         known = set(directory_warnings(before, today))
         return DirectoryChange(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
 from domain.employee import Employee, EmployeeProfile
 from domain.errors import RuleViolation
+from domain.organisation import OrganisationChart
 from services.application import BackofficeApplication
 from tests.unit.factories import LeaveDesk, data, meta, names, organisation, profile, refused
 
@@ -86,3 +88,22 @@ def test_load_events_carry_who_loaded_them(blank_app: BackofficeApplication) -> 
     recorded = list(blank_app.events.get(Employee.create_id("carl")))
     assert names(recorded) == ["Registered"]
     assert data(recorded[0])["meta"] == command
+
+
+def test_a_last_day_recorded_meanwhile_is_kept_by_a_change_that_leaves_end_date_out(
+    desk: LeaveDesk,
+) -> None:
+    app = desk.app
+    ada = app.profile("ada")
+    chart = OrganisationChart(
+        employees=[replace(ada, name="Ada L.")], keeps_end_date=frozenset({"ada"})
+    )
+
+    def record(given: OrganisationChart) -> object:
+        # Another administrator records Ada's last day between the read and the write.
+        app.put_employee(replace(ada, end_date=date(2025, 6, 30)), meta("other-admin"))
+        return app.load_directory(given, meta("admin"))
+
+    app.directory.change(chart, date(2025, 6, 2), record)
+
+    assert (app.profile("ada").name, app.profile("ada").end_date) == ("Ada L.", date(2025, 6, 30))
