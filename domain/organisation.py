@@ -203,15 +203,19 @@ def directory_warnings(directory: Directory, today: date) -> list[str]:
         profile = None if employee_id is None else people.get(employee_id)
         return None if profile is None else profile.end_date
 
+    reports_of: dict[str, list[EmployeeProfile]] = {}
+    for profile in people.values():
+        if profile.manager_id is not None:
+            reports_of.setdefault(profile.manager_id, []).append(profile)
     warnings = []
     for employee_id in sorted(people):
         end = last_day(employee_id)
+        if end is None:
+            continue
         reports = sorted(
             other.employee_id
-            for other in people.values()
-            if other.manager_id == employee_id
-            and end is not None
-            and (other.end_date is None or other.end_date > end)
+            for other in reports_of.get(employee_id, ())
+            if other.end_date is None or other.end_date > end
         )
         if reports:
             warnings.append(
