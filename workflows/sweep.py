@@ -28,5 +28,7 @@ class LeaversTasksSweepWorkflow:
             TaskActivities.tell_cases_whose_deciders_left,
             SweepDay(today=workflow.now().date()),
             start_to_close_timeout=timedelta(minutes=10),
+            # Tried again for an hour at most: the next day's sweep tries afresh.
+            schedule_to_close_timeout=timedelta(hours=1),
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
         )

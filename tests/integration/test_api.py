@@ -14,17 +14,24 @@ from urllib.parse import quote
 import httpx
 import jwt
 import pytest
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleSpec,
+    ScheduleState,
+)
 
 from api.app import create_app
 from api.auth import issue_token
 from api.leave_requests import submission_case_id
-from backoffice.schedules import ensure_schedules
+from backoffice.schedules import SWEEP_TIMEOUT, ensure_schedules, sweep_schedule_id
 from backoffice.settings import Settings
 from domain.meta import Meta
 from services.application import Saved
 from tests.integration.api_conftest import Api, weeks_ahead, working_days
 from workflows.messages import DATA_CONVERTER
+from workflows.sweep import LeaversTasksSweepWorkflow
 
 TODAY = datetime.now(UTC).date()
 
@@ -934,3 +941,30 @@ async def test_a_bulk_decision_reports_a_task_it_could_not_confirm_and_goes_on(
     assert response.status_code == 200
     results = response.json()["results"]
     assert [(r["outcome"], r["status"]) for r in results] == [("failed", 503), ("refused", 404)]
+
+
+async def test_a_sweep_schedule_made_by_an_earlier_version_is_brought_up_to_date_kept_paused(
+    api: Api,
+) -> None:
+    task_queue = api.context.settings.task_queue
+    client = api.context.client
+    earlier = Schedule(
+        action=ScheduleActionStartWorkflow(
+            LeaversTasksSweepWorkflow.run, id=f"sweep-{task_queue}", task_queue=task_queue
+        ),
+        spec=ScheduleSpec(cron_expressions=["0 3 * * *"]),
+        state=ScheduleState(paused=True, note="paused by an operator"),
+    )
+    stale = await client.create_schedule(sweep_schedule_id(task_queue), earlier)
+    try:
+        await ensure_schedules(client, task_queue)
+        described = await stale.describe()
+    finally:
+        await stale.delete()
+
+    action = described.schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    assert action.execution_timeout == SWEEP_TIMEOUT
+    [calendar] = described.schedule.spec.calendars
+    assert (calendar.hour[0].start, calendar.minute[0].start) == (0, 10)
+    assert described.schedule.state.paused is True
