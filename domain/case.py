@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from eventsourcing.domain import event
 
@@ -21,6 +22,14 @@ from domain.meta import Meta
 class Decision(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
+
+
+class TaskDeciders(NamedTuple):
+    """An open task as the sweep of leavers' tasks sees it: whose case, and who may
+    decide it (its assignees and whoever it was escalated to)."""
+
+    requester_id: str
+    deciders: list[str]
 
 
 OVERDUE = "overdue"

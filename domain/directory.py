@@ -16,7 +16,7 @@ directory now, or as it was at any instant (fold the events up to it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -376,6 +376,27 @@ class Directory:
     def nearest_manager_still_here(self, employee_id: str, day: date) -> str | None:
         """The nearest manager up the chain who has not left by ``day``; None if none."""
         return next((m for m in self.managers_of(employee_id) if not self._has_left(m, day)), None)
+
+    def escalation_targets(
+        self, people: Iterable[str], deciders: Collection[str], requester_id: str, day: date
+    ) -> list[str]:
+        """Whom a task goes up to: above each of ``people``, the nearest manager still here
+        on ``day``; where that gives nobody, the requester's nearest (their chain may have
+        changed since the task was given). Never the requester, nor one of ``deciders``
+        (who may decide it already)."""
+
+        def fits(manager: str | None) -> bool:
+            return manager is not None and manager != requester_id and manager not in deciders
+
+        targets: list[str] = []
+        for person in people:
+            manager = self.nearest_manager_still_here(person, day)
+            if manager is not None and fits(manager) and manager not in targets:
+                targets.append(manager)
+        fallback = self.nearest_manager_still_here(requester_id, day)
+        if not targets and fallback is not None and fits(fallback):
+            targets.append(fallback)
+        return targets
 
     def has_reports(self, employee_id: str) -> bool:
         return any(profile.manager_id == employee_id for profile in self.employees.values())

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import NamedTuple, cast
 from uuid import UUID
 
+from domain.case import TaskDeciders
 from projections.base import PreparedProjection, utc_text
 from projections.database import Cursor, Row
 from projections.events import (
@@ -134,16 +135,18 @@ def _apply(cases: Lookup, tasks: TableRows[InboxRow], event: object) -> None:
             tasks.group((_case(event), event.task_id)).clear()
 
 
-def deciders_of_open_tasks(cursor: Cursor) -> dict[tuple[UUID, str, str], list[str]]:
-    """Every open task, as (case, task, process), with everyone who may decide it."""
-    deciders: dict[tuple[UUID, str, str], list[str]] = {}
+def deciders_of_open_tasks(cursor: Cursor) -> dict[tuple[UUID, str, str], TaskDeciders]:
+    """Every open task, as (case, task, process), with its requester and everyone who
+    may decide it."""
+    tasks: dict[tuple[UUID, str, str], TaskDeciders] = {}
     rows = cursor.execute(
-        "SELECT case_id, task_id, process, assignee_id FROM inbox"
+        "SELECT case_id, task_id, process, requester_id, assignee_id FROM inbox"
         " ORDER BY case_id, task_id, assignee_id"
     ).fetchall()
-    for case_id, task_id, process, assignee_id in rows:
-        deciders.setdefault((UUID(case_id), task_id, process), []).append(assignee_id)
-    return deciders
+    for case_id, task_id, process, requester_id, assignee_id in rows:
+        key = (UUID(case_id), task_id, process)
+        tasks.setdefault(key, TaskDeciders(requester_id, [])).deciders.append(assignee_id)
+    return tasks
 
 
 def open_tasks(cursor: Cursor, assignee_id: str) -> list[InboxTask]:

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import psycopg
 
+from domain.case import TaskDeciders
 from domain.employee import EmployeeProfile
 from projections import (
     audit_log,
@@ -117,7 +118,7 @@ class ReadModels:
         with self._read() as cursor:
             return inbox.open_tasks(cursor, assignee_id)
 
-    def deciders_of_open_tasks(self) -> dict[tuple[UUID, str, str], list[str]]:
+    def deciders_of_open_tasks(self) -> dict[tuple[UUID, str, str], TaskDeciders]:
         with self._read() as cursor:
             return inbox.deciders_of_open_tasks(cursor)
 

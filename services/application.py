@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import random
 import time
-from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -22,7 +22,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from domain.base import one_instant
-from domain.case import DECIDERS_LEFT, OVERDUE, Decision
+from domain.case import DECIDERS_LEFT, OVERDUE, Decision, TaskDeciders
 from domain.directory import (
     FROM_API,
     FROM_FILE,
@@ -495,58 +495,53 @@ class BackofficeApplication(Application[UUID]):
         """Add the assignees' managers (the nearest above each who has not left by
         ``now``) to an overdue task; nothing if there is nobody above."""
         request = self.leave_request(case_id, for_update=True)
-        if request.task(task_id).is_open:  # not decided (or withdrawn) while it fell due
-            self._escalate(request, task_id, now, meta, OVERDUE)
+        task = request.task(task_id)
+        if task.is_open:  # not decided (or withdrawn) while it fell due
+            self._escalate(request, task_id, task.assignees, now, meta, OVERDUE)
         return Saved(request, self._save(request))
 
     @command
     def reroute_approval_task(
         self, case_id: UUID, task_id: str, now: datetime, meta: Meta
     ) -> Saved:
-        """If everyone who may decide the task has left by ``now``, add the assignees'
-        nearest managers who have not; nothing otherwise, or if nobody above is left."""
+        """If everyone who may decide the task has left by ``now``, send it up as
+        :meth:`tasks_to_send_up` would choose it; nothing otherwise."""
         request = self.leave_request(case_id, for_update=True)
         task = request.task(task_id)
-        if task.is_open and all(self.profile(p).has_left_by(now.date()) for p in task.eligible):
-            self._escalate(request, task_id, now, meta, DECIDERS_LEFT)
+        directory = self.directory.current()
+        if task.is_open and all(_gone(directory, p, now.date()) for p in task.eligible):
+            self._escalate(request, task_id, task.eligible, now, meta, DECIDERS_LEFT)
         return Saved(request, self._save(request))
 
-    def tasks_to_send_up(self, deciders: Mapping[K, Collection[str]], today: date) -> list[K]:
-        """Of open tasks, each given with who may decide it (as the inbox knows them),
-        those that nobody still employed on ``today`` may decide, and that a manager
-        above who has not left could take (:meth:`reroute_approval_task` does it).
-        Someone the directory does not know counts as still here. One read of the
-        directory for all of them."""
+    def tasks_to_send_up(self, tasks: Mapping[K, TaskDeciders], today: date) -> list[K]:
+        """Of open tasks (as the inbox knows them), those that nobody still employed on
+        ``today`` may decide, and that a manager still here could take, by the rule
+        :meth:`reroute_approval_task` applies. Someone the directory does not know counts
+        as still here. One read of the directory for all of them."""
         directory = self.directory.current()
-
-        def gone(person: str) -> bool:
-            profile = directory.employees.get(person)
-            return profile is not None and profile.has_left_by(today)
-
-        chosen = []
-        for task, people in deciders.items():
-            if not all(gone(person) for person in people):
-                continue
-            above = {directory.nearest_manager_still_here(p, today) for p in people}
-            if above - {None, *people}:
-                chosen.append(task)
-        return chosen
+        return [
+            key
+            for key, (requester_id, deciders) in tasks.items()
+            if all(_gone(directory, person, today) for person in deciders)
+            and directory.escalation_targets(deciders, deciders, requester_id, today)
+        ]
 
     def _escalate(
-        self, request: LeaveRequest, task_id: str, now: datetime, meta: Meta, because: str
+        self,
+        request: LeaveRequest,
+        task_id: str,
+        above: Iterable[str],
+        now: datetime,
+        meta: Meta,
+        because: str,
     ) -> None:
-        """Add, for each assignee, the nearest manager above who has not left by ``now``
-        and may not decide it already."""
+        """Send the task up from ``above`` (:meth:`Directory.escalation_targets`)."""
         task = request.task(task_id)
-        above = [
-            manager
-            for assignee in task.assignees
-            if (manager := self.approver_of(self.profile(assignee), now.date())) is not None
-            and manager not in task.eligible
-            and manager != request.requester_id
-        ]
-        if above:
-            request.escalate_task(task_id, above, meta, because=because)
+        to = self.directory.current().escalation_targets(
+            above, task.eligible, request.requester_id, now.date()
+        )
+        if to:
+            request.escalate_task(task_id, to, meta, because=because)
 
     @command
     def decide_leave_request(
@@ -637,6 +632,12 @@ def _by_process(limits: Iterable[Limit], recorded: Directory) -> dict[str, list[
     for limit in limits:
         by_process.setdefault(limit.process, []).append(limit)
     return by_process
+
+
+def _gone(directory: Directory, employee_id: str, day: date) -> bool:
+    """Whether ``employee_id`` has left by ``day`` (someone unknown has not)."""
+    profile = directory.employees.get(employee_id)
+    return profile is not None and profile.has_left_by(day)
 
 
 def _days(count: Decimal) -> str:

@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from domain.base import IdempotentAggregate
-from domain.case import Decision
+from domain.case import Decision, TaskDeciders
 from domain.errors import Conflict, NotAllowed, NotFound, RuleViolation
 from domain.leave import LeaveType
 from domain.leave_account import Balance, LeaveAccount
@@ -558,10 +558,10 @@ def test_the_tasks_to_send_up_are_those_whose_deciders_have_all_left_with_someon
     desk.app.put_employee(profile("tom", manager_id="ada"), meta("admin"))
     desk.app.put_employee(profile("mia", "carl", end_date=date(2025, 6, 1)), meta("admin"))
     open_tasks = {
-        "mia's": ["mia"],
-        "ada's": ["ada"],
-        "mia's, escalated to carl": ["mia", "carl"],
-        "someone unknown's": ["zoe"],
+        "mia's": TaskDeciders("ada", ["mia"]),
+        "ada's": TaskDeciders("tom", ["ada"]),
+        "mia's, escalated to carl": TaskDeciders("ada", ["mia", "carl"]),
+        "someone unknown's": TaskDeciders("ada", ["zoe"]),
     }
 
     chosen = desk.app.tasks_to_send_up(open_tasks, today=date(2025, 6, 2))
@@ -570,6 +570,35 @@ def test_the_tasks_to_send_up_are_those_whose_deciders_have_all_left_with_someon
     nobody_above = desk.app.tasks_to_send_up(open_tasks, today=date(2025, 6, 2))
 
     assert (chosen, before_she_left, nobody_above) == (["mia's"], [], [])
+
+
+def test_after_a_reorganisation_a_leavers_task_goes_to_the_requesters_manager_never_to_them(
+    desk: LeaveDesk,
+) -> None:
+    # Tom's task goes to Ada; then Tom moves under Carl, Ada under Tom, and Ada leaves:
+    # above Ada there is only Tom himself, who may not decide his own request.
+    desk.app.put_employee(profile("tom", manager_id="ada"), meta("admin"))
+    case_id = desk.submit("tom", MONDAY).case.id
+    desk.open_task(case_id)
+    desk.app.put_employee(profile("tom", manager_id="carl"), meta("admin"))
+    desk.app.put_employee(profile("ada", "tom", end_date=date(2025, 6, 2)), meta("admin"))
+
+    chosen = desk.app.tasks_to_send_up({"tom's": TaskDeciders("tom", ["ada"])}, date(2025, 6, 3))
+    saved = desk.reroute(case_id, now=MONDAY_MORNING + timedelta(days=1))
+
+    assert chosen == ["tom's"]
+    assert only_task(saved.case).eligible == ["ada", "carl"]
+
+
+def test_a_task_whose_deciders_left_with_nobody_above_but_the_requester_is_not_chosen(
+    desk: LeaveDesk,
+) -> None:
+    desk.app.put_employee(profile("tom", manager_id=None), meta("admin"))
+    desk.app.put_employee(profile("ada", "tom", end_date=date(2025, 6, 2)), meta("admin"))
+
+    chosen = desk.app.tasks_to_send_up({"tom's": TaskDeciders("tom", ["ada"])}, date(2025, 6, 3))
+
+    assert chosen == []
 
 
 def test_an_overdue_escalation_says_so(desk: LeaveDesk) -> None:
