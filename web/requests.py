@@ -1,10 +1,10 @@
 """My requests: their status, my balance, the form to ask for leave, and each request's
-page, from which its requester withdraws or cancels it."""
+page, from which its requester withdraws or cancels it (and HR cancels it, saying why)."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -16,11 +16,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api.access import policy
 from api.context import ApiContext
 from api.days import days_as_number
 from api.employees import get_leave_balance
 from api.errors import ApiError, not_found
-from api.history import case_history
+from api.history import HistoryEntryOut, case_history
 from api.leave_requests import (
     cancel_leave_request,
     get_leave_request,
@@ -28,10 +29,17 @@ from api.leave_requests import (
     submit_leave_request,
     withdraw_leave_request,
 )
-from api.schemas import LeaveBalanceOut, LeaveRequestIn, LeaveRequestOut, LeaveRequestSummary
+from api.schemas import (
+    CancelIn,
+    LeaveBalanceOut,
+    LeaveRequestIn,
+    LeaveRequestOut,
+    LeaveRequestSummary,
+)
 from domain.errors import DomainError
 from domain.leave import LeavePeriod, LeaveType
 from domain.leave_request import check_cancel, check_withdraw
+from domain.policy import HR
 from services.credentials import Session
 from web.rendering import (
     as_api_error,
@@ -162,26 +170,50 @@ def working_days(
     return JSONResponse({"working_days": days_as_number(days)})
 
 
+REASON_ON_THE_FORM = "given on the form"
+"""What stands for HR's reason when the page asks whether HR may cancel: the form asks
+for it, and the route refuses the form sent without one."""
+REASON_REQUIRED = "Say why you cancel this leave: the reason is recorded and shown to {name}."
+"""The page's words for ``reason_required`` (the API's name the requester by id)."""
+
+
 def _request_view(context: ApiContext, employee_id: str, case_id: UUID) -> dict[str, Any]:
     """The case, and whether its rules let the caller withdraw or cancel it now (as the
-    workflow's validator will check them); ApiError 404 for a case they may not see."""
+    workflow's validator will check them); ApiError 404 for a case they may not see.
+    ``cancel_by_hr``: the caller would cancel as HR, so the form asks why (the API's
+    own test: someone else's leave, and the caller holds the role)."""
     case = get_leave_request(case_id, employee_id, context)
     today = datetime.now(UTC).date()
+    by_hr = employee_id != case.requester_id and policy(context).has_role(employee_id, HR)
+    reason = REASON_ON_THE_FORM if by_hr else None
     return {
         "case": case,
         "may_withdraw": _allowed(check_withdraw, case.status, case.requester_id, employee_id),
         "may_cancel": _allowed(
-            check_cancel, case.status, case.requester_id, case.start, employee_id, today
+            check_cancel,
+            case.status,
+            case.requester_id,
+            case.start,
+            employee_id,
+            today,
+            reason=reason,
+            by_hr=by_hr,
         ),
+        "cancel_by_hr": by_hr,
     }
 
 
-def _allowed(rule: Callable[..., None], *facts: Any) -> bool:
+def _allowed(rule: Callable[..., None], *facts: Any, **options: Any) -> bool:
     try:
-        rule(*facts)
+        rule(*facts, **options)
     except DomainError:
         return False
     return True
+
+
+def _cancellation(history: list[HistoryEntryOut]) -> HistoryEntryOut | None:
+    """The case's cancellation, if it was cancelled: who, whether as HR, and why."""
+    return next((entry for entry in reversed(history) if entry.type == "Cancelled"), None)
 
 
 async def _request_page(
@@ -192,9 +224,10 @@ async def _request_page(
     *,
     errors: dict[str, str] | None = None,
     status: int = 200,
+    reason: str = "",
 ) -> Response:
     """The request's page; the "not found" page for a request the caller may not see (or
-    an address that names none)."""
+    an address that names none). ``reason``: what HR wrote on the cancel form, to keep."""
     context: ApiContext = request.app.state.context
     found = case_id_in(case_id)
     if found is None:
@@ -217,8 +250,10 @@ async def _request_page(
         section="requests",
         **view,
         history=history.items,
+        cancellation=_cancellation(history.items),
         people=people,
         errors=errors or {},
+        reason=reason,
         form_key=secrets.token_urlsafe(16),
     )
 
@@ -235,11 +270,6 @@ async def action_address(case_id: str) -> RedirectResponse:
     return RedirectResponse(f"/requests/{quote(case_id, safe='')}", status_code=303)
 
 
-Action = Callable[[UUID, str, ApiContext, str | None], Awaitable[LeaveRequestOut]]
-ACTIONS: dict[str, Action] = {"withdraw": withdraw_leave_request, "cancel": cancel_leave_request}
-"""What a request's buttons do, by the last part of the address they post to."""
-
-
 @router.post("/requests/{case_id}/withdraw")
 @router.post("/requests/{case_id}/cancel")
 async def act(
@@ -249,23 +279,51 @@ async def act(
     case_id: str,
     csrf_token: FormText = None,
     form_key: FormText = None,
+    reason: FormText = None,
 ) -> Response:
     """Withdraw or cancel through the API's own route: its checks are the only ones, and
-    a refusal is kept for the auditors as the API keeps it, and shown beside the button."""
+    a refusal is kept for the auditors as the API keeps it, and shown beside the button
+    (beside the reason, when it is the reason HR must give that is refused)."""
     check_csrf(session, csrf_token)
     name = request.url.path.rsplit("/", 1)[1]
     context: ApiContext = request.app.state.context
     key = f"{form_key}:{name}" if form_key else None  # a double click acts once
     found = case_id_in(case_id)
+    typed = reason or ""
+    body: CancelIn | None = None
+    if name == "cancel":
+        try:
+            body = CancelIn.model_validate({"reason": typed.strip() or None})
+        except ValidationError as error:
+            errors = field_errors(error, ["reason"])
+            return await _request_page(
+                request, web, session, case_id, errors=errors, status=422, reason=typed
+            )
     try:
         if found is None:
             raise not_found("leave request")
-        await ACTIONS[name](found, session.employee_id, context, key)
+        if name == "withdraw":
+            await withdraw_leave_request(found, session.employee_id, context, key)
+        else:
+            await cancel_leave_request(found, session.employee_id, context, key, body)
     except (ApiError, DomainError) as error:
         refused = as_api_error(error)
         if refused.status == 404:
             return await page(request, web, session, "refused.html", status=404, reason="not_found")
+        errors = {name: refused.detail}
+        if refused.rule == "reason_required" and found is not None:
+            errors = {"reason": await _reason_required(context, found)}
         return await _request_page(
-            request, web, session, case_id, errors={name: refused.detail}, status=refused.status
+            request, web, session, case_id, errors=errors, status=refused.status, reason=typed
         )
     return RedirectResponse(f"/requests/{quote(case_id, safe='')}", status_code=303)
+
+
+async def _reason_required(context: ApiContext, case_id: UUID) -> str:
+    """``reason_required`` in the page's words, naming the requester by name."""
+
+    def requester_name() -> str:
+        requester = context.application.leave_request(case_id).requester_id
+        return names(context, [requester])[requester]
+
+    return REASON_REQUIRED.format(name=await run_in_threadpool(requester_name))

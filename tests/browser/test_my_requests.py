@@ -1,6 +1,6 @@
 """Following one's own requests in the browser: from My requests to each request's page,
 who must decide it, the decision and its comment, and withdrawing or cancelling it
-through the API's own path (its rules, its refusals)."""
+through the API's own path (its rules, its refusals); HR cancelling someone's leave."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 
 from playwright.async_api import Page, Response, expect
 
+from domain.meta import Meta
 from tests.browser.conftest import PHONE, Site
 from tests.integration.api_conftest import weeks_ahead
 
@@ -84,6 +85,7 @@ async def test_approved_leave_that_has_not_started_is_cancelled_from_its_page(
     await open_from_my_requests(linus, case["id"])
     await expect(linus.locator("#decided")).to_contain_text("Approved")
     await expect(linus.locator("button:has-text('Withdraw')")).to_have_count(0)
+    await expect(linus.locator("#cancel-reason")).to_have_count(0)  # no reason asked
     await click_and_answer(linus, "button:has-text('Cancel')")
 
     await expect(linus.locator("#case-status")).to_have_text("cancelled")
@@ -91,6 +93,64 @@ async def test_approved_leave_that_has_not_started_is_cancelled_from_its_page(
     assert await status_of(site, case["id"]) == "cancelled"
     await linus.goto("/requests")
     await expect(linus.locator(f"#balance-{start.year} .remaining")).to_have_text("30")
+
+
+def make_hr(site: Site, employee_id: str) -> None:
+    site.api.context.application.set_role_members(
+        "hr", [employee_id], Meta("e-1", f"hr-is-{employee_id}", "tests")
+    )
+
+
+async def test_hr_cancels_someone_s_approved_leave_from_its_page_saying_why(site: Site) -> None:
+    make_hr(site, "e-5")
+    case = await site.api.approved("e-3", weeks_ahead(5))
+    ken = await site.signed_in("e-5")
+    await ken.goto(f"/requests/{case['id']}")
+    await expect(ken.locator("button:has-text('Withdraw')")).to_have_count(0)
+
+    without_reason = await click_and_answer(ken, "button:has-text('Cancel')")
+
+    assert without_reason.status == 422
+    await expect(ken.locator("#cancel-reason-error")).to_have_text(
+        "Say why you cancel this leave: the reason is recorded and shown to Linus."
+    )
+    await expect(ken.locator("#cancel-reason")).to_have_attribute("aria-invalid", "true")
+    assert await status_of(site, case["id"]) == "approved"
+    await ken.fill("#cancel-reason", "leaves the company before then")
+    cancelled = await click_and_answer(ken, "button:has-text('Cancel')")
+
+    assert cancelled.status == 200 and ken.url.endswith(f"/requests/{case['id']}")
+    await expect(ken.locator("#case-status")).to_have_text("cancelled")
+    await expect(ken.locator("#closed")).to_have_text(
+        re.compile(r"Cancelled by HR \(Ken\): “leaves the company before then”")
+    )
+    await expect(ken.locator("button:has-text('Cancel')")).to_have_count(0)
+    seen = (await site.api.get("e-3", f"/api/leave-requests/{case['id']}")).json()
+    assert (seen["status"], seen["closing_reason"]) == (
+        "cancelled",
+        "leaves the company before then",
+    )
+    linus = await site.signed_in("e-3")
+    await linus.goto(f"/requests/{case['id']}")
+    await expect(linus.locator("#closed")).to_have_text(
+        re.compile(r"Cancelled by HR \(Ken\): “leaves the company before then”")
+    )
+
+
+async def test_only_hr_is_offered_to_cancel_someone_else_s_leave(site: Site) -> None:
+    make_hr(site, "e-5")
+    case = await site.api.approved("e-3", weeks_ahead(5))
+    pending = await site.api.pending("e-4", weeks_ahead(7))
+    ada = await site.signed_in("e-2")  # Linus's manager, not HR
+    ken = await site.signed_in("e-5")
+
+    await ada.goto(f"/requests/{case['id']}")
+    await ken.goto(f"/requests/{pending['id']}")
+
+    await expect(ada.locator("#case-status")).to_have_text("approved")
+    await expect(ada.locator("form.case-action")).to_have_count(0)
+    await expect(ken.locator("#case-status")).to_have_text("pending")
+    await expect(ken.locator("form.case-action")).to_have_count(0)
 
 
 async def test_a_withdrawal_refused_since_the_page_was_shown_says_why_beside_the_button(
