@@ -11,8 +11,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.service import RPCError
 
 from api.access import policy
 from api.context import ApiContext
@@ -25,13 +23,21 @@ from domain.case import Decision
 from domain.errors import DomainError
 from services.application import case_id_of_task
 from services.credentials import Session
-from web.rendering import as_api_error, field_errors, names, page, people_of_case
+from web.rendering import (
+    NOT_ANSWERING,
+    RETRY_LATER,
+    TEMPORAL_ERRORS,
+    as_api_error,
+    field_errors,
+    names,
+    page,
+    people_of_case,
+)
 from web.session import Context, SignedIn, Web, check_csrf
 
 router = APIRouter(include_in_schema=False)
 
 FormText = Annotated[str | None, Form()]
-NOT_ANSWERING = "The workflow service is not answering; try again in a minute."
 
 
 def _inbox(context: ApiContext, employee_id: str) -> tuple[list[InboxTaskOut], dict[str, str]]:
@@ -251,7 +257,7 @@ async def decide(
     key = f"{form_key}:{body.decision}" if form_key else None
     try:
         await decide_task(task_id, body, session.employee_id, context, key)
-    except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
+    except TEMPORAL_ERRORS as error:
         if not temporal_unavailable(error):
             raise
         # The decision may or may not have reached the workflow: the same form's key
@@ -265,7 +271,7 @@ async def decide(
             comment=comment or "",
             status=503,
             form_key=form_key,
-            headers={"Retry-After": "60"},
+            headers=RETRY_LATER,
         )
     except (ApiError, DomainError) as error:
         refused = as_api_error(error)

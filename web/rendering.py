@@ -12,6 +12,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
 
 from api.access import policy
 from api.context import ApiContext
@@ -35,6 +37,13 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 """Pages load nothing from elsewhere, are never framed, and are not kept in caches."""
+
+TEMPORAL_ERRORS = (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError)
+"""What Temporal's client raises; ``api.errors.temporal_unavailable`` tells whether it
+says Temporal did not answer (a form's page then says so) or something else failed."""
+NOT_ANSWERING = "The workflow service is not answering; try again in a minute."
+RETRY_LATER = {"Retry-After": "60"}
+"""The headers of a form's page answered 503 because Temporal did not answer."""
 
 FIELD_OF_RULE = {
     "end_before_start": "end",

@@ -20,7 +20,7 @@ from api.access import policy
 from api.context import ApiContext
 from api.days import days_as_number
 from api.employees import get_leave_balance
-from api.errors import ApiError, not_found
+from api.errors import ApiError, not_found, temporal_unavailable
 from api.history import HistoryEntryOut, case_history
 from api.leave_requests import (
     cancel_leave_request,
@@ -42,6 +42,9 @@ from domain.leave_request import check_cancel, check_withdraw
 from domain.policy import HR
 from services.credentials import Session
 from web.rendering import (
+    NOT_ANSWERING,
+    RETRY_LATER,
+    TEMPORAL_ERRORS,
     as_api_error,
     case_id_in,
     field_errors,
@@ -78,7 +81,12 @@ async def _requests_page(
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
+    form_key: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
+    """My requests; ``values``, ``errors``: the form as sent and what was wrong with it.
+    ``form_key``: the key of the form sent, to keep, so that sending it again cannot ask
+    twice."""
     context: ApiContext = request.app.state.context
     requests, balances = await run_in_threadpool(_mine, context, session.employee_id)
     return await page(
@@ -87,13 +95,14 @@ async def _requests_page(
         session,
         "requests.html",
         status=status,
+        headers=headers,
         section="requests",
         requests=requests,
         balances=balances,
         leave_types=list(LeaveType),
         values=values or {"type": LeaveType.ANNUAL.value},
         errors=errors or {},
-        form_key=secrets.token_urlsafe(16),
+        form_key=form_key or secrets.token_urlsafe(16),
     )
 
 
@@ -135,6 +144,21 @@ async def ask_for_leave(
         )
     try:
         await submit_leave_request(body, session.employee_id, context, Response(), form_key)
+    except TEMPORAL_ERRORS as error:
+        if not temporal_unavailable(error):
+            raise
+        # The request may or may not have reached the workflow: the same form's key
+        # again lets a retry find the case it made rather than make a second.
+        return await _requests_page(
+            request,
+            web,
+            session,
+            values=values,
+            errors={"form": NOT_ANSWERING},
+            status=503,
+            form_key=form_key,
+            headers=RETRY_LATER,
+        )
     except ApiError as refused:
         return await _requests_page(
             request,
@@ -225,9 +249,12 @@ async def _request_page(
     errors: dict[str, str] | None = None,
     status: int = 200,
     reason: str = "",
+    form_key: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     """The request's page; the "not found" page for a request the caller may not see (or
-    an address that names none). ``reason``: what HR wrote on the cancel form, to keep."""
+    an address that names none). ``reason``: what HR wrote on the cancel form, and
+    ``form_key``: the key of the form sent, to keep."""
     context: ApiContext = request.app.state.context
     found = case_id_in(case_id)
     if found is None:
@@ -247,6 +274,7 @@ async def _request_page(
         session,
         "request.html",
         status=status,
+        headers=headers,
         section="requests",
         **view,
         history=history.items,
@@ -254,7 +282,7 @@ async def _request_page(
         people=people,
         errors=errors or {},
         reason=reason,
-        form_key=secrets.token_urlsafe(16),
+        form_key=form_key or secrets.token_urlsafe(16),
     )
 
 
@@ -306,6 +334,23 @@ async def act(
             await withdraw_leave_request(found, session.employee_id, context, key)
         else:
             await cancel_leave_request(found, session.employee_id, context, key, body)
+    except TEMPORAL_ERRORS as error:
+        if not temporal_unavailable(error):
+            raise
+        # It may or may not have reached the workflow. Sent again with the same form's
+        # key it acts once: the first attempt's answer, or the rule naming what the
+        # request has become once its workflow has ended.
+        return await _request_page(
+            request,
+            web,
+            session,
+            case_id,
+            errors={name: NOT_ANSWERING},
+            status=503,
+            reason=typed,
+            form_key=form_key,
+            headers=RETRY_LATER,
+        )
     except (ApiError, DomainError) as error:
         refused = as_api_error(error)
         if refused.status == 404:

@@ -226,3 +226,77 @@ async def test_an_address_that_names_no_request_or_task_shows_the_not_found_page
 
     assert [answer.status if answer else None for answer in answers] == [404, 404, 404]
     await expect(linus).to_have_title(re.compile("^Not found"))
+
+
+NOT_ANSWERING = "The workflow service is not answering; try again in a minute."
+
+
+async def test_a_withdrawal_while_the_workflow_service_is_not_answering_shows_the_page(
+    site: Site,
+) -> None:
+    case = await site.api.pending("e-3", weeks_ahead(4))
+    await site.api.task_for("e-2", case["id"])
+
+    async with site.behind_relay() as (relayed, temporal):
+        linus = await relayed.signed_in("e-3")
+        await linus.goto(f"/requests/{case['id']}")
+        form_key = await linus.locator("input[name=form_key]").first.input_value()
+        await temporal.cut()
+        answer = await click_and_answer(linus, "button:has-text('Withdraw')")
+
+        assert answer.status == 503
+        assert answer.headers.get("retry-after") == "60"
+        await expect(linus.locator("#case-status")).to_have_text("pending")
+        await expect(linus.locator("#withdraw-error")).to_have_text(NOT_ANSWERING)
+        await expect(linus.locator("button:has-text('Withdraw')")).to_be_visible()
+        # The same key again, as a double click keeps it: sent again, it acts once.
+        await expect(linus.locator("input[name=form_key]").first).to_have_value(form_key)
+    assert await status_of(site, case["id"]) == "pending"
+
+
+async def test_hr_s_cancellation_while_the_workflow_service_is_not_answering_keeps_the_reason(
+    site: Site,
+) -> None:
+    make_hr(site, "e-5")
+    case = await site.api.approved("e-3", weeks_ahead(5))
+
+    async with site.behind_relay() as (relayed, temporal):
+        ken = await relayed.signed_in("e-5")
+        await ken.goto(f"/requests/{case['id']}")
+        await ken.fill("#cancel-reason", "leaves the company before then")
+        await temporal.cut()
+        answer = await click_and_answer(ken, "button:has-text('Cancel')")
+
+        assert answer.status == 503
+        assert answer.headers.get("retry-after") == "60"
+        await expect(ken.locator("#cancel-error")).to_have_text(NOT_ANSWERING)
+        await expect(ken.locator("#cancel-reason")).to_have_value("leaves the company before then")
+        await expect(ken.locator("button:has-text('Cancel')")).to_be_visible()
+    assert await status_of(site, case["id"]) == "approved"
+
+
+async def test_asking_for_leave_while_the_workflow_service_is_not_answering_keeps_the_form(
+    site: Site,
+) -> None:
+    start, end = weeks_ahead(4)
+
+    async with site.behind_relay() as (relayed, temporal):
+        linus = await relayed.signed_in("e-3")
+        await linus.goto("/requests")
+        await linus.fill("#start", start.isoformat())
+        await linus.fill("#end", end.isoformat())
+        await linus.fill("#reason", "family visit")
+        form_key = await linus.locator("#leave-form input[name=form_key]").input_value()
+        await temporal.cut()
+        answer = await click_and_answer(linus, "text=Send the request")
+
+        assert answer.status == 503
+        assert answer.headers.get("retry-after") == "60"
+        await expect(linus.locator("#form-error")).to_have_text(NOT_ANSWERING)
+        await expect(linus.locator("#start")).to_have_value(start.isoformat())
+        await expect(linus.locator("#end")).to_have_value(end.isoformat())
+        await expect(linus.locator("#reason")).to_have_value("family visit")
+        # The same key again: a retry of a request that did get through asks only once.
+        await expect(linus.locator("#leave-form input[name=form_key]")).to_have_value(form_key)
+    listed = await site.api.get("e-3", "/api/leave-requests")
+    assert listed.json()["items"] == []
