@@ -38,6 +38,10 @@ from web.session import Context, SignedIn, Web, check_csrf
 router = APIRouter(include_in_schema=False)
 
 FormText = Annotated[str | None, Form()]
+KEY_REUSED = "idempotency_key_reused"
+FIRST_ATTEMPT = "Your first attempt was recorded: the decision shown here is the one that counts."
+"""The page's words for a decision sent again, changed, after the first got through: the
+API's (``this Idempotency-Key was used...``) speak of a key the person never saw."""
 
 
 def _inbox(context: ApiContext, employee_id: str) -> tuple[list[InboxTaskOut], dict[str, str]]:
@@ -277,12 +281,15 @@ async def decide(
         refused = as_api_error(error)
         if refused.status == 404:
             return await _not_decidable(request, web, session, task_id, acting_for)
+        # The key is the form's: reused for another decision only when the page kept it
+        # (the workflow service had not answered) and the first attempt got through.
+        message = FIRST_ATTEMPT if refused.rule == KEY_REUSED else refused.detail
         return await _task_page(
             request,
             web,
             session,
             task_id,
-            errors={"form": refused.detail},
+            errors={"form": message},
             comment=comment or "",
             status=refused.status,
         )

@@ -3,6 +3,7 @@ why, beside its form, with the status the API answered."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.async_api import Page, Response, expect
@@ -52,6 +53,30 @@ async def test_a_decision_while_the_workflow_service_is_not_answering_shows_the_
         await expect(ada.locator("button:has-text('Approve')")).to_be_visible()
     status = (await site.api.get("e-3", f"/api/leave-requests/{case['id']}")).json()["status"]
     assert status == "pending"
+
+
+async def test_a_decision_sent_again_with_another_comment_after_the_first_got_through_says_so(
+    site: Site,
+) -> None:
+    """The page kept the form's key when the workflow service did not answer; the first
+    attempt had reached it though (here sent through the API with that key), and the
+    person changed the comment before sending again."""
+    case, task = await pending_task(site)
+    ada = await open_task(site, "e-2", task["id"])
+    form_key = await ada.locator("input[name=form_key]").input_value()
+    first = await site.api.decide("e-2", task["id"], "approve", f"{form_key}:approve", "enjoy")
+    assert first.status_code == 200, first.text
+
+    await ada.fill("#comment", "enjoy, and rest")
+    await click_and_answer(ada, "button:has-text('Approve')")
+
+    await expect(ada.locator("#decision-error")).to_have_text(
+        "Your first attempt was recorded: the decision shown here is the one that counts."
+    )
+    await expect(ada.locator("#decided")).to_have_text(re.compile(r"Approved\s+by Ada: “enjoy”"))
+    await expect(ada.locator("button:has-text('Approve')")).to_have_count(0)
+    seen = (await site.api.get("e-3", f"/api/leave-requests/{case['id']}")).json()
+    assert (seen["status"], seen["decisions"][0]["comment"]) == ("approved", "enjoy")
 
 
 async def test_deciding_in_a_second_tab_after_the_first_rejected_shows_the_task_page(
