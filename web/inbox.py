@@ -24,6 +24,7 @@ from domain.errors import DomainError
 from services.application import case_id_of_task
 from services.credentials import Session
 from web.rendering import (
+    KEY_REUSED,
     NOT_ANSWERING,
     RETRY_LATER,
     TEMPORAL_ERRORS,
@@ -38,7 +39,6 @@ from web.session import Context, SignedIn, Web, check_csrf
 router = APIRouter(include_in_schema=False)
 
 FormText = Annotated[str | None, Form()]
-KEY_REUSED = "idempotency_key_reused"
 FIRST_ATTEMPT = "Your first attempt was recorded: the decision shown here is the one that counts."
 """The page's words for a decision sent again, changed, after the first got through: the
 API's (``this Idempotency-Key was used...``) speak of a key the person never saw."""

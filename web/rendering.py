@@ -44,6 +44,9 @@ says Temporal did not answer (a form's page then says so) or something else fail
 NOT_ANSWERING = "The workflow service is not answering; try again in a minute."
 RETRY_LATER = {"Retry-After": "60"}
 """The headers of a form's page answered 503 because Temporal did not answer."""
+KEY_REUSED = "idempotency_key_reused"
+"""The API's rule for a key sent again with something else: on a page, where the key is
+the form's, kept when Temporal did not answer, it means the first attempt got through."""
 
 FIELD_OF_RULE = {
     "end_before_start": "end",

@@ -42,6 +42,7 @@ from domain.leave_request import check_cancel, check_withdraw
 from domain.policy import HR
 from services.credentials import Session
 from web.rendering import (
+    KEY_REUSED,
     NOT_ANSWERING,
     RETRY_LATER,
     TEMPORAL_ERRORS,
@@ -60,6 +61,12 @@ router = APIRouter(include_in_schema=False)
 
 FormText = Annotated[str | None, Form()]
 FIELDS = ("type", "start", "end", "half_day_start", "half_day_end", "reason")
+FIRST_ATTEMPT = (
+    "Your first attempt may have been recorded: see your requests above before sending"
+    " this one again."
+)
+"""The page's words for a request sent again, changed, with the key of a first attempt
+that got through (the API's speak of a key the person never saw)."""
 
 
 def _mine(
@@ -160,13 +167,9 @@ async def ask_for_leave(
             headers=RETRY_LATER,
         )
     except ApiError as refused:
+        errors = {"form": FIRST_ATTEMPT} if refused.rule == KEY_REUSED else refusal_errors(refused)
         return await _requests_page(
-            request,
-            web,
-            session,
-            values=values,
-            errors=refusal_errors(refused),
-            status=refused.status,
+            request, web, session, values=values, errors=errors, status=refused.status
         )
     return RedirectResponse("/requests", status_code=303)
 

@@ -300,3 +300,30 @@ async def test_asking_for_leave_while_the_workflow_service_is_not_answering_keep
         await expect(linus.locator("#leave-form input[name=form_key]")).to_have_value(form_key)
     listed = await site.api.get("e-3", "/api/leave-requests")
     assert listed.json()["items"] == []
+
+
+async def test_a_request_sent_again_changed_after_the_first_got_through_says_so(
+    site: Site,
+) -> None:
+    """The page kept the form's key when the workflow service did not answer; the first
+    attempt had reached it though (here sent through the API with that key), and the
+    person changed the dates before sending again."""
+    first_period, second_period = weeks_ahead(4), weeks_ahead(8)
+    linus = await site.signed_in("e-3")
+    await linus.goto("/requests")
+    form_key = await linus.locator("#leave-form input[name=form_key]").input_value()
+    first = await site.api.submit("e-3", first_period, form_key)
+    assert first.status_code == 201, first.text
+
+    await linus.fill("#start", second_period[0].isoformat())
+    await linus.fill("#end", second_period[1].isoformat())
+    answer = await click_and_answer(linus, "text=Send the request")
+
+    assert answer.status == 422
+    await expect(linus.locator("#form-error")).to_have_text(
+        "Your first attempt may have been recorded: see your requests above before sending"
+        " this one again."
+    )
+    await expect(linus.locator("table.requests tbody tr")).to_have_count(1)
+    await expect(linus.locator("#start")).to_have_value(second_period[0].isoformat())
+    assert await linus.locator("#leave-form input[name=form_key]").input_value() != form_key
