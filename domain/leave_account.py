@@ -200,7 +200,8 @@ def _shortfall(wanted: Decimal, year: int, balance: Balance) -> str:
         return f"{asked}, only {days_text(balance.remaining)} remaining"
     held = balance.approved + balance.pending
     return (
-        f"{asked}, none remaining: {days_text(held)} days are held (pending or approved),"
+        f"{asked}, none remaining: {days_text(held)} {'day is' if held == 1 else 'days are'}"
+        " held (pending or approved),"
         f" {days_text(-balance.remaining)} more than the {days_text(balance.entitled)}"
         f" entitled in {year}"
     )

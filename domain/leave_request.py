@@ -47,19 +47,17 @@ def check_cancel(
     """The requester cancels approved (or recorded sick) leave before it starts; so may
     HR (``by_hr``: the caller holds the role), for anyone, saying why (someone who has
     left cannot sign in to cancel leave after their last day)."""
-    if actor != requester_id:
-        if not by_hr:
-            raise NotAllowed("only_requester", "only the requester, or HR, may cancel a request")
-        if reason is None or not reason.strip():
-            raise RuleViolation(
-                "reason_required",
-                f"say why you cancel {requester_id}'s leave: the reason is recorded and shown"
-                " to them",
-            )
+    if actor != requester_id and not by_hr:
+        raise NotAllowed("only_requester", "only the requester, or HR, may cancel a request")
     if status not in (LeaveStatus.APPROVED, LeaveStatus.RECORDED):
         raise Conflict("not_approved", f"only approved leave can be cancelled; it is {status}")
     if today >= start:
         raise RuleViolation("already_started", "leave can only be cancelled before it starts")
+    if actor != requester_id and (reason is None or not reason.strip()):
+        raise RuleViolation(
+            "reason_required",
+            f"say why you cancel {requester_id}'s leave: the reason is recorded and shown to them",
+        )
 
 
 class LeaveRequest(Case):

@@ -36,13 +36,13 @@ from domain.directory import (
     Role,
 )
 from domain.employee import Employee, EmployeeProfile
-from domain.errors import NotFound, RuleViolation
+from domain.errors import NotAllowed, NotFound, RuleViolation
 from domain.leave import ZERO, LeavePeriod, LeaveType
 from domain.leave_account import Balance, LeaveAccount
 from domain.leave_request import LeaveRequest
 from domain.meta import Meta
 from domain.organisation import OrganisationChart, check_directory, check_organisation
-from domain.policy import check_acting_for
+from domain.policy import HR, check_acting_for
 from domain.refusals import RefusalLog
 from services.aggregate_cache import CachingRepository
 from services.directory import DirectoryReader
@@ -586,6 +586,9 @@ class BackofficeApplication(Application[UUID]):
         request = self.leave_request(case_id, for_update=True)
         account = self._account_of(request)
         if not request.has_applied(meta):
+            if by_hr and not self.directory.current().has_role(meta.actor, HR):
+                # The API said so; as with a claimed delegation, the record checks it.
+                raise NotAllowed("not_hr", f"{meta.actor} does not hold the hr role")
             request.cancel(today, meta, reason=reason, by_hr=by_hr)
             account.release(str(case_id), "cancelled", meta)
         return Saved(request, self._save(request, account))

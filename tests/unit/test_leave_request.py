@@ -352,6 +352,11 @@ def test_hr_must_say_why_they_cancel_someones_leave(reason: str | None) -> None:
     assert request.status is LeaveStatus.APPROVED
 
 
+def test_hr_without_a_reason_is_told_first_that_the_request_cannot_be_cancelled() -> None:
+    with refused(Conflict, "not_approved"):
+        awaiting().cancel(date(2025, 6, 1), meta("hanna"), by_hr=True)
+
+
 def test_a_cancellation_recorded_before_hr_could_cancel_is_the_requesters() -> None:
     request = approved()
     # As stored before HR could cancel: the event has neither ``reason`` nor ``by_hr``.

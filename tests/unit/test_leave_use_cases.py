@@ -601,6 +601,25 @@ def test_a_task_whose_deciders_left_with_nobody_above_but_the_requester_is_not_c
     assert chosen == []
 
 
+def test_a_cancellation_claimed_as_hr_by_someone_without_the_role_is_refused(
+    desk: LeaveDesk,
+) -> None:
+    case_id = desk.approved("ada", MONDAY, FRIDAY)
+    desk.app.set_role_members("hr", ["ben"], meta("admin"))
+    before = desk.position
+
+    with refused(NotAllowed, "not_hr"):
+        desk.app.cancel_leave_request(
+            case_id, MONDAY_MORNING.date(), meta("mia"), by_hr=True, reason="x"
+        )
+    cancelled = desk.app.cancel_leave_request(
+        case_id, MONDAY_MORNING.date(), meta("ben"), by_hr=True, reason="leaves"
+    )
+
+    assert cancelled.case.status is LeaveStatus.CANCELLED
+    assert desk.position > before
+
+
 def test_an_overdue_escalation_says_so(desk: LeaveDesk) -> None:
     case_id = desk.submit("ada", MONDAY).case.id
     desk.open_task(case_id)
