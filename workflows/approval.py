@@ -43,6 +43,9 @@ class ApprovalWorkflow:
     _opening: frozenset[str] = frozenset()
     """Tasks whose opening activity has been scheduled but not yet reported: the store
     (and so the inbox) may already show them, so a decision on one must wait, not fail."""
+    _sending_up: frozenset[str] = frozenset()
+    """Tasks being escalated or rerouted, likewise: the inbox may already show them to
+    someone the workflow does not yet know may decide them."""
 
     @property
     def current(self) -> CaseState:
@@ -55,6 +58,16 @@ class ApprovalWorkflow:
         and a later position in the notification log is always the later state."""
         if self.state is None or state.position >= self.state.position:
             self.state = state
+
+    async def send_up(self, task_id: str, sending: Awaitable[CaseState]) -> None:
+        """Run the activity that escalates or reroutes ``task_id``, letting decisions by
+        anyone through the validator meanwhile (the handler checks them under the case
+        lock, which the caller holds, so against the state the activity leaves)."""
+        self._sending_up = self._sending_up | {task_id}
+        try:
+            self.adopt(await sending)
+        finally:
+            self._sending_up = self._sending_up - {task_id}
 
     async def open_task(self, task_id: str, opening: Awaitable[CaseState]) -> None:
         """Run the activity that opens ``task_id``, holding decisions on it until it reports."""
@@ -70,6 +83,10 @@ class ApprovalWorkflow:
         task = self.current.task(request.task_id)
         if task is None and request.task_id in self._opening:
             return  # checked by the handler once the task is known
+        if request.task_id in self._sending_up:
+            # Only a validator sees this: the handler checks under the case lock, which
+            # the sending up holds until it has reported.
+            return
         if task is None:
             raise ApplicationError(f"no task {request.task_id}", "task_not_found", type="not_found")
         try:

@@ -90,17 +90,13 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
             activity = LeaveActivities.escalate if woke is Wake.DUE else LeaveActivities.reroute
             async with self.case_lock():  # a decision may be on its way to the store
                 if not self._task_closed(task_id):
-                    self.adopt(
-                        await _execute(
-                            activity,
-                            EscalateTask(
-                                case_id=self.current.case_id,
-                                actor=SYSTEM,
-                                task_id=task_id,
-                                now=workflow.now(),
-                            ),
-                        )
+                    command = EscalateTask(
+                        case_id=self.current.case_id,
+                        actor=SYSTEM,
+                        task_id=task_id,
+                        now=workflow.now(),
                     )
+                    await self.send_up(task_id, _execute(activity, command))
 
     async def _until_taken(self) -> None:
         """Durable timer until the day after the leave ends; a cancellation ends it early."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from temporalio.client import (
@@ -26,7 +28,7 @@ from domain.directory import DelegationTerms
 from domain.leave import LeaveType
 from domain.leave_request import LeaveStatus
 from domain.meta import Meta
-from services.application import BackofficeApplication, approval_task_id
+from services.application import BackofficeApplication, Saved, approval_task_id
 from tests.workflows.conftest import Temporal
 from workflows.leave import LeaveRequestWorkflow
 from workflows.messages import (
@@ -271,6 +273,40 @@ async def test_told_its_deciders_have_left_while_one_is_still_here_the_task_stay
     assert decided.status is LeaveStatus.APPROVED
 
 
+async def test_a_decision_by_whom_the_task_is_being_sent_up_to_waits_instead_of_being_refused(
+    temporal: Temporal, leave_app: BackofficeApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the escalation is saved, the inbox shows the task to the manager above; their
+    decision may reach the workflow before the escalation's activity has reported."""
+    saved, reported = threading.Event(), threading.Event()
+    escalate = leave_app.escalate_approval_task
+
+    def escalate_then_report_late(*args: Any) -> Saved:
+        done = escalate(*args)
+        saved.set()
+        reported.wait(10)
+        return done
+
+    monkeypatch.setattr(leave_app, "escalate_approval_task", escalate_then_report_late)
+    handle, _ = await submit(temporal)
+    opened = await open_task(handle)
+    task = opened.task(approval_task_id(opened.case_id))
+    assert task is not None
+    sleeping = asyncio.create_task(
+        temporal.env.sleep(task.due_at - await temporal.env.get_current_time())
+    )
+    assert await asyncio.to_thread(saved.wait, 10)
+
+    deciding = asyncio.create_task(decide(handle, "e-001", Decision.APPROVE))
+    await asyncio.sleep(0.5)  # the update reaches the workflow while the activity runs
+    reported.set()
+    decided = await deciding
+    await sleeping
+
+    assert decided.status is LeaveStatus.APPROVED
+    assert decided.tasks[0].decided_by == "e-001"
+
+
 async def test_withdrawn_request_closes_its_task_and_gives_the_days_back(
     temporal: Temporal, leave_app: BackofficeApplication
 ) -> None:
@@ -312,6 +348,7 @@ async def test_hr_cancels_someones_approved_leave_with_a_reason_and_never_withou
     handle, submitted = await submit(temporal, days=2)
     await open_task(handle)
     await decide(handle, "e-010", Decision.APPROVE)
+    leave_app.set_role_members("hr", ["e-101"], Meta("admin", "hr", "test"))
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(
