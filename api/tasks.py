@@ -129,6 +129,15 @@ def _case_of_task(
     return case, on_behalf_of
 
 
+UNCONFIRMED = (
+    "the decision could not be confirmed now, and may or may not have been recorded;"
+    " send the same request again, with the same Idempotency-Key, to find out (nothing"
+    " is decided twice)"
+)
+"""A task's result when its decision failed other than by a refusal: a timeout may come
+after the workflow took it."""
+
+
 @router.post(
     "/decisions",
     summary="Approve or reject several tasks at once",
@@ -184,7 +193,7 @@ async def decide_tasks(
                     task_id=item.task_id,
                     status=503,
                     outcome="failed",
-                    detail="the decision could not be taken now; it was not recorded, try again",
+                    detail=UNCONFIRMED,
                 )
             )
         else:

@@ -941,6 +941,12 @@ async def test_a_bulk_decision_reports_a_task_it_could_not_confirm_and_goes_on(
     assert response.status_code == 200
     results = response.json()["results"]
     assert [(r["outcome"], r["status"]) for r in results] == [("failed", 503), ("refused", 404)]
+    # It may have reached the workflow before the answer was lost: never "not recorded".
+    assert results[0]["detail"] == (
+        "the decision could not be confirmed now, and may or may not have been recorded;"
+        " send the same request again, with the same Idempotency-Key, to find out (nothing"
+        " is decided twice)"
+    )
 
 
 async def test_a_sweep_schedule_made_by_an_earlier_version_is_brought_up_to_date_kept_paused(
