@@ -34,6 +34,7 @@ from projections.audit_log import (
     decision_authority,
     jsonl_lines,
     unknown_event_type,
+    unknown_process,
 )
 from services.time_travel import aggregate_state
 from workflows.messages import leave_workflow_id
@@ -56,7 +57,11 @@ def selection(
     stream: Annotated[UUID | None, Query(description="An aggregate id")] = None,
     actor: Annotated[str | None, Query(description="Who did it")] = None,
     process: Annotated[
-        str | None, Query(description="leave, directory, ...", max_length=50)
+        str | None,
+        Query(
+            description="leave or directory (another is refused, 422 unknown_process)",
+            max_length=50,
+        ),
     ] = None,
     type: Annotated[
         str | None,
@@ -71,6 +76,8 @@ def selection(
 ) -> AuditFilter:
     if type is not None and (problem := unknown_event_type(type)) is not None:
         raise ApiError(422, f"type: {problem}", "unknown_event_type")
+    if process is not None and (problem := unknown_process(process)) is not None:
+        raise ApiError(422, f"process: {problem}", "unknown_process")
     since, until = aware("since", since), aware("until", until)
     if since is not None and until is not None and since > until:
         raise ApiError(

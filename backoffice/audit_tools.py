@@ -87,6 +87,7 @@ def export(
         decision_authority,
         jsonl_lines,
         unknown_event_type,
+        unknown_process,
     )
     from projections.queries import ReadModels
     from projections.runner import ProjectionRunner
@@ -99,6 +100,8 @@ def export(
             raise fail(f"--case: {case!r} is not a case id (a UUID)") from None
     if event is not None and (problem := unknown_event_type(event)) is not None:
         raise fail(f"--type: {problem}")
+    if process is not None and (problem := unknown_process(process)) is not None:
+        raise fail(f"--process: {problem}")
     first, last = instant(since, "--since"), instant(until, "--until")
     if first is not None and last is not None and first > last:
         raise fail(f"--since {since} is after --until {until}: no instant is in between")

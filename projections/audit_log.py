@@ -87,6 +87,18 @@ def unknown_event_type(name: str) -> str | None:
     )
 
 
+def unknown_process(name: str) -> str | None:
+    """What is wrong with ``name`` as a process, or None when the log has such entries
+    (a refusal is entered under its case's process)."""
+    known = sorted({process_of(aggregate) for aggregate in AGGREGATES} - {"refusallog"})
+    if name in known:
+        return None
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"{name!r} is not a process; give one of {', '.join(known)}" + (
+        f" (did you mean {close[0]}?)" if close else ""
+    )
+
+
 def process_of(aggregate: type) -> str:
     if issubclass(aggregate, (LeaveRequest, LeaveAccount)):
         return "leave"

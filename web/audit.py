@@ -26,7 +26,11 @@ router = APIRouter(include_in_schema=False)
 FILTERS = ("case", "actor", "process", "type", "since", "until")
 FIELDS = (*FILTERS, "order")
 """The filter form's fields: a problem with anything else in the address goes above it."""
-FIELD_OF_RULE = {"since_after_until": "until", "unknown_event_type": "type"}
+FIELD_OF_RULE = {
+    "since_after_until": "until",
+    "unknown_event_type": "type",
+    "unknown_process": "process",
+}
 """Where the API's refusal of a filter is shown: a window that ends before it starts
 beside its end, an event type that is not one beside the type."""
 

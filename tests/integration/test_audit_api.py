@@ -304,3 +304,21 @@ async def test_refused_commands_are_kept_and_shown_on_the_timeline(audited: Api)
         ("e-3", 403),
         ("e-2", 409),
     ]
+
+
+async def test_a_process_the_engine_does_not_run_is_refused_naming_those_it_does(
+    audited: Api,
+) -> None:
+    answers = [
+        await audited.get(AUDITOR, path, {"process": "leeve"})
+        for path in ("/api/audit/events", "/api/audit/export")
+    ]
+    known = await audited.get(AUDITOR, "/api/audit/events", {"process": "directory"})
+
+    assert [answer.status_code for answer in answers] == [422, 422]
+    assert answers[0].json() == {
+        "detail": "process: 'leeve' is not a process; give one of directory, leave"
+        " (did you mean leave?)",
+        "rule": "unknown_process",
+    }
+    assert known.status_code == 200

@@ -98,6 +98,15 @@ def test_an_export_of_an_event_type_no_aggregate_has_is_refused(data_dir: Path) 
     ) in err
 
 
+def test_an_export_of_a_process_the_engine_does_not_run_is_refused(data_dir: Path) -> None:
+    a_store(data_dir)
+
+    code, out, err = run("audit", "export", "--process", "leeve", "--data", str(data_dir))
+
+    assert (code, out) == (1, "")
+    assert "--process: 'leeve' is not a process; give one of directory, leave" in err
+
+
 def test_an_export_of_a_time_window_that_ends_before_it_starts_is_refused(
     data_dir: Path,
 ) -> None:
