@@ -80,6 +80,23 @@ def _mine(
     return requests, balances
 
 
+def _others(
+    context: ApiContext, employee_id: str
+) -> tuple[list[LeaveRequestSummary], dict[str, str]]:
+    """The newest requests of others I may see (my reports' down the chain; everyone's
+    for ``hr`` and ``auditor``), as the API lists them, and their requesters' names."""
+    visible = list_leave_requests(employee_id, context, mine=False).items
+    others = [item for item in visible if item.requester_id != employee_id]
+    people = context.application.directory.current().employees
+    names = {
+        item.requester_id: people[item.requester_id].name
+        if item.requester_id in people
+        else item.requester_id
+        for item in others
+    }
+    return others, names
+
+
 async def _requests_page(
     request: Request,
     web: Web,
@@ -96,6 +113,7 @@ async def _requests_page(
     twice."""
     context: ApiContext = request.app.state.context
     requests, balances = await run_in_threadpool(_mine, context, session.employee_id)
+    others, names = await run_in_threadpool(_others, context, session.employee_id)
     return await page(
         request,
         web,
@@ -106,6 +124,8 @@ async def _requests_page(
         section="requests",
         requests=requests,
         balances=balances,
+        others=others,
+        names=names,
         leave_types=list(LeaveType),
         values=values or {"type": LeaveType.ANNUAL.value},
         errors=errors or {},

@@ -327,3 +327,26 @@ async def test_a_request_sent_again_changed_after_the_first_got_through_says_so(
     await expect(linus.locator("table.requests tbody tr")).to_have_count(1)
     await expect(linus.locator("#start")).to_have_value(second_period[0].isoformat())
     assert await linus.locator("#leave-form input[name=form_key]").input_value() != form_key
+
+
+async def test_hr_and_managers_find_the_requests_they_may_see_beside_their_own(
+    site: Site,
+) -> None:
+    make_hr(site, "e-5")
+    linus = await site.api.approved("e-3", weeks_ahead(5))
+    margaret = await site.api.pending("e-4", weeks_ahead(7))
+    ken = await site.signed_in("e-5")  # HR, in another part of the company
+    ada = await site.signed_in("e-2")  # Linus's and Margaret's manager
+    margaret_page = await site.signed_in("e-4")
+
+    await ken.goto("/requests")
+    await ken.click(f"#others-{linus['id']} a")
+
+    assert ken.url.endswith(f"/requests/{linus['id']}")
+    await expect(ken.locator("button:has-text('Cancel')")).to_have_count(1)
+    await ada.goto("/requests")
+    await expect(ada.locator("#others tbody tr")).to_have_count(2)
+    await expect(ada.locator(f"#others-{margaret['id']}")).to_contain_text("Margaret")
+    await expect(ada.locator(f"#others-{margaret['id']}")).to_contain_text("pending")
+    await margaret_page.goto("/requests")
+    await expect(margaret_page.locator("#others")).to_have_count(0)
