@@ -43,6 +43,8 @@ class DevServer:
     port: int
     ui_port: int
     log_path: Path
+    log_from: int = 0
+    """Where this run's lines start in the log (it is appended to across runs)."""
 
     @property
     def address(self) -> str:
@@ -67,6 +69,7 @@ def start_dev_server(data_dir: Path, namespace: str) -> DevServer:
     ui_port = free_port(DEFAULT_UI_PORT, taken={port})
     log_path = data_dir / "temporal.log"
     log = log_path.open("ab")
+    log_from = log.tell()
     command = [
         find_binary("temporal"),
         "server",
@@ -90,7 +93,7 @@ def start_dev_server(data_dir: Path, namespace: str) -> DevServer:
         command, stdout=log, stderr=log, start_new_session=True
     )
     log.close()
-    return DevServer(process, port, ui_port, log_path)
+    return DevServer(process, port, ui_port, log_path, log_from)
 
 
 async def connect_when_ready(
@@ -102,12 +105,46 @@ async def connect_when_ready(
     deadline = asyncio.get_running_loop().time() + patience
     while True:
         if server is not None and server.process.poll() is not None:
-            raise RuntimeError(
-                f"the Temporal dev server exited with code {server.process.returncode};"
-                f" see {server.log_path}"
-            )
+            raise DevServerExited(server)
         with contextlib.suppress(RuntimeError):
             return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
         if asyncio.get_running_loop().time() > deadline:
             raise RuntimeError(f"Temporal at {address} did not answer within {patience:.0f}s")
         await asyncio.sleep(0.2)
+
+
+class DevServerExited(RuntimeError):
+    """The dev server ended while we waited for it to answer."""
+
+    def __init__(self, server: DevServer) -> None:
+        super().__init__(
+            f"the Temporal dev server exited with code {server.process.returncode};"
+            f" see {server.log_path}"
+        )
+        with server.log_path.open("rb") as log:
+            log.seek(server.log_from)
+            self.log = log.read().decode(errors="replace")
+
+    @property
+    def lost_its_port(self) -> bool:
+        """Whether it found a port taken that was free when it was chosen."""
+        return "address already in use" in self.log
+
+
+async def start_dev_server_and_connect(
+    data_dir: Path, namespace: str, attempts: int = 3
+) -> tuple[DevServer, Client]:
+    """Start the dev server on free ports and connect to it. Another process may take a
+    port between its probe and the server's start (two instances started at once): the
+    server then exits, and it is started again on ports probed afresh."""
+    for attempt in range(1, attempts + 1):
+        server = start_dev_server(data_dir, namespace)
+        try:
+            return server, await connect_when_ready(server.address, namespace, server)
+        except DevServerExited as exited:
+            if attempt == attempts or not exited.lost_its_port:
+                raise
+        except BaseException:
+            server.stop()
+            raise
+    raise AssertionError("unreachable")

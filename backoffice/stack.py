@@ -15,7 +15,12 @@ import uvicorn
 
 from api.app import create_app
 from api.context import ApiContext
-from backoffice.devserver import DevServer, connect_when_ready, free_port, start_dev_server
+from backoffice.devserver import (
+    DevServer,
+    connect_when_ready,
+    free_port,
+    start_dev_server_and_connect,
+)
 from backoffice.schedules import ensure_schedules
 from backoffice.settings import Settings
 from projections.queries import ReadModels
@@ -96,11 +101,15 @@ async def _run_stack(settings: Settings) -> None:
     try:
         if settings.temporal_address is None:
             print("starting the Temporal dev server ...", flush=True)
-            server = start_dev_server(settings.data_dir, settings.temporal_namespace)
-        address = settings.temporal_address or (server.address if server else "")
+            server, client = await start_dev_server_and_connect(
+                settings.data_dir, settings.temporal_namespace
+            )
+            address = server.address
+        else:
+            address = settings.temporal_address
+            client = await connect_when_ready(address, settings.temporal_namespace)
         # For the tools that talk to this stack's Temporal (`backoffice audit record-history`).
         (settings.data_dir / TEMPORAL_ADDRESS_FILE).write_text(address + "\n")
-        client = await connect_when_ready(address, settings.temporal_namespace, server)
         runner.start()
         api = _ApiServer(
             uvicorn.Config(
