@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from api.context import ApiContext
 from services.credentials import Credentials
 from web import audit, inbox, requests, sign_in, team
-from web.rendering import days, days_of, page, period
+from web.rendering import days, days_of, page, period, sent_up_because
 from web.security import SignInLimiter
 from web.session import CsrfRefused, SignInRequired, WebState
 
@@ -28,6 +28,7 @@ def install_web(app: FastAPI, context: ApiContext) -> None:
     templates.env.filters["days"] = days
     templates.env.filters["days_of"] = days_of
     templates.env.filters["period"] = period
+    templates.env.filters["sent_up_because"] = sent_up_because
     app.state.web = WebState(
         credentials=Credentials(
             settings.store, session_lifetime=timedelta(hours=settings.session_ttl_hours)

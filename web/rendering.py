@@ -21,6 +21,7 @@ from api.errors import STATUS_BY_KIND, ApiError
 from api.history import HistoryEntryOut
 from api.schemas import LeaveRequestOut
 from api.tasks import list_tasks
+from domain.case import DECIDERS_LEFT, OVERDUE
 from domain.errors import DomainError
 from domain.leave import Half, LeavePeriod
 from domain.policy import AUDITOR
@@ -98,6 +99,22 @@ def halves(case: Period) -> dict[date, Half]:
 def period(case: Period) -> str:
     """As :meth:`LeavePeriod.text` words it: ``2027-07-05 afternoon to 2027-07-09``."""
     return LeavePeriod(case.start, case.end, case.half_day_start, case.half_day_end).text()
+
+
+SENT_UP_BECAUSE = {OVERDUE: "it is overdue", DECIDERS_LEFT: "everyone who could decide it had left"}
+"""Why a task was escalated, in the pages' words."""
+
+
+def sent_up_because(history: Iterable[HistoryEntryOut], task_id: str) -> str:
+    """Why the task was escalated, from its ``TaskEscalated`` events: ``it is overdue``,
+    ``everyone who could decide it had left``, or both (events recorded before the
+    reason was are for lateness)."""
+    reasons = [
+        SENT_UP_BECAUSE[entry.data.get("because") or OVERDUE]
+        for entry in history
+        if entry.type == "TaskEscalated" and entry.data.get("task_id") == task_id
+    ]
+    return " and ".join(dict.fromkeys(reasons)) or SENT_UP_BECAUSE[OVERDUE]
 
 
 def days_of(count: Decimal) -> str:

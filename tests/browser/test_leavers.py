@@ -12,6 +12,7 @@ from playwright.async_api import expect
 from domain.meta import Meta
 from tests.browser.conftest import Site, password_of
 from tests.integration.api_conftest import weeks_ahead
+from workflows.messages import leave_workflow_id
 
 
 async def test_a_leaver_is_signed_out_and_cannot_decide_or_sign_in(site: Site) -> None:
@@ -81,3 +82,28 @@ async def test_the_manager_is_told_why_leave_past_a_last_day_cannot_be_approved(
 
     await expect(ada.locator("#decision-error")).to_contain_text("only rejected")
     assert application.leave_request(UUID(case["id"])).status == "pending"
+
+
+async def test_a_task_sent_up_because_its_decider_left_says_so_not_that_it_is_overdue(
+    site: Site,
+) -> None:
+    application = site.api.context.application
+    case = await site.api.pending("e-3", weeks_ahead(8))
+    await site.api.task_for("e-2", case["id"])
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    application.put_employee(
+        replace(application.profile("e-2"), end_date=yesterday), Meta("e-8", "leaves", "tests")
+    )
+    workflow = site.api.context.client.get_workflow_handle(leave_workflow_id(UUID(case["id"])))
+    await workflow.signal("deciders_left")
+    task = await site.api.task_for("e-1", case["id"])
+    grace = await site.signed_in("e-1")
+
+    await grace.goto(f"/tasks/{task['id']}")
+
+    waiting = grace.locator("#waiting-for")
+    await expect(waiting).to_contain_text("or, as everyone who could decide it had left, Grace")
+    await expect(waiting).not_to_contain_text("overdue")
+    await expect(grace.locator(".history li", has_text="Escalated")).to_contain_text(
+        "everyone who could decide it had left"
+    )
