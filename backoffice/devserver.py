@@ -54,6 +54,16 @@ class DevServer:
     def ui_url(self) -> str:
         return f"http://127.0.0.1:{self.ui_port}"
 
+    def log_of_this_run(self) -> str:
+        with self.log_path.open("rb") as log:
+            log.seek(self.log_from)
+            return log.read().decode(errors="replace")
+
+    def lost_its_port(self) -> bool:
+        """Whether it found a port taken that was free when it was chosen (it says so,
+        and may then exit or hang)."""
+        return "address already in use" in self.log_of_this_run()
+
     def stop(self, timeout: float = 10.0) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -104,7 +114,8 @@ async def connect_when_ready(
 
     deadline = asyncio.get_running_loop().time() + patience
     while True:
-        if server is not None and server.process.poll() is not None:
+        if server is not None and (server.process.poll() is not None or server.lost_its_port()):
+            server.stop()
             raise DevServerExited(server)
         with contextlib.suppress(RuntimeError):
             return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
@@ -114,21 +125,15 @@ async def connect_when_ready(
 
 
 class DevServerExited(RuntimeError):
-    """The dev server ended while we waited for it to answer."""
+    """The dev server ended (or was stopped, having lost its port) while we waited for
+    it to answer."""
 
     def __init__(self, server: DevServer) -> None:
         super().__init__(
             f"the Temporal dev server exited with code {server.process.returncode};"
             f" see {server.log_path}"
         )
-        with server.log_path.open("rb") as log:
-            log.seek(server.log_from)
-            self.log = log.read().decode(errors="replace")
-
-    @property
-    def lost_its_port(self) -> bool:
-        """Whether it found a port taken that was free when it was chosen."""
-        return "address already in use" in self.log
+        self.lost_its_port = server.lost_its_port()
 
 
 async def start_dev_server_and_connect(
