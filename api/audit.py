@@ -24,6 +24,7 @@ from api.auth import Caller
 from api.context import ApiContext
 from api.dependencies import Context
 from api.errors import ApiError, error_responses, not_found
+from api.instants import Instant, known_up_to_now
 from domain.errors import NotFound
 from domain.policy import AUDITOR
 from projections.audit_log import (
@@ -71,8 +72,8 @@ def selection(
             max_length=100,
         ),
     ] = None,
-    since: Annotated[datetime | None, Query(description="At or after this instant")] = None,
-    until: Annotated[datetime | None, Query(description="At or before this instant")] = None,
+    since: Annotated[Instant | None, Query(description="At or after this instant")] = None,
+    until: Annotated[Instant | None, Query(description="At or before this instant")] = None,
 ) -> AuditFilter:
     if type is not None and (problem := unknown_event_type(type)) is not None:
         raise ApiError(422, f"type: {problem}", "unknown_event_type")
@@ -215,7 +216,7 @@ def aggregate_at(
     aggregate_id: UUID,
     _auditor: Auditor,
     context: Context,
-    at: Annotated[datetime | None, Query(description="As it was at this instant")] = None,
+    at: Annotated[Instant | None, Query(description="As it was at this instant, up to now")] = None,
     version: Annotated[int | None, Query(ge=1, description="As it was at this version")] = None,
 ) -> AggregateOut:
     """Any aggregate as its events up to a version (or up to an instant) made it; the
@@ -224,6 +225,8 @@ def aggregate_at(
         raise ApiError(422, "give `at` or `version`, not both", "at_or_version")
     if at is not None and at.tzinfo is None:
         raise ApiError(422, "give `at` with its UTC offset", "naive_instant")
+    if at is not None:
+        known_up_to_now(at, "the aggregate", "leave `at` out for it now")
     try:
         found = aggregate_state(context.application, aggregate_id, at=at, version=version)
     except NotFound as error:  # an ApiError: the audit pages call this route too

@@ -24,6 +24,7 @@ from api.cases import caught_up
 from api.context import ApiContext
 from api.dependencies import Context
 from api.errors import ApiError, error_responses, not_found
+from api.instants import Instant, known_up_to_now
 from backoffice.org_file import (
     DelegationEntry,
     DepartmentEntry,
@@ -192,7 +193,7 @@ def get_directory(
     caller: Caller,
     context: Context,
     at: Annotated[
-        datetime | None,
+        Instant | None,
         Query(
             description="An instant up to now (ISO 8601 with offset): the directory as it was then."
         ),
@@ -213,14 +214,7 @@ def get_directory(
         raise ApiError(
             403, "the directory's history is for auditors and administrators", "auditor_only"
         )
-    now = datetime.now(UTC)
-    if at > now:  # what is recorded later would change the answer for that instant
-        raise ApiError(
-            422,
-            f"the directory is known up to now ({now.isoformat(timespec='seconds')}),"
-            f" not at {at.isoformat()}; leave `at` out for the directory now",
-            "instant_in_the_future",
-        )
+    known_up_to_now(at, "the directory", "leave `at` out for the directory now")
     return DirectoryOut.of(application.directory.as_of(at), at)
 
 

@@ -322,3 +322,30 @@ async def test_a_process_the_engine_does_not_run_is_refused_naming_those_it_does
         "rule": "unknown_process",
     }
     assert known.status_code == 200
+
+
+@pytest.mark.parametrize("given", ["1900000000", "0", "soon", "2027-03-01"])
+async def test_an_instant_must_be_written_as_one_not_as_a_number_of_seconds(
+    audited: Api, given: str
+) -> None:
+    answers = [
+        await audited.get(AUDITOR, "/api/audit/events", {"since": given}),
+        await audited.get(AUDITOR, "/api/directory", {"at": given}),
+        await audited.get(AUDITOR, f"/api/audit/aggregates/{uuid4()}", {"at": given}),
+    ]
+
+    assert [answer.status_code for answer in answers] == [422, 422, 422]
+    assert [answer.json()["detail"] for answer in answers] == [
+        f"{name}: must be an instant with its UTC offset, such as 2027-03-01T12:00:00Z"
+        for name in ("since", "at", "at")
+    ]
+
+
+async def test_an_aggregate_is_not_told_as_of_an_instant_after_now(audited: Api) -> None:
+    case = await audited.pending("e-3", weeks_ahead(4))
+
+    response = await audited.get(
+        AUDITOR, f"/api/audit/aggregates/{case['id']}", {"at": "2099-01-01T00:00:00Z"}
+    )
+
+    assert (response.status_code, response.json()["rule"]) == (422, "instant_in_the_future")
