@@ -188,7 +188,12 @@ class LimitsIn(BaseModel):
     )
 
 
-@router.get("", response_model_by_alias=True, summary="The directory, now or as of an instant")
+@router.get(
+    "",
+    response_model_by_alias=True,
+    responses=error_responses(403, 422),
+    summary="The directory, now or as of an instant",
+)
 def get_directory(
     caller: Caller,
     context: Context,

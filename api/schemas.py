@@ -300,11 +300,13 @@ STEP = re.compile(r"\w+", re.ASCII)
 
 
 def _task_id(text: str) -> str:
-    """A task id as the API gives them, ``{case_id}.{step}``; nothing around it."""
+    """A task id as the API gives them, ``{case_id}.{step}``; nothing around it. Its case
+    id as the API writes it, however it was written (as a case id in an address)."""
+    case_id = case_id_of_task(text)
     _case, dot, step = text.partition(".")
-    if case_id_of_task(text) is None or not dot or not STEP.fullmatch(step):
+    if case_id is None or not dot or not STEP.fullmatch(step):
         raise ValueError(TASK_ID_FORM)
-    return text
+    return f"{case_id}.{step}"
 
 
 TaskId = Annotated[str, StringConstraints(max_length=200), AfterValidator(_task_id)]

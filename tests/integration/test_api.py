@@ -530,6 +530,17 @@ async def test_a_malformed_task_id_is_refused_naming_what_a_task_id_looks_like(
     assert response.json() == {"detail": f"task_id: {TASK_ID_FORM}", "rule": "invalid_request"}
 
 
+async def test_a_task_id_whose_case_id_is_written_otherwise_names_the_same_task(api: Api) -> None:
+    case = await api.pending("e-3", weeks_ahead(3, days=1))
+    task = await api.task_for("e-2", case["id"])
+    case_id, _, step = task["id"].partition(".")
+
+    response = await api.decide("e-2", f"{case_id.upper()}.{step}", "approve")
+
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "approved"
+
+
 async def test_a_malformed_task_id_among_several_decisions_refuses_them_all(api: Api) -> None:
     case = await api.pending("e-3", weeks_ahead(3, days=1))
     task = await api.task_for("e-2", case["id"])
