@@ -29,6 +29,7 @@ from workflows.messages import (
     OpenTask,
     RecordDecision,
     TaskState,
+    WithdrawLeave,
 )
 
 P = ParamSpec("P")
@@ -151,9 +152,12 @@ class LeaveActivities:
 
     @activity.defn(name="withdraw_leave_request")
     @refusals_are_final
-    def withdraw(self, command: CaseCommand) -> CaseState:
+    def withdraw(self, command: WithdrawLeave) -> CaseState:
         meta = command_meta(command.actor)
-        return case_state(self.app.withdraw_leave_request(command.case_id, meta))
+        saved = self.app.withdraw_leave_request(
+            command.case_id, meta, reason=command.reason, by_hr=command.by_hr
+        )
+        return case_state(saved)
 
     @activity.defn(name="cancel_leave_request")
     @refusals_are_final

@@ -31,7 +31,15 @@ class TaskActivities:
         """Signal each case whose open task nobody still employed may decide, and that a
         manager above could take; the case's workflow checks again on the store and
         sends the task up. Telling a case twice records nothing more, so a retry is safe."""
-        chosen = await asyncio.to_thread(self._chosen, day)
+        chosen, stuck = await asyncio.to_thread(self._chosen, day)
+        for case_id, process in stuck:
+            logger.warning(
+                "task_nobody_can_take",
+                case_id=str(case_id),
+                process=process,
+                why="everyone who may decide it has left and nobody above can take it:"
+                " name a manager in the directory, or hr may withdraw the request",
+            )
         client = activity.client()
         ended = 0
         for case_id, process in chosen:
@@ -47,10 +55,17 @@ class TaskActivities:
                 ended += 1  # closed since the inbox was read: nothing to send up
             else:
                 logger.info("deciders_left_told", case_id=str(case_id))
-        return SweepResult(told=len(chosen) - ended, ended=ended)
+        return SweepResult(told=len(chosen) - ended, ended=ended, stuck=len(stuck))
 
-    def _chosen(self, day: SweepDay) -> list[tuple[UUID, str]]:
-        """The cases to tell, each once however many of its tasks are chosen."""
+    def _chosen(self, day: SweepDay) -> tuple[list[tuple[UUID, str]], list[tuple[UUID, str]]]:
+        """The cases to tell, each once however many of its tasks are chosen, and the
+        cases with a task nobody can take."""
         deciders = self.read_models.deciders_of_open_tasks()
-        tasks = self.app.tasks_to_send_up(deciders, day.today)
-        return list(dict.fromkeys((case_id, process) for case_id, _task_id, process in tasks))
+
+        def cases(tasks: list[tuple[UUID, str, str]]) -> list[tuple[UUID, str]]:
+            return list(dict.fromkeys((case_id, process) for case_id, _task, process in tasks))
+
+        return (
+            cases(self.app.tasks_to_send_up(deciders, day.today)),
+            cases(self.app.tasks_nobody_can_take(deciders, day.today)),
+        )

@@ -26,7 +26,7 @@ from api.context import ApiContext
 from api.dependencies import Context, IdempotencyKey
 from api.errors import ApiError, error_responses, update_refusals
 from api.schemas import (
-    CancelIn,
+    ClosingIn,
     LeaveRequestIn,
     LeaveRequestList,
     LeaveRequestOut,
@@ -37,9 +37,8 @@ from domain.leave_request import LeaveRequest
 from domain.policy import HR
 from workflows.leave import LeaveRequestWorkflow
 from workflows.messages import (
-    ActorRequest,
-    CancelRequest,
     CaseState,
+    ClosingRequest,
     LeaveRequestStart,
     leave_workflow_id,
 )
@@ -210,20 +209,31 @@ def get_leave_request(case_id: UUID, caller: Caller, context: Context) -> LeaveR
 
 @router.post(
     "/{case_id}/withdraw",
-    responses=error_responses(403, 404, 409),
+    responses=error_responses(403, 404, 409, 422),
     summary="Withdraw a pending request",
 )
 async def withdraw_leave_request(
-    case_id: UUID, caller: Caller, context: Context, idempotency_key: IdempotencyKey = None
+    case_id: UUID,
+    caller: Caller,
+    context: Context,
+    idempotency_key: IdempotencyKey = None,
+    body: ClosingIn | None = None,
 ) -> LeaveRequestOut:
-    """The requester withdraws a request still waiting for a decision; its days are given
-    back. Answers once the read models show the change."""
+    """The requester withdraws a request still waiting for a decision; so may `hr`, for
+    anyone, giving a `reason` (say, a request nobody is left to decide). Its task is
+    closed and its days given back. Answers once the read models show the change."""
     case = await run_in_threadpool(visible_case, context, caller, case_id)
+    reason = None if body is None else body.reason
+    by_hr = await _as_hr(context, caller, case.requester_id)
+
+    def check_when_closed() -> None:
+        case.check_withdraw(caller, reason=reason, by_hr=by_hr)
+
     async with recorded_refusals(context, case.id, caller, "withdraw"):
-        with update_refusals(when_closed=lambda: case.check_withdraw(caller)):
+        with update_refusals(when_closed=check_when_closed):
             state = await leave_workflow(context, case.id).execute_update(
                 LeaveRequestWorkflow.withdraw,
-                ActorRequest(actor=caller),
+                ClosingRequest(actor=caller, reason=reason, by_hr=by_hr),
                 id=update_id("withdraw", caller, idempotency_key),
             )
     await caught_up(context, state.position)
@@ -240,7 +250,7 @@ async def cancel_leave_request(
     caller: Caller,
     context: Context,
     idempotency_key: IdempotencyKey = None,
-    body: CancelIn | None = None,
+    body: ClosingIn | None = None,
 ) -> LeaveRequestOut:
     """The requester cancels approved (or recorded sick) leave before it starts; so may
     `hr`, for anyone, giving a `reason` (say, someone leaving the company before their
@@ -248,9 +258,7 @@ async def cancel_leave_request(
     once the read models show the change."""
     case = await run_in_threadpool(visible_case, context, caller, case_id)
     reason = None if body is None else body.reason
-    by_hr = caller != case.requester_id and await run_in_threadpool(
-        lambda: policy(context).has_role(caller, HR)
-    )
+    by_hr = await _as_hr(context, caller, case.requester_id)
     today = datetime.now(UTC).date()
 
     def check_when_closed() -> None:
@@ -260,8 +268,15 @@ async def cancel_leave_request(
         with update_refusals(when_closed=check_when_closed):
             state = await leave_workflow(context, case.id).execute_update(
                 LeaveRequestWorkflow.cancel,
-                CancelRequest(actor=caller, reason=reason, by_hr=by_hr),
+                ClosingRequest(actor=caller, reason=reason, by_hr=by_hr),
                 id=update_id("cancel", caller, idempotency_key),
             )
     await caught_up(context, state.position)
     return LeaveRequestOut.of_state(state)
+
+
+async def _as_hr(context: ApiContext, caller: str, requester_id: str) -> bool:
+    """Whether ``caller`` closes someone else's request under the HR role."""
+    return caller != requester_id and await run_in_threadpool(
+        lambda: policy(context).has_role(caller, HR)
+    )

@@ -276,11 +276,11 @@ class LeaveRequestList(BaseModel):
     items: list[LeaveRequestSummary]
 
 
-class CancelIn(Body):
+class ClosingIn(Body):
     reason: FreeText | None = Field(
         None,
-        description="Why: required when `hr` cancels someone else's leave; recorded and"
-        " shown to the requester",
+        description="Why: required when `hr` withdraws or cancels someone else's request;"
+        " recorded and shown to the requester",
     )
 
 

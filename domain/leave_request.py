@@ -26,12 +26,21 @@ class LeaveStatus(StrEnum):
     TAKEN = "taken"
 
 
-def check_withdraw(status: LeaveStatus, requester_id: str, actor: str) -> None:
-    """Only the requester withdraws, and only while the request is pending."""
-    if actor != requester_id:
-        raise NotAllowed("only_requester", "only the requester may withdraw a request")
+def check_withdraw(
+    status: LeaveStatus,
+    requester_id: str,
+    actor: str,
+    *,
+    reason: str | None = None,
+    by_hr: bool = False,
+) -> None:
+    """The requester withdraws a request while it is pending; so may HR (``by_hr``), for
+    anyone, saying why (a request nobody is left to decide, say)."""
+    if actor != requester_id and not by_hr:
+        raise NotAllowed("only_requester", "only the requester, or HR, may withdraw a request")
     if status is not LeaveStatus.PENDING:
         raise Conflict("not_pending", f"only a pending request can be withdrawn; it is {status}")
+    _check_reason(requester_id, actor, reason, "withdraw the request")
 
 
 def check_cancel(
@@ -53,10 +62,15 @@ def check_cancel(
         raise Conflict("not_approved", f"only approved leave can be cancelled; it is {status}")
     if today >= start:
         raise RuleViolation("already_started", "leave can only be cancelled before it starts")
+    _check_reason(requester_id, actor, reason, "cancel the leave")
+
+
+def _check_reason(requester_id: str, actor: str, reason: str | None, what: str) -> None:
+    """Someone closing another's request (HR) says why."""
     if actor != requester_id and (reason is None or not reason.strip()):
         raise RuleViolation(
             "reason_required",
-            f"say why you cancel {requester_id}'s leave: the reason is recorded and shown to them",
+            f"say why you {what} of {requester_id}: the reason is recorded and shown to them",
         )
 
 
@@ -160,19 +174,23 @@ class LeaveRequest(Case):
         self.status = LeaveStatus.REJECTED
         self.closing_reason = reason
 
-    def check_withdraw(self, actor: str) -> None:
-        check_withdraw(self.status, self.requester_id, actor)
+    def check_withdraw(self, actor: str, *, reason: str | None = None, by_hr: bool = False) -> None:
+        check_withdraw(self.status, self.requester_id, actor, reason=reason, by_hr=by_hr)
 
-    def withdraw(self, meta: Meta) -> None:
+    def withdraw(self, meta: Meta, *, reason: str | None = None, by_hr: bool = False) -> None:
+        """``by_hr``: the actor holds the HR role; it counts only for someone else's."""
         if self.has_applied(meta):
             return
-        self.check_withdraw(meta.actor)
+        self.check_withdraw(meta.actor, reason=reason, by_hr=by_hr)
         self._cancel_open_tasks(reason="withdrawn", meta=meta)
-        self._withdrawn(meta=meta)
+        by_hr = by_hr and meta.actor != self.requester_id
+        self._withdrawn(reason=reason, by_hr=by_hr, meta=meta)
 
     @event("Withdrawn")
-    def _withdrawn(self, meta: Meta) -> None:
+    def _withdrawn(self, meta: Meta, reason: str | None = None, by_hr: bool = False) -> None:
+        # Withdrawals recorded before HR could withdraw carry neither: the requester's.
         self.status = LeaveStatus.WITHDRAWN
+        self.closing_reason = reason
 
     def check_cancel(
         self, actor: str, today: date, *, reason: str | None = None, by_hr: bool = False

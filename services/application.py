@@ -518,12 +518,24 @@ class BackofficeApplication(Application[UUID]):
         ``today`` may decide, and that a manager still here could take, by the rule
         :meth:`reroute_approval_task` applies. Someone the directory does not know counts
         as still here. One read of the directory for all of them."""
+        return self._tasks_of_leavers(tasks, today, can_be_taken=True)
+
+    def tasks_nobody_can_take(self, tasks: Mapping[K, TaskDeciders], today: date) -> list[K]:
+        """Of open tasks, those that nobody still employed on ``today`` may decide and no
+        manager still here could take: stuck until the directory names one, or HR
+        withdraws the request."""
+        return self._tasks_of_leavers(tasks, today, can_be_taken=False)
+
+    def _tasks_of_leavers(
+        self, tasks: Mapping[K, TaskDeciders], today: date, *, can_be_taken: bool
+    ) -> list[K]:
         directory = self.directory.current()
         return [
             key
             for key, (requester_id, deciders) in tasks.items()
             if all(_gone(directory, person, today) for person in deciders)
-            and directory.escalation_targets(deciders, deciders, requester_id, today)
+            and bool(directory.escalation_targets(deciders, deciders, requester_id, today))
+            is can_be_taken
         ]
 
     def _escalate(
@@ -563,13 +575,24 @@ class BackofficeApplication(Application[UUID]):
         return Saved(request, self._save(request, account))
 
     @command
-    def withdraw_leave_request(self, case_id: UUID, meta: Meta) -> Saved:
+    def withdraw_leave_request(
+        self, case_id: UUID, meta: Meta, *, reason: str | None = None, by_hr: bool = False
+    ) -> Saved:
+        """The requester withdraws a pending request, or HR (``by_hr``) for them with a
+        reason; the days are given back."""
         request = self.leave_request(case_id, for_update=True)
         account = self._account_of(request)
         if not request.has_applied(meta):
-            request.withdraw(meta)
+            self._check_hr(meta, by_hr)
+            request.withdraw(meta, reason=reason, by_hr=by_hr)
             account.release(str(case_id), "withdrawn", meta)
         return Saved(request, self._save(request, account))
+
+    def _check_hr(self, meta: Meta, by_hr: bool) -> None:
+        """The API said the actor holds the HR role; as a claimed delegation is, the record
+        checks it."""
+        if by_hr and not self.directory.current().has_role(meta.actor, HR):
+            raise NotAllowed("not_hr", f"{meta.actor} does not hold the hr role")
 
     @command
     def cancel_leave_request(
@@ -586,9 +609,7 @@ class BackofficeApplication(Application[UUID]):
         request = self.leave_request(case_id, for_update=True)
         account = self._account_of(request)
         if not request.has_applied(meta):
-            if by_hr and not self.directory.current().has_role(meta.actor, HR):
-                # The API said so; as with a claimed delegation, the record checks it.
-                raise NotAllowed("not_hr", f"{meta.actor} does not hold the hr role")
+            self._check_hr(meta, by_hr)
             request.cancel(today, meta, reason=reason, by_hr=by_hr)
             account.release(str(case_id), "cancelled", meta)
         return Saved(request, self._save(request, account))

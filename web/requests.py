@@ -30,7 +30,7 @@ from api.leave_requests import (
     withdraw_leave_request,
 )
 from api.schemas import (
-    CancelIn,
+    ClosingIn,
     LeaveBalanceOut,
     LeaveRequestIn,
     LeaveRequestOut,
@@ -218,24 +218,36 @@ def working_days(
 
 
 REASON_ON_THE_FORM = "given on the form"
-"""What stands for HR's reason when the page asks whether HR may cancel: the form asks
-for it, and the route refuses the form sent without one."""
-REASON_REQUIRED = "Say why you cancel this leave: the reason is recorded and shown to {name}."
+"""What stands for HR's reason when the page asks whether HR may withdraw or cancel: the
+form asks for it, and the route refuses the form sent without one."""
+REASON_REQUIRED = {
+    "withdraw": "Say why you withdraw this request: the reason is recorded and shown to {name}.",
+    "cancel": "Say why you cancel this leave: the reason is recorded and shown to {name}.",
+}
 """The page's words for ``reason_required`` (the API's name the requester by id)."""
+CLOSED_BY = {"Withdrawn": "Withdrawn", "Cancelled": "Cancelled"}
+"""The events that close a request someone may have closed for its requester."""
 
 
 def _request_view(context: ApiContext, employee_id: str, case_id: UUID) -> dict[str, Any]:
     """The case, and whether its rules let the caller withdraw or cancel it now (as the
     workflow's validator will check them); ApiError 404 for a case they may not see.
-    ``cancel_by_hr``: the caller would cancel as HR, so the form asks why (the API's
-    own test: someone else's leave, and the caller holds the role)."""
+    ``by_hr``: the caller would withdraw or cancel as HR, so the form asks why (the
+    API's own test: someone else's request, and the caller holds the role)."""
     case = get_leave_request(case_id, employee_id, context)
     today = datetime.now(UTC).date()
     by_hr = employee_id != case.requester_id and policy(context).has_role(employee_id, HR)
     reason = REASON_ON_THE_FORM if by_hr else None
     return {
         "case": case,
-        "may_withdraw": _allowed(check_withdraw, case.status, case.requester_id, employee_id),
+        "may_withdraw": _allowed(
+            check_withdraw,
+            case.status,
+            case.requester_id,
+            employee_id,
+            reason=reason,
+            by_hr=by_hr,
+        ),
         "may_cancel": _allowed(
             check_cancel,
             case.status,
@@ -246,7 +258,7 @@ def _request_view(context: ApiContext, employee_id: str, case_id: UUID) -> dict[
             reason=reason,
             by_hr=by_hr,
         ),
-        "cancel_by_hr": by_hr,
+        "by_hr": by_hr,
     }
 
 
@@ -258,9 +270,9 @@ def _allowed(rule: Callable[..., None], *facts: Any, **options: Any) -> bool:
     return True
 
 
-def _cancellation(history: list[HistoryEntryOut]) -> HistoryEntryOut | None:
-    """The case's cancellation, if it was cancelled: who, whether as HR, and why."""
-    return next((entry for entry in reversed(history) if entry.type == "Cancelled"), None)
+def _closing(history: list[HistoryEntryOut]) -> HistoryEntryOut | None:
+    """The case's withdrawal or cancellation, if it was closed so: who, whether as HR."""
+    return next((entry for entry in reversed(history) if entry.type in CLOSED_BY), None)
 
 
 async def _request_page(
@@ -301,7 +313,8 @@ async def _request_page(
         section="requests",
         **view,
         history=history.items,
-        cancellation=_cancellation(history.items),
+        closing=_closing(history.items),
+        closed_by=CLOSED_BY,
         people=people,
         errors=errors or {},
         reason=reason,
@@ -341,20 +354,18 @@ async def act(
     key = f"{form_key}:{name}" if form_key else None  # a double click acts once
     found = case_id_in(case_id)
     typed = reason or ""
-    body: CancelIn | None = None
-    if name == "cancel":
-        try:
-            body = CancelIn.model_validate({"reason": typed.strip() or None})
-        except ValidationError as error:
-            errors = field_errors(error, ["reason"])
-            return await _request_page(
-                request, web, session, case_id, errors=errors, status=422, reason=typed
-            )
+    try:
+        body = ClosingIn.model_validate({"reason": typed.strip() or None})
+    except ValidationError as error:
+        errors = field_errors(error, ["reason"])
+        return await _request_page(
+            request, web, session, case_id, errors=errors, status=422, reason=typed
+        )
     try:
         if found is None:
             raise not_found("leave request")
         if name == "withdraw":
-            await withdraw_leave_request(found, session.employee_id, context, key)
+            await withdraw_leave_request(found, session.employee_id, context, key, body)
         else:
             await cancel_leave_request(found, session.employee_id, context, key, body)
     except TEMPORAL_ERRORS as error:
@@ -380,18 +391,18 @@ async def act(
             return await page(request, web, session, "refused.html", status=404, reason="not_found")
         errors = {name: refused.detail}
         if refused.rule == "reason_required" and found is not None:
-            errors = {"reason": await _reason_required(context, found)}
+            errors = {"reason": await _reason_required(context, found, name)}
         return await _request_page(
             request, web, session, case_id, errors=errors, status=refused.status, reason=typed
         )
     return RedirectResponse(f"/requests/{quote(case_id, safe='')}", status_code=303)
 
 
-async def _reason_required(context: ApiContext, case_id: UUID) -> str:
+async def _reason_required(context: ApiContext, case_id: UUID, action: str) -> str:
     """``reason_required`` in the page's words, naming the requester by name."""
 
     def requester_name() -> str:
         requester = context.application.leave_request(case_id).requester_id
         return names(context, [requester])[requester]
 
-    return REASON_REQUIRED.format(name=await run_in_threadpool(requester_name))
+    return REASON_REQUIRED[action].format(name=await run_in_threadpool(requester_name))

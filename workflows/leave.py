@@ -23,17 +23,17 @@ with workflow.unsafe.imports_passed_through():
     from services.application import approval_task_id
     from workflows.approval import ApprovalWorkflow, Wake, as_application_error
     from workflows.messages import (
-        ActorRequest,
         CancelLeave,
-        CancelRequest,
         CaseCommand,
         CaseState,
+        ClosingRequest,
         DecisionRequest,
         EscalateTask,
         LeaveRequestStart,
         OpenTask,
         RecordDecision,
         Refusal,
+        WithdrawLeave,
     )
 
 SYSTEM = "system"
@@ -148,27 +148,38 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
         )
 
     @workflow.update
-    async def withdraw(self, request: ActorRequest) -> CaseState:
+    async def withdraw(self, request: ClosingRequest) -> CaseState:
         return await self.run_command(
             lambda: self._check_withdraw(request),
             lambda: _execute(
                 LeaveActivities.withdraw,
-                CaseCommand(case_id=self.current.case_id, actor=request.actor),
+                WithdrawLeave(
+                    case_id=self.current.case_id,
+                    actor=request.actor,
+                    reason=request.reason,
+                    by_hr=request.by_hr,
+                ),
             ),
         )
 
     @withdraw.validator
-    def validate_withdraw(self, request: ActorRequest) -> None:
+    def validate_withdraw(self, request: ClosingRequest) -> None:
         self._check_withdraw(request)
 
-    def _check_withdraw(self, request: ActorRequest) -> None:
+    def _check_withdraw(self, request: ClosingRequest) -> None:
         try:
-            check_withdraw(self.current.status, self.current.requester_id, request.actor)
+            check_withdraw(
+                self.current.status,
+                self.current.requester_id,
+                request.actor,
+                reason=request.reason,
+                by_hr=request.by_hr,
+            )
         except DomainError as error:
             raise as_application_error(error) from None
 
     @workflow.update
-    async def cancel(self, request: CancelRequest) -> CaseState:
+    async def cancel(self, request: ClosingRequest) -> CaseState:
         return await self.run_command(
             lambda: self._check_cancel(request),
             lambda: _execute(
@@ -184,10 +195,10 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
         )
 
     @cancel.validator
-    def validate_cancel(self, request: CancelRequest) -> None:
+    def validate_cancel(self, request: ClosingRequest) -> None:
         self._check_cancel(request)
 
-    def _check_cancel(self, request: CancelRequest) -> None:
+    def _check_cancel(self, request: ClosingRequest) -> None:
         state = self.current
         try:
             check_cancel(

@@ -118,6 +118,11 @@ class CancelLeave(CaseCommand):
     by_hr: bool = False
 
 
+class WithdrawLeave(CaseCommand):
+    reason: str | None = None
+    by_hr: bool = False
+
+
 class SweepDay(Message):
     """The day the sweep of leavers' tasks looks at (the workflow's, not the worker's)."""
 
@@ -125,11 +130,13 @@ class SweepDay(Message):
 
 
 class SweepResult(Message):
-    """How many cases the sweep told that their task's deciders have left, and how many of
-    those had ended meanwhile."""
+    """How many cases the sweep told that their task's deciders have left, how many of
+    those had ended meanwhile, and how many have a task nobody can take (logged, each
+    with its case)."""
 
     told: int
     ended: int
+    stuck: int = 0
 
 
 class DecisionRequest(Message):
@@ -143,14 +150,15 @@ class DecisionRequest(Message):
 
 
 class ActorRequest(Message):
-    """The ``withdraw`` update: who asks."""
+    """Who asks (the ``withdraw`` and ``cancel`` updates took only this before they took
+    :class:`ClosingRequest`)."""
 
     actor: str
 
 
-class CancelRequest(ActorRequest):
-    """The ``cancel`` update: who asks, and why."""
+class ClosingRequest(ActorRequest):
+    """The ``withdraw`` and ``cancel`` updates: who asks, and why."""
 
     reason: str | None = None
     by_hr: bool = False
-    """The caller holds the HR role (the API checked it), and may cancel anyone's leave."""
+    """The caller holds the HR role (the API checked it), and may close anyone's request."""

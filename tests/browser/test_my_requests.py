@@ -137,7 +137,7 @@ async def test_hr_cancels_someone_s_approved_leave_from_its_page_saying_why(site
     )
 
 
-async def test_only_hr_is_offered_to_cancel_someone_else_s_leave(site: Site) -> None:
+async def test_only_hr_is_offered_to_close_someone_else_s_request(site: Site) -> None:
     make_hr(site, "e-5")
     case = await site.api.approved("e-3", weeks_ahead(5))
     pending = await site.api.pending("e-4", weeks_ahead(7))
@@ -150,7 +150,8 @@ async def test_only_hr_is_offered_to_cancel_someone_else_s_leave(site: Site) -> 
     await expect(ada.locator("#case-status")).to_have_text("approved")
     await expect(ada.locator("form.case-action")).to_have_count(0)
     await expect(ken.locator("#case-status")).to_have_text("pending")
-    await expect(ken.locator("form.case-action")).to_have_count(0)
+    await expect(ken.locator("form.case-action button")).to_have_text(["Withdraw this request"])
+    await expect(ken.locator("#withdraw-reason")).to_have_count(1)
 
 
 async def test_a_withdrawal_refused_since_the_page_was_shown_says_why_beside_the_button(
@@ -350,3 +351,28 @@ async def test_hr_and_managers_find_the_requests_they_may_see_beside_their_own(
     await expect(ada.locator(f"#others-{margaret['id']}")).to_contain_text("pending")
     await margaret_page.goto("/requests")
     await expect(margaret_page.locator("#others")).to_have_count(0)
+
+
+async def test_hr_withdraws_someone_s_pending_request_from_its_page_saying_why(
+    site: Site,
+) -> None:
+    make_hr(site, "e-5")
+    case = await site.api.pending("e-3", weeks_ahead(6))
+    ken = await site.signed_in("e-5")
+    await ken.goto(f"/requests/{case['id']}")
+
+    without_reason = await click_and_answer(ken, "button:has-text('Withdraw')")
+
+    assert without_reason.status == 422
+    await expect(ken.locator("#withdraw-reason-error")).to_have_text(
+        "Say why you withdraw this request: the reason is recorded and shown to Linus."
+    )
+    await ken.fill("#withdraw-reason", "nobody is left to decide it")
+    withdrawn = await click_and_answer(ken, "button:has-text('Withdraw')")
+
+    assert withdrawn.status == 200
+    await expect(ken.locator("#case-status")).to_have_text("withdrawn")
+    await expect(ken.locator("#closed")).to_have_text(
+        re.compile(r"Withdrawn by HR \(Ken\): “nobody is left to decide it”")
+    )
+    assert await status_of(site, case["id"]) == "withdrawn"

@@ -772,6 +772,29 @@ async def test_the_requester_withdraws_a_pending_request_and_gets_the_days_back(
     assert balance.json()["pending"] == 0
 
 
+async def test_hr_withdraws_someones_pending_request_saying_why_and_its_task_goes(
+    api: Api,
+) -> None:
+    period = weeks_ahead(4)
+    case = await api.pending("e-3", period)
+    await api.task_for("e-2", case["id"])
+    api.context.application.set_role_members("hr", ["e-5"], Meta("e-1", "hr-is-ken", "tests"))
+    path = f"/api/leave-requests/{case['id']}/withdraw"
+
+    without_reason = await api.post("e-5", path)
+    response = await api.post("e-5", path, {"reason": "nobody is left to decide it"})
+
+    assert (without_reason.status_code, without_reason.json()["rule"]) == (422, "reason_required")
+    assert response.status_code == 200, response.text
+    assert (response.json()["status"], response.json()["closing_reason"]) == (
+        "withdrawn",
+        "nobody is left to decide it",
+    )
+    assert (await api.get("e-2", "/api/tasks")).json()["items"] == []
+    balance = await api.get("e-3", "/api/employees/e-3/leave-balance", {"year": period[0].year})
+    assert balance.json()["pending"] == 0
+
+
 async def test_deciding_the_task_of_a_withdrawn_request_says_it_was_cancelled(api: Api) -> None:
     case = await api.pending("e-3", weeks_ahead(4))
     task = await api.task_for("e-2", case["id"])

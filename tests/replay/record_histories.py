@@ -34,8 +34,7 @@ from worker import build_worker
 from workflows.leave import LeaveRequestWorkflow
 from workflows.messages import (
     DATA_CONVERTER,
-    ActorRequest,
-    CancelRequest,
+    ClosingRequest,
     DecisionRequest,
     LeaveRequestStart,
     leave_workflow_id,
@@ -123,14 +122,14 @@ async def withdrawn(env: WorkflowEnvironment) -> Handle:
         state = await handle.query(LeaveRequestWorkflow.case)
         if state is not None and state.tasks:
             break
-    await handle.execute_update(LeaveRequestWorkflow.withdraw, ActorRequest(actor="e-100"))
+    await handle.execute_update(LeaveRequestWorkflow.withdraw, ClosingRequest(actor="e-100"))
     return handle
 
 
 async def cancelled(env: WorkflowEnvironment) -> Handle:
     handle = await start(env, LeaveType.ANNUAL, weeks=3, days=2)
     await decide(handle, "e-010", Decision.APPROVE)
-    await handle.execute_update(LeaveRequestWorkflow.cancel, CancelRequest(actor="e-100"))
+    await handle.execute_update(LeaveRequestWorkflow.cancel, ClosingRequest(actor="e-100"))
     return handle
 
 

@@ -297,6 +297,28 @@ def test_only_the_requester_may_withdraw_a_request() -> None:
         awaiting().withdraw(meta("mia"))
 
 
+def test_hr_withdraws_someones_pending_request_saying_why() -> None:
+    request = awaiting()
+
+    request.withdraw(meta("hanna"), reason="nobody is left to decide it", by_hr=True)
+
+    events = request.collect_events()
+    assert names(events) == ["TaskCancelled", "Withdrawn"]
+    assert (data(events[-1])["reason"], data(events[-1])["by_hr"]) == (
+        "nobody is left to decide it",
+        True,
+    )
+    assert (request.status, request.closing_reason) == (
+        LeaveStatus.WITHDRAWN,
+        "nobody is left to decide it",
+    )
+
+
+def test_hr_must_say_why_they_withdraw_someones_request() -> None:
+    with refused(RuleViolation, "reason_required"):
+        awaiting().withdraw(meta("hanna"), by_hr=True)
+
+
 def test_an_approved_request_cannot_be_withdrawn() -> None:
     with refused(Conflict, "not_pending"):
         approved().withdraw(meta("ada"))

@@ -596,9 +596,12 @@ def test_a_task_whose_deciders_left_with_nobody_above_but_the_requester_is_not_c
     desk.app.put_employee(profile("tom", manager_id=None), meta("admin"))
     desk.app.put_employee(profile("ada", "tom", end_date=date(2025, 6, 2)), meta("admin"))
 
-    chosen = desk.app.tasks_to_send_up({"tom's": TaskDeciders("tom", ["ada"])}, date(2025, 6, 3))
+    tasks = {"tom's": TaskDeciders("tom", ["ada"])}
 
-    assert chosen == []
+    chosen = desk.app.tasks_to_send_up(tasks, date(2025, 6, 3))
+    stuck = desk.app.tasks_nobody_can_take(tasks, date(2025, 6, 3))
+
+    assert (chosen, stuck) == ([], ["tom's"])
 
 
 def test_a_cancellation_claimed_as_hr_by_someone_without_the_role_is_refused(

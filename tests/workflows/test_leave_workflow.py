@@ -32,9 +32,8 @@ from services.application import BackofficeApplication, Saved, approval_task_id
 from tests.workflows.conftest import Temporal
 from workflows.leave import LeaveRequestWorkflow
 from workflows.messages import (
-    ActorRequest,
-    CancelRequest,
     CaseState,
+    ClosingRequest,
     DecisionRequest,
     LeaveRequestStart,
     leave_workflow_id,
@@ -315,7 +314,7 @@ async def test_withdrawn_request_closes_its_task_and_gives_the_days_back(
     assert leave_app.leave_balance("e-100", submitted.start.year).pending == Decimal(2)
 
     withdrawn = await handle.execute_update(
-        LeaveRequestWorkflow.withdraw, ActorRequest(actor="e-100")
+        LeaveRequestWorkflow.withdraw, ClosingRequest(actor="e-100")
     )
 
     assert withdrawn.status is LeaveStatus.WITHDRAWN
@@ -333,7 +332,7 @@ async def test_cancelling_approved_leave_before_it_starts_gives_the_days_back(
     assert leave_app.leave_balance("e-100", submitted.start.year).approved == Decimal(4)
 
     cancelled = await handle.execute_update(
-        LeaveRequestWorkflow.cancel, CancelRequest(actor="e-100")
+        LeaveRequestWorkflow.cancel, ClosingRequest(actor="e-100")
     )
 
     assert cancelled.status is LeaveStatus.CANCELLED
@@ -352,11 +351,11 @@ async def test_hr_cancels_someones_approved_leave_with_a_reason_and_never_withou
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(
-            LeaveRequestWorkflow.cancel, CancelRequest(actor="e-101", by_hr=True)
+            LeaveRequestWorkflow.cancel, ClosingRequest(actor="e-101", by_hr=True)
         )
     cancelled = await handle.execute_update(
         LeaveRequestWorkflow.cancel,
-        CancelRequest(actor="e-101", by_hr=True, reason="leaves before then"),
+        ClosingRequest(actor="e-101", by_hr=True, reason="leaves before then"),
     )
 
     cause = refused.value.cause
@@ -552,7 +551,7 @@ async def test_a_decision_and_a_withdrawal_at_once_one_wins_the_other_is_refused
 
     outcomes = await asyncio.gather(
         decide(handle, "e-010", Decision.APPROVE),
-        handle.execute_update(LeaveRequestWorkflow.withdraw, ActorRequest(actor="e-100")),
+        handle.execute_update(LeaveRequestWorkflow.withdraw, ClosingRequest(actor="e-100")),
         return_exceptions=True,
     )
 
