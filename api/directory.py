@@ -226,8 +226,8 @@ def get_directory(
 async def _changed(
     context: ApiContext, chart: OrganisationChart, record: Callable[[OrganisationChart], object]
 ) -> DirectoryChange:
-    """``record`` the chart, and what it changed (``DirectoryReader.change``)."""
-    return await run_in_threadpool(context.application.directory.change, chart, _today(), record)
+    """``record`` the chart, and what it changed (``BackofficeApplication.change_directory``)."""
+    return await run_in_threadpool(context.application.change_directory, chart, _today(), record)
 
 
 def _command(caller: str, what: str) -> Meta:

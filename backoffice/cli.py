@@ -95,7 +95,7 @@ def org_load(
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     meta = Meta(actor="system", command_id=f"org-load/{uuid.uuid4()}", correlation_id="org-load")
     try:
-        change = application.directory.change(
+        change = application.change_directory(
             chart, datetime.now(UTC).date(), lambda chart: application.load_directory(chart, meta)
         )
     except DomainError as error:

@@ -45,7 +45,7 @@ from domain.organisation import OrganisationChart, check_directory, check_organi
 from domain.policy import HR, check_acting_for
 from domain.refusals import RefusalLog
 from services.aggregate_cache import CachingRepository
-from services.directory import DirectoryReader
+from services.directory import DirectoryChange, DirectoryReader
 from services.transcodings import DateAsISO, MetaAsDict
 
 A = TypeVar("A", bound=Aggregate)
@@ -297,6 +297,61 @@ class BackofficeApplication(Application[UUID]):
                 keep(f"delegation {delegation_id}", delegation)
         self._save(*(aggregate for _name, aggregate in touched))
         return [name for name, _aggregate in touched]
+
+    def change_directory(
+        self,
+        chart: OrganisationChart,
+        today: date,
+        record: Callable[[OrganisationChart], object],
+    ) -> DirectoryChange:
+        """:meth:`DirectoryReader.change`, warning too of what a last day it records
+        leaves of its employee's own leave: days held after it, which only HR can now
+        give back."""
+        change = self.directory.change(chart, today, record)
+        people = self.directory.current().employees
+        leaving = [
+            people[subject.partition(" ")[2]]
+            for item in change.changes
+            if (subject := item.subject).startswith("employee ")
+            and any(field.name == "end_date" for field in item.fields)
+            and subject.partition(" ")[2] in people
+        ]
+        warnings = [w for p in leaving if p.end_date for w in self._leave_after(p, today)]
+        return replace(change, warnings=[*change.warnings, *warnings])
+
+    def _leave_after(self, profile: EmployeeProfile, today: date) -> list[str]:
+        """Each request of ``profile``'s holding days after their last day, and what can
+        still be done about it."""
+        account = self.leave_account(profile.employee_id)
+        last_day = profile.end_date
+        if account is None or last_day is None:
+            return []
+        warnings = []
+        by_first_day = sorted(account.bookings.items(), key=lambda held: min(held[1].days))
+        for case_id, booking in by_first_day:
+            after = sorted(day for day in booking.days if day > last_day)
+            if not after:
+                continue
+            days = _days(sum((booking.days[day] for day in after), Decimal(0)))
+            held = f"after their last day ({last_day}), from {after[0]}"
+            first = min(booking.days)
+            who = profile.employee_id
+            if not booking.approved:
+                warnings.append(
+                    f"{who}'s pending request {case_id} asks for {days} {held}; it can now"
+                    " only be rejected, or withdrawn (hr may, saying why)"
+                )
+            elif first > today:
+                warnings.append(
+                    f"{who}'s approved leave {case_id} holds {days} {held}; hr may cancel it"
+                    f" before it starts on {first}"
+                )
+            else:
+                warnings.append(
+                    f"{who}'s approved leave {case_id} holds {days} {held}, and has started:"
+                    " it can no longer be cancelled, and those days stay counted"
+                )
+        return warnings
 
     def _employee(
         self, profile: EmployeeProfile, meta: Meta, *, keep_end_date: bool = False

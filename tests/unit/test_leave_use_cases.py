@@ -20,6 +20,7 @@ from domain.errors import Conflict, NotAllowed, NotFound, RuleViolation
 from domain.leave import LeaveType
 from domain.leave_account import Balance, LeaveAccount
 from domain.leave_request import LeaveStatus
+from domain.organisation import OrganisationChart
 from services.application import Saved
 from tests.unit.factories import (
     MONDAY_MORNING,
@@ -776,3 +777,25 @@ def test_leave_for_an_unknown_employee_is_refused(desk: LeaveDesk) -> None:
 def test_deciding_an_unknown_case_is_refused(desk: LeaveDesk) -> None:
     with refused(NotFound, "leave_request_not_found"):
         desk.app.decide_leave_request(uuid4(), "approval", Decision.APPROVE, None, meta("mia"))
+
+
+def test_recording_a_last_day_warns_of_the_leavers_own_leave_after_it(desk: LeaveDesk) -> None:
+    approved = desk.approved("ada", MONDAY, FRIDAY)
+    pending = desk.submit("ada", date(2025, 7, 7), date(2025, 7, 8)).case.id
+    chart = OrganisationChart(employees=[profile("ada", end_date=date(2025, 6, 17))])
+
+    change = desk.app.change_directory(
+        chart, date(2025, 6, 2), lambda given: desk.app.load_directory(given, meta("admin"))
+    )
+    again = desk.app.change_directory(
+        chart, date(2025, 6, 2), lambda given: desk.app.load_directory(given, meta("admin"))
+    )
+
+    assert [w for w in change.warnings if "last day" in w] == [
+        # the 18th and the 20th: the 19th is a public holiday in Bavaria
+        f"ada's approved leave {approved} holds 2 days after their last day (2025-06-17),"
+        " from 2025-06-18; hr may cancel it before it starts on 2025-06-16",
+        f"ada's pending request {pending} asks for 2 days after their last day (2025-06-17),"
+        " from 2025-07-07; it can now only be rejected, or withdrawn (hr may, saying why)",
+    ]
+    assert again.warnings == []  # nothing changed: nothing new to look at
