@@ -140,6 +140,18 @@ class Entry(BaseModel):
         return value
 
 
+_NOT_IN_IDS = re.compile(r"[\s\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+"""Blanks and characters that show as nothing: an id holding one looks like another."""
+
+
+def _an_id(value: str) -> str:
+    if _NOT_IN_IDS.search(value):
+        raise ValueError(
+            "must not contain blanks or invisible characters: an id is typed, and compared"
+        )
+    return value
+
+
 def _blank_is_absent(value: object) -> object:
     """An optional field written blank is absent."""
     return None if isinstance(value, str) and not value.strip() else value
@@ -151,6 +163,8 @@ class DepartmentEntry(Entry):
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     head: str | None = None
+
+    _id = field_validator("id")(_an_id)
     cost_centre: str = Field(min_length=1)
 
     _optional = field_validator("head", mode="before")(_blank_is_absent)
@@ -201,6 +215,8 @@ class DelegationEntry(Entry):
     start: date
     end: date
 
+    _id = field_validator("id")(_an_id)
+
     def to_terms(self) -> DelegationTerms:
         return DelegationTerms(self.id, self.delegator, self.delegate, self.start, self.end)
 
@@ -226,6 +242,7 @@ class EmployeeEntry(Entry):
     start_date: date
     end_date: date | None = None
 
+    _id = field_validator("id")(_an_id)
     _optional = field_validator("manager", "department", "subdivision", "end_date", mode="before")(
         _blank_is_absent
     )
@@ -253,7 +270,7 @@ class EmployeeEntry(Entry):
             raise ValueError(f"must be at most {MAX_ANNUAL_LEAVE_DAYS}")
         if (value * 2) % 1:
             raise ValueError(f"{value} is not a whole or half number of days")
-        return value
+        return Decimal(format(value, "f"))  # 3e1 is recorded as 30, not 3E+1
 
     @property
     def states_end_date(self) -> bool:

@@ -55,6 +55,9 @@ def check_directory(chart: OrganisationChart, recorded: Directory) -> None:
     or something that exists neither in the chart nor in the recorded directory.
     (The employees themselves: :func:`check_organisation`.)"""
     people = {profile.employee_id for profile in chart.employees} | set(recorded.employees)
+    _no_ids_differing_only_in_case(
+        {p.employee_id for p in chart.employees} - set(recorded.employees), people
+    )
     departments = set(recorded.departments)
     for department in chart.departments or ():
         departments.add(department.department_id)
@@ -98,6 +101,23 @@ def check_directory(chart: OrganisationChart, recorded: Directory) -> None:
                     "unknown_employee",
                     f"delegation {terms.delegation_id}: employee {person} does not exist",
                 )
+
+
+def _no_ids_differing_only_in_case(new: set[str], everyone: set[str]) -> None:
+    """Refuse a new employee whose id differs from another's only in case (``E-100``
+    beside ``e-100``): typed in another case, it is the same person to whoever typed it.
+    (Only new ones: a store holding such a pair from before can still be changed.)"""
+    by_folded: dict[str, list[str]] = {}
+    for employee_id in sorted(everyone):
+        by_folded.setdefault(employee_id.casefold(), []).append(employee_id)
+    for employee_id in sorted(new):
+        others = [other for other in by_folded[employee_id.casefold()] if other != employee_id]
+        if others:
+            raise RuleViolation(
+                "id_differs_only_in_case",
+                f"employees {others[0]} and {employee_id}: ids that differ only in case would"
+                " name two people; use the id recorded",
+            )
 
 
 def _no_duplicates(kind: str, ids: list[str]) -> None:

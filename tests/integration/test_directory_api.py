@@ -109,6 +109,14 @@ async def test_a_body_naming_another_employee_than_the_path_is_refused_naming_bo
         ("e-3%20", "the id in the address must not begin or end with blanks"),
         ("e-9%0A", "the id in the address must not begin or end with blanks"),
         ("e%099", "id: must not contain control characters"),
+        (
+            "e%203",
+            "id: must not contain blanks or invisible characters: an id is typed, and compared",
+        ),
+        (
+            "%E2%80%8Be-3",
+            "id: must not contain blanks or invisible characters: an id is typed, and compared",
+        ),
         ("e" * 201, "id: String should have at most 200 characters"),
     ],
 )

@@ -208,6 +208,21 @@ def test_a_bad_field_is_reported_with_its_line_and_employee(
     assert problems(edited(old, new)) == [problem]
 
 
+@pytest.mark.parametrize("written", ['"e 100"', '"\u200be-100"', '"e-100\u00a0x"'])
+def test_an_id_with_a_blank_or_an_invisible_character_is_refused(written: str) -> None:
+    (problem,) = problems(edited("id: e-100", f"id: {written}"))
+
+    assert problem.endswith(
+        "id: must not contain blanks or invisible characters: an id is typed, and compared"
+    )
+
+
+def test_days_written_with_an_exponent_are_recorded_as_people_write_them() -> None:
+    chart = parse_org_text(edited("annual_leave_days: 30", "annual_leave_days: 3e1"), "org.yaml")
+
+    assert str(chart.employees[0].annual_leave_days) == "30"
+
+
 def test_a_bad_date_is_reported_with_its_line_and_employee() -> None:
     (problem,) = problems(edited("start_date: 2020-01-01", "start_date: 2020-02-30"))
 

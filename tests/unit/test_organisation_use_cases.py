@@ -107,3 +107,14 @@ def test_a_last_day_recorded_meanwhile_is_kept_by_a_change_that_leaves_end_date_
     app.directory.change(chart, date(2025, 6, 2), record)
 
     assert (app.profile("ada").name, app.profile("ada").end_date) == ("Ada L.", date(2025, 6, 30))
+
+
+def test_a_new_employee_whose_id_differs_from_another_only_in_case_is_refused(
+    desk: LeaveDesk,
+) -> None:
+    before = desk.position
+
+    with refused(RuleViolation, "id_differs_only_in_case"):
+        desk.app.put_employee(profile("ADA"), meta("admin"))
+
+    assert desk.position == before
