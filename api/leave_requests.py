@@ -236,6 +236,7 @@ async def withdraw_leave_request(
                 ClosingRequest(actor=caller, reason=reason, by_hr=by_hr),
                 id=update_id("withdraw", caller, idempotency_key),
             )
+    _check_same_reason(state, reason, idempotency_key)
     await caught_up(context, state.position)
     return LeaveRequestOut.of_state(state)
 
@@ -271,6 +272,7 @@ async def cancel_leave_request(
                 ClosingRequest(actor=caller, reason=reason, by_hr=by_hr),
                 id=update_id("cancel", caller, idempotency_key),
             )
+    _check_same_reason(state, reason, idempotency_key)
     await caught_up(context, state.position)
     return LeaveRequestOut.of_state(state)
 
@@ -280,3 +282,15 @@ async def _as_hr(context: ApiContext, caller: str, requester_id: str) -> bool:
     return caller != requester_id and await run_in_threadpool(
         lambda: policy(context).has_role(caller, HR)
     )
+
+
+def _check_same_reason(state: CaseState, reason: str | None, key: str | None) -> None:
+    """A withdrawal or cancellation sent again under its Idempotency-Key answers as the
+    first did; with another reason, the caller would believe theirs recorded."""
+    if key is not None and state.closing_reason != reason:
+        raise ApiError(
+            422,
+            "this Idempotency-Key was used with another reason, which was recorded; use a new"
+            " key for another request",
+            "idempotency_key_reused",
+        )

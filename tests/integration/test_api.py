@@ -847,6 +847,22 @@ async def test_hr_cancels_someones_approved_leave_saying_why_and_nobody_else_may
     assert balance.json()["approved"] == 0
 
 
+async def test_a_cancellation_sent_again_under_its_key_with_another_reason_is_refused(
+    api: Api,
+) -> None:
+    case = await api.approved("e-3", weeks_ahead(4))
+    api.context.application.set_role_members("hr", ["e-5"], Meta("e-1", "hr-is-ken", "tests"))
+    path = f"/api/leave-requests/{case['id']}/cancel"
+
+    first = await api.post("e-5", path, {"reason": "leaves"}, key="hr-cancel-1")
+    again = await api.post("e-5", path, {"reason": "leaves"}, key="hr-cancel-1")
+    changed = await api.post("e-5", path, {"reason": "another reason"}, key="hr-cancel-1")
+
+    assert first.status_code == again.status_code == 200
+    assert (changed.status_code, changed.json()["rule"]) == (422, "idempotency_key_reused")
+    assert first.json()["closing_reason"] == "leaves"
+
+
 async def test_a_pending_request_cannot_be_cancelled_only_withdrawn(api: Api) -> None:
     case = await api.pending("e-3", weeks_ahead(4))
 
