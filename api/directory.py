@@ -160,7 +160,7 @@ E = TypeVar("E", EmployeeIn, DepartmentIn)
 def _with_path_id(body: E, path_id: str) -> E:
     """The body with the path's id, held to the rules of an id as a body's is (validated
     again, not copied in); 422 naming both when the body gives another."""
-    if "id" in body.model_fields_set and body.id != path_id:
+    if body.id and body.id != path_id:  # "" is the id's default: not given
         raise ApiError(422, f"the body's id {body.id} is not the path's {path_id}", "id_mismatch")
     given = body.model_dump(exclude_unset=True, by_alias=True)
     try:

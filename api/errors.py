@@ -73,6 +73,8 @@ DESCRIPTIONS = {
     404: "No such thing, or not one you may see",
     409: "It clashes with the case's current state (the rule is named)",
     422: "Invalid input, or a business rule refused it (the rule is named)",
+    503: "The workflow service did not answer in time (rule temporal_unavailable): try again"
+    " after Retry-After seconds, with the same Idempotency-Key, and nothing is done twice",
 }
 
 

@@ -44,7 +44,7 @@ from workflows.messages import (
 )
 
 router = APIRouter(
-    prefix="/leave-requests", tags=["leave requests"], responses=error_responses(401, 422)
+    prefix="/leave-requests", tags=["leave requests"], responses=error_responses(401, 422, 503)
 )
 
 SUBMISSIONS = UUID("6f1c3a52-53a4-4f7e-9d0b-3c6a2f1e8b47")

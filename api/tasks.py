@@ -32,7 +32,7 @@ from workflows.messages import CaseState, DecisionRequest
 
 logger = structlog.get_logger(__name__)
 
-router = APIRouter(prefix="/tasks", tags=["tasks"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/tasks", tags=["tasks"], responses=error_responses(401, 422, 503))
 
 
 @router.get("", summary="Your open tasks")

@@ -203,3 +203,10 @@ async def test_the_directory_is_not_told_ahead_of_now(admin: Api) -> None:
 
     assert response.status_code == 422
     assert response.json()["rule"] == "instant_in_the_future"
+
+
+async def test_a_body_id_left_at_its_default_is_taken_from_the_path(admin: Api) -> None:
+    response = await put_linus(admin, {"id": "", **LINUS, "name": "Linus T."})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["changes"] == ["employee e-3: name Linus -> Linus T."]
