@@ -6,7 +6,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -46,8 +46,19 @@ def set_cookie(
     )
 
 
+Key = tuple[str, ...]
+
+
 class SignInLimiter:
-    """Failed sign-ins per key (an employee id, a client address) in a sliding window.
+    """Failed sign-ins in a sliding window, counted three ways: per employee id from one
+    address (a low limit: someone's own typos, or one address guessing one password), per
+    employee id from any address (guessing one account's password from many addresses),
+    and per address for any employee id (one address trying many accounts; high enough that
+    the ordinary typos of an office behind one NAT or proxy never reach it).
+
+    An attempt refused for being over a limit is not counted, so one address alone puts at
+    most ``per_pair`` failures towards an employee's count: it cannot lock them out from
+    everywhere.
 
     Kept in this process's memory: each API process counts on its own, and a restart
     forgets. Enough for the embedded default; a shared limit needs a shared store.
@@ -55,40 +66,53 @@ class SignInLimiter:
 
     def __init__(
         self,
-        attempts: int = 5,
+        per_pair: int = 5,
+        per_employee: int = 10,
+        per_address: int = 50,
         window_seconds: float = 15 * 60,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.attempts = attempts
+        self.per_pair = per_pair
+        self.per_employee = per_employee
+        self.per_address = per_address
         self.window = window_seconds
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: dict[Key, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def retry_after(self, keys: Iterable[str]) -> int | None:
-        """Seconds until any of ``keys`` may try again; None when none is limited."""
+    def _limits(self, employee_id: str, address: str) -> list[tuple[Key, int]]:
+        return [
+            (("pair", address, employee_id), self.per_pair),
+            (("employee", employee_id), self.per_employee),
+            (("address", address), self.per_address),
+        ]
+
+    def retry_after(self, employee_id: str, address: str) -> int | None:
+        """Seconds until ``employee_id`` may try again from ``address``; None when now."""
         now = self._clock()
         waits = []
         with self._lock:
-            for key in keys:
+            for key, limit in self._limits(employee_id, address):
                 failures = self._recent(key, now)
-                if len(failures) >= self.attempts:
-                    waits.append(failures[-self.attempts] + self.window - now)
+                if len(failures) >= limit:
+                    waits.append(failures[-limit] + self.window - now)
         return max(1, int(max(waits)) + 1) if waits else None
 
-    def failed(self, keys: Iterable[str]) -> None:
+    def failed(self, employee_id: str, address: str) -> None:
         now = self._clock()
         with self._lock:
-            for key in keys:
+            for key, _ in self._limits(employee_id, address):
                 self._recent(key, now).append(now)
 
-    def succeeded(self, key: str) -> None:
-        """Forget ``key``'s failures (the employee's, not the address's: one good password
-        must not reset an address that tries many employee ids)."""
+    def succeeded(self, employee_id: str, address: str) -> None:
+        """Forget the employee's failures (from this address and from any), not the
+        address's: one good password must not reset an address that tries many ids."""
+        pair, employee, _ = self._limits(employee_id, address)
         with self._lock:
-            self._failures.pop(key, None)
+            self._failures.pop(pair[0], None)
+            self._failures.pop(employee[0], None)
 
-    def _recent(self, key: str, now: float) -> deque[float]:
+    def _recent(self, key: Key, now: float) -> deque[float]:
         failures = self._failures.setdefault(key, deque())
         while failures and failures[0] <= now - self.window:
             failures.popleft()

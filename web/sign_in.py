@@ -105,14 +105,14 @@ async def sign_in(
     csrf_token: FormText = None,
     next: FormText = None,
 ) -> Response:
-    """Check the password, unless this employee id or this address failed too often."""
+    """Check the password, unless this employee id or this address failed too often
+    (``SignInLimiter``: per employee id from this address, from any, and per address)."""
     if not same_token(request.cookies.get(SIGN_IN_COOKIE), csrf_token):
         return await page(request, web, None, "refused.html", status=403, reason="csrf")
     employee_id = (employee_id or "").strip()
     target = safe_next(next)
     address = request.client.host if request.client else "unknown"
-    keys = [f"employee:{employee_id}", f"address:{address}"]
-    wait = web.limiter.retry_after(keys)
+    wait = web.limiter.retry_after(employee_id, address)
     if wait is not None:
         minutes = (wait + 59) // 60
         return await _form(
@@ -134,11 +134,11 @@ async def sign_in(
             request, web, next=target, employee_id=employee_id, error=error, status=403
         )
     if not (valid and allowed):
-        web.limiter.failed(keys)
+        web.limiter.failed(employee_id, address)
         return await _form(
             request, web, next=target, employee_id=employee_id, error=WRONG, status=400
         )
-    web.limiter.succeeded(keys[0])
+    web.limiter.succeeded(employee_id, address)
     session = await run_in_threadpool(web.credentials.start_session, employee_id)
     response = RedirectResponse(target, status_code=303)
     lifetime = int((session.expires_at - session.created_at).total_seconds())

@@ -16,39 +16,85 @@ class Clock:
         return self.now
 
 
-def test_five_failures_in_fifteen_minutes_lock_the_key_until_the_first_ages_out() -> None:
+def test_five_failures_from_one_address_lock_that_employee_until_the_first_ages_out() -> None:
     clock = Clock()
-    limiter = SignInLimiter(attempts=5, window_seconds=900, clock=clock)
+    limiter = SignInLimiter(clock=clock)
     for _ in range(4):
-        limiter.failed(["employee:e-1"])
+        limiter.failed("e-1", "10.0.0.7")
         clock.now += 60
-    assert limiter.retry_after(["employee:e-1"]) is None
+    assert limiter.retry_after("e-1", "10.0.0.7") is None
 
-    limiter.failed(["employee:e-1"])
+    limiter.failed("e-1", "10.0.0.7")
 
-    assert limiter.retry_after(["employee:e-1"]) == 900 - 4 * 60 + 1
+    assert limiter.retry_after("e-1", "10.0.0.7") == 900 - 4 * 60 + 1
     clock.now = 1000.0 + 900  # the first failure is now fifteen minutes old
-    assert limiter.retry_after(["employee:e-1"]) is None
+    assert limiter.retry_after("e-1", "10.0.0.7") is None
 
 
-def test_an_address_is_limited_across_employee_ids() -> None:
-    limiter = SignInLimiter(attempts=5, window_seconds=900, clock=Clock())
-    for number in range(5):
-        limiter.failed([f"employee:e-{number}", "address:10.0.0.7"])
+def test_one_persons_wrong_passwords_do_not_lock_out_the_others_at_their_address() -> None:
+    """Behind an office NAT or proxy everyone shares one address."""
+    limiter = SignInLimiter(clock=Clock())
+    for _ in range(6):
+        limiter.failed("e-1", "127.0.0.1")
 
-    assert limiter.retry_after(["employee:e-9", "address:10.0.0.7"]) is not None
-    assert limiter.retry_after(["employee:e-9", "address:10.0.0.8"]) is None
+    assert limiter.retry_after("e-1", "127.0.0.1") is not None
+    assert limiter.retry_after("e-2", "127.0.0.1") is None
+
+
+def test_one_address_alone_cannot_lock_an_employee_out_from_everywhere() -> None:
+    limiter = SignInLimiter(clock=Clock())
+    for _ in range(5):
+        limiter.failed("e-1", "10.0.0.7")
+
+    assert limiter.retry_after("e-1", "10.0.0.7") is not None
+    assert limiter.retry_after("e-1", "10.0.0.8") is None
+
+
+def test_an_employee_is_limited_across_addresses_after_ten_failures() -> None:
+    """Guessing one account's password from many addresses is still slowed."""
+    limiter = SignInLimiter(clock=Clock())
+    for number in range(9):
+        limiter.failed("e-1", f"10.0.0.{number}")
+    assert limiter.retry_after("e-1", "10.0.1.1") is None
+
+    limiter.failed("e-1", "10.0.0.9")
+
+    assert limiter.retry_after("e-1", "10.0.1.1") is not None
+    assert limiter.retry_after("e-2", "10.0.1.1") is None
+
+
+def test_an_address_is_limited_across_employee_ids_after_fifty_failures() -> None:
+    limiter = SignInLimiter(clock=Clock())
+    for number in range(49):
+        limiter.failed(f"e-{number}", "10.0.0.7")
+    assert limiter.retry_after("e-99", "10.0.0.7") is None
+
+    limiter.failed("e-49", "10.0.0.7")
+
+    assert limiter.retry_after("e-99", "10.0.0.7") is not None
+    assert limiter.retry_after("e-99", "10.0.0.8") is None
+
+
+def test_the_kinds_of_key_do_not_collide_whatever_the_employee_id() -> None:
+    limiter = SignInLimiter(per_pair=1, per_employee=1, per_address=1, clock=Clock())
+    limiter.failed("address:10.0.0.7", "10.0.0.9")
+
+    assert limiter.retry_after("e-1", "10.0.0.7") is None
 
 
 def test_a_success_forgets_the_employees_failures_but_not_the_addresss() -> None:
-    limiter = SignInLimiter(attempts=2, window_seconds=900, clock=Clock())
-    limiter.failed(["employee:e-1", "address:10.0.0.7"])
-    limiter.failed(["employee:e-1", "address:10.0.0.7"])
+    limiter = SignInLimiter(per_pair=2, per_employee=3, per_address=4, clock=Clock())
+    limiter.failed("e-1", "10.0.0.7")
+    limiter.failed("e-1", "10.0.0.7")
 
-    limiter.succeeded("employee:e-1")
+    limiter.succeeded("e-1", "10.0.0.7")
 
-    assert limiter.retry_after(["employee:e-1"]) is None
-    assert limiter.retry_after(["address:10.0.0.7"]) is not None
+    assert limiter.retry_after("e-1", "10.0.0.7") is None
+    limiter.failed("e-1", "10.0.0.8")
+    assert limiter.retry_after("e-1", "10.0.0.9") is None  # the employee's count began again
+    limiter.failed("e-2", "10.0.0.7")
+    limiter.failed("e-3", "10.0.0.7")
+    assert limiter.retry_after("e-4", "10.0.0.7") is not None  # the address's did not
 
 
 def test_tokens_match_only_when_both_are_present_and_equal() -> None:
