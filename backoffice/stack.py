@@ -12,6 +12,7 @@ from pathlib import Path
 
 import structlog
 import uvicorn
+from starlette.types import ASGIApp
 
 from api.app import create_app
 from api.context import ApiContext
@@ -37,6 +38,22 @@ class _ApiServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def api_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
+    """How ``up`` serves the API and the pages.
+
+    Without proxy headers: uvicorn would otherwise believe ``X-Forwarded-For`` from
+    127.0.0.1, where ``up`` listens, so any local client could claim any address to the
+    sign-in limit. Behind a reverse proxy the limit counts the proxy's address."""
+    return uvicorn.Config(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="warning",
+        lifespan="on",
+        proxy_headers=False,
+    )
 
 
 TEMPORAL_ADDRESS_FILE = "temporal-address"
@@ -111,15 +128,8 @@ async def _run_stack(settings: Settings) -> None:
         # For the tools that talk to this stack's Temporal (`backoffice audit record-history`).
         (settings.data_dir / TEMPORAL_ADDRESS_FILE).write_text(address + "\n")
         runner.start()
-        api = _ApiServer(
-            uvicorn.Config(
-                create_app(ApiContext(settings, client, application, read_models)),
-                host=settings.api_host,
-                port=settings.api_port,
-                log_level="warning",
-                lifespan="on",
-            )
-        )
+        app = create_app(ApiContext(settings, client, application, read_models))
+        api = _ApiServer(api_config(app, settings))
         worker = build_worker(client, application, settings.task_queue, read_models=read_models)
         async with worker:
             await ensure_schedules(client, settings.task_queue)
