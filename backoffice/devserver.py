@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -64,6 +65,25 @@ class DevServer:
         and may then exit or hang)."""
         return "address already in use" in self.log_of_this_run()
 
+    def listening(self) -> bool | None:
+        """Whether this process holds a socket listening on its port (None where the
+        system does not tell, without ``/proc``): another instance's server may hold
+        the port, and a client would talk to it instead."""
+        try:
+            fds = Path(f"/proc/{self.process.pid}/fd")
+            sockets = {os.readlink(fd) for fd in fds.iterdir()}
+            tables = [Path(f"/proc/net/{name}").read_text() for name in ("tcp", "tcp6")]
+        except OSError:
+            return None
+        for table in tables:
+            for line in table.splitlines()[1:]:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                listens = state == "0A" and int(local.rsplit(":", 1)[1], 16) == self.port
+                if listens and f"socket:[{inode}]" in sockets:
+                    return True
+        return False
+
     def stop(self, timeout: float = 10.0) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -114,11 +134,18 @@ async def connect_when_ready(
 
     deadline = asyncio.get_running_loop().time() + patience
     while True:
-        if server is not None and (server.process.poll() is not None or server.lost_its_port()):
-            server.stop()
-            raise DevServerExited(server)
-        with contextlib.suppress(RuntimeError):
-            return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
+        ready = True
+        if server is not None:
+            if server.process.poll() is not None or server.lost_its_port():
+                server.stop()
+                raise DevServerExited(server)
+            # Not before it listens: whatever answers on its port until then is another's.
+            ready = server.listening() is not False
+        if ready:
+            with contextlib.suppress(RuntimeError):
+                return await Client.connect(
+                    address, namespace=namespace, data_converter=DATA_CONVERTER
+                )
         if asyncio.get_running_loop().time() > deadline:
             raise RuntimeError(f"Temporal at {address} did not answer within {patience:.0f}s")
         await asyncio.sleep(0.2)
