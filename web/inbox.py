@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
+from uuid import UUID
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -21,6 +22,7 @@ from api.schemas import BulkDecisionIn, DecisionIn, InboxTaskOut
 from api.tasks import decide_task, decide_tasks, list_tasks
 from domain.case import Decision
 from domain.errors import DomainError
+from domain.leave import first_day_after
 from services.application import case_id_of_task
 from services.credentials import Session
 from web.rendering import (
@@ -170,7 +172,19 @@ def _task_view(context: ApiContext, employee_id: str, task_id: str) -> dict[str,
         "task": task,
         "can_decide": task.open and bool(listed),
         "acting_for": listed[0].acting_for if listed else None,
+        "last_day": _last_day_within(context, case_id) if task.open else None,
     }
+
+
+def _last_day_within(context: ApiContext, case_id: UUID) -> date | None:
+    """The requester's last day of employment if the leave has a day after it: approval
+    is then refused (the domain's ``after_employment_ends``), so only Reject is offered."""
+    request = context.application.leave_request(case_id)
+    last_day = context.application.profile(request.requester_id).end_date
+    days = (date.fromisoformat(day) for day in request.days)
+    if last_day is None or first_day_after(days, last_day) is None:
+        return None
+    return last_day
 
 
 async def _task_page(
