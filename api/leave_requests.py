@@ -31,6 +31,7 @@ from api.schemas import (
     LeaveRequestList,
     LeaveRequestOut,
     LeaveRequestSummary,
+    QueryFlag,
 )
 from domain.errors import NotFound
 from domain.leave_request import LeaveRequest
@@ -181,7 +182,7 @@ def list_leave_requests(
     caller: Caller,
     context: Context,
     mine: Annotated[
-        bool,
+        QueryFlag,
         Query(
             description="Only your own requests (the default). `mine=false`: every request"
             " you may see: your reports' down the chain; everyone's for `hr` and `auditor`."

@@ -65,6 +65,15 @@ def _day(value: object) -> object:
 
 Day = Annotated[date, BeforeValidator(_day)]
 """A date in a request body: ``YYYY-MM-DD``, strictly."""
+def _query_flag(value: object) -> object:
+    """``true`` or ``false`` in a query, as in a body: not ``yes``, ``1`` or ``on``."""
+    if isinstance(value, bool) or value in ("true", "false"):
+        return value
+    raise ValueError("must be true or false")
+
+
+QueryFlag = Annotated[bool, BeforeValidator(_query_flag)]
+"""A yes-or-no in a query: ``true`` or ``false``."""
 Flag = Annotated[bool, Strict()]
 """A yes-or-no in a request body: JSON ``true`` or ``false``, not ``"yes"`` or ``1``."""
 

@@ -1024,3 +1024,15 @@ async def test_a_sweep_schedule_made_by_an_earlier_version_is_brought_up_to_date
     [calendar] = described.schedule.spec.calendars
     assert (calendar.hour[0].start, calendar.minute[0].start) == (0, 10)
     assert described.schedule.state.paused is True
+
+
+@pytest.mark.parametrize("given", ["yes", "1", "on", "True "])
+async def test_a_yes_or_no_in_a_query_is_true_or_false_as_in_a_body(api: Api, given: str) -> None:
+    response = await api.get("e-3", "/api/leave-requests", {"mine": given})
+    answered = await api.get("e-3", "/api/leave-requests", {"mine": "false"})
+
+    assert (response.status_code, response.json()) == (
+        422,
+        {"detail": "mine: must be true or false", "rule": "invalid_request"},
+    )
+    assert answered.status_code == 200
