@@ -65,6 +65,8 @@ def _day(value: object) -> object:
 
 Day = Annotated[date, BeforeValidator(_day)]
 """A date in a request body: ``YYYY-MM-DD``, strictly."""
+
+
 def _query_flag(value: object) -> object:
     """``true`` or ``false`` in a query, as in a body: not ``yes``, ``1`` or ``on``."""
     if isinstance(value, bool) or value in ("true", "false"):
