@@ -5,6 +5,7 @@ Days are JSON numbers (``5``, ``2.5``); dates are ISO ``YYYY-MM-DD``; times ISO 
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -59,8 +60,21 @@ def _day(value: object) -> object:
         try:
             return date.fromisoformat(value)
         except ValueError:
-            pass
+            raise ValueError(_no_such_day(value)) from None
     raise ValueError(NOT_A_DAY)
+
+
+def _no_such_day(text: str) -> str:
+    """Why ``text``, written as a day, is none: ``2027-02-30``, ``2027-13-01``."""
+    year, month, _day_of_month = (int(part) for part in text.split("-"))
+    if not 1 <= month <= 12:
+        why = "a year has 12 months"
+    elif year == 0:
+        why = "the calendar starts in year 0001"
+    else:
+        length = calendar.monthrange(year, month)[1]
+        why = f"{calendar.month_name[month]} {year} has {length} days"
+    return f"there is no day {text} in the calendar ({why})"
 
 
 Day = Annotated[date, BeforeValidator(_day)]

@@ -215,7 +215,7 @@ async def test_a_body_nested_too_deeply_to_read_is_refused_as_invalid_json(api: 
 
 
 async def test_a_date_that_is_not_one_is_refused_saying_what_a_date_looks_like(api: Api) -> None:
-    body = {"type": "annual", "start": 5, "end": "2030-13-01"}
+    body = {"type": "annual", "start": 5, "end": "13/01/2030"}
 
     response = await api.post("e-3", "/api/leave-requests", body)
 
@@ -223,6 +223,19 @@ async def test_a_date_that_is_not_one_is_refused_saying_what_a_date_looks_like(a
     assert response.json()["detail"] == (
         "start: must be a date such as 2027-07-05; end: must be a date such as 2027-07-05"
     )
+
+
+async def test_a_day_the_calendar_does_not_have_is_refused_saying_so(api: Api) -> None:
+    body = {"type": "annual", "start": "2027-02-30", "end": "2027-13-01"}
+
+    response = await api.post("e-3", "/api/leave-requests", body)
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "start: there is no day 2027-02-30 in the calendar (February 2027 has 28 days);"
+        " end: there is no day 2027-13-01 in the calendar (a year has 12 months)"
+    )
+    assert (await api.get("e-3", "/api/leave-requests")).json()["items"] == []
 
 
 async def test_a_date_given_as_an_instant_or_a_number_is_refused_and_nothing_recorded(
