@@ -39,17 +39,23 @@ def _grid(context: ApiContext, manager_id: str, first: date) -> dict[str, Any] |
     manages nobody."""
     if not policy(context).may_see_team(manager_id):
         return None
-    reports = context.read_models.direct_reports(manager_id)
     last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    reports = [  # who had left before the month is not shown
+        report
+        for report in context.read_models.direct_reports(manager_id)
+        if report.end_date is None or report.end_date >= first
+    ]
     absences = context.read_models.team_absences(manager_id, first, last, include_pending=True)
     people = names(context, [report.employee_id for report in reports])
     people.update(names(context, [a.employee_id for a in absences if a.employee_id not in people]))
+    last_days = {report.employee_id: report.end_date for report in reports if report.end_date}
     away = {(absence.employee_id, absence.day): absence for absence in absences}
     half_of = _halves(context, [absence for absence in absences if absence.share < 1])
     days = [first + timedelta(days=offset) for offset in range(last.day)]
     rows = [
         {
             "name": name,
+            "last_day": last_days.get(employee_id),
             "cells": [away.get((employee_id, day)) for day in days],
             "halves": [
                 half_of.get((away[employee_id, day].case_id, day))

@@ -3,6 +3,7 @@ session opens nothing, and they cannot sign in again."""
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -110,3 +111,33 @@ async def test_a_task_sent_up_because_its_decider_left_says_so_not_that_it_is_ov
     await expect(grace.locator(".history li", has_text="Escalated")).to_contain_text(
         "everyone who could decide it had left"
     )
+
+
+async def test_the_team_calendar_marks_a_leavers_last_day_and_leaves_out_who_had_gone(
+    site: Site,
+) -> None:
+    application = site.api.context.application
+    start, end = weeks_ahead(8)
+    first = start.replace(day=1)
+    last_day = first + timedelta(days=9)
+    application.put_employee(
+        replace(application.profile("e-4"), end_date=last_day), Meta("e-1", "leaves", "tests")
+    )
+    await site.api.approved("e-3", (start, end))
+    position = application.recorder.max_notification_id() or 0
+    assert site.api.context.read_models.wait_for(position, 5)
+    ada = await site.signed_in("e-2")
+
+    await ada.goto(f"/team?month={first:%Y-%m}")
+
+    margaret = ada.locator("table.calendar tr", has_text="Margaret")
+    await expect(margaret.locator("th")).to_have_text(f"Margaret last day {last_day.isoformat()}")
+    gone = margaret.locator("td.gone")
+    await expect(gone.first).to_have_attribute(
+        "title", f"Margaret: not employed after {last_day.isoformat()}"
+    )
+    await expect(gone).to_have_count(monthrange(first.year, first.month)[1] - last_day.day)
+
+    await ada.goto(f"/team?month={first + timedelta(days=40):%Y-%m}")
+    await expect(ada.locator("table.calendar tr", has_text="Linus")).to_have_count(1)
+    await expect(ada.locator("table.calendar tr", has_text="Margaret")).to_have_count(0)
