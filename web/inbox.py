@@ -6,7 +6,6 @@ import secrets
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
-from uuid import UUID
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,15 +13,17 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.access import policy
+from api.cases import visible_case
 from api.context import ApiContext
 from api.errors import ApiError, temporal_unavailable
 from api.history import case_history
 from api.leave_requests import get_leave_request
-from api.schemas import BulkDecisionIn, DecisionIn, InboxTaskOut
+from api.schemas import BulkDecisionIn, DecisionIn, InboxTaskOut, LeaveRequestOut
 from api.tasks import decide_task, decide_tasks, list_tasks
 from domain.case import Decision
 from domain.errors import DomainError
 from domain.leave import first_day_after
+from domain.leave_request import LeaveRequest
 from services.application import case_id_of_task
 from services.credentials import Session
 from web.rendering import (
@@ -161,7 +162,8 @@ def _task_view(context: ApiContext, employee_id: str, task_id: str) -> dict[str,
     case_id = case_id_of_task(task_id)
     if case_id is None:
         raise ApiError(404, "no task here", "not_found")
-    case = get_leave_request(case_id, employee_id, context)
+    request = visible_case(context, employee_id, case_id)
+    case = LeaveRequestOut.of_case(request)
     task = next((task for task in case.tasks if task.id == task_id), None)
     if task is None:
         raise ApiError(404, "no task here", "not_found")
@@ -172,14 +174,13 @@ def _task_view(context: ApiContext, employee_id: str, task_id: str) -> dict[str,
         "task": task,
         "can_decide": task.open and bool(listed),
         "acting_for": listed[0].acting_for if listed else None,
-        "last_day": _last_day_within(context, case_id) if task.open else None,
+        "last_day": _last_day_within(context, request) if task.open else None,
     }
 
 
-def _last_day_within(context: ApiContext, case_id: UUID) -> date | None:
+def _last_day_within(context: ApiContext, request: LeaveRequest) -> date | None:
     """The requester's last day of employment if the leave has a day after it: approval
     is then refused (the domain's ``after_employment_ends``), so only Reject is offered."""
-    request = context.application.leave_request(case_id)
     last_day = context.application.profile(request.requester_id).end_date
     days = (date.fromisoformat(day) for day in request.days)
     if last_day is None or first_day_after(days, last_day) is None:
