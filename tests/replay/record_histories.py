@@ -1,4 +1,4 @@
-"""Record the leave workflow's histories that the replay test replays.
+"""Record the workflows' histories that the replay test replays.
 
 Run after a deliberate, versioned change to a workflow (or name the scenarios to
 record, keeping the other histories as they were recorded):
@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -29,6 +30,8 @@ from domain.case import Decision
 from domain.employee import EmployeeProfile
 from domain.leave import LeaveType
 from domain.meta import Meta
+from projections.queries import ReadModels
+from projections.runner import ProjectionRunner
 from services.application import BackofficeApplication, approval_task_id
 from worker import build_worker
 from workflows.leave import LeaveRequestWorkflow
@@ -37,8 +40,10 @@ from workflows.messages import (
     ClosingRequest,
     DecisionRequest,
     LeaveRequestStart,
+    SweepResult,
     leave_workflow_id,
 )
+from workflows.sweep import LeaversTasksSweepWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 TASK_QUEUE = "record-histories"
@@ -114,6 +119,25 @@ async def rerouted_then_approved(env: WorkflowEnvironment, app: BackofficeApplic
     await decide(handle, "e-001", Decision.APPROVE)
     app.put_employee(replace(leaving, end_date=None), Meta("hr", "back", "record-histories"))
     return handle
+
+
+async def leavers_tasks_sweep(
+    env: WorkflowEnvironment, app: BackofficeApplication, url: str
+) -> WorkflowHandle[LeaversTasksSweepWorkflow, SweepResult]:
+    """The daily sweep finds a task whose only decider has left and tells its case."""
+    handle = await start(env, LeaveType.ANNUAL, weeks=4, days=1)
+    yesterday = (await env.get_current_time()).date() - timedelta(days=1)
+    leaving = replace(app.profile("e-010"), end_date=yesterday)
+    app.put_employee(leaving, Meta("hr", "e-010-leaves-again", "record-histories"))
+    ProjectionRunner(url).catch_up()  # the sweep reads the inbox
+    sweep = await env.client.start_workflow(
+        LeaversTasksSweepWorkflow.run, id=f"sweep-{uuid.uuid4()}", task_queue=TASK_QUEUE
+    )
+    told = await sweep.result()
+    assert told.told == 1, told
+    await handle.execute_update(LeaveRequestWorkflow.withdraw, ClosingRequest(actor="e-100"))
+    app.put_employee(replace(leaving, end_date=None), Meta("hr", "back-again", "record-histories"))
+    return sweep
 
 
 async def withdrawn(env: WorkflowEnvironment) -> Handle:
@@ -194,16 +218,18 @@ async def record(names: list[str]) -> None:
     """Record the named scenarios' histories, or every one's."""
     HISTORIES.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
+        url = f"sqlite:///{scratch}/e.db"
         app = BackofficeApplication(
             env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{scratch}/e.db"}
         )
+        read_models = ReadModels(url)
         app.load_organisation(organisation(), Meta("system", "org", "record-histories"))
         env = await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=find_binary("temporal-test-server"),
             data_converter=DATA_CONVERTER,
         )
         try:
-            async with build_worker(env.client, app, TASK_QUEUE):
+            async with build_worker(env.client, app, TASK_QUEUE, read_models=read_models):
                 scenarios: dict[str, Scenario] = {
                     **SCENARIOS,
                     **{name: _given(app, run) for name, run in WITH_APPLICATION.items()},
@@ -213,12 +239,19 @@ async def record(names: list[str]) -> None:
                         continue
                     handle = await scenario(env)
                     await handle.result()
-                    history = await handle.fetch_history()
-                    (HISTORIES / f"{name}.json").write_text(history.to_json())
-                    print(f"recorded {name}")
+                    await _write(name, handle)
+                if not names or "leavers_tasks_sweep" in names:
+                    await _write("leavers_tasks_sweep", await leavers_tasks_sweep(env, app, url))
         finally:
             await env.shutdown()
+            read_models.close()
             app.close()
+
+
+async def _write(name: str, handle: WorkflowHandle[Any, Any]) -> None:
+    history = await handle.fetch_history()
+    (HISTORIES / f"{name}.json").write_text(history.to_json())
+    print(f"recorded {name}")
 
 
 if __name__ == "__main__":

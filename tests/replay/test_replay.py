@@ -12,6 +12,7 @@ from temporalio.worker import Replayer
 from tests.replay.variants import TimerFirstLeaveRequestWorkflow
 from worker import WORKFLOWS
 from workflows.messages import DATA_CONVERTER
+from workflows.sweep import LeaversTasksSweepWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -27,13 +28,16 @@ def test_there_is_a_recorded_history_for_every_leave_path() -> None:
         "leave_cancelled",
         "leave_sick",
         "leave_refused",
+        "leavers_tasks_sweep",
     } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[path.stem for path in HISTORIES])
 async def test_recorded_history_replays_without_nondeterminism(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())  # noqa: ASYNC240 - tiny file
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER)
+    replayer = Replayer(
+        workflows=[*WORKFLOWS, LeaversTasksSweepWorkflow], data_converter=DATA_CONVERTER
+    )
 
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
 
