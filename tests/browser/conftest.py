@@ -12,22 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
 import pytest
-import uvicorn
 from argon2 import PasswordHasher
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 from temporalio.client import Client
 from temporalio.service import RetryConfig
 
-from api.app import create_app
-from api.context import ApiContext
 from services.credentials import Credentials
 from tests.integration import conftest as integration  # first: it imports api_conftest
-from tests.integration.api_conftest import Api, api, api_store_url, temporal_dev_server  # noqa: F401
+from tests.integration.api_conftest import (  # noqa: F401
+    Api,
+    api,
+    api_store_url,
+    served,
+    temporal_dev_server,
+)
 from workflows.messages import DATA_CONVERTER
 
 CHROMIUM = "/usr/bin/chromium"
@@ -56,14 +58,6 @@ async def browser() -> AsyncIterator[Browser]:
         )
         yield chromium
         await chromium.close()
-
-
-class _Server(uvicorn.Server):
-    """Uvicorn leaving the signals to pytest."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 @dataclass
@@ -174,25 +168,6 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             await writer.drain()
     finally:
         writer.close()
-
-
-@contextlib.asynccontextmanager
-async def served(context: ApiContext) -> AsyncIterator[str]:
-    """The app made from ``context``, served with uvicorn on a free loopback port: its
-    address."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = _Server(uvicorn.Config(create_app(context), log_level="warning", lifespan="off"))
-    serving = asyncio.create_task(server.serve(sockets=[listener]))
-    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers a flag
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await serving
-        listener.close()
 
 
 @pytest.fixture

@@ -8,9 +8,11 @@ and the FastAPI app driven in-process by httpx.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -175,6 +178,33 @@ async def api(
     finally:
         runner.close()
         application.close()
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn leaving the signals to pytest."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.asynccontextmanager
+async def served(context: ApiContext) -> AsyncIterator[str]:
+    """The app made from ``context``, served with uvicorn on a free loopback port: its
+    address."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = _Server(uvicorn.Config(create_app(context), log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers a flag
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
+        listener.close()
 
 
 def working_days(first: date, count: int) -> tuple[date, date]:

@@ -1,0 +1,225 @@
+"""A small Python client for other systems: the HTTP API, typed by the API's own schemas.
+
+    from backoffice.client import BackofficeClient
+
+    with BackofficeClient("http://127.0.0.1:8000", token) as backoffice:
+        case = backoffice.submit_leave(
+            "annual", date(2027, 7, 5), date(2027, 7, 9), key="hr-system-4711", reason="summer"
+        )
+        for task in backoffice.tasks():
+            ...
+
+Every command takes an idempotency key (``key``): the API applies a command once per
+key, so the client sends a command again, with the same key, when the answer did not
+arrive (the connection failed or timed out) or the workflow service was unavailable
+(503), up to ``attempts`` times in all, waiting as the answer's ``Retry-After`` asks (at
+most ``max_wait`` seconds). A refusal (4xx) is never sent again: it raises
+:class:`BackofficeError` with the rule and the message the API gave.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from datetime import date
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from uuid import UUID
+
+import httpx
+from pydantic import BaseModel
+
+from api.schemas import (
+    InboxTaskOut,
+    LeaveBalanceOut,
+    LeaveRequestOut,
+    LeaveRequestSummary,
+)
+
+Model = TypeVar("Model", bound=BaseModel)
+
+RETRIED_STATUSES = {502, 503, 504}
+"""Answers that mean the command may not have been applied: sent again, same key."""
+
+
+class BackofficeError(Exception):
+    """The API refused a request, or kept failing: ``status``, ``rule`` (the API's name
+    for the rule that refused it, if one did) and ``detail`` (its message)."""
+
+    def __init__(self, status: int, detail: str, rule: str | None = None) -> None:
+        super().__init__(f"{status} {rule or 'error'}: {detail}")
+        self.status = status
+        self.detail = detail
+        self.rule = rule
+
+
+class BackofficeClient:
+    """The API at ``base_url`` (``http://host:port``) as the holder of ``token``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        attempts: int = 3,
+        max_wait: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self.attempts = attempts
+        self.max_wait = max_wait
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- leave requests ----------------------------------------------------------------
+
+    def submit_leave(
+        self,
+        leave_type: str,
+        start: date,
+        end: date,
+        *,
+        key: str,
+        reason: str | None = None,
+        half_day_start: bool = False,
+        half_day_end: bool = False,
+    ) -> LeaveRequestOut:
+        """Ask for leave (``annual``, ``unpaid``, ``sick``): the new case. The same
+        ``key`` with the same request answers the same case; with another, a refusal."""
+        body = {
+            "type": leave_type,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "half_day_start": half_day_start,
+            "half_day_end": half_day_end,
+            "reason": reason,
+        }
+        return self._command("/api/leave-requests", body, key, LeaveRequestOut)
+
+    def leave_request(self, case_id: UUID | str) -> LeaveRequestOut:
+        return self._read(f"/api/leave-requests/{case_id}", LeaveRequestOut)
+
+    def leave_requests(
+        self, *, mine: bool = True, page: int = 200
+    ) -> Iterator[LeaveRequestSummary]:
+        """Your requests (``mine=False``: every one you may see), newest first, read
+        ``page`` at a time as the iteration goes."""
+        params: dict[str, Any] = {"mine": "true" if mine else "false", "limit": page}
+        for items in self._pages("/api/leave-requests", params):
+            yield from (LeaveRequestSummary.model_validate(item) for item in items)
+
+    def withdraw(
+        self, case_id: UUID | str, *, key: str, reason: str | None = None
+    ) -> LeaveRequestOut:
+        """Withdraw a pending request (``reason``: required when ``hr`` withdraws another's)."""
+        body = None if reason is None else {"reason": reason}
+        return self._command(f"/api/leave-requests/{case_id}/withdraw", body, key, LeaveRequestOut)
+
+    def cancel(
+        self, case_id: UUID | str, *, key: str, reason: str | None = None
+    ) -> LeaveRequestOut:
+        """Cancel approved leave before it starts (``reason`` as for :meth:`withdraw`)."""
+        body = None if reason is None else {"reason": reason}
+        return self._command(f"/api/leave-requests/{case_id}/cancel", body, key, LeaveRequestOut)
+
+    def leave_balance(self, employee_id: str, year: int | None = None) -> LeaveBalanceOut:
+        params = {} if year is None else {"year": year}
+        return self._read(f"/api/employees/{employee_id}/leave-balance", LeaveBalanceOut, params)
+
+    # -- tasks -------------------------------------------------------------------------
+
+    def tasks(self, *, page: int = 200) -> Iterator[InboxTaskOut]:
+        """Your open tasks (and those you may decide as a delegate), read ``page`` at a
+        time as the iteration goes."""
+        for items in self._pages("/api/tasks", {"limit": page}):
+            yield from (InboxTaskOut.model_validate(item) for item in items)
+
+    def decide(
+        self, task_id: str, decision: str, *, key: str, comment: str | None = None
+    ) -> LeaveRequestOut:
+        """Decide a task (``approve`` or ``reject``): the case as it stands after it."""
+        body = {"decision": decision, "comment": comment}
+        return self._command(f"/api/tasks/{task_id}/decision", body, key, LeaveRequestOut)
+
+    # -- the wire ----------------------------------------------------------------------
+
+    def _read(
+        self, path: str, model: type[Model], params: Mapping[str, Any] | None = None
+    ) -> Model:
+        return model.model_validate(self._send("GET", path, params=params).json())
+
+    def _command(self, path: str, body: object, key: str, model: type[Model]) -> Model:
+        if not key:
+            raise ValueError("a command needs an idempotency key, so that it can be sent again")
+        response = self._send("POST", path, json=body, headers={"Idempotency-Key": key})
+        return model.model_validate(response.json())
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
+        after: str | None = None
+        while True:
+            answer = self._send("GET", path, params={**params, **_after(after)}).json()
+            yield answer["items"]
+            after = answer.get("next_after")
+            if after is None:
+                return
+
+    def _send(self, method: str, path: str, **request: Any) -> httpx.Response:
+        """The answer to the request, sent again (the same, key included) while it may
+        not have arrived or been applied; :class:`BackofficeError` for a refusal."""
+        for attempt in range(1, self.attempts + 1):
+            last = attempt == self.attempts
+            try:
+                response = self._http.request(method, path, **request)
+            except httpx.TransportError as error:
+                if last:
+                    raise BackofficeError(
+                        0, f"no answer from the API after {self.attempts} attempts: {error}"
+                    ) from error
+                time.sleep(min(self.max_wait, 0.2 * 2**attempt))
+                continue
+            if response.status_code in RETRIED_STATUSES and not last:
+                time.sleep(min(self.max_wait, _retry_after(response, 0.2 * 2**attempt)))
+                continue
+            if response.is_success:
+                return response
+            raise _refusal(response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _after(cursor: str | None) -> dict[str, str]:
+    return {} if cursor is None else {"after": cursor}
+
+
+def _retry_after(response: httpx.Response, default: float) -> float:
+    try:
+        return float(response.headers["Retry-After"])
+    except (KeyError, ValueError):
+        return default
+
+
+def _refusal(response: httpx.Response) -> BackofficeError:
+    try:
+        body = response.json()
+        return BackofficeError(response.status_code, str(body["detail"]), body.get("rule"))
+    except (ValueError, KeyError, TypeError):
+        return BackofficeError(response.status_code, response.text[:500] or response.reason_phrase)

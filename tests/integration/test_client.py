@@ -1,0 +1,113 @@
+"""The Python client for other systems, against the API served over HTTP on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
+
+import httpx
+import pytest
+
+from backoffice.client import BackofficeClient, BackofficeError
+from tests.integration.api_conftest import Api, served, weeks_ahead
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+async def base_url(api: Api) -> AsyncIterator[str]:
+    async with served(api.context) as url:
+        yield url
+
+
+async def call(function: Callable[[], T]) -> T:
+    """The client is synchronous: it runs in a thread, while the server runs here."""
+    return await asyncio.to_thread(function)
+
+
+class LosesFirstAnswer(httpx.HTTPTransport):
+    """Delivers every request, but loses the answer to the first command: the server
+    has applied it, the client hears of a broken connection."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commands = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.method == "POST":
+            self.commands += 1
+            if self.commands == 1:
+                response.read()
+                response.close()
+                raise httpx.ReadError("connection reset by peer", request=request)
+        return response
+
+
+async def test_a_system_submits_the_manager_approves_and_both_read_the_outcome(
+    api: Api, base_url: str
+) -> None:
+    start, end = weeks_ahead(4)
+    linus = BackofficeClient(base_url, api.token("e-3"))
+    ada = BackofficeClient(base_url, api.token("e-2"))
+
+    case = await call(lambda: linus.submit_leave("annual", start, end, key="hr-4711"))
+    tasks = await call(lambda: list(ada.tasks()))
+    decided = await call(lambda: ada.decide(tasks[0].id, "approve", key="d-1", comment="ok"))
+    read = await call(lambda: linus.leave_request(case.id))
+    balance = await call(lambda: linus.leave_balance("e-3", start.year))
+    linus.close()
+    ada.close()
+
+    assert case.status == "pending"
+    assert [task.case_id for task in tasks] == [case.id]
+    assert decided.status == "approved"
+    assert read.status == "approved"
+    assert read.decisions[0].comment == "ok"
+    assert balance.approved == case.working_days
+
+
+async def test_a_command_whose_answer_was_lost_is_sent_again_and_applied_once(
+    api: Api, base_url: str
+) -> None:
+    start, end = weeks_ahead(4)
+    transport = LosesFirstAnswer()
+    linus = BackofficeClient(base_url, api.token("e-3"), transport=transport)
+
+    case = await call(lambda: linus.submit_leave("annual", start, end, key="hr-4712"))
+    mine = await call(lambda: list(linus.leave_requests()))
+    linus.close()
+
+    assert transport.commands == 2
+    assert [summary.id for summary in mine] == [case.id]
+
+
+async def test_a_refusal_raises_with_the_rule_and_the_message_and_is_not_sent_again(
+    api: Api, base_url: str
+) -> None:
+    start, end = weeks_ahead(4)
+    linus = BackofficeClient(base_url, api.token("e-3"))
+    case = await call(lambda: linus.submit_leave("annual", start, end, key="hr-4713"))
+
+    with pytest.raises(BackofficeError) as refused:
+        await call(lambda: linus.cancel(case.id, key="c-1"))
+    with pytest.raises(BackofficeError) as malformed:
+        await call(lambda: linus.submit_leave("holiday", start, end, key="hr-4714"))
+    linus.close()
+
+    assert (refused.value.status, refused.value.rule) == (409, "not_approved")
+    assert malformed.value.status == 422
+    assert malformed.value.rule == "invalid_request"
+    assert "type" in malformed.value.detail
+
+
+async def test_no_answer_at_all_raises_after_the_attempts_saying_so() -> None:
+    client = BackofficeClient("http://127.0.0.1:9", "token", attempts=2, max_wait=0.01)
+
+    with pytest.raises(BackofficeError) as failed:
+        await call(lambda: client.leave_request("6f1c3a52-53a4-4f7e-9d0b-3c6a2f1e8b47"))
+    client.close()
+
+    assert failed.value.status == 0
+    assert "no answer from the API after 2 attempts" in failed.value.detail
