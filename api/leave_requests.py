@@ -23,6 +23,7 @@ from api.cases import (
     visible_case,
 )
 from api.context import ApiContext
+from api.cursors import cursor_after, read_cursor
 from api.dependencies import Context, IdempotencyKey
 from api.errors import ApiError, error_responses, update_refusals
 from api.schemas import (
@@ -189,15 +190,44 @@ def list_leave_requests(
         ),
     ] = True,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many")] = 200,
+    after: Annotated[
+        str | None,
+        Query(max_length=200, description="The previous page's `next_after`, for the next page"),
+    ] = None,
 ) -> LeaveRequestList:
-    """Leave requests, newest first, from the read models (they follow the event log
-    within moments; the commands here wait for them before answering)."""
+    """Leave requests, newest first (those submitted at one instant by id), from the read
+    models (they follow the event log within moments; the commands here wait for them
+    before answering).
+
+    A page at a time: `next_after` is null when no more remain; else pass it as `after`
+    for the next page. Pages follow on from their last request, not from a count, so
+    requests submitted meanwhile (newest, so before the first page) shift nothing."""
+    position = None if after is None else _case_position(after)
     if mine:
-        cases = context.read_models.cases_of(caller)[:limit]
+        cases = context.read_models.cases_of(caller, after=position, limit=limit + 1)
     else:
         requesters = policy(context).requesters_visible_to(caller, "leave")
-        cases = context.read_models.cases_of_many(requesters, limit)
-    return LeaveRequestList(items=[LeaveRequestSummary.of(case) for case in cases])
+        cases = context.read_models.cases_of_many(requesters, limit + 1, after=position)
+    page = cases[:limit]
+    last = page[-1] if len(cases) > limit else None
+    return LeaveRequestList(
+        items=[LeaveRequestSummary.of(case) for case in page],
+        next_after=None if last is None else cursor_after(last.submitted_at, str(last.case_id)),
+    )
+
+
+def _case_position(after: str) -> tuple[datetime, UUID]:
+    """The (``submitted_at``, case id) a leave requests' cursor holds; 422 if none."""
+    submitted_at, case_id = read_cursor(after, _is_case_id)
+    return submitted_at, UUID(case_id)
+
+
+def _is_case_id(key: str) -> bool:
+    try:
+        UUID(key)
+    except ValueError:
+        return False
+    return True
 
 
 @router.get("/{case_id}", responses=error_responses(404), summary="Read a leave request")

@@ -299,6 +299,9 @@ class LeaveRequestSummary(BaseModel):
 
 class LeaveRequestList(BaseModel):
     items: list[LeaveRequestSummary]
+    next_after: str | None = Field(
+        description="Pass as `after` for the next page; null on the last page"
+    )
 
 
 class ClosingIn(Body):

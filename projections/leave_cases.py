@@ -177,30 +177,48 @@ class _Changes:
             )
 
 
-def cases_of(cursor: Cursor, requester_id: str) -> list[LeaveCase]:
-    """The requester's leave requests, the latest submitted first."""
-    rows = cursor.execute(
-        f"SELECT {COLUMNS} FROM leave_cases WHERE requester_id = ?"  # noqa: S608
-        " ORDER BY submitted_at DESC, case_id",
-        [requester_id],
-    ).fetchall()
-    return [LeaveCase.from_row(row) for row in rows]
+def cases_of(
+    cursor: Cursor,
+    requester_id: str,
+    *,
+    after: tuple[datetime, UUID] | None = None,
+    limit: int | None = None,
+) -> list[LeaveCase]:
+    """The requester's leave requests, the latest submitted first (see
+    :func:`cases_of_many` for ``after`` and ``limit``)."""
+    return cases_of_many(cursor, [requester_id], limit, after=after)
 
 
 def cases_of_many(
-    cursor: Cursor, requester_ids: Collection[str] | None, limit: int
+    cursor: Cursor,
+    requester_ids: Collection[str] | None,
+    limit: int | None,
+    *,
+    after: tuple[datetime, UUID] | None = None,
 ) -> list[LeaveCase]:
-    """The leave requests of ``requester_ids`` (None: everyone's), latest first."""
-    where = ""
-    params: list[object] = [limit]
+    """The leave requests of ``requester_ids`` (None: everyone's), latest first: by
+    ``submitted_at`` descending, then ``case_id``, which tells apart the cases submitted
+    at one instant. ``after``: only those after the case of this (``submitted_at``,
+    ``case_id``), for the next page; ``limit``: at most this many (None: all)."""
+    conditions: list[str] = []
+    params: list[object] = []
     if requester_ids is not None:
         if not requester_ids:
             return []
-        where = f"WHERE requester_id IN ({', '.join('?' for _ in requester_ids)})"
-        params = [*sorted(requester_ids), limit]
+        conditions.append(f"requester_id IN ({', '.join('?' for _ in requester_ids)})")
+        params.extend(sorted(requester_ids))
+    if after is not None:
+        submitted_at, case_id = utc_text(after[0]), str(after[1])
+        conditions.append("(submitted_at < ? OR (submitted_at = ? AND case_id > ?))")
+        params.extend([submitted_at, submitted_at, case_id])
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    limited = ""
+    if limit is not None:
+        limited = " LIMIT ?"
+        params.append(limit)
     rows = cursor.execute(
         f"SELECT {COLUMNS} FROM leave_cases {where}"  # noqa: S608
-        " ORDER BY submitted_at DESC, case_id LIMIT ?",
+        f" ORDER BY submitted_at DESC, case_id{limited}",
         params,
     ).fetchall()
     return [LeaveCase.from_row(row) for row in rows]

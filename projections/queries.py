@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
 
 import psycopg
@@ -134,9 +134,15 @@ class ReadModels:
                 cursor, manager_id, first_day, last_day, include_pending=include_pending
             )
 
-    def cases_of(self, requester_id: str) -> list[LeaveCase]:
+    def cases_of(
+        self,
+        requester_id: str,
+        *,
+        after: tuple[datetime, UUID] | None = None,
+        limit: int | None = None,
+    ) -> list[LeaveCase]:
         with self._read() as cursor:
-            return leave_cases.cases_of(cursor, requester_id)
+            return leave_cases.cases_of(cursor, requester_id, after=after, limit=limit)
 
     def audit_page(
         self, selection: AuditFilter, *, newest_first: bool, after: int | None, limit: int
@@ -154,9 +160,15 @@ class ReadModels:
 
         return audit_log.pages(read_page, selection)
 
-    def cases_of_many(self, requester_ids: Collection[str] | None, limit: int) -> list[LeaveCase]:
+    def cases_of_many(
+        self,
+        requester_ids: Collection[str] | None,
+        limit: int | None,
+        *,
+        after: tuple[datetime, UUID] | None = None,
+    ) -> list[LeaveCase]:
         with self._read() as cursor:
-            return leave_cases.cases_of_many(cursor, requester_ids, limit)
+            return leave_cases.cases_of_many(cursor, requester_ids, limit, after=after)
 
     def leave_case(self, case_id: UUID) -> LeaveCase | None:
         with self._read() as cursor:

@@ -1,0 +1,144 @@
+"""Paging the lists other systems follow: leave requests, read a page at a time with
+`limit` and `after` (a page's `next_after`) until `next_after` is null, with no request
+missed or repeated, on SQLite and on PostgreSQL.
+
+The cases are recorded through the application, several in one instant, so that many
+share a `submitted_at` and the cursor must tell them apart.
+"""
+
+from __future__ import annotations
+
+import base64
+from itertools import count
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from domain.base import one_instant
+from domain.leave import LeavePeriod, LeaveType
+from domain.meta import Meta
+from tests.integration.api_conftest import Api, weeks_ahead
+
+pytestmark = pytest.mark.parametrize("api_store_url", ["sqlite", "postgres"], indirect=True)
+
+_weeks = count(2)
+
+
+def meta(actor: str, case_id: UUID) -> Meta:
+    return Meta(actor=actor, command_id=uuid4().hex, correlation_id=f"leave-{case_id}")
+
+
+def submitted_at_once(api: Api, requesters: list[str]) -> list[UUID]:
+    """One one-day request of each of ``requesters`` (in order), all submitted in one
+    instant; each on a day of its own, so none overlaps another."""
+    application = api.context.application
+    cases = []
+    with one_instant():
+        for requester in requesters:
+            case_id = uuid4()
+            period = LeavePeriod(*weeks_ahead(next(_weeks), days=1))
+            application.submit_leave_request(
+                case_id, requester, LeaveType.ANNUAL, period, None, meta(requester, case_id)
+            )
+            cases.append(case_id)
+    return cases
+
+
+def caught_up(api: Api) -> None:
+    application = api.context.application
+    position = application.recorder.max_notification_id() or 0
+    assert api.context.read_models.wait_for(position, 5)
+
+
+async def every_page(
+    api: Api, caller: str, path: str, limit: int, **params: str
+) -> list[list[dict[str, Any]]]:
+    """The list read from its first page, following `next_after` until it is null."""
+    pages: list[list[dict[str, Any]]] = []
+    after: str | None = None
+    while True:
+        query = {**params, "limit": str(limit)} | ({} if after is None else {"after": after})
+        response = await api.get(caller, path, query)
+        assert response.status_code == 200, response.text
+        pages.append(response.json()["items"])
+        after = response.json()["next_after"]
+        if after is None:
+            return pages
+        assert len(pages) < 20, "next_after never became null"
+
+
+def ids(pages: list[list[dict[str, Any]]]) -> list[str]:
+    return [item["id"] for page in pages for item in page]
+
+
+# -- leave requests --------------------------------------------------------------------
+
+
+async def test_ones_own_requests_are_read_page_by_page_without_gaps_or_repeats(
+    api: Api,
+) -> None:
+    earlier = submitted_at_once(api, ["e-3"] * 4)
+    later = submitted_at_once(api, ["e-3"] * 5)
+    caught_up(api)
+
+    pages = await every_page(api, "e-3", "/api/leave-requests", limit=3)
+
+    # Newest first; those submitted at one instant by id, so a page ends among them.
+    expected = sorted(map(str, later)) + sorted(map(str, earlier))
+    assert ids(pages) == expected
+    assert [len(page) for page in pages] == [3, 3, 3]  # a full last page says it is last
+    everything = await api.get("e-3", "/api/leave-requests")
+    assert [item["id"] for item in everything.json()["items"]] == expected
+    assert everything.json()["next_after"] is None
+
+
+async def test_the_requests_one_may_see_are_read_page_by_page(api: Api) -> None:
+    reports = submitted_at_once(api, ["e-3", "e-4", "e-3", "e-4", "e-3"])
+    submitted_at_once(api, ["e-5"])  # Ken reports to Grace: not Ada's to see
+    caught_up(api)
+
+    pages = await every_page(api, "e-2", "/api/leave-requests", limit=2, mine="false")
+
+    assert ids(pages) == sorted(map(str, reports))
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert {item["requester_id"] for page in pages for item in page} == {"e-3", "e-4"}
+
+
+async def test_a_page_shorter_than_the_limit_is_the_last(api: Api) -> None:
+    submitted_at_once(api, ["e-3", "e-3"])
+    caught_up(api)
+
+    response = await api.get("e-3", "/api/leave-requests", {"limit": "5"})
+
+    assert len(response.json()["items"]) == 2
+    assert response.json()["next_after"] is None
+
+
+def cursor_of(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+MALFORMED = {
+    "not base64": "not a cursor!",
+    "not JSON": cursor_of("2030-05-06|x"),
+    "not a pair": cursor_of('["2030-05-06T09:00:00.000000+00:00"]'),
+    "not an instant": cursor_of('["yesterday", "6f1c3a52-53a4-4f7e-9d0b-3c6a2f1e8b47"]'),
+    "no UTC offset": cursor_of('["2030-05-06T09:00:00", "6f1c3a52-53a4-4f7e-9d0b-3c6a2f1e8b47"]'),
+    "not a case id": cursor_of('["2030-05-06T09:00:00.000000+00:00", "case-1"]'),
+}
+
+
+@pytest.mark.parametrize("after", MALFORMED.values(), ids=MALFORMED.keys())
+@pytest.mark.parametrize("path", ["/api/leave-requests"])
+async def test_a_malformed_cursor_is_refused_saying_what_to_pass(
+    api: Api, path: str, after: str
+) -> None:
+    response = await api.get("e-2", path, {"after": after})
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "after: not a cursor this list gave; pass a page's `next_after` as it"
+        " is, or leave `after` out for the first page",
+        "rule": "invalid_cursor",
+    }
