@@ -406,6 +406,9 @@ class InboxTaskOut(BaseModel):
 
 class TaskList(BaseModel):
     items: list[InboxTaskOut]
+    next_after: str | None = Field(
+        description="Pass as `after` for the next page; null on the last page"
+    )
 
 
 # -- employees and health ------------------------------------------------------------------

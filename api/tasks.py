@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from api.access import policy
 from api.auth import Caller
 from api.cases import caught_up, leave_workflow, load_case, recorded_refusals, update_id
 from api.context import ApiContext
+from api.cursors import cursor_after, read_cursor
 from api.dependencies import Context, IdempotencyKey
 from api.errors import STATUS_BY_KIND, ApiError, error_responses, not_found, update_refusals
 from api.schemas import (
@@ -36,18 +39,55 @@ router = APIRouter(prefix="/tasks", tags=["tasks"], responses=error_responses(40
 
 
 @router.get("", summary="Your open tasks")
-def list_tasks(caller: Caller, context: Context) -> TaskList:
-    """The tasks you may decide, the most urgent first, from the inbox read model: your
-    own, and those of anyone whose active delegate you are (`acting_for` names them)."""
-    items = [InboxTaskOut.of(task) for task in context.read_models.open_tasks(caller)]
-    seen = {item.id for item in items}
+def list_tasks(
+    caller: Caller,
+    context: Context,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many")] = 200,
+    after: Annotated[
+        str | None,
+        Query(max_length=200, description="The previous page's `next_after`, for the next page"),
+    ] = None,
+) -> TaskList:
+    """The tasks you may decide, the most urgent first (those due at one instant by id),
+    from the inbox read model: your own, and those of anyone whose active delegate you
+    are (`acting_for` names them).
+
+    A page at a time: `next_after` is null when no more remain; else pass it as `after`
+    for the next page. Pages follow on from their last task, not from a count, so tasks
+    decided meanwhile shift nothing."""
+    position = None if after is None else read_cursor(after, _is_task_id)
+    items = inbox_of(context, caller, after=position, limit=limit + 1)
+    last = items[limit - 1] if len(items) > limit else None
+    return TaskList(
+        items=items[:limit],
+        next_after=None if last is None else cursor_after(last.due_at, last.id),
+    )
+
+
+def inbox_of(
+    context: ApiContext,
+    caller: str,
+    *,
+    after: tuple[datetime, str] | None = None,
+    limit: int | None = None,
+) -> list[InboxTaskOut]:
+    """The tasks ``caller`` may decide, by due time then id: their own, and their
+    delegators' but for the caller's own requests, each task once (as the caller's own
+    when it is). ``after`` and ``limit`` page it (None: every task)."""
+    read_models = context.read_models
+    own = read_models.open_tasks(caller, after=after, limit=limit)
+    found = {task.task_id: InboxTaskOut.of(task) for task in own}
     for delegator in policy(context).acting_for(caller):
-        for task in context.read_models.open_tasks(delegator):
-            if task.task_id not in seen and task.requester_id != caller:
-                items.append(InboxTaskOut.of(task, acting_for=delegator))
-                seen.add(task.task_id)
-    items.sort(key=lambda item: (item.due_at, item.id))
-    return TaskList(items=items)
+        # The merged list's first `limit` are among the first `limit` of the lists they
+        # come from: what comes before a task in its list comes before it when merged.
+        delegated = read_models.open_tasks(delegator, after=after, limit=limit, not_asked_by=caller)
+        for task in delegated:
+            found.setdefault(task.task_id, InboxTaskOut.of(task, acting_for=delegator))
+    return sorted(found.values(), key=lambda item: (item.due_at, item.id))[:limit]
+
+
+def _is_task_id(key: str) -> bool:
+    return case_id_of_task(key) is not None
 
 
 @router.post(

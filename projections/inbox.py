@@ -22,8 +22,9 @@ from projections.rows import Lookup, TableRows
 
 
 class InboxTask(NamedTuple):
-    """One open task in one person's inbox. ``task_id`` is unique within its case only.
-    (A tuple: an inbox of 500 tasks makes 500, faster than frozen dataclasses.)"""
+    """One open task in one person's inbox. ``task_id`` names its case
+    (``{case_id}.approval``), so it is unique across cases. (A tuple: an inbox of 500
+    tasks makes 500, faster than frozen dataclasses.)"""
 
     case_id: UUID
     task_id: str
@@ -149,12 +150,38 @@ def deciders_of_open_tasks(cursor: Cursor) -> dict[tuple[UUID, str, str], TaskDe
     return tasks
 
 
-def open_tasks(cursor: Cursor, assignee_id: str) -> list[InboxTask]:
-    """The tasks ``assignee_id`` may decide, the most urgent first."""
+def open_tasks(
+    cursor: Cursor,
+    assignee_id: str,
+    *,
+    after: tuple[datetime, str] | None = None,
+    limit: int | None = None,
+    not_asked_by: str | None = None,
+) -> list[InboxTask]:
+    """The tasks ``assignee_id`` may decide, the most urgent first: by ``due_at``, then
+    task id (which names its case). ``after``: only those after the task of this
+    (``due_at``, task id), for the next page; ``limit``: at most this many (None: all);
+    ``not_asked_by``: without the tasks of this requester's cases."""
+    # Ids in byte order on PostgreSQL too, whatever the database's collation: the API
+    # merges these with a delegator's tasks in Python, which compares them so.
+    task_id = 'task_id COLLATE "C"' if cursor.is_postgres else "task_id"
+    conditions: list[str] = ["assignee_id = ?"]
+    params: list[object] = [assignee_id]
+    if after is not None:
+        due_at = utc_text(after[0])
+        conditions.append(f"(due_at > ? OR (due_at = ? AND {task_id} > ?))")
+        params.extend([due_at, due_at, after[1]])
+    if not_asked_by is not None:
+        conditions.append("requester_id <> ?")
+        params.append(not_asked_by)
+    limited = ""
+    if limit is not None:
+        limited = " LIMIT ?"
+        params.append(limit)
     rows = cursor.execute(
-        "SELECT case_id, task_id, process, title, requester_id, assignee_id, due_at,"
-        " escalated, opened_at FROM inbox WHERE assignee_id = ?"
-        " ORDER BY due_at, opened_at, case_id, task_id",
-        [assignee_id],
+        "SELECT case_id, task_id, process, title, requester_id, assignee_id, due_at,"  # noqa: S608
+        f" escalated, opened_at FROM inbox WHERE {' AND '.join(conditions)}"
+        f" ORDER BY due_at, {task_id}{limited}",
+        params,
     ).fetchall()
     return [InboxTask.from_row(row) for row in rows]

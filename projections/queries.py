@@ -114,9 +114,18 @@ class ReadModels:
         for database in idle:
             database.close()
 
-    def open_tasks(self, assignee_id: str) -> list[InboxTask]:
+    def open_tasks(
+        self,
+        assignee_id: str,
+        *,
+        after: tuple[datetime, str] | None = None,
+        limit: int | None = None,
+        not_asked_by: str | None = None,
+    ) -> list[InboxTask]:
         with self._read() as cursor:
-            return inbox.open_tasks(cursor, assignee_id)
+            return inbox.open_tasks(
+                cursor, assignee_id, after=after, limit=limit, not_asked_by=not_asked_by
+            )
 
     def deciders_of_open_tasks(self) -> dict[tuple[UUID, str, str], TaskDeciders]:
         with self._read() as cursor:

@@ -19,7 +19,7 @@ from api.errors import ApiError, temporal_unavailable
 from api.history import case_history
 from api.leave_requests import get_leave_request
 from api.schemas import BulkDecisionIn, DecisionIn, InboxTaskOut, LeaveRequestOut
-from api.tasks import decide_task, decide_tasks, list_tasks
+from api.tasks import decide_task, decide_tasks, inbox_of
 from domain.case import Decision
 from domain.errors import DomainError
 from domain.leave import first_day_after
@@ -48,7 +48,7 @@ API's (``this Idempotency-Key was used...``) speak of a key the person never saw
 
 
 def _inbox(context: ApiContext, employee_id: str) -> tuple[list[InboxTaskOut], dict[str, str]]:
-    tasks = sorted(list_tasks(employee_id, context).items, key=lambda task: task.due_at)
+    tasks = sorted(inbox_of(context, employee_id), key=lambda task: task.due_at)
     people = [task.requester_id for task in tasks]
     people += [task.acting_for for task in tasks if task.acting_for]
     return tasks, names(context, people)
@@ -138,7 +138,7 @@ async def decide_several(
 def _titles(context: ApiContext, employee_id: str, task_ids: list[str]) -> dict[str, str]:
     """Each task's title (whose request, which dates): from the inbox, else from its case
     (a task decided meanwhile), else, for one the caller may not see, its id."""
-    titles = {task.id: task.title for task in list_tasks(employee_id, context).items}
+    titles = {task.id: task.title for task in inbox_of(context, employee_id)}
     for task_id in task_ids:
         if task_id not in titles:
             titles[task_id] = _recorded_title(context, employee_id, task_id)
@@ -168,7 +168,7 @@ def _task_view(context: ApiContext, employee_id: str, task_id: str) -> dict[str,
     if task is None:
         raise ApiError(404, "no task here", "not_found")
     # Offered when the inbox (the API's answer to "what may I decide") lists it.
-    listed = [item for item in list_tasks(employee_id, context).items if item.id == task_id]
+    listed = [item for item in inbox_of(context, employee_id) if item.id == task_id]
     return {
         "case": case,
         "task": task,

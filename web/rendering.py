@@ -20,7 +20,7 @@ from api.context import ApiContext
 from api.errors import STATUS_BY_KIND, ApiError
 from api.history import HistoryEntryOut
 from api.schemas import LeaveRequestOut
-from api.tasks import list_tasks
+from api.tasks import inbox_of
 from domain.case import DECIDERS_LEFT, OVERDUE
 from domain.errors import DomainError
 from domain.leave import Half, LeavePeriod
@@ -156,7 +156,7 @@ def _header(context: ApiContext, employee_id: str) -> dict[str, Any]:
     return {
         "me": employee_id,
         "my_name": names(context, [employee_id])[employee_id],
-        "open_count": len(list_tasks(employee_id, context).items),
+        "open_count": len(inbox_of(context, employee_id)),
         "is_manager": bool(context.read_models.direct_reports(employee_id)),
         "is_auditor": policy(context).has_role(employee_id, AUDITOR),
     }

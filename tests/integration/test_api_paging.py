@@ -1,14 +1,15 @@
-"""Paging the lists other systems follow: leave requests, read a page at a time with
-`limit` and `after` (a page's `next_after`) until `next_after` is null, with no request
-missed or repeated, on SQLite and on PostgreSQL.
+"""Paging the lists other systems follow: leave requests and the inbox, read a page at a
+time with `limit` and `after` (a page's `next_after`) until `next_after` is null, with no
+request or task missed or repeated, on SQLite and on PostgreSQL.
 
 The cases are recorded through the application, several in one instant, so that many
-share a `submitted_at` and the cursor must tell them apart.
+share a `submitted_at` (or a task's `due_at`) and the cursor must tell them apart.
 """
 
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 from uuid import UUID, uuid4
@@ -16,12 +17,17 @@ from uuid import UUID, uuid4
 import pytest
 
 from domain.base import one_instant
+from domain.directory import DelegationTerms
 from domain.leave import LeavePeriod, LeaveType
 from domain.meta import Meta
+from domain.organisation import OrganisationChart
+from services.application import approval_task_id
 from tests.integration.api_conftest import Api, weeks_ahead
+from tests.integration.conftest import ORGANISATION
 
 pytestmark = pytest.mark.parametrize("api_store_url", ["sqlite", "postgres"], indirect=True)
 
+TODAY = datetime.now(UTC).date()
 _weeks = count(2)
 
 
@@ -130,7 +136,7 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("after", MALFORMED.values(), ids=MALFORMED.keys())
-@pytest.mark.parametrize("path", ["/api/leave-requests"])
+@pytest.mark.parametrize("path", ["/api/leave-requests", "/api/tasks"])
 async def test_a_malformed_cursor_is_refused_saying_what_to_pass(
     api: Api, path: str, after: str
 ) -> None:
@@ -142,3 +148,45 @@ async def test_a_malformed_cursor_is_refused_saying_what_to_pass(
         " is, or leave `after` out for the first page",
         "rule": "invalid_cursor",
     }
+
+
+# -- the inbox ---------------------------------------------------------------------------
+
+
+def tasks_opened_at_once(api: Api, cases: list[UUID]) -> None:
+    """The approval task of each case, opened at one instant: all due at one instant."""
+    application = api.context.application
+    now = datetime.now(UTC)
+    for case_id in cases:
+        application.open_approval_task(case_id, now, meta("system", case_id))
+
+
+async def test_the_inbox_is_read_page_by_page_with_the_tasks_one_decides_as_a_delegate(
+    api: Api,
+) -> None:
+    away = DelegationTerms(
+        "grace-away", "e-1", "e-2", TODAY - timedelta(days=1), TODAY + timedelta(days=30)
+    )
+    chart = OrganisationChart(employees=ORGANISATION, roles={}, delegations=[away])
+    application = api.context.application
+    application.load_directory(chart, Meta("test", "away", "tests"))
+    adas = submitted_at_once(api, ["e-3", "e-4", "e-3", "e-4", "e-3"])
+    graces = submitted_at_once(api, ["e-5", "e-5", "e-2"])  # Ada's own: never hers to decide
+    tasks_opened_at_once(api, adas + graces)
+    # Passed up to Grace as well: in Ada's inbox once, as her own.
+    application.escalate_approval_task(
+        adas[0], approval_task_id(adas[0]), datetime.now(UTC), meta("system", adas[0])
+    )
+    caught_up(api)
+
+    pages = await every_page(api, "e-2", "/api/tasks", limit=2)
+
+    acting_for = {item["case_id"]: item["acting_for"] for page in pages for item in page}
+    assert acting_for == {str(case): None for case in adas} | {
+        str(case): "e-1" for case in graces[:2]
+    }
+    assert ids(pages) == sorted(approval_task_id(case) for case in adas + graces[:2])
+    assert [len(page) for page in pages] == [2, 2, 2, 1]
+    everything = await api.get("e-2", "/api/tasks")
+    assert [item["id"] for item in everything.json()["items"]] == ids(pages)
+    assert everything.json()["next_after"] is None
