@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import TypeVar
 
 import httpx
@@ -100,6 +101,21 @@ async def test_a_refusal_raises_with_the_rule_and_the_message_and_is_not_sent_ag
     assert malformed.value.status == 422
     assert malformed.value.rule == "invalid_request"
     assert "type" in malformed.value.detail
+
+
+async def test_requests_are_read_page_by_page_to_the_last(api: Api, base_url: str) -> None:
+    linus = BackofficeClient(base_url, api.token("e-3"))
+    submitted = []
+    for week in range(5):
+        start, end = weeks_ahead(4 + week, days=1)
+        submit = partial(linus.submit_leave, "annual", start, end, key=f"k-{week}")
+        submitted.append(await call(submit))
+
+    listed = await call(lambda: list(linus.leave_requests(page=2)))
+    linus.close()
+
+    assert sorted(summary.id for summary in listed) == sorted(case.id for case in submitted)
+    assert len(listed) == 5
 
 
 async def test_no_answer_at_all_raises_after_the_attempts_saying_so() -> None:
