@@ -38,7 +38,7 @@ from api.schemas import (
 )
 from domain.errors import DomainError
 from domain.leave import LeavePeriod, LeaveType
-from domain.leave_request import check_cancel, check_withdraw
+from domain.leave_request import LeaveStatus, check_cancel, check_withdraw
 from domain.policy import HR
 from services.credentials import Session
 from web.rendering import (
@@ -259,6 +259,10 @@ def _request_view(context: ApiContext, employee_id: str, case_id: UUID) -> dict[
             by_hr=by_hr,
         ),
         "by_hr": by_hr,
+        # Who could cancel it before it began is told why they no longer can.
+        "began": case.status in {LeaveStatus.APPROVED, LeaveStatus.RECORDED}
+        and case.start <= today
+        and (by_hr or employee_id == case.requester_id),
     }
 
 

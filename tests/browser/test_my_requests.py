@@ -5,12 +5,13 @@ through the API's own path (its rules, its refusals); HR cancelling someone's le
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import Page, Response, expect
 
 from domain.meta import Meta
 from tests.browser.conftest import PHONE, Site
-from tests.integration.api_conftest import weeks_ahead
+from tests.integration.api_conftest import CALENDAR, weeks_ahead
 
 
 async def open_from_my_requests(page: Page, case_id: str) -> None:
@@ -135,6 +136,27 @@ async def test_hr_cancels_someone_s_approved_leave_from_its_page_saying_why(site
     await expect(linus.locator("#closed")).to_have_text(
         re.compile(r"Cancelled by HR \(Ken\): “leaves the company before then”")
     )
+
+
+async def test_leave_that_has_begun_says_it_can_no_longer_be_cancelled(site: Site) -> None:
+    make_hr(site, "e-5")
+    start = datetime.now(UTC).date() - timedelta(days=1)
+    while not CALENDAR.is_working_day(start):  # began on the last working day before today
+        start -= timedelta(days=1)
+    end = start + timedelta(days=14)
+    case = await site.api.approved("e-3", (start, end))
+
+    for employee_id in ["e-3", "e-5"]:
+        page = await site.signed_in(employee_id)
+        await page.goto(f"/requests/{case['id']}")
+        await expect(page.locator("button:has-text('Cancel')")).to_have_count(0)
+        await expect(page.locator("#started")).to_have_text(
+            f"This leave began on {start.isoformat()}: it can no longer be cancelled."
+        )
+
+    manager = await site.signed_in("e-2")
+    await manager.goto(f"/requests/{case['id']}")
+    await expect(manager.locator("#started")).to_have_count(0)  # it is not theirs to cancel
 
 
 async def test_only_hr_is_offered_to_close_someone_else_s_request(site: Site) -> None:
