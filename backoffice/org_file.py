@@ -41,7 +41,10 @@ employment). A section left out changes nothing.
 
 Loading refuses a delegation it would record (new, or with changed terms) that could
 never be used: one that ended before today, or whose delegate or delegator has left by
-its start. What still works today but will not (a manager, a department head, a role
+its start. A delegation revoked since it was given (through the API, or by a file that
+left it out) and listed with the terms it had is given again if it can still be used;
+if it cannot, it stays revoked and the load says so, so a file that loaded once still
+loads. What still works today but will not (a manager, a department head, a role
 member or a delegate who leaves; delegations of one person that overlap) is reported
 as a warning, since a file must be able to say that someone leaves next month.
 
@@ -359,6 +362,7 @@ def parse_org_text(text: str, source: str) -> OrganisationChart:
         roles=roles,
         limits=None if limits is None else [entry.to_limit() for entry in limits],
         delegations=None if delegations is None else [e.to_terms() for e in delegations],
+        from_file=True,
     )
 
 

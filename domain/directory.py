@@ -289,8 +289,9 @@ class Directory:
     _employee_ids: dict[UUID, str] = field(default_factory=dict, repr=False)
     _role_names: dict[UUID, str] = field(default_factory=dict, repr=False)
     _processes: dict[UUID, str] = field(default_factory=dict, repr=False)
+    revoked_delegations: dict[str, DelegationTerms] = field(default_factory=dict)
+    """Delegations revoked and not given again, by id, with the terms they had."""
     _delegation_ids: dict[UUID, str] = field(default_factory=dict, repr=False)
-    _revoked: dict[str, DelegationTerms] = field(default_factory=dict, repr=False)
 
     # -- folding -----------------------------------------------------------------
 
@@ -343,13 +344,14 @@ class Directory:
                 self.delegation_sources[terms.delegation_id] = getattr(event, "source", FROM_FILE)
             case Delegation.Changed():
                 delegation_id = self._delegation_ids[event.originator_id]
-                before = self.delegations.get(delegation_id) or self._revoked.pop(delegation_id)
+                before = self.delegations.get(delegation_id)
+                before = before or self.revoked_delegations.pop(delegation_id)
                 self.delegations[delegation_id] = replace(
                     before, delegate_id=event.delegate_id, starts=event.starts, ends=event.ends
                 )
             case Delegation.Revoked():
                 delegation_id = self._delegation_ids[event.originator_id]
-                self._revoked[delegation_id] = self.delegations.pop(delegation_id)
+                self.revoked_delegations[delegation_id] = self.delegations.pop(delegation_id)
 
     # -- questions -------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ department, role member, limit and delegation names someone who exists."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -34,6 +34,11 @@ class OrganisationChart:
     """The employees whose entry leaves ``end_date`` out: their recorded last day stays
     (see :meth:`with_recorded_end_dates`). Clearing a last day takes an explicit null,
     as it gives the person back their sign-in."""
+    from_file: bool = False
+    """Whether the chart is an organisation file, which lists again at every load what it
+    listed before, rather than a change asked for (the API's): a delegation revoked
+    since, listed with its terms, stays revoked if nobody could use it now
+    (:func:`delegations_left_revoked`), instead of the file being refused."""
 
     def with_recorded_end_dates(self, recorded: Directory) -> OrganisationChart:
         """The chart with the last day of each employee in :attr:`keeps_end_date` as
@@ -48,6 +53,13 @@ class OrganisationChart:
             for profile in self.employees
         ]
         return replace(self, employees=employees, keeps_end_date=frozenset())
+
+    def without_delegations(self, delegation_ids: Collection[str]) -> OrganisationChart:
+        """The chart without the delegations named, as if it did not list them."""
+        if not delegation_ids or self.delegations is None:
+            return self
+        kept = [terms for terms in self.delegations if terms.delegation_id not in delegation_ids]
+        return replace(self, delegations=kept)
 
 
 def check_directory(chart: OrganisationChart, recorded: Directory) -> None:
@@ -181,31 +193,71 @@ def check_delegations_on(chart: OrganisationChart, recorded: Directory, today: d
     ended before ``today``, or one whose delegate or delegator has left before it could
     start (the last days the chart gives count). A delegation recorded with the same
     terms is let be: a file may go on listing it after it ended or after someone left
-    (:func:`directory_warnings` says so)."""
-    people = {**recorded.employees, **{p.employee_id: p for p in chart.employees}}
+    (:func:`directory_warnings` says so), and after it was revoked
+    (:func:`delegations_left_revoked`)."""
+    people = _people(chart, recorded)
+    left_revoked = delegations_left_revoked(chart, recorded, today)
     for terms in chart.delegations or ():
-        if recorded.delegations.get(terms.delegation_id) == terms:
+        delegation_id = terms.delegation_id
+        if recorded.delegations.get(delegation_id) == terms or delegation_id in left_revoked:
             continue
-        name = f"delegation {terms.delegation_id}"
-        if terms.ends < today:
-            raise RuleViolation(
-                "delegation_in_the_past",
-                f"{name} ended on {terms.ends}, before today ({today}):"
-                f" {terms.delegate_id} would never act for {terms.delegator_id}",
-            )
-        first_day = max(terms.starts, today)
-        for role, person in (("delegate", terms.delegate_id), ("delegator", terms.delegator_id)):
-            profile = people.get(person)
-            last_day = None if profile is None else profile.end_date
-            if last_day is None or last_day >= first_day:
-                continue
-            if last_day >= today:
-                why = f"{person}'s last day, {last_day}, is before it starts on {terms.starts}"
-            elif role == "delegate":
-                why = f"{person} left on {last_day} and can act for nobody"
-            else:
-                why = f"{person} left on {last_day}; nobody acts for someone who has left"
-            raise RuleViolation(f"{role}_has_left", f"{name}: {why}")
+        name = f"delegation {delegation_id}"
+        if chart.from_file and delegation_id in recorded.revoked_delegations:
+            name += " (revoked; these terms would grant it again)"
+        refusal = _never_used(name, terms, people, today)
+        if refusal is not None:
+            raise refusal
+
+
+def delegations_left_revoked(
+    chart: OrganisationChart, recorded: Directory, today: date
+) -> dict[str, str]:
+    """Of a chart read from a file (:attr:`OrganisationChart.from_file`): each delegation
+    it lists that is recorded as revoked, with the same terms, and can never be used now,
+    with why. Loading leaves these revoked rather than refusing the file, which lists
+    them as it did when they were given: granting one again would change nothing but
+    the record, and undo a revocation for nothing."""
+    if not chart.from_file:
+        return {}
+    people = _people(chart, recorded)
+    left = {}
+    for terms in chart.delegations or ():
+        if recorded.revoked_delegations.get(terms.delegation_id) != terms:
+            continue
+        refusal = _never_used(f"delegation {terms.delegation_id}", terms, people, today)
+        if refusal is not None:
+            left[terms.delegation_id] = refusal.message
+    return left
+
+
+def _people(chart: OrganisationChart, recorded: Directory) -> dict[str, EmployeeProfile]:
+    return {**recorded.employees, **{p.employee_id: p for p in chart.employees}}
+
+
+def _never_used(
+    name: str, terms: DelegationTerms, people: dict[str, EmployeeProfile], today: date
+) -> RuleViolation | None:
+    """Why ``terms`` can never be used from ``today`` on, or None if they can."""
+    if terms.ends < today:
+        return RuleViolation(
+            "delegation_in_the_past",
+            f"{name} ended on {terms.ends}, before today ({today}):"
+            f" {terms.delegate_id} would never act for {terms.delegator_id}",
+        )
+    first_day = max(terms.starts, today)
+    for role, person in (("delegate", terms.delegate_id), ("delegator", terms.delegator_id)):
+        profile = people.get(person)
+        last_day = None if profile is None else profile.end_date
+        if last_day is None or last_day >= first_day:
+            continue
+        if last_day >= today:
+            why = f"{person}'s last day, {last_day}, is before it starts on {terms.starts}"
+        elif role == "delegate":
+            why = f"{person} left on {last_day} and can act for nobody"
+        else:
+            why = f"{person} left on {last_day}; nobody acts for someone who has left"
+        return RuleViolation(f"{role}_has_left", f"{name}: {why}")
+    return None
 
 
 def directory_warnings(directory: Directory, today: date) -> list[str]:

@@ -22,7 +22,12 @@ from eventsourcing.utils import get_topic
 
 from domain.directory import DIRECTORY_AGGREGATES, Directory
 from domain.directory_changes import Change, changes_between
-from domain.organisation import OrganisationChart, check_delegations_on, directory_warnings
+from domain.organisation import (
+    OrganisationChart,
+    check_delegations_on,
+    delegations_left_revoked,
+    directory_warnings,
+)
 from domain.policy import authority_of
 
 PAGE = 1000
@@ -87,15 +92,24 @@ class DirectoryReader:
         chart with the last days it keeps as recorded) unless it gives a delegation that
         could never be used on or after ``today`` (``check_delegations_on``), and say
         what changed, the directory after against the directory before, and what that
-        leaves to look at. (A change someone else records meanwhile shows too.)"""
+        leaves to look at. (A change someone else records meanwhile shows too.) A file's
+        delegation revoked since that nobody could use now is left revoked, and said so
+        (``delegations_left_revoked``)."""
         before = self.current()
-        check_delegations_on(chart.with_recorded_end_dates(before), before, today)
-        record(chart)  # which keeps the last days as the store holds them when it writes
+        judged = chart.with_recorded_end_dates(before)
+        left_revoked = delegations_left_revoked(judged, before, today)
+        check_delegations_on(judged, before, today)
+        # record keeps the last days as the store holds them when it writes
+        record(chart.without_delegations(left_revoked))
         after = self.current()
         known = set(directory_warnings(before, today))
         return DirectoryChange(
             changes_between(before, after),
-            [warning for warning in directory_warnings(after, today) if warning not in known],
+            [warning for warning in directory_warnings(after, today) if warning not in known]
+            + [
+                f"{why}; it was revoked and stays so (the file may leave it out)"
+                for why in left_revoked.values()
+            ],
         )
 
     def as_of(self, instant: datetime) -> Directory:

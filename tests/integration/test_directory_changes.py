@@ -125,3 +125,57 @@ def test_a_change_warns_of_what_it_leaves_to_look_at_and_only_of_that(
 
     assert first.warnings == [f"e-001 leaves on {leaves} and still manages e-100"]
     assert again.warnings == []
+
+
+def leave(text: str, employee_start: str, last_day: date) -> str:
+    """``text`` with an end_date after the employee's ``start_date: ...`` line."""
+    line = f"    start_date: {employee_start}\n"
+    return text.replace(line, f"{line}    end_date: {last_day}\n")
+
+
+def test_a_file_still_listing_a_delegation_deleted_since_loads_and_leaves_it_deleted(
+    application: BackofficeApplication,
+) -> None:
+    """The reported sequence: a delegation given by the file, both people leave, an
+    administrator deletes the delegation (DELETE /api/directory/delegations/away), and
+    the file, which still lists it, is loaded again: it used to be refused as granting
+    a delegation nobody could use."""
+    away = delegations(("away", "e-100", TODAY + timedelta(days=1), TODAY + timedelta(days=5)))
+    change(application, ORG + away)
+    gone = TODAY - timedelta(days=1)
+    both_left = leave(leave(ORG, "2015-04-01", gone), "2020-01-01", gone) + away
+    change(application, both_left)
+    application.revoke_delegation("away", Meta("admin", uuid4().hex, "tests"))
+    recorded = application.recorder.max_notification_id() or 0
+
+    again = change(application, both_left)
+    renamed = change(application, both_left.replace("Grace Hopper", "Grace M. Hopper"))
+
+    assert again.changes == []
+    assert again.warnings == [
+        f"delegation away: e-100 left on {gone} and can act for nobody; it was revoked"
+        " and stays so (the file may leave it out)"
+    ]
+    assert [describe(item) for item in renamed.changes] == [
+        "employee e-001: name Grace Hopper -> Grace M. Hopper"
+    ]
+    assert "away" not in application.directory.current().delegations
+    assert application.recorder.max_notification_id() == recorded + 1
+
+
+def test_a_delegation_revoked_since_listed_with_new_terms_nobody_could_use_is_refused_saying_so(
+    application: BackofficeApplication,
+) -> None:
+    away = delegations(("away", "e-100", TODAY + timedelta(days=1), TODAY + timedelta(days=5)))
+    change(application, ORG + away)
+    change(application, ORG + "delegations: []\n")
+    longer = delegations(("away", "e-100", TODAY + timedelta(days=1), TODAY + timedelta(days=9)))
+    ada_left = leave(ORG, "2020-01-01", TODAY - timedelta(days=1))
+
+    with pytest.raises(RuleViolation) as caught:
+        change(application, ada_left + longer)
+
+    assert caught.value.message == (
+        "delegation away (revoked; these terms would grant it again):"
+        f" e-100 left on {TODAY - timedelta(days=1)} and can act for nobody"
+    )

@@ -15,6 +15,7 @@ from domain.organisation import (
     OrganisationChart,
     check_delegations_on,
     check_organisation,
+    delegations_left_revoked,
     directory_warnings,
 )
 from tests.unit.factories import profile, refused
@@ -180,6 +181,45 @@ def test_a_delegation_recorded_with_the_same_terms_is_left_alone_after_it_ends()
     ended = delegation("mia", "ada", date(2027, 2, 1), date(2027, 2, 14))
 
     check_delegations_on(given(ended), directory_of(*STAFF, away=ended), TODAY)
+
+
+def revoked(terms: DelegationTerms) -> Directory:
+    directory = directory_of(*STAFF)
+    directory.revoked_delegations[terms.delegation_id] = terms
+    return directory
+
+
+def listed_in_file(*terms: DelegationTerms) -> OrganisationChart:
+    return OrganisationChart(employees=(), delegations=terms, from_file=True)
+
+
+def test_a_file_listing_a_revoked_delegation_nobody_could_use_leaves_it_revoked() -> None:
+    """A file still lists a delegation an administrator deleted after its delegate left:
+    it loads, and the delegation is not granted again."""
+    to_ada = delegation("mia", "ada", date(2027, 2, 20), date(2027, 3, 20))
+
+    check_delegations_on(listed_in_file(to_ada), revoked(to_ada), TODAY)
+
+    assert delegations_left_revoked(listed_in_file(to_ada), revoked(to_ada), TODAY) == {
+        "away": "delegation away: ada left on 2027-03-01 and can act for nobody"
+    }
+
+
+def test_a_delegation_revoked_since_that_can_still_be_used_is_granted_again_by_the_file() -> None:
+    to_carl = delegation("mia", "carl", TODAY, date(2027, 3, 20))
+
+    check_delegations_on(listed_in_file(to_carl), revoked(to_carl), TODAY)
+
+    assert delegations_left_revoked(listed_in_file(to_carl), revoked(to_carl), TODAY) == {}
+
+
+def test_a_revoked_delegation_given_again_through_the_api_is_judged_as_new() -> None:
+    """Through the API one asks for the delegation: nobody could use it, so it is refused."""
+    to_ada = delegation("mia", "ada", date(2027, 2, 20), date(2027, 3, 20))
+
+    with refused(RuleViolation, "delegate_has_left"):
+        check_delegations_on(given(to_ada), revoked(to_ada), TODAY)
+    assert delegations_left_revoked(given(to_ada), revoked(to_ada), TODAY) == {}
 
 
 def test_a_delegation_to_someone_who_leaves_during_it_is_accepted() -> None:
