@@ -80,16 +80,18 @@ def org_load(
     """Record the organisation of FILE (departments, employees, roles, limits and
     delegations): what is new, and the changed fields of what is known. Reports each
     change, old -> new, and warns of people who leave while holding a place."""
-    from backoffice.org_file import OrgFileError, describe, parse_org_file
+    from backoffice.org_file import OrgFileError, describe, read_org_file
     from domain.errors import DomainError
     from domain.meta import Meta
+    from domain.organisation import ChartRefused
     from services.application import BackofficeApplication
 
     settings = settings_for(data)
     try:
-        chart = parse_org_file(file)
+        org = read_org_file(file)
     except OrgFileError as error:
         raise fail(str(error)) from error
+    chart = org.chart
     data_folder(settings)
     reachable_store(settings)
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
@@ -98,6 +100,8 @@ def org_load(
         change = application.change_directory(
             chart, datetime.now(UTC).date(), lambda chart: application.load_directory(chart, meta)
         )
+    except ChartRefused as error:
+        raise fail(f"{org.refusal(error)}\n{file}: nothing was recorded") from error
     except DomainError as error:
         raise fail(f"{file}: {error.message}; nothing was recorded") from error
     finally:

@@ -51,9 +51,12 @@ as a warning, since a file must be able to say that someone leaves next month.
 Every problem is reported with the file, the line and the entry it is about
 (``org.yaml line 12 (employee e-100): annual_leave_days: must be >= 0``), all of
 them at once in one :class:`OrgFileError`. Rules over the whole directory
-(managers exist, no cycles, known regions, known members) are the domain's,
-checked when the file is loaded into the application
-(``domain.organisation.check_organisation``).
+(managers exist, no cycles, known regions, known members, delegations that can be
+used) are the domain's, checked when the file is loaded into the application
+(``domain.organisation.check_chart``), which names every problem at once and records
+nothing if there is one; :meth:`OrgFile.refusal` puts each on the line of the entry,
+or of the field, it is about (``org.yaml line 14: employee e-100: manager e-999 does
+not exist``).
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ from api.text import CONTROL
 from domain.directory import DelegationTerms, DepartmentDetails, Limit
 from domain.directory_changes import NEW, Change
 from domain.employee import EmployeeProfile
-from domain.organisation import OrganisationChart
+from domain.organisation import ChartRefused, OrganisationChart
 
 SECTIONS = ("departments", "employees", "roles", "limits", "delegations")
 """The top-level sections the file may have."""
@@ -134,6 +137,11 @@ class Entry(BaseModel):
     )
     kind: ClassVar[str]
     """What an entry is called in messages: ``employee``, ``department``..."""
+
+    @property
+    def subject(self) -> str:
+        """The entry as the directory's rules name it (``ChartProblem.subject``)."""
+        return f"{self.kind} {getattr(self, 'id', '')}"
 
     @field_validator("*")
     @classmethod
@@ -199,6 +207,11 @@ class LimitEntry(Entry):
         if (self.role is None) == (self.employee is None):
             raise ValueError("give either `role` or `employee`, not both or neither")
         return self
+
+    @property
+    def subject(self) -> str:
+        limit = self.to_limit()
+        return f"limit {limit.holder} on {limit.process}"
 
     def to_limit(self) -> Limit:
         holder = (
@@ -303,6 +316,7 @@ FILE_NAMES = {
     "department_id": "department",
     "head_id": "head",
     "delegate_id": "to",
+    "delegator_id": "from",
     "starts": "start",
     "ends": "end",
 }
@@ -331,8 +345,51 @@ def _shown(value: object) -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class Lines:
+    """Where an entry is written: its first line, and each field's (``role`` entries:
+    each member's)."""
+
+    line: int
+    fields: dict[str, int]
+
+
+@dataclass(frozen=True)
+class OrgFile:
+    """An organisation file read: the chart it gives, and where each entry is written,
+    so that what the directory's rules refuse is shown on its line."""
+
+    source: str
+    chart: OrganisationChart
+    lines: dict[str, Lines]
+    """By subject (``employee e-100``, ``limit role:cfo on procurement``)."""
+
+    def refusal(self, refused: ChartRefused) -> OrgFileError:
+        """Each problem of ``refused`` on the line of the entry (or field) it is about,
+        in the order of the file."""
+        problems = []
+        for problem in refused.problems:
+            where = self.lines.get(problem.subject)
+            line = None
+            if where is not None:
+                field = FILE_NAMES.get(problem.field or "", problem.field or "")
+                line = where.fields.get(field, where.line)
+            problems.append(OrgProblem(self.source, line, problem.violation.message))
+        return OrgFileError(sorted(problems, key=lambda problem: problem.line or 0))
+
+
 def parse_org_file(path: Path) -> OrganisationChart:
     """The organisation file at ``path``; :class:`OrgFileError` if bad."""
+    return read_org_file(path).chart
+
+
+def parse_org_text(text: str, source: str) -> OrganisationChart:
+    """The organisation in ``text``, a file named ``source`` in messages."""
+    return read_org_text(text, source).chart
+
+
+def read_org_file(path: Path) -> OrgFile:
+    """The organisation file at ``path``, with its lines; :class:`OrgFileError` if bad."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -341,11 +398,11 @@ def parse_org_file(path: Path) -> OrganisationChart:
     except OSError as error:
         problem = OrgProblem(str(path), None, f"cannot read the file: {error.strerror}")
         raise OrgFileError([problem]) from None
-    return parse_org_text(text, str(path))
+    return read_org_text(text, str(path))
 
 
-def parse_org_text(text: str, source: str) -> OrganisationChart:
-    """The organisation in ``text``, a file named ``source`` in messages."""
+def read_org_text(text: str, source: str) -> OrgFile:
+    """The organisation in ``text``, a file named ``source`` in messages, with its lines."""
     reader = _Reader(source)
     sections = reader.sections(_compose(text, source))
     employees = reader.entries(sections["employees"], EmployeeEntry)
@@ -355,7 +412,7 @@ def parse_org_text(text: str, source: str) -> OrganisationChart:
     roles = None if "roles" not in sections else reader.roles(sections["roles"])
     if reader.problems:
         raise reader.error()
-    return OrganisationChart(
+    chart = OrganisationChart(
         employees=[entry.to_profile() for entry in employees],
         keeps_end_date=frozenset(entry.id for entry in employees if not entry.states_end_date),
         departments=None if departments is None else [e.to_details() for e in departments],
@@ -364,6 +421,7 @@ def parse_org_text(text: str, source: str) -> OrganisationChart:
         delegations=None if delegations is None else [e.to_terms() for e in delegations],
         from_file=True,
     )
+    return OrgFile(source, chart, reader.lines)
 
 
 def _compose(text: str, source: str) -> yaml.Node | None:
@@ -398,6 +456,7 @@ class _Reader:
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[OrgProblem] = []
+        self.lines: dict[str, Lines] = {}
 
     def fail(self, line: int | None, message: str, subject: str | None = None) -> None:
         self.problems.append(OrgProblem(self.source, line, message, subject))
@@ -486,7 +545,10 @@ class _Reader:
                 )
                 self.fail(where, message, subject)
             return None
-        return None if repeated else entry
+        if repeated:
+            return None
+        self.lines.setdefault(entry.subject, Lines(_line(node), lines))
+        return entry
 
     def roles(self, node: yaml.Node) -> dict[str, list[str]]:
         """``role: [employee ids]`` for each role listed."""
@@ -512,6 +574,8 @@ class _Reader:
                 for item in value.value
             ):
                 roles[name] = [str(item.value).strip() for item in value.value]
+                members = {str(item.value).strip(): _line(item) for item in value.value}
+                self.lines[f"role {name}"] = Lines(_line(key), members)
             else:
                 self.fail(_line(value), f"role `{name}`: expected a list of employee ids")
         return roles

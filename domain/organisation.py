@@ -62,28 +62,104 @@ class OrganisationChart:
         return replace(self, delegations=kept)
 
 
+@dataclass(frozen=True)
+class ChartProblem:
+    """One rule a chart breaks, and the entry it concerns, so that whoever wrote the
+    chart can be shown where: ``subject`` ``employee ID``, ``department ID``, ``role
+    NAME``, ``limit HOLDER on PROCESS`` or ``delegation ID``; ``field`` the entry's field
+    as the directory names it (``manager_id``, ``ends``...), a role's member, or None
+    for the entry as a whole. The violation's message names the subject itself."""
+
+    subject: str
+    field: str | None
+    violation: RuleViolation
+
+
+class ChartRefused(RuleViolation):
+    """Every rule a chart breaks, in ``problems``. Its own rule is the first problem's,
+    and its message theirs, one a line, so a caller showing one error shows them all."""
+
+    def __init__(self, problems: Sequence[ChartProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(
+            self.problems[0].violation.rule,
+            "\n".join(problem.violation.message for problem in self.problems),
+        )
+
+
+def _refuse(problems: Sequence[ChartProblem]) -> None:
+    if problems:
+        raise ChartRefused(problems)
+
+
+def check_chart(chart: OrganisationChart, recorded: Directory, today: date | None = None) -> None:
+    """Refuse a chart breaking any rule :func:`check_organisation`,
+    :func:`check_directory` and, given ``today``, :func:`check_delegations_on` hold it
+    to, naming every problem at once (``chart``: with the last days it keeps as
+    recorded)."""
+
+    def recorded_manager_of(employee_id: str) -> str | bool | None:
+        profile = recorded.employees.get(employee_id)
+        return False if profile is None else profile.manager_id
+
+    _refuse(
+        [
+            *organisation_problems(chart.employees, recorded_manager_of),
+            *directory_problems(chart, recorded),
+            *([] if today is None else delegation_problems(chart, recorded, today)),
+        ]
+    )
+
+
 def check_directory(chart: OrganisationChart, recorded: Directory) -> None:
     """Refuse a chart whose departments, roles, limits or delegations name somebody
-    or something that exists neither in the chart nor in the recorded directory.
-    (The employees themselves: :func:`check_organisation`.)"""
+    or something that exists neither in the chart nor in the recorded directory,
+    naming every such problem (:func:`directory_problems`)."""
+    _refuse(directory_problems(chart, recorded))
+
+
+def directory_problems(chart: OrganisationChart, recorded: Directory) -> list[ChartProblem]:
+    """What in the chart's departments, roles, limits and delegations names somebody or
+    something that exists neither in the chart nor in the recorded directory, or clashes
+    with what is recorded. (The employees themselves: :func:`organisation_problems`.)"""
+    problems: list[ChartProblem] = []
+
+    def refuse(subject: str, field: str | None, rule: str, message: str) -> None:
+        problems.append(ChartProblem(subject, field, RuleViolation(rule, message)))
+
     people = {profile.employee_id for profile in chart.employees} | set(recorded.employees)
-    _no_ids_differing_only_in_case(
-        {p.employee_id for p in chart.employees} - set(recorded.employees), people
-    )
+    new_people = {p.employee_id for p in chart.employees} - set(recorded.employees)
+    for employee_id, other in _ids_differing_only_in_case(new_people, people):
+        refuse(
+            f"employee {employee_id}",
+            "employee_id",
+            "id_differs_only_in_case",
+            f"employees {other} and {employee_id}: ids that differ only in case would"
+            " name two people; use the id recorded",
+        )
     departments = set(recorded.departments)
     for department in chart.departments or ():
         departments.add(department.department_id)
-    _no_duplicates("department", [d.department_id for d in chart.departments or ()])
-    _no_duplicates("delegation", [d.delegation_id for d in chart.delegations or ()])
+    for kind, ids in (
+        ("department", [d.department_id for d in chart.departments or ()]),
+        ("delegation", [d.delegation_id for d in chart.delegations or ()]),
+    ):
+        for item, count in Counter(ids).items():
+            if count > 1:
+                refuse(f"{kind} {item}", None, f"duplicate_{kind}", f"{kind} {item} appears twice")
     for department in chart.departments or ():
         if department.head_id is not None and department.head_id not in people:
-            raise RuleViolation(
+            refuse(
+                f"department {department.department_id}",
+                "head_id",
                 "unknown_employee",
                 f"department {department.department_id}: head {department.head_id} does not exist",
             )
     for profile in chart.employees:
         if profile.department_id is not None and profile.department_id not in departments:
-            raise RuleViolation(
+            refuse(
+                f"employee {profile.employee_id}",
+                "department_id",
                 "unknown_department",
                 f"employee {profile.employee_id}: department {profile.department_id}"
                 " does not exist",
@@ -91,67 +167,107 @@ def check_directory(chart: OrganisationChart, recorded: Directory) -> None:
     for role, members in (chart.roles or {}).items():
         for member in members:
             if member not in people:
-                raise RuleViolation(
-                    "unknown_employee", f"role {role}: member {member} does not exist"
+                refuse(
+                    f"role {role}",
+                    member,
+                    "unknown_employee",
+                    f"role {role}: member {member} does not exist",
                 )
     holders = Counter((limit.process, limit.holder) for limit in chart.limits or ())
     for (process, holder), count in holders.items():
-        if count > 1:
-            raise RuleViolation(
-                "duplicate_limit", f"limit for {holder} on {process} is given {count} times"
-            )
+        subject = f"limit {holder} on {process}"
         kind, _, name = holder.partition(":")
         if kind == "employee" and name not in people:
-            raise RuleViolation(
-                "unknown_employee", f"limit on {process}: employee {name} does not exist"
+            refuse(
+                subject,
+                None,
+                "unknown_employee",
+                f"limit on {process}: employee {name} does not exist",
+            )
+        if count > 1:
+            refuse(
+                subject,
+                None,
+                "duplicate_limit",
+                f"limit for {holder} on {process} is given {count} times",
             )
     for terms in chart.delegations or ():
-        check_delegation(terms)
-        for person in (terms.delegator_id, terms.delegate_id):
+        subject = f"delegation {terms.delegation_id}"
+        try:
+            check_delegation(terms)
+        except RuleViolation as error:
+            problems.append(ChartProblem(subject, None, error))
+        for role, person in (
+            ("delegator_id", terms.delegator_id),
+            ("delegate_id", terms.delegate_id),
+        ):
             if person not in people:
-                raise RuleViolation(
+                refuse(
+                    subject,
+                    role,
                     "unknown_employee",
                     f"delegation {terms.delegation_id}: employee {person} does not exist",
                 )
+        known = recorded.delegations.get(terms.delegation_id)
+        known = known or recorded.revoked_delegations.get(terms.delegation_id)
+        if known is not None and known.delegator_id != terms.delegator_id:
+            # as the aggregate says it (Delegation.change): without naming whose it is
+            refuse(
+                subject,
+                None,
+                "delegation_id_taken",
+                f"the delegation id {terms.delegation_id} is taken; choose another",
+            )
+    return problems
 
 
-def _no_ids_differing_only_in_case(new: set[str], everyone: set[str]) -> None:
-    """Refuse a new employee whose id differs from another's only in case (``E-100``
-    beside ``e-100``): typed in another case, it is the same person to whoever typed it.
-    (Only new ones: a store holding such a pair from before can still be changed.)"""
+def _ids_differing_only_in_case(new: set[str], everyone: set[str]) -> list[tuple[str, str]]:
+    """Each new employee whose id differs from another's only in case (``E-100`` beside
+    ``e-100``), with that other: typed in another case, it is the same person to whoever
+    typed it. (Only new ones: a store holding such a pair from before can still be
+    changed.)"""
     by_folded: dict[str, list[str]] = {}
     for employee_id in sorted(everyone):
         by_folded.setdefault(employee_id.casefold(), []).append(employee_id)
+    found = []
     for employee_id in sorted(new):
         others = [other for other in by_folded[employee_id.casefold()] if other != employee_id]
         if others:
-            raise RuleViolation(
-                "id_differs_only_in_case",
-                f"employees {others[0]} and {employee_id}: ids that differ only in case would"
-                " name two people; use the id recorded",
-            )
-
-
-def _no_duplicates(kind: str, ids: list[str]) -> None:
-    for item, count in Counter(ids).items():
-        if count > 1:
-            raise RuleViolation(f"duplicate_{kind}", f"{kind} {item} appears twice")
+            found.append((employee_id, others[0]))
+    return found
 
 
 def check_organisation(
     profiles: Sequence[EmployeeProfile],
     recorded_manager_of: Callable[[str], str | bool | None],
 ) -> None:
-    """Refuse a set of employees that would break the organisation chart.
+    """Refuse a set of employees that would break the organisation chart, naming every
+    problem (:func:`organisation_problems`)."""
+    _refuse(organisation_problems(profiles, recorded_manager_of))
+
+
+def organisation_problems(
+    profiles: Sequence[EmployeeProfile],
+    recorded_manager_of: Callable[[str], str | bool | None],
+) -> list[ChartProblem]:
+    """What in a set of employees would break the organisation chart: an id twice, an
+    unknown country or region, an end before the start, an unknown manager, a cycle of
+    managers (once, on the first of its members listed).
 
     ``recorded_manager_of(employee_id)`` looks up an employee already recorded
     and not in ``profiles``: their manager id, ``None`` for the top of the
     tree, or ``False`` when there is no such employee.
     """
+    problems: list[ChartProblem] = []
+
+    def refuse(employee_id: str, field: str | None, rule: str, message: str) -> None:
+        violation = RuleViolation(rule, f"employee {employee_id}{message}")
+        problems.append(ChartProblem(f"employee {employee_id}", field, violation))
+
     counts = Counter(profile.employee_id for profile in profiles)
     for employee_id, count in counts.items():
         if count > 1:
-            raise RuleViolation("duplicate_employee", f"employee {employee_id} appears twice")
+            refuse(employee_id, None, "duplicate_employee", " appears twice")
     given = {profile.employee_id: profile for profile in profiles}
 
     def manager_of(employee_id: str) -> str | bool | None:
@@ -159,37 +275,65 @@ def check_organisation(
             return given[employee_id].manager_id
         return recorded_manager_of(employee_id)
 
+    regions: dict[tuple[str, str | None], RuleViolation | None] = {}
+    cycles: set[frozenset[str]] = set()
     for profile in profiles:
-        check_region(profile.country, profile.subdivision)
+        employee_id = profile.employee_id
+        region = (profile.country, profile.subdivision)
+        if region not in regions:  # the holiday tables take a while to answer
+            regions[region] = _region_refused(*region)
+        if (refusal := regions[region]) is not None:
+            where = "country" if refusal.rule == "unknown_country" else "subdivision"
+            refuse(employee_id, where, refusal.rule, f": {refusal.message}")
         if profile.end_date is not None and profile.end_date < profile.start_date:
-            raise RuleViolation(
+            refuse(
+                employee_id,
+                "end_date",
                 "end_before_start",
-                f"employee {profile.employee_id}: their end date {profile.end_date.isoformat()}"
+                f": their end date {profile.end_date.isoformat()}"
                 f" is before their start date {profile.start_date.isoformat()}",
             )
         if profile.manager_id is not None and manager_of(profile.manager_id) is False:
-            raise RuleViolation(
+            refuse(
+                employee_id,
+                "manager_id",
                 "unknown_manager",
-                f"employee {profile.employee_id}: manager {profile.manager_id} does not exist",
+                f": manager {profile.manager_id} does not exist",
             )
-        if profile.manager_id == profile.employee_id:
-            raise RuleViolation(
-                "manager_cycle", f"employee {profile.employee_id} is their own manager"
-            )
-        chain = [profile.employee_id]
+        if profile.manager_id == employee_id:
+            refuse(employee_id, "manager_id", "manager_cycle", " is their own manager")
+            continue
+        chain = [employee_id]
         current: str | bool | None = profile.manager_id
-        while isinstance(current, str):
-            if current in chain:
-                cycle = " -> ".join([*chain[chain.index(current) :], current])
-                raise RuleViolation(
-                    "manager_cycle", f"employee {profile.employee_id}: manager cycle {cycle}"
-                )
+        while isinstance(current, str) and current not in chain:
             chain.append(current)
             current = manager_of(current)
+        # A cycle is told by its members only: one above somebody is told by its own.
+        if current == employee_id and frozenset(chain) not in cycles:
+            cycles.add(frozenset(chain))
+            cycle = " -> ".join([*chain, employee_id])
+            refuse(employee_id, "manager_id", "manager_cycle", f": manager cycle {cycle}")
+    return problems
+
+
+def _region_refused(country: str, subdivision: str | None) -> RuleViolation | None:
+    try:
+        check_region(country, subdivision)
+    except RuleViolation as refusal:
+        return refusal
+    return None
 
 
 def check_delegations_on(chart: OrganisationChart, recorded: Directory, today: date) -> None:
-    """Refuse a delegation the chart gives or changes that can never be used: one that
+    """Refuse a chart giving or changing delegations that can never be used, naming
+    each (:func:`delegation_problems`)."""
+    _refuse(delegation_problems(chart, recorded, today))
+
+
+def delegation_problems(
+    chart: OrganisationChart, recorded: Directory, today: date
+) -> list[ChartProblem]:
+    """Each delegation the chart gives or changes that can never be used: one that
     ended before ``today``, or one whose delegate or delegator has left before it could
     start (the last days the chart gives count). A delegation recorded with the same
     terms is let be: a file may go on listing it after it ended or after someone left
@@ -197,6 +341,7 @@ def check_delegations_on(chart: OrganisationChart, recorded: Directory, today: d
     (:func:`delegations_left_revoked`)."""
     people = _people(chart, recorded)
     left_revoked = delegations_left_revoked(chart, recorded, today)
+    problems = []
     for terms in chart.delegations or ():
         delegation_id = terms.delegation_id
         if recorded.delegations.get(delegation_id) == terms or delegation_id in left_revoked:
@@ -206,7 +351,13 @@ def check_delegations_on(chart: OrganisationChart, recorded: Directory, today: d
             name += " (revoked; these terms would grant it again)"
         refusal = _never_used(name, terms, people, today)
         if refusal is not None:
-            raise refusal
+            where = {"delegation_in_the_past": "ends", "delegate_has_left": "delegate_id"}
+            problems.append(
+                ChartProblem(
+                    f"delegation {delegation_id}", where.get(refusal.rule, "delegator_id"), refusal
+                )
+            )
+    return problems
 
 
 def delegations_left_revoked(

@@ -41,7 +41,7 @@ from domain.leave import ZERO, LeavePeriod, LeaveType
 from domain.leave_account import Balance, LeaveAccount
 from domain.leave_request import LeaveRequest
 from domain.meta import Meta
-from domain.organisation import OrganisationChart, check_directory, check_organisation
+from domain.organisation import OrganisationChart, check_chart, check_directory
 from domain.policy import HR, check_acting_for
 from domain.refusals import RefusalLog
 from services.aggregate_cache import CachingRepository
@@ -255,14 +255,10 @@ class BackofficeApplication(Application[UUID]):
         """Record what ``chart`` changes in the directory, all in one transaction or
         nothing; returns what changed, such as ``employee e-100`` or ``role hr``."""
 
-        def recorded_manager_of(employee_id: str) -> str | bool | None:
-            employee = self.find_employee(employee_id)
-            return False if employee is None else employee.profile.manager_id
-
         kept = chart.keeps_end_date
-        chart = chart.with_recorded_end_dates(self.directory.current())  # for the checks
-        check_organisation(chart.employees, recorded_manager_of)
-        check_directory(chart, self.directory.current())
+        recorded = self.directory.current()
+        chart = chart.with_recorded_end_dates(recorded)  # for the checks
+        check_chart(chart, recorded)
         touched: list[tuple[str, Aggregate]] = []
 
         def keep(name: str, aggregate: Aggregate) -> None:

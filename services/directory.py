@@ -24,7 +24,7 @@ from domain.directory import DIRECTORY_AGGREGATES, Directory
 from domain.directory_changes import Change, changes_between
 from domain.organisation import (
     OrganisationChart,
-    check_delegations_on,
+    check_chart,
     delegations_left_revoked,
     directory_warnings,
 )
@@ -90,7 +90,8 @@ class DirectoryReader:
     ) -> DirectoryChange:
         """Have ``record`` record ``chart`` (a use case of the application, given the
         chart with the last days it keeps as recorded) unless it gives a delegation that
-        could never be used on or after ``today`` (``check_delegations_on``), and say
+        could never be used on or after ``today`` or breaks another rule of the
+        directory (``check_chart``, which names every problem at once), and say
         what changed, the directory after against the directory before, and what that
         leaves to look at. (A change someone else records meanwhile shows too.) A file's
         delegation revoked since that nobody could use now is left revoked, and said so
@@ -98,7 +99,7 @@ class DirectoryReader:
         before = self.current()
         judged = chart.with_recorded_end_dates(before)
         left_revoked = delegations_left_revoked(judged, before, today)
-        check_delegations_on(judged, before, today)
+        check_chart(judged, before, today)
         # record keeps the last days as the store holds them when it writes
         record(chart.without_delegations(left_revoked))
         after = self.current()

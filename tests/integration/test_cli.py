@@ -184,6 +184,26 @@ def test_a_delegation_ended_before_today_is_refused_naming_its_last_day(
     assert recorded_events(data_dir) == 0
 
 
+def test_an_org_file_breaking_several_rules_is_refused_naming_each_with_its_line(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    text = EXAMPLE_ORG.read_text().replace("head: e-020", "head: e-999")
+    text = text.replace("  cfo: [e-001]", "  cfo: [e-001, e-404]")
+    bad.write_text(text.replace("to: e-020", "to: e-010"))
+
+    code, _, err = run("org", "load", str(bad), "--data", str(data_dir))
+
+    assert code == 1
+    assert err.splitlines() == [
+        f"error: {bad} line 15: department d-people: head e-999 does not exist",
+        f"{bad} line 84: role cfo: member e-404 does not exist",
+        f"{bad} line 105: delegation alan-summer-2030: nobody delegates to themselves",
+        f"{bad}: nothing was recorded",
+    ]
+    assert recorded_events(data_dir) == 0
+
+
 def test_the_report_warns_of_a_manager_who_leaves_and_still_manages_people(
     data_dir: Path, tmp_path: Path
 ) -> None:

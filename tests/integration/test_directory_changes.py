@@ -8,9 +8,10 @@ from uuid import uuid4
 
 import pytest
 
-from backoffice.org_file import describe, parse_org_text
+from backoffice.org_file import describe, parse_org_text, read_org_text
 from domain.errors import RuleViolation
 from domain.meta import Meta
+from domain.organisation import ChartRefused
 from services.application import BackofficeApplication
 from services.directory import DirectoryChange
 
@@ -179,3 +180,29 @@ def test_a_delegation_revoked_since_listed_with_new_terms_nobody_could_use_is_re
         "delegation away (revoked; these terms would grant it again):"
         f" e-100 left on {TODAY - timedelta(days=1)} and can act for nobody"
     )
+
+
+def test_a_file_breaking_several_rules_is_refused_naming_each_with_its_line(
+    application: BackofficeApplication,
+) -> None:
+    load(application, ORG)
+    recorded = application.recorder.max_notification_id()
+    ended = TODAY - timedelta(days=2)
+    text = ORG.replace("manager: e-001", "manager: e-999") + "roles:\n  hr: [e-001, e-404]\n"
+    text += "delegations:\n  - id: away\n    from: e-001\n    to: e-100\n"
+    text += f"    start: {TODAY - timedelta(days=9)}\n    end: {ended}\n"
+    org = read_org_text(text, "org.yaml")
+    meta = Meta("hr", uuid4().hex, "tests")
+
+    with pytest.raises(ChartRefused) as caught:
+        application.change_directory(
+            org.chart, TODAY, lambda chart: application.load_directory(chart, meta)
+        )
+
+    assert str(org.refusal(caught.value)).splitlines() == [
+        "org.yaml line 11: employee e-100: manager e-999 does not exist",
+        "org.yaml line 16: role hr: member e-404 does not exist",
+        f"org.yaml line 22: delegation away ended on {ended}, before today ({TODAY}):"
+        " e-100 would never act for e-001",
+    ]
+    assert application.recorder.max_notification_id() == recorded

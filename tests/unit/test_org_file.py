@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from backoffice.org_file import OrgFileError, parse_org_file, parse_org_text
+from backoffice.org_file import OrgFileError, parse_org_file, parse_org_text, read_org_text
 from domain.directory import DelegationTerms, DepartmentDetails, Limit
 from domain.employee import EmployeeProfile
+from domain.errors import RuleViolation
+from domain.organisation import ChartProblem, ChartRefused
 from services.application import BackofficeApplication
 from tests.unit.factories import meta
 
@@ -411,3 +413,28 @@ def test_a_bad_entry_in_a_section_is_reported_with_its_line(
     old: str, new: str, problem: str
 ) -> None:
     assert problems(edited(old, new, SECTIONS) + ORG) == [problem]
+
+
+def test_what_the_directory_refuses_is_shown_on_the_line_of_its_entry_or_field() -> None:
+    org = read_org_text(SECTIONS + ORG, "org.yaml")
+
+    def problem(subject: str, field: str | None) -> ChartProblem:
+        return ChartProblem(subject, field, RuleViolation("rule", f"{subject}: {field}"))
+
+    refused = ChartRefused(
+        [
+            problem("employee e-100", "subdivision"),
+            problem("limit employee:e-001 on procurement", None),
+            problem("delegation away", "delegate_id"),
+            problem("role auditor", None),
+            problem("employee e-404", None),
+        ]
+    )
+
+    assert str(org.refusal(refused)).splitlines() == [
+        "org.yaml: employee e-404: None",
+        "org.yaml line 8: role auditor: None",
+        "org.yaml line 14: limit employee:e-001 on procurement: None",
+        "org.yaml line 21: delegation away: delegate_id",
+        "org.yaml line 30: employee e-100: subdivision",
+    ]

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
-from domain.directory import DelegationTerms, DepartmentDetails, Directory
+from domain.directory import DelegationTerms, DepartmentDetails, Directory, Limit
 from domain.employee import EmployeeProfile
 from domain.errors import RuleViolation
 from domain.organisation import (
+    ChartRefused,
     OrganisationChart,
+    check_chart,
     check_delegations_on,
     check_organisation,
     delegations_left_revoked,
@@ -89,6 +92,15 @@ def test_an_employee_leaving_before_they_start_is_refused() -> None:
         check_organisation([leaves_early], nobody_recorded)
 
     assert caught.value.rule == "end_before_start"
+
+
+def test_a_cycle_is_reported_once_on_the_first_of_its_members_listed() -> None:
+    with pytest.raises(ChartRefused) as caught:
+        check_organisation(chart({"ken": "ada", "ada": "mia", "mia": "ada"}), nobody_recorded)
+
+    assert [(p.subject, p.field, p.violation.message) for p in caught.value.problems] == [
+        ("employee ada", "manager_id", "employee ada: manager cycle ada -> mia -> ada")
+    ]
 
 
 def test_an_employee_may_leave_on_the_day_they_start() -> None:
@@ -261,3 +273,50 @@ def test_delegations_of_one_person_overlapping_are_warned_about_until_the_overla
         "delegations first and second overlap from 2027-03-18 to 2027-03-20:"
         " carl and ben may both act for mia then",
     ]
+
+
+def test_every_rule_a_chart_breaks_is_reported_at_once_naming_its_entry_and_field() -> None:
+    """An administrator fixing a large file sees every problem in one run."""
+    taken = delegation("carl", "mia", date(2027, 4, 1), date(2027, 4, 9), "taken")
+    chart = OrganisationChart(
+        employees=[
+            profile("eve", "zed"),
+            profile("fay", "carl", country="XX", subdivision=None),
+            profile("gus", "carl", department_id="d-none", end_date=date(2019, 12, 31)),
+        ],
+        departments=[DepartmentDetails("d-x", "X", "nobody", "CC-1")],
+        roles={"hr": ["carl", "ghost"]},
+        limits=[
+            Limit("procurement", "employee:ghost", Decimal(10), "EUR"),
+            Limit("procurement", "role:cfo", Decimal(10), "EUR"),
+            Limit("procurement", "role:cfo", Decimal(20), "EUR"),
+        ],
+        delegations=[
+            delegation("mia", "mia", TODAY, date(2027, 3, 20), "self"),
+            delegation("mia", "carl", date(2027, 3, 1), date(2027, 3, 14), "ended"),
+            delegation("mia", "carl", date(2027, 4, 1), date(2027, 4, 9), "taken"),
+        ],
+    )
+
+    with pytest.raises(ChartRefused) as caught:
+        check_chart(chart, directory_of(*STAFF, taken=taken), TODAY)
+
+    problems = caught.value.problems
+    assert [(p.subject, p.field, p.violation.rule) for p in problems] == [
+        ("employee eve", "manager_id", "unknown_manager"),
+        ("employee fay", "country", "unknown_country"),
+        ("employee gus", "end_date", "end_before_start"),
+        ("department d-x", "head_id", "unknown_employee"),
+        ("employee gus", "department_id", "unknown_department"),
+        ("role hr", "ghost", "unknown_employee"),
+        ("limit employee:ghost on procurement", None, "unknown_employee"),
+        ("limit role:cfo on procurement", None, "duplicate_limit"),
+        ("delegation self", None, "delegation_to_self"),
+        ("delegation taken", None, "delegation_id_taken"),
+        ("delegation ended", "ends", "delegation_in_the_past"),
+    ]
+    assert problems[1].violation.message == "employee fay: unknown country 'XX'"
+    assert (caught.value.rule, caught.value.message.splitlines()) == (
+        "unknown_manager",
+        [problem.violation.message for problem in problems],
+    )
