@@ -124,6 +124,12 @@ class AuditEntryOut(BaseModel):
     case_id: str | None
     process: str
     data: dict[str, Any]
+    subject: str | None = Field(
+        description="What the event is about, named on every event of its stream (a later"
+        " event, such as an end date changed, does not name it itself): `employee e-100`,"
+        " `department d-eng`, `role hr`, `limits procurement`, `delegation ID`,"
+        " `leave account e-100`; null for a case's events, which `case_id` names"
+    )
     authority: dict[str, Any] | None = Field(
         None,
         description="For decisions: the decider's roles, approval limit and the delegation"

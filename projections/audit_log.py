@@ -1,8 +1,9 @@
 """The audit log: one row per stored event of every aggregate, in log order.
 
 Who did it (and for whom), which command and workflow, when, to which stream,
-which case and process it belongs to, and the event's own facts as JSON. Rows
-are keyed by the event's position in the notification log, so pages and
+which case and process it belongs to, what it is about (``employee e-100``, named by
+the stream's first event, which alone holds the id), and the event's own facts as
+JSON. Rows are keyed by the event's position in the notification log, so pages and
 exports are read by position ranges, never all at once.
 """
 
@@ -24,10 +25,18 @@ from eventsourcing.utils import resolve_topic
 
 from domain.base import IdempotentAggregate
 from domain.case import Case
-from domain.directory import DIRECTORY_AGGREGATES
+from domain.directory import (
+    DIRECTORY_AGGREGATES,
+    ApprovalLimits,
+    Delegation,
+    Department,
+    Role,
+)
+from domain.employee import Employee
 from domain.leave_account import LeaveAccount
 from domain.leave_request import LeaveRequest
 from domain.refusals import RefusalLog
+from projections import tracking
 from projections.base import PreparedProjection, utc_text
 from projections.database import Cursor
 
@@ -36,7 +45,7 @@ ENVELOPE = {"originator_id", "originator_version", "timestamp", "meta", "origina
 
 COLUMNS = (
     *("position", "at", "stream", "version", "aggregate", "event", "actor", "on_behalf_of"),
-    *("command_id", "correlation_id", "case_id", "process", "data"),
+    *("command_id", "correlation_id", "case_id", "process", "data", "subject"),
 )
 
 
@@ -99,6 +108,20 @@ def unknown_process(name: str) -> str | None:
     )
 
 
+SUBJECTS: dict[type[IdempotentAggregate], tuple[str, str]] = {
+    Employee: ("employee", "employee_id"),
+    Department: ("department", "department_id"),
+    Role: ("role", "name"),
+    ApprovalLimits: ("limits", "process"),
+    Delegation: ("delegation", "delegation_id"),
+    LeaveAccount: ("leave account", "employee_id"),
+}
+"""What a stream of each kind is about, in the words ``org load`` reports changes in:
+the kind of thing, and the attribute of the stream's first event that names it. Later
+events do not name it (an ``Employee.DetailsChanged`` has only the fields changed), so
+every entry of the stream takes it from the first. A case is named by ``case_id``."""
+
+
 def process_of(aggregate: type) -> str:
     if issubclass(aggregate, (LeaveRequest, LeaveAccount)):
         return "leave"
@@ -143,11 +166,14 @@ class AuditEntry:
     case_id: str | None
     process: str
     data: dict[str, Any]
+    subject: str | None = None
+    """What the entry is about: ``employee e-100``, ``role hr``, ``leave account e-100``
+    (:data:`SUBJECTS`); None for a case's events, which ``case_id`` names."""
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> AuditEntry:
         (position, at, stream, version, aggregate, event, actor, on_behalf_of, command_id,
-         correlation_id, case_id, process, data) = row  # fmt: skip
+         correlation_id, case_id, process, data, subject) = row  # fmt: skip
         return cls(
             int(position),
             at,
@@ -162,6 +188,7 @@ class AuditEntry:
             case_id,
             process,
             json.loads(data),
+            subject,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -177,9 +204,9 @@ class AuditLog(PreparedProjection):
             " version BIGINT NOT NULL, aggregate TEXT NOT NULL, event TEXT NOT NULL,"
             " actor TEXT NOT NULL, on_behalf_of TEXT, command_id TEXT NOT NULL,"
             " correlation_id TEXT NOT NULL, case_id TEXT, process TEXT NOT NULL,"
-            " data TEXT NOT NULL"
+            " data TEXT NOT NULL, subject TEXT"
         ),
-        "audit_streams": "stream TEXT PRIMARY KEY, aggregate TEXT NOT NULL",
+        "audit_streams": "stream TEXT PRIMARY KEY, aggregate TEXT NOT NULL, subject TEXT",
     }
     read_indexes = (
         "CREATE INDEX IF NOT EXISTS audit_log_by_case ON audit_log (case_id, position)",
@@ -188,6 +215,20 @@ class AuditLog(PreparedProjection):
         "CREATE INDEX IF NOT EXISTS audit_log_by_at ON audit_log (at)",
     )
     handles = (IdempotentAggregate.Event,)
+
+    def create_tables(self, cursor: Cursor, *, read_indexes: bool = True) -> None:
+        """The tables, and if a store holds them as made before entries named their
+        subject, those emptied and replayed from the start of the log (the subject of a
+        stream's later events comes from its first): made again, the read model's
+        position set back to 0 and marked as a rebuild, which the following runner
+        finishes with the reader-only indexes once it has caught up."""
+        if _made_before_subjects(cursor):
+            for table in self.tables:
+                cursor.execute(f"DROP TABLE {table}")
+            tracking.reset(cursor, self.name)
+            tracking.start_rebuild(cursor, self.name)
+            read_indexes = False
+        super().create_tables(cursor, read_indexes=read_indexes)
 
     def prepare(self, cursor: Cursor, events: Sequence[object]) -> list[_Entry]:
         """Each event's row but for what its stream's aggregate class decides, which
@@ -200,35 +241,63 @@ class AuditLog(PreparedProjection):
         pairs = cast(Sequence[tuple[int, Any]], events)  # with_positions
         entries = cast(list[_Entry], prepared)
         streams = [entry.stream for entry in entries]
-        kinds = self._stream_kinds(cursor, [event for _position, event in pairs], streams)
-        rows = [entry.row(kinds[entry.stream]) for entry in entries]
+        known = self._streams(cursor, [event for _position, event in pairs], streams)
+        rows = [entry.row(*known[entry.stream]) for entry in entries]
         cursor.insert_many("audit_log", COLUMNS, rows, "ON CONFLICT (position) DO NOTHING")
 
     @staticmethod
-    def _stream_kinds(cursor: Cursor, events: list[Any], streams: list[str]) -> dict[str, _Kind]:
-        """Each stream's aggregate class: named by its first event (``originator_topic``),
-        kept in ``audit_streams`` for the events of later batches."""
-        kinds: dict[str, _Kind] = {}
+    def _streams(
+        cursor: Cursor, events: list[Any], streams: list[str]
+    ) -> dict[str, tuple[_Kind, str | None]]:
+        """Each stream's aggregate class and subject: named by its first event
+        (``originator_topic``, :data:`SUBJECTS`), kept in ``audit_streams`` for the
+        events of later batches."""
+        known: dict[str, tuple[_Kind, str | None]] = {}
         created = []
         for event, stream in zip(events, streams, strict=True):
             topic = getattr(event, "originator_topic", None)
             if topic is not None and event.originator_version == 1:
-                kinds[stream] = _kind(topic)
-                created.append((stream, topic))
+                kind = _kind(topic)
+                subject = kind.subject_of(event)
+                known[stream] = kind, subject
+                created.append((stream, topic, subject))
         if created:
             cursor.insert_many(
-                "audit_streams", ("stream", "aggregate"), created, "ON CONFLICT (stream) DO NOTHING"
+                "audit_streams",
+                ("stream", "aggregate", "subject"),
+                created,
+                "ON CONFLICT (stream) DO NOTHING",
             )
-        missing = sorted(set(streams) - set(kinds))
+        missing = sorted(set(streams) - set(known))
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
             rows = cursor.execute(
-                "SELECT stream, aggregate FROM audit_streams"  # noqa: S608
+                "SELECT stream, aggregate, subject FROM audit_streams"  # noqa: S608
                 f" WHERE stream IN ({', '.join('?' for _ in chunk)})",
                 chunk,
             ).fetchall()
-            kinds.update({stream: _kind(topic) for stream, topic in rows})
-        return kinds
+            known.update({stream: (_kind(topic), subject) for stream, topic, subject in rows})
+        return known
+
+
+def _made_before_subjects(cursor: Cursor) -> bool:
+    """Whether the audit log's tables are as made before entries named their subject."""
+    if cursor.is_postgres:
+        sql = (
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema()"
+            " AND table_name IN ('audit_log', 'audit_streams')"
+        )
+    else:
+        sql = (
+            "SELECT tables.name, columns.name FROM sqlite_master AS tables,"
+            " pragma_table_info(tables.name) AS columns"
+            " WHERE tables.type = 'table' AND tables.name IN ('audit_log', 'audit_streams')"
+        )
+    columns: dict[str, set[str]] = {}
+    for table, column in cursor.execute(sql).fetchall():
+        columns.setdefault(str(table), set()).add(str(column))
+    return any("subject" not in names for names in columns.values())
 
 
 class _Entry(NamedTuple):
@@ -277,7 +346,7 @@ class _Entry(NamedTuple):
             _encode_facts(own),
         )
 
-    def row(self, kind: _Kind) -> tuple[object, ...]:
+    def row(self, kind: _Kind, subject: str | None) -> tuple[object, ...]:
         return (
             self.position,
             self.at,
@@ -292,6 +361,7 @@ class _Entry(NamedTuple):
             self.stream if kind.is_case else self.named_case,
             self.named_process if kind.is_refusals else kind.process,
             self.data,
+            subject,
         )
 
 
@@ -303,13 +373,27 @@ class _Kind:
     process: str
     is_case: bool
     is_refusals: bool
+    subject: tuple[str, str] | None
+    """The kind of thing a stream is about and the attribute naming it (:data:`SUBJECTS`)."""
+
+    def subject_of(self, created: object) -> str | None:
+        """What the stream whose first event is ``created`` is about."""
+        if self.subject is None:
+            return None
+        kind, attribute = self.subject
+        return f"{kind} {getattr(created, attribute)}"
 
 
 @functools.cache
 def _kind(topic: str) -> _Kind:
     owner = resolve_topic(topic)
+    subject = next((SUBJECTS[kind] for kind in owner.__mro__ if kind in SUBJECTS), None)
     return _Kind(
-        owner.__name__, process_of(owner), issubclass(owner, Case), issubclass(owner, RefusalLog)
+        owner.__name__,
+        process_of(owner),
+        issubclass(owner, Case),
+        issubclass(owner, RefusalLog),
+        subject,
     )
 
 

@@ -104,7 +104,7 @@ async def _in_error(
     order = request.query_params.get("order", "")
     return await page(
         request, web, session, "audit.html", status=422, section="audit", values=values,
-        order=order, entries=[], errors=errors, people={}, next_url=None,
+        order=order, entries=[], errors=errors, people={}, subjects={}, next_url=None,
     )  # fmt: skip
 
 
@@ -122,24 +122,35 @@ async def audit_log(request: Request, web: Web, session: SignedIn, context: Cont
         return await _in_error(request, web, session, values, {**errors, **paging_errors})
     order = paged.get("order", "newest")
 
-    def read() -> tuple[list[audit.AuditEntryOut], dict[str, str]]:
+    def read() -> tuple[list[audit.AuditEntryOut], dict[str, str], dict[str, str]]:
         entries = context.read_models.audit_page(
             chosen, newest_first=order == "newest", after=paged.get("after"), limit=50
         )
         items = audit.with_authority(context, entries)
         people = names(context, [i.actor for i in items] + [i.on_behalf_of or "" for i in items])
-        return items, people
+        return items, people, _employees_named(context, items)
 
-    items, people = await run_in_threadpool(read)
+    items, people, subjects = await run_in_threadpool(read)
     query = {key: value for key, value in values.items() if value}
     next_url = None
     if len(items) == 50:
         next_url = "/audit?" + urlencode({**query, "order": order, "after": items[-1].position})
     return await page(
         request, web, session, "audit.html", section="audit", values=values, order=order,
-        entries=items, errors={}, people=people, next_url=next_url,
+        entries=items, errors={}, people=people, subjects=subjects, next_url=next_url,
         export_query=urlencode(query),
     )  # fmt: skip
+
+
+def _employees_named(context: Context, items: list[audit.AuditEntryOut]) -> dict[str, str]:
+    """Each entry's subject that is an employee (``employee e-100``), with their name."""
+    subjects = {i.subject for i in items if i.subject and i.subject.startswith("employee ")}
+    found = names(context, [subject.partition(" ")[2] for subject in subjects])
+    return {
+        subject: found[employee_id]
+        for subject in subjects
+        if found[employee_id := subject.partition(" ")[2]] != employee_id
+    }
 
 
 @router.get("/audit/export")

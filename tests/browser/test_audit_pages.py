@@ -3,6 +3,9 @@ case's timeline, and the case as it was at an earlier version."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date, timedelta
+
 from playwright.async_api import expect
 
 from domain.meta import Meta
@@ -45,6 +48,22 @@ async def test_an_auditor_reads_the_log_a_timeline_and_a_case_as_it_was(site: Si
     await expect(ken.locator("#state-version")).to_have_text("1")
     await expect(ken.locator("#state-status")).to_have_text("pending")
     assert case["id"] in ken.url
+
+
+async def test_the_log_shows_whom_a_change_to_an_employee_concerns(site: Site) -> None:
+    make_auditor(site, "e-5")
+    application = site.api.context.application
+    leaves = replace(application.profile("e-4"), end_date=date.today() + timedelta(days=60))
+    application.put_employee(leaves, Meta("e-1", "leaves", "tests"))
+    position = application.recorder.max_notification_id() or 0
+    assert site.api.context.read_models.wait_for(position, 5)
+    ken = await site.signed_in("e-5")
+
+    await ken.goto("/audit?type=Employee.DetailsChanged")
+
+    change = ken.locator("tr.entry").first
+    await expect(change.locator(".what")).to_contain_text("Employee.DetailsChanged")
+    await expect(change.locator(".subject")).to_have_text("employee e-4 (Margaret)")
 
 
 async def test_the_audit_pages_are_for_auditors_only(site: Site) -> None:

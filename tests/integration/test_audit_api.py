@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -205,6 +206,28 @@ async def test_exports_stream_the_selection_as_json_lines_and_csv(audited: Api) 
     assert [json.loads(row["authority"])["roles"] for row in rows if row["authority"]] == [
         ["finance"]
     ]
+
+
+async def test_a_change_to_an_employee_names_them_in_the_log_and_its_exports(
+    audited: Api,
+) -> None:
+    """The employee's id is only in their stream's first event: an auditor reading an
+    end date changed sees whom it concerns."""
+    application = audited.context.application
+    last_day = TODAY + timedelta(days=60)
+    leaves = replace(application.profile("e-4"), end_date=last_day)
+    application.put_employee(leaves, Meta("e-1", "leaves", "tests"))
+    await caught_up(audited)
+
+    page = await events(audited, type="Employee.DetailsChanged")
+    table = await audited.get(
+        AUDITOR, "/api/audit/export", {"type": "Employee.DetailsChanged", "format": "csv"}
+    )
+
+    assert [(item["subject"], item["data"]) for item in page["items"]] == [
+        ("employee e-4", {"changes": {"end_date": last_day.isoformat()}})
+    ]
+    assert [row["subject"] for row in csv.DictReader(io.StringIO(table.text))] == ["employee e-4"]
 
 
 async def test_an_aggregate_at_a_version_and_at_an_instant(audited: Api) -> None:

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from uuid import UUID
@@ -61,6 +62,27 @@ def test_export_writes_the_filtered_log_as_json_lines_and_csv(data_dir: Path) ->
     assert [int(row["position"]) for row in rows] == [line["position"] for line in lines]
     [decision] = [line for line in lines if line["event"] == "TaskDecided"]
     assert decision["authority"]["acting_for"] is None and decision["actor"] == "e-2"
+
+
+def test_an_export_names_whom_a_change_to_an_employee_concerns(data_dir: Path) -> None:
+    a_store(data_dir)
+    application = BackofficeApplication(
+        env=StoreLocation(f"sqlite:///{data_dir / 'backoffice.db'}").eventsourcing_env()
+    )
+    try:
+        leaves = replace(application.profile("e-3"), end_date=date(2031, 3, 31))
+        application.put_employee(leaves, meta("admin"))
+    finally:
+        application.close()
+
+    code, out, _ = run(
+        "audit", "export", "--type", "Employee.DetailsChanged", "--data", str(data_dir)
+    )
+
+    assert code == 0
+    assert [(line["subject"], line["data"]) for line in map(json.loads, out.splitlines())] == [
+        ("employee e-3", {"changes": {"end_date": "2031-03-31"}})
+    ]
 
 
 def test_export_by_time_and_to_a_file(data_dir: Path, tmp_path: Path) -> None:
