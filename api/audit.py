@@ -139,7 +139,9 @@ class AuditEntryOut(BaseModel):
 
 class AuditPage(BaseModel):
     items: list[AuditEntryOut]
-    next_after: int | None = Field(description="Pass as `after` for the next page")
+    next_after: int | None = Field(
+        description="Pass as `after` for the next page; null when no more remain"
+    )
 
 
 @router.get("/events", summary="The audit log")
@@ -153,13 +155,13 @@ def audit_events(
 ) -> AuditPage:
     """Every recorded event of every aggregate, filtered and paged. Each decision shows
     the decider's authority as it was when they decided."""
-    entries = context.read_models.audit_page(
-        chosen, newest_first=order == "newest", after=after, limit=limit
+    entries = context.read_models.audit_page(  # one more, to know whether more remain
+        chosen, newest_first=order == "newest", after=after, limit=limit + 1
     )
+    more = len(entries) > limit
+    entries = entries[:limit]
     items = with_authority(context, entries)
-    return AuditPage(
-        items=items, next_after=entries[-1].position if len(entries) == limit else None
-    )
+    return AuditPage(items=items, next_after=entries[-1].position if more else None)
 
 
 def with_authority(context: ApiContext, entries: list[AuditEntry]) -> list[AuditEntryOut]:

@@ -81,6 +81,19 @@ async def test_the_log_filters_by_case_and_pages_newest_first(audited: Api) -> N
     assert kinds[0] == "Submitted" and "TaskDecided" in kinds and "Confirmed" in kinds
 
 
+async def test_a_full_last_page_says_that_no_more_remain(audited: Api) -> None:
+    case = await audited.approved("e-3", weeks_ahead(3, days=1))
+    await caught_up(audited)
+    count = len((await events(audited, case=case["id"], limit=500))["items"])
+
+    exact = await events(audited, case=case["id"], limit=count)
+    short = await events(audited, case=case["id"], limit=count - 1)
+
+    assert len(exact["items"]) == count
+    assert exact["next_after"] is None
+    assert short["next_after"] == short["items"][-1]["position"]
+
+
 async def test_filters_by_actor_event_type_and_time(audited: Api) -> None:
     before = datetime.now(UTC)
     case = await audited.approved("e-3", weeks_ahead(3, days=1))
