@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from uuid import UUID
 
 import structlog
@@ -49,14 +50,23 @@ RECORDED_REFUSALS = {403, 409, 422}
 refused. (A 404 is somebody who may not see the case; nothing of it is kept.)"""
 
 
+@dataclass
+class Attempt:
+    """A command being tried: ``on_behalf_of`` whom the caller acts, once the block
+    knows (a delegate's decision), so that a refusal is kept as the decision would be."""
+
+    on_behalf_of: str | None = None
+
+
 @asynccontextmanager
 async def recorded_refusals(
     context: ApiContext, case_id: UUID, actor: str, operation: str
-) -> AsyncIterator[None]:
+) -> AsyncIterator[Attempt]:
     """Keep a refusal of the command in the block (by the policy, the workflow's
     validator or the domain) in the case's refusal log, then answer it as before."""
+    attempt = Attempt()
     try:
-        yield
+        yield attempt
     except (ApiError, DomainError) as error:
         if isinstance(error, ApiError):
             status, rule, detail = error.status, error.rule, error.detail
@@ -73,6 +83,7 @@ async def recorded_refusals(
                 detail,
                 actor,
                 leave_workflow_id(case_id),
+                attempt.on_behalf_of,
             )
         raise
 

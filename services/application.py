@@ -684,10 +684,17 @@ class BackofficeApplication(Application[UUID]):
         detail: str,
         actor: str,
         correlation_id: str,
+        on_behalf_of: str | None = None,
     ) -> int:
         """Keep a refused command on a case for the auditors (made again if two refusals
-        of the same case are recorded at once); ``correlation_id``: the case's workflow."""
-        meta = Meta(actor=actor, command_id=f"refusal/{uuid4()}", correlation_id=correlation_id)
+        of the same case are recorded at once); ``correlation_id``: the case's workflow;
+        ``on_behalf_of``: whom a delegate acted for."""
+        meta = Meta(
+            actor=actor,
+            command_id=f"refusal/{uuid4()}",
+            correlation_id=correlation_id,
+            on_behalf_of=on_behalf_of,
+        )
         log = self._find(RefusalLog.create_id(case_id), RefusalLog)
         log = log or RefusalLog(str(case_id), process, meta)
         log.refuse(operation, status, rule, detail, meta)

@@ -342,6 +342,26 @@ async def test_refused_commands_are_kept_and_shown_on_the_timeline(audited: Api)
     ]
 
 
+async def test_a_delegates_refused_decision_is_kept_as_acting_for_the_approver(
+    audited: Api,
+) -> None:
+    start, end = weeks_ahead(3, days=1)
+    case = await audited.pending("e-3", (start, end))
+    task = await audited.task_for("e-2", case["id"])
+    application = audited.context.application
+    application.put_employee(  # Linus leaves before the leave: it can only be rejected
+        replace(application.profile("e-3"), end_date=start - timedelta(days=1)),
+        Meta("e-1", "linus-leaves", "tests"),
+    )
+
+    refused = await audited.decide("e-5", task["id"], "approve")
+    await caught_up(audited)
+
+    assert (refused.status_code, refused.json()["rule"]) == (422, "after_employment_ends")
+    [logged] = (await events(audited, case=case["id"], type="Refused"))["items"]
+    assert (logged["actor"], logged["on_behalf_of"]) == ("e-5", "e-2")
+
+
 async def test_a_process_the_engine_does_not_run_is_refused_naming_those_it_does(
     audited: Api,
 ) -> None:
