@@ -3,6 +3,11 @@
 A Temporal dev server for the session; per test, a store (SQLite unless a test asks
 for PostgreSQL), a worker on a fresh task queue, a projection runner in its thread,
 and the FastAPI app driven in-process by httpx.
+
+The Temporal server outlives each test's store: a request for leave with an
+Idempotency-Key names its workflow after the employee and the key, so two tests
+submitting for one employee with one key would meet the same workflow (whose worker
+has gone). Keys of submissions are unique across the test session.
 """
 
 from __future__ import annotations
@@ -195,7 +200,12 @@ async def served(context: ApiContext) -> AsyncIterator[str]:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    server = _Server(uvicorn.Config(create_app(context), log_level="warning", lifespan="off"))
+    # A request still waiting when the test ends is dropped after a moment rather than
+    # awaited: a stuck request must fail its test, not hang the session.
+    config = uvicorn.Config(
+        create_app(context), log_level="warning", lifespan="off", timeout_graceful_shutdown=5
+    )
+    server = _Server(config)
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers a flag
         await asyncio.sleep(0.01)
