@@ -7,8 +7,9 @@ workflow update by Temporal.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
@@ -73,8 +74,9 @@ DESCRIPTIONS = {
     404: "No such thing, or not one you may see",
     409: "It clashes with the case's current state (the rule is named)",
     422: "Invalid input, or a business rule refused it (the rule is named)",
-    503: "The workflow service did not answer in time (rule temporal_unavailable): try again"
-    " after Retry-After seconds, with the same Idempotency-Key, and nothing is done twice",
+    503: "The workflow service, or the case's workflow, did not answer in time (rule"
+    " temporal_unavailable or workflow_not_answering): try again after Retry-After"
+    " seconds, with the same Idempotency-Key, and nothing is done twice",
 }
 
 
@@ -94,16 +96,37 @@ def refusal(error: WorkflowUpdateFailedError) -> ApiError | None:
     return ApiError(STATUS_BY_KIND[cause.type], cause.message, rule)
 
 
-@contextmanager
-def update_refusals(when_closed: Callable[[], object] | None = None) -> Iterator[None]:
-    """Turn a workflow update's refusal into the API's answer.
+@asynccontextmanager
+async def update_refusals(
+    wait: float, when_closed: Callable[[], object] | None = None
+) -> AsyncIterator[None]:
+    """Turn a workflow update's refusal into the API's answer, and bound its wait.
 
     A case whose workflow has ended accepts no update; ``when_closed`` runs the
     domain's own check on the recorded case, so the answer names the rule
     (``task_already_decided``, ``not_pending``...) rather than Temporal's error.
+
+    An update waits for a worker to run the workflow: with none running, it would wait
+    for ever. After ``wait`` seconds the answer is 503 ``workflow_not_answering``; the
+    update stays with the workflow, and the same request sent again (same
+    Idempotency-Key) finds its outcome once a worker runs.
     """
+    deadline = asyncio.timeout(wait)
     try:
-        yield
+        async with deadline:
+            yield
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # Temporal's client turns the deadline's cancellation into its own error.
+        if not deadline.expired():
+            raise
+        raise ApiError(
+            503,
+            f"the case's workflow did not answer within {wait:g} s: no worker may be"
+            " running. The command waits with the workflow: send it again later with the"
+            " same Idempotency-Key to learn its outcome (nothing is done twice)",
+            "workflow_not_answering",
+            {"Retry-After": "5"},
+        ) from None
     except WorkflowUpdateFailedError as error:
         refused = refusal(error)
         if refused is None:

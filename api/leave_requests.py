@@ -76,7 +76,9 @@ async def submit_leave_request(
 
     With an `Idempotency-Key`, repeating the request returns the same case (201 again),
     never a second one; the same key with different details is refused (422). A refused
-    request (422 or 409, naming the rule) records nothing. Answers once the read models
+    request (422 or 409, naming the rule) records no request: only the refusal, for the
+    auditors (in the audit log, and on the timeline of the case id it would have had).
+    Answers once the read models
     (your list, the manager's inbox, your balance) show the new request.
     """
     if body.employee_id not in (None, caller):
@@ -112,23 +114,26 @@ async def submit_leave_request(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         task_queue=context.settings.task_queue,
     )
-    try:
-        with update_refusals():
-            state = await context.client.execute_update_with_start_workflow(
-                LeaveRequestWorkflow.submission, start_workflow_operation=operation
-            )
-    except ApiError:
+    # A refusal is kept for the auditors under the case id it would have had, with the
+    # workflow that refused it: the audit log lists it, and the id has a timeline.
+    async with recorded_refusals(context, case_id, caller, "submit"):
+        try:
+            async with update_refusals(context.settings.command_timeout):
+                state = await context.client.execute_update_with_start_workflow(
+                    LeaveRequestWorkflow.submission, start_workflow_operation=operation
+                )
+        except ApiError:
+            if idempotency_key is not None:
+                # The refusal may be of another request with this key, whose workflow this
+                # one joined: then this request is answered as a reused key, not refused.
+                started = await _started_with(context, case_id)
+                if started is not None:
+                    _check_same_request(_asked_in(started), body)
+            raise
         if idempotency_key is not None:
-            # The refusal may be of another request with this key, whose workflow this
-            # one joined: then this request is answered as a reused key, not refused.
-            started = await _started_with(context, case_id)
-            if started is not None:
-                _check_same_request(_asked_in(started), body)
-        raise
-    if idempotency_key is not None:
-        # A request with the same key may have started the case a moment before this one,
-        # which then joined its workflow: the answer is that request's case.
-        _check_same_request(_asked_in(state), body)
+            # A request with the same key may have started the case a moment before this
+            # one, which then joined its workflow: the answer is that request's case.
+            _check_same_request(_asked_in(state), body)
     await caught_up(context, state.position)
     response.headers["Location"] = f"/api/leave-requests/{case_id}"
     return LeaveRequestOut.of_state(state)
@@ -260,13 +265,15 @@ async def withdraw_leave_request(
     def check_when_closed() -> None:
         case.check_withdraw(caller, reason=reason, by_hr=by_hr)
 
-    async with recorded_refusals(context, case.id, caller, "withdraw"):
-        with update_refusals(when_closed=check_when_closed):
-            state = await leave_workflow(context, case.id).execute_update(
-                LeaveRequestWorkflow.withdraw,
-                ClosingRequest(actor=caller, reason=reason, by_hr=by_hr),
-                id=update_id("withdraw", caller, idempotency_key),
-            )
+    async with (
+        recorded_refusals(context, case.id, caller, "withdraw"),
+        update_refusals(context.settings.command_timeout, when_closed=check_when_closed),
+    ):
+        state = await leave_workflow(context, case.id).execute_update(
+            LeaveRequestWorkflow.withdraw,
+            ClosingRequest(actor=caller, reason=reason, by_hr=by_hr),
+            id=update_id("withdraw", caller, idempotency_key),
+        )
     _check_same_reason(state, reason, idempotency_key)
     await caught_up(context, state.position)
     return LeaveRequestOut.of_state(state)
@@ -296,13 +303,15 @@ async def cancel_leave_request(
     def check_when_closed() -> None:
         case.check_cancel(caller, today, reason=reason, by_hr=by_hr)
 
-    async with recorded_refusals(context, case.id, caller, "cancel"):
-        with update_refusals(when_closed=check_when_closed):
-            state = await leave_workflow(context, case.id).execute_update(
-                LeaveRequestWorkflow.cancel,
-                ClosingRequest(actor=caller, reason=reason, by_hr=by_hr),
-                id=update_id("cancel", caller, idempotency_key),
-            )
+    async with (
+        recorded_refusals(context, case.id, caller, "cancel"),
+        update_refusals(context.settings.command_timeout, when_closed=check_when_closed),
+    ):
+        state = await leave_workflow(context, case.id).execute_update(
+            LeaveRequestWorkflow.cancel,
+            ClosingRequest(actor=caller, reason=reason, by_hr=by_hr),
+            id=update_id("cancel", caller, idempotency_key),
+        )
     _check_same_reason(state, reason, idempotency_key)
     await caught_up(context, state.position)
     return LeaveRequestOut.of_state(state)

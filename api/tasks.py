@@ -122,8 +122,9 @@ async def decide_task(
             on_behalf_of=on_behalf_of,
             comment=body.comment,
         )
-        with update_refusals(
-            when_closed=lambda: case.check_decision(task_id, caller, on_behalf_of)
+        async with update_refusals(
+            context.settings.command_timeout,
+            when_closed=lambda: case.check_decision(task_id, caller, on_behalf_of),
         ):
             state = await leave_workflow(context, case.id).execute_update(
                 LeaveRequestWorkflow.decide,

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     )
     token_ttl_hours: int = 12
     read_your_writes_timeout: float = 5.0
+    command_timeout: float = Field(
+        30.0, gt=0, description="How long a command waits for its workflow before answering 503"
+    )
     session_ttl_hours: float = Field(8, description="How long a sign-in to the pages lasts")
     session_cookie_secure: bool = Field(
         False, description="Mark the session cookie Secure even when the request came over http"

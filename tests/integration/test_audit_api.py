@@ -342,6 +342,28 @@ async def test_refused_commands_are_kept_and_shown_on_the_timeline(audited: Api)
     ]
 
 
+async def test_a_refused_request_for_leave_is_kept_and_has_a_timeline(audited: Api) -> None:
+    start, _end = weeks_ahead(3)
+    too_long = (start, start + timedelta(days=60))
+
+    refused = await audited.submit("e-3", too_long, key="too-much")
+    await caught_up(audited)
+
+    assert refused.status_code == 422
+    [logged] = (await events(audited, type="Refused"))["items"]
+    assert (logged["actor"], logged["process"]) == ("e-3", "leave")
+    assert (logged["data"]["operation"], logged["data"]["rule"]) == (
+        "submit",
+        refused.json()["rule"],
+    )
+    timeline = await audited.get(AUDITOR, f"/api/audit/cases/{logged['case_id']}/timeline")
+    assert timeline.status_code == 200, timeline.text
+    whats = [item["what"] for item in timeline.json()["items"]]
+    assert f"submit refused ({refused.json()['rule']})" in whats
+    assert "workflow started" in whats
+    assert (await audited.get("e-3", "/api/leave-requests")).json()["items"] == []
+
+
 async def test_a_delegates_refused_decision_is_kept_as_acting_for_the_approver(
     audited: Api,
 ) -> None:

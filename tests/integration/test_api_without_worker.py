@@ -1,0 +1,86 @@
+"""Commands while no worker runs the workflows: a bounded wait, then 503, and the same
+request sent again once a worker runs finds the outcome, applied once."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import httpx
+import pytest
+from temporalio.worker import Worker
+
+from api.app import create_app
+from tests.integration.api_conftest import Api, weeks_ahead
+from worker import build_worker
+
+TIMEOUT = 1.0
+
+
+@pytest.fixture
+async def idle(api: Api) -> AsyncIterator[Api]:
+    """The API of ``api``'s store and Temporal, whose workflows run on a task queue that
+    no worker polls until a test starts one (:func:`worker_for`)."""
+    settings = api.context.settings.model_copy(
+        update={"task_queue": f"idle-{uuid.uuid4()}", "command_timeout": TIMEOUT}
+    )
+    context = replace(api.context, settings=settings)
+    transport = httpx.ASGITransport(app=create_app(context))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield Api(http, context)
+
+
+def worker_for(api: Api) -> Worker:
+    """A worker for ``api``'s task queue, run by ``async with``."""
+    context = api.context
+    return build_worker(
+        context.client,
+        context.application,
+        context.settings.task_queue,
+        read_models=context.read_models,
+    )
+
+
+async def test_a_request_for_leave_answers_503_and_is_taken_once_a_worker_runs(
+    idle: Api,
+) -> None:
+    period = weeks_ahead(4)
+
+    began = time.monotonic()
+    waiting = await idle.submit("e-3", period, key="no-worker-yet")
+    waited = time.monotonic() - began
+    async with worker_for(idle):
+        taken = await idle.submit("e-3", period, key="no-worker-yet")
+        again = await idle.submit("e-3", period, key="no-worker-yet")
+
+    assert waiting.status_code == 503, waiting.text
+    assert waiting.json()["rule"] == "workflow_not_answering"
+    assert "same Idempotency-Key" in waiting.json()["detail"]
+    assert waiting.headers["Retry-After"] == "5"
+    assert TIMEOUT <= waited < TIMEOUT + 5
+    assert taken.status_code == 201, taken.text
+    assert again.json()["id"] == taken.json()["id"]
+    mine = (await idle.get("e-3", "/api/leave-requests")).json()["items"]
+    assert [case["id"] for case in mine] == [taken.json()["id"]]
+
+
+async def test_a_decision_sent_while_the_worker_is_away_is_recorded_once_it_is_back(
+    idle: Api,
+) -> None:
+    async with worker_for(idle):
+        case = await idle.pending("e-3", weeks_ahead(4))
+        task = await idle.task_for("e-2", case["id"])
+
+    waiting = await idle.decide("e-2", task["id"], "approve", key="while-away")
+    async with worker_for(idle):
+        decided = await idle.decide("e-2", task["id"], "approve", key="while-away")
+        again = await idle.decide("e-2", task["id"], "approve", key="while-away")
+
+    assert waiting.status_code == 503, waiting.text
+    assert waiting.json()["rule"] == "workflow_not_answering"
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["status"] == "approved"
+    assert again.json() == decided.json()
+    assert len(decided.json()["decisions"]) == 1
