@@ -60,8 +60,11 @@ def approval_task_id(case_id: UUID) -> str:
 
 
 def case_id_of_task(task_id: str) -> UUID | None:
-    """The case a task id belongs to, or None for an id that is not a task's."""
-    case_part, _, _step = task_id.partition(".")
+    """The case a task id belongs to, or None for an id that is not a task's (a case's
+    id alone names no task)."""
+    case_part, _, step = task_id.partition(".")
+    if not step:
+        return None
     try:
         return UUID(case_part)
     except ValueError:

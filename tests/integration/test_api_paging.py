@@ -150,6 +150,15 @@ async def test_a_malformed_cursor_is_refused_saying_what_to_pass(
     }
 
 
+async def test_the_inbox_refuses_a_cursor_of_the_leave_requests(api: Api) -> None:
+    a_case = '["2030-05-06T09:00:00.000000+00:00", "6f1c3a52-53a4-4f7e-9d0b-3c6a2f1e8b47"]'
+
+    response = await api.get("e-2", "/api/tasks", {"after": cursor_of(a_case)})
+
+    assert response.status_code == 422
+    assert response.json()["rule"] == "invalid_cursor"
+
+
 # -- the inbox ---------------------------------------------------------------------------
 
 
