@@ -11,10 +11,12 @@
 
 Every command takes an idempotency key (``key``): the API applies a command once per
 key, so the client sends a command again, with the same key, when the answer did not
-arrive (the connection failed or timed out) or the workflow service was unavailable
-(503), up to ``attempts`` times in all, waiting as the answer's ``Retry-After`` asks (at
+arrive (the connection failed or timed out) or the API answered 502, 503 or 504 (the
+workflow service, or the case's workflow, did not answer in time), up to ``attempts``
+times in all, waiting 1, 2, 4... seconds or as the answer's ``Retry-After`` asks (at
 most ``max_wait`` seconds). A refusal (4xx) is never sent again: it raises
-:class:`BackofficeError` with the rule and the message the API gave.
+:class:`BackofficeError` with the rule and the message the API gave; status 0 when no
+answer came at all.
 """
 
 from __future__ import annotations
@@ -61,13 +63,16 @@ class BackofficeClient:
         base_url: str,
         token: str,
         *,
-        timeout: float = 30.0,
-        attempts: int = 3,
+        timeout: float = 60.0,
+        attempts: int = 4,
         max_wait: float = 10.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
+        if not token or token != token.strip() or any(c.isspace() for c in token):
+            # Never echoed: a token is a credential.
+            raise ValueError("token: empty, or holding spaces or line breaks; pass it bare")
         self.attempts = attempts
         self.max_wait = max_wait
         self._http = httpx.Client(
@@ -195,15 +200,20 @@ class BackofficeClient:
                     raise BackofficeError(
                         0, f"no answer from the API after {self.attempts} attempts: {error}"
                     ) from error
-                time.sleep(min(self.max_wait, 0.2 * 2**attempt))
+                time.sleep(min(self.max_wait, _backoff(attempt)))
                 continue
             if response.status_code in RETRIED_STATUSES and not last:
-                time.sleep(min(self.max_wait, _retry_after(response, 0.2 * 2**attempt)))
+                time.sleep(min(self.max_wait, _retry_after(response, _backoff(attempt))))
                 continue
             if response.is_success:
                 return response
             raise _refusal(response)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt ``attempt``: 1, 2, 4..."""
+    return float(2 ** (attempt - 1))
 
 
 def _after(cursor: str | None) -> dict[str, str]:

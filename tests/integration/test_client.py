@@ -50,16 +50,15 @@ async def test_a_system_submits_the_manager_approves_and_both_read_the_outcome(
     api: Api, base_url: str
 ) -> None:
     start, end = weeks_ahead(4)
-    linus = BackofficeClient(base_url, api.token("e-3"))
-    ada = BackofficeClient(base_url, api.token("e-2"))
-
-    case = await call(lambda: linus.submit_leave("annual", start, end, key="hr-4711"))
-    tasks = await call(lambda: list(ada.tasks()))
-    decided = await call(lambda: ada.decide(tasks[0].id, "approve", key="d-1", comment="ok"))
-    read = await call(lambda: linus.leave_request(case.id))
-    balance = await call(lambda: linus.leave_balance("e-3", start.year))
-    linus.close()
-    ada.close()
+    with (
+        BackofficeClient(base_url, api.token("e-3")) as linus,
+        BackofficeClient(base_url, api.token("e-2")) as ada,
+    ):
+        case = await call(lambda: linus.submit_leave("annual", start, end, key="hr-4711"))
+        tasks = await call(lambda: list(ada.tasks()))
+        decided = await call(lambda: ada.decide(tasks[0].id, "approve", key="d-1", comment="ok"))
+        read = await call(lambda: linus.leave_request(case.id))
+        balance = await call(lambda: linus.leave_balance("e-3", start.year))
 
     assert case.status == "pending"
     assert [task.case_id for task in tasks] == [case.id]
@@ -74,11 +73,9 @@ async def test_a_command_whose_answer_was_lost_is_sent_again_and_applied_once(
 ) -> None:
     start, end = weeks_ahead(4)
     transport = LosesFirstAnswer()
-    linus = BackofficeClient(base_url, api.token("e-3"), transport=transport)
-
-    case = await call(lambda: linus.submit_leave("annual", start, end, key="hr-4712"))
-    mine = await call(lambda: list(linus.leave_requests()))
-    linus.close()
+    with BackofficeClient(base_url, api.token("e-3"), transport=transport) as linus:
+        case = await call(lambda: linus.submit_leave("annual", start, end, key="hr-4712"))
+        mine = await call(lambda: list(linus.leave_requests()))
 
     assert transport.commands == 2
     assert [summary.id for summary in mine] == [case.id]
@@ -88,14 +85,13 @@ async def test_a_refusal_raises_with_the_rule_and_the_message_and_is_not_sent_ag
     api: Api, base_url: str
 ) -> None:
     start, end = weeks_ahead(4)
-    linus = BackofficeClient(base_url, api.token("e-3"))
-    case = await call(lambda: linus.submit_leave("annual", start, end, key="hr-4713"))
+    with BackofficeClient(base_url, api.token("e-3")) as linus:
+        case = await call(lambda: linus.submit_leave("annual", start, end, key="hr-4713"))
 
-    with pytest.raises(BackofficeError) as refused:
-        await call(lambda: linus.cancel(case.id, key="c-1"))
-    with pytest.raises(BackofficeError) as malformed:
-        await call(lambda: linus.submit_leave("holiday", start, end, key="hr-4714"))
-    linus.close()
+        with pytest.raises(BackofficeError) as refused:
+            await call(lambda: linus.cancel(case.id, key="c-1"))
+        with pytest.raises(BackofficeError) as malformed:
+            await call(lambda: linus.submit_leave("holiday", start, end, key="hr-4714"))
 
     assert (refused.value.status, refused.value.rule) == (409, "not_approved")
     assert malformed.value.status == 422
@@ -104,26 +100,33 @@ async def test_a_refusal_raises_with_the_rule_and_the_message_and_is_not_sent_ag
 
 
 async def test_requests_are_read_page_by_page_to_the_last(api: Api, base_url: str) -> None:
-    linus = BackofficeClient(base_url, api.token("e-3"))
     submitted = []
-    for week in range(5):
-        start, end = weeks_ahead(4 + week, days=1)
-        submit = partial(linus.submit_leave, "annual", start, end, key=f"k-{week}")
-        submitted.append(await call(submit))
+    with BackofficeClient(base_url, api.token("e-3")) as linus:
+        for week in range(5):
+            start, end = weeks_ahead(4 + week, days=1)
+            submit = partial(linus.submit_leave, "annual", start, end, key=f"client-paging-{week}")
+            submitted.append(await call(submit))
 
-    listed = await call(lambda: list(linus.leave_requests(page=2)))
-    linus.close()
+        listed = await call(lambda: list(linus.leave_requests(page=2)))
 
     assert sorted(summary.id for summary in listed) == sorted(case.id for case in submitted)
     assert len(listed) == 5
 
 
-async def test_no_answer_at_all_raises_after_the_attempts_saying_so() -> None:
-    client = BackofficeClient("http://127.0.0.1:9", "token", attempts=2, max_wait=0.01)
+@pytest.mark.parametrize("token", ["", "Bearer abc", "abc\n", " abc"])
+def test_a_token_that_cannot_be_sent_is_refused_at_once_without_showing_it(token: str) -> None:
+    with pytest.raises(ValueError, match="token: empty, or holding spaces") as refused:
+        BackofficeClient("http://127.0.0.1:9", token)
 
-    with pytest.raises(BackofficeError) as failed:
+    assert "abc" not in str(refused.value)
+
+
+async def test_no_answer_at_all_raises_after_the_attempts_saying_so() -> None:
+    with (
+        BackofficeClient("http://127.0.0.1:9", "token", attempts=2, max_wait=0.01) as client,
+        pytest.raises(BackofficeError) as failed,
+    ):
         await call(lambda: client.leave_request("6f1c3a52-53a4-4f7e-9d0b-3c6a2f1e8b47"))
-    client.close()
 
     assert failed.value.status == 0
     assert "no answer from the API after 2 attempts" in failed.value.detail
