@@ -237,6 +237,14 @@ def install_error_handlers(app: FastAPI) -> None:
                 422, "the request body could not be read as JSON", "invalid_request"
             )
             return _answer(request, unreadable)
+        method, path = request.method, request.url.path
+        if error.status_code == 404 and error.detail == "Not Found":  # no route matched
+            detail = f"no route {method} {path}; the API's routes are listed at /docs"
+            return _answer(request, ApiError(404, detail, "no_such_route"))
+        if error.status_code == 405:
+            allowed = (error.headers or {}).get("Allow", "")
+            detail = f"{method} is not offered on {path}; it takes {allowed}"
+            return _answer(request, ApiError(405, detail, "method_not_allowed", error.headers))
         return _answer(request, ApiError(error.status_code, str(error.detail), None, error.headers))
 
     async def temporal_error(request: Request, error: Exception) -> JSONResponse:

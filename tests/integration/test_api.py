@@ -1049,3 +1049,22 @@ async def test_a_yes_or_no_in_a_query_is_true_or_false_as_in_a_body(api: Api, gi
         {"detail": "mine: must be true or false", "rule": "invalid_request"},
     )
     assert answered.status_code == 200
+
+
+async def test_an_unknown_route_or_method_is_answered_with_a_rule_and_where_to_look(
+    api: Api,
+) -> None:
+    unknown = await api.get("e-3", "/api/leave-request")
+    wrong_method = await api.http.delete("/api/tasks", headers=api.headers("e-2"))
+
+    assert unknown.status_code == 404
+    assert unknown.json() == {
+        "detail": "no route GET /api/leave-request; the API's routes are listed at /docs",
+        "rule": "no_such_route",
+    }
+    assert wrong_method.status_code == 405
+    assert wrong_method.json() == {
+        "detail": "DELETE is not offered on /api/tasks; it takes GET",
+        "rule": "method_not_allowed",
+    }
+    assert wrong_method.headers["Allow"] == "GET"
