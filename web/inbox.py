@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from api.access import policy
 from api.cases import visible_case
 from api.context import ApiContext
-from api.errors import ApiError, temporal_unavailable
+from api.errors import ApiError
 from api.history import case_history
 from api.leave_requests import get_leave_request
 from api.schemas import BulkDecisionIn, DecisionIn, InboxTaskOut, LeaveRequestOut
@@ -28,14 +28,13 @@ from services.application import case_id_of_task
 from services.credentials import Session
 from web.rendering import (
     KEY_REUSED,
-    NOT_ANSWERING,
     RETRY_LATER,
-    TEMPORAL_ERRORS,
     as_api_error,
     field_errors,
     names,
     page,
     people_of_case,
+    workflow_answers,
 )
 from web.session import Context, SignedIn, Web, check_csrf
 
@@ -275,25 +274,24 @@ async def decide(
     # other button still gets the API's own answer (already decided).
     key = f"{form_key}:{body.decision}" if form_key else None
     try:
-        await decide_task(task_id, body, session.employee_id, context, key)
-    except TEMPORAL_ERRORS as error:
-        if not temporal_unavailable(error):
-            raise
-        # The decision may or may not have reached the workflow: the same form's key
-        # again lets a retry find out rather than decide twice.
-        return await _task_page(
-            request,
-            web,
-            session,
-            task_id,
-            errors={"form": NOT_ANSWERING},
-            comment=comment or "",
-            status=503,
-            form_key=form_key,
-            headers=RETRY_LATER,
-        )
+        with workflow_answers():
+            await decide_task(task_id, body, session.employee_id, context, key)
     except (ApiError, DomainError) as error:
         refused = as_api_error(error)
+        if refused.status == 503:
+            # The decision may or may not have reached the workflow: the same form's key
+            # again lets a retry find out rather than decide twice.
+            return await _task_page(
+                request,
+                web,
+                session,
+                task_id,
+                errors={"form": refused.detail},
+                comment=comment or "",
+                status=503,
+                form_key=form_key,
+                headers=RETRY_LATER,
+            )
         if refused.status == 404:
             return await _not_decidable(request, web, session, task_id, acting_for)
         # The key is the form's: reused for another decision only when the page kept it

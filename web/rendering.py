@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
@@ -17,7 +18,7 @@ from temporalio.service import RPCError
 
 from api.access import policy
 from api.context import ApiContext
-from api.errors import STATUS_BY_KIND, ApiError
+from api.errors import STATUS_BY_KIND, ApiError, temporal_unavailable
 from api.history import HistoryEntryOut
 from api.schemas import LeaveRequestOut
 from api.tasks import inbox_of
@@ -39,12 +40,30 @@ SECURITY_HEADERS = {
 }
 """Pages load nothing from elsewhere, are never framed, and are not kept in caches."""
 
-TEMPORAL_ERRORS = (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError)
-"""What Temporal's client raises; ``api.errors.temporal_unavailable`` tells whether it
-says Temporal did not answer (a form's page then says so) or something else failed."""
 NOT_ANSWERING = "The workflow service is not answering; try again in a minute."
 RETRY_LATER = {"Retry-After": "60"}
 """The headers of a form's page answered 503 because Temporal did not answer."""
+
+
+@contextmanager
+def workflow_answers() -> Iterator[None]:
+    """A command sent in the block that Temporal, or the case's workflow, did not answer
+    (the API's route raises Temporal's error, or ApiError 503 after its wait): ApiError
+    503 in the page's words, so that a form's page says so and keeps the form's key (it
+    may have got through: sent again with that key, it acts once). Any other failure of
+    Temporal's client goes on up."""
+    try:
+        yield
+    except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
+        if not temporal_unavailable(error):
+            raise
+        raise ApiError(503, NOT_ANSWERING, "temporal_unavailable", RETRY_LATER) from error
+    except ApiError as error:
+        if error.status != 503:
+            raise
+        raise ApiError(503, NOT_ANSWERING, error.rule, RETRY_LATER) from error
+
+
 KEY_REUSED = "idempotency_key_reused"
 """The API's rule for a key sent again with something else: on a page, where the key is
 the form's, kept when Temporal did not answer, it means the first attempt got through."""

@@ -20,7 +20,7 @@ from api.access import policy
 from api.context import ApiContext
 from api.days import days_as_number
 from api.employees import get_leave_balance
-from api.errors import ApiError, not_found, temporal_unavailable
+from api.errors import ApiError, not_found
 from api.history import HistoryEntryOut, case_history
 from api.leave_requests import (
     cancel_leave_request,
@@ -43,9 +43,7 @@ from domain.policy import HR
 from services.credentials import Session
 from web.rendering import (
     KEY_REUSED,
-    NOT_ANSWERING,
     RETRY_LATER,
-    TEMPORAL_ERRORS,
     as_api_error,
     case_id_in,
     field_errors,
@@ -54,6 +52,7 @@ from web.rendering import (
     page,
     people_of_case,
     refusal_errors,
+    workflow_answers,
 )
 from web.session import Context, MaybeSignedIn, SignedIn, Web, check_csrf
 
@@ -170,23 +169,22 @@ async def ask_for_leave(
             request, web, session, values=values, errors=field_errors(error, FIELDS), status=422
         )
     try:
-        await submit_leave_request(body, session.employee_id, context, Response(), form_key)
-    except TEMPORAL_ERRORS as error:
-        if not temporal_unavailable(error):
-            raise
-        # The request may or may not have reached the workflow: the same form's key
-        # again lets a retry find the case it made rather than make a second.
-        return await _requests_page(
-            request,
-            web,
-            session,
-            values=values,
-            errors={"form": NOT_ANSWERING},
-            status=503,
-            form_key=form_key,
-            headers=RETRY_LATER,
-        )
+        with workflow_answers():
+            await submit_leave_request(body, session.employee_id, context, Response(), form_key)
     except ApiError as refused:
+        if refused.status == 503:
+            # The request may or may not have reached the workflow: the same form's key
+            # again lets a retry find the case it made rather than make a second.
+            return await _requests_page(
+                request,
+                web,
+                session,
+                values=values,
+                errors={"form": refused.detail},
+                status=503,
+                form_key=form_key,
+                headers=RETRY_LATER,
+            )
         errors = {"form": FIRST_ATTEMPT} if refused.rule == KEY_REUSED else refusal_errors(refused)
         return await _requests_page(
             request, web, session, values=values, errors=errors, status=refused.status
@@ -368,29 +366,28 @@ async def act(
     try:
         if found is None:
             raise not_found("leave request")
-        if name == "withdraw":
-            await withdraw_leave_request(found, session.employee_id, context, key, body)
-        else:
-            await cancel_leave_request(found, session.employee_id, context, key, body)
-    except TEMPORAL_ERRORS as error:
-        if not temporal_unavailable(error):
-            raise
-        # It may or may not have reached the workflow. Sent again with the same form's
-        # key it acts once: the first attempt's answer, or the rule naming what the
-        # request has become once its workflow has ended.
-        return await _request_page(
-            request,
-            web,
-            session,
-            case_id,
-            errors={name: NOT_ANSWERING},
-            status=503,
-            reason=typed,
-            form_key=form_key,
-            headers=RETRY_LATER,
-        )
+        with workflow_answers():
+            if name == "withdraw":
+                await withdraw_leave_request(found, session.employee_id, context, key, body)
+            else:
+                await cancel_leave_request(found, session.employee_id, context, key, body)
     except (ApiError, DomainError) as error:
         refused = as_api_error(error)
+        if refused.status == 503:
+            # It may or may not have reached the workflow. Sent again with the same
+            # form's key it acts once: the first attempt's answer, or the rule naming
+            # what the request has become once its workflow has ended.
+            return await _request_page(
+                request,
+                web,
+                session,
+                case_id,
+                errors={name: refused.detail},
+                status=503,
+                reason=typed,
+                form_key=form_key,
+                headers=RETRY_LATER,
+            )
         if refused.status == 404:
             return await page(request, web, session, "refused.html", status=404, reason="not_found")
         errors = {name: refused.detail}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
@@ -20,6 +21,7 @@ from argon2 import PasswordHasher
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 from temporalio.client import Client
 from temporalio.service import RetryConfig
+from temporalio.worker import Worker
 
 from services.credentials import Credentials
 from tests.integration import conftest as integration  # first: it imports api_conftest
@@ -30,6 +32,7 @@ from tests.integration.api_conftest import (  # noqa: F401
     served,
     temporal_dev_server,
 )
+from worker import build_worker
 from workflows.messages import DATA_CONVERTER
 
 CHROMIUM = "/usr/bin/chromium"
@@ -118,6 +121,29 @@ class Site:
                     yield relayed, relay
                 finally:
                     await relayed.close()
+
+    @contextlib.asynccontextmanager
+    async def without_worker(self) -> AsyncIterator[tuple[Site, Worker]]:
+        """The same site (the same store) served by a second server whose workflows run
+        on a task queue that no worker polls until the test runs the worker given
+        (``async with worker``), as when the workers are down; a command gives up
+        waiting for its workflow after a second."""
+        context = self.api.context
+        settings = context.settings.model_copy(
+            update={"task_queue": f"idle-{uuid.uuid4()}", "command_timeout": 1.0}
+        )
+        worker = build_worker(
+            context.client,
+            context.application,
+            settings.task_queue,
+            read_models=context.read_models,
+        )
+        async with served(replace(context, settings=settings)) as base_url:
+            idle = Site(self.api, base_url, self.browser, self.credentials)
+            try:
+                yield idle, worker
+            finally:
+                await idle.close()
 
 
 @dataclass

@@ -325,6 +325,33 @@ async def test_asking_for_leave_while_the_workflow_service_is_not_answering_keep
     assert listed.json()["items"] == []
 
 
+async def test_asking_for_leave_while_no_worker_runs_keeps_the_form_and_asks_once_sent_again(
+    site: Site,
+) -> None:
+    start, end = weeks_ahead(4)
+
+    async with site.without_worker() as (idle, worker):
+        linus = await idle.signed_in("e-3")
+        await linus.goto("/requests")
+        await linus.fill("#start", start.isoformat())
+        await linus.fill("#end", end.isoformat())
+        form_key = await linus.locator("#leave-form input[name=form_key]").input_value()
+        waiting = await click_and_answer(linus, "text=Send the request")
+
+        assert waiting.status == 503
+        assert waiting.headers.get("retry-after") == "60"
+        await expect(linus.locator("#form-error")).to_have_text(NOT_ANSWERING)
+        await expect(linus.locator("#start")).to_have_value(start.isoformat())
+        await expect(linus.locator("#leave-form input[name=form_key]")).to_have_value(form_key)
+        async with worker:
+            sent_again = await click_and_answer(linus, "text=Send the request")
+
+            assert sent_again.status == 200
+            assert linus.url.endswith("/requests")
+    listed = (await site.api.get("e-3", "/api/leave-requests")).json()["items"]
+    assert [(item["start"], item["status"]) for item in listed] == [(start.isoformat(), "pending")]
+
+
 async def test_a_request_sent_again_changed_after_the_first_got_through_says_so(
     site: Site,
 ) -> None:
