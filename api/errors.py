@@ -27,6 +27,8 @@ from domain.errors import DomainError
 logger = structlog.get_logger(__name__)
 
 UNREADABLE_BODY = "There was an error parsing the body"
+NOT_ANSWERING_RULE = "workflow_not_answering"
+"""A command's workflow did not answer within its wait: no worker may be running."""
 """FastAPI's detail for a body it could not read."""
 
 STATUS_BY_KIND = {"rule_violation": 422, "conflict": 409, "not_allowed": 403, "not_found": 404}
@@ -124,7 +126,7 @@ async def update_refusals(
             f"the case's workflow did not answer within {wait:g} s: no worker may be"
             " running. The command waits with the workflow: send it again later with the"
             " same Idempotency-Key to learn its outcome (nothing is done twice)",
-            "workflow_not_answering",
+            NOT_ANSWERING_RULE,
             {"Retry-After": "5"},
         ) from None
     except WorkflowUpdateFailedError as error:

@@ -16,7 +16,14 @@ from api.cases import caught_up, leave_workflow, load_case, recorded_refusals, u
 from api.context import ApiContext
 from api.cursors import cursor_after, read_cursor
 from api.dependencies import Context, IdempotencyKey
-from api.errors import STATUS_BY_KIND, ApiError, error_responses, not_found, update_refusals
+from api.errors import (
+    NOT_ANSWERING_RULE,
+    STATUS_BY_KIND,
+    ApiError,
+    error_responses,
+    not_found,
+    update_refusals,
+)
 from api.schemas import (
     BulkDecisionIn,
     BulkDecisionOut,
@@ -193,12 +200,18 @@ async def decide_tasks(
     """Decide each task as `POST /api/tasks/{id}/decision` would, with the same checks,
     one after the other; answers 200 with one result per task, in the order given: its
     status (200, or the error status the single decision would have answered), and the
-    refusal's detail and rule. One refused task does not stop the others.
+    refusal's detail and rule. One refused task does not stop the others; once a task's
+    workflow did not answer in time (503 `workflow_not_answering`: the workers may be
+    down), the rest are not sent, each reported failed with that rule.
 
     With an `Idempotency-Key`, each task's decision is keyed by it and the task id, so a
     repeated call decides nothing twice."""
-    results = []
+    results: list[BulkResultOut] = []
     for item in body.decisions:
+        if results and results[-1].rule == NOT_ANSWERING_RULE:
+            # The workers are down, or behind: each further task would wait as long.
+            results.append(_not_sent(item.task_id))
+            continue
         key = None if idempotency_key is None else f"{idempotency_key}:{item.task_id}"
         try:
             await decide_task(
@@ -213,7 +226,7 @@ async def decide_tasks(
                 BulkResultOut(
                     task_id=item.task_id,
                     status=error.status,
-                    outcome="refused",
+                    outcome="failed" if error.status == 503 else "refused",
                     detail=error.detail,
                     rule=error.rule,
                 )
@@ -241,3 +254,14 @@ async def decide_tasks(
         else:
             results.append(BulkResultOut(task_id=item.task_id, status=200, outcome="decided"))
     return BulkDecisionOut(results=results)
+
+
+def _not_sent(task_id: str) -> BulkResultOut:
+    return BulkResultOut(
+        task_id=task_id,
+        status=503,
+        outcome="failed",
+        detail="not sent: an earlier task's workflow did not answer in time (no worker may"
+        " be running); send these again later, with the same Idempotency-Key",
+        rule=NOT_ANSWERING_RULE,
+    )

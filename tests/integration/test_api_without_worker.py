@@ -84,3 +84,32 @@ async def test_a_decision_sent_while_the_worker_is_away_is_recorded_once_it_is_b
     assert decided.json()["status"] == "approved"
     assert again.json() == decided.json()
     assert len(decided.json()["decisions"]) == 1
+
+
+async def test_a_bulk_decision_while_no_worker_runs_waits_once_and_sends_no_more(
+    idle: Api,
+) -> None:
+    async with worker_for(idle):
+        first = await idle.pending("e-3", weeks_ahead(4))
+        second = await idle.pending("e-4", weeks_ahead(6))
+        tasks = [(await idle.task_for("e-2", case["id"]))["id"] for case in (first, second)]
+    body = {"decisions": [{"task_id": task, "decision": "approve"} for task in tasks]}
+
+    began = time.monotonic()
+    response = await idle.http.post(
+        "/api/tasks/decisions", json=body, headers=idle.headers("e-2", key="bulk-away")
+    )
+    waited = time.monotonic() - began
+    async with worker_for(idle):
+        again = await idle.http.post(
+            "/api/tasks/decisions", json=body, headers=idle.headers("e-2", key="bulk-away")
+        )
+
+    results = response.json()["results"]
+    assert [(r["outcome"], r["status"], r["rule"]) for r in results] == [
+        ("failed", 503, "workflow_not_answering"),
+        ("failed", 503, "workflow_not_answering"),
+    ]
+    assert results[1]["detail"].startswith("not sent: ")
+    assert waited < 2 * TIMEOUT
+    assert [r["outcome"] for r in again.json()["results"]] == ["decided", "decided"]
