@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import astuple
 from datetime import UTC, datetime
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 from uuid import UUID, uuid4, uuid5
 
 from fastapi import APIRouter, Query, Response
@@ -119,9 +119,12 @@ async def submit_leave_request(
     async with recorded_refusals(context, case_id, caller, "submit"):
         try:
             async with update_refusals(context.settings.command_timeout):
-                state = await context.client.execute_update_with_start_workflow(
-                    LeaveRequestWorkflow.submission, start_workflow_operation=operation
-                )
+                try:
+                    state = await context.client.execute_update_with_start_workflow(
+                        LeaveRequestWorkflow.submission, start_workflow_operation=operation
+                    )
+                finally:
+                    _hear_start(operation)
         except ApiError:
             if idempotency_key is not None:
                 # The refusal may be of another request with this key, whose workflow this
@@ -171,6 +174,16 @@ def _asked_in(case: LeaveRequest | CaseState | LeaveRequestStart) -> tuple[objec
     else:
         period = astuple(case.period)
     return (case.leave_type, *period, case.reason)
+
+
+def _hear_start(operation: WithStartWorkflowOperation[Any, Any]) -> None:
+    """Retrieve the start's outcome. Temporal's client keeps it in a future for whoever
+    asks the operation for its handle; when the start failed, nobody here does, and
+    asyncio would log "Future exception was never retrieved" (the update's own error
+    already says what failed)."""
+    started = operation._workflow_handle  # private: the SDK offers only an awaitable
+    if started.done() and not started.cancelled():
+        started.exception()
 
 
 def _check_same_request(recorded: tuple[object, ...], body: LeaveRequestIn) -> None:

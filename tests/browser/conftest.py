@@ -10,7 +10,6 @@ take turns on it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -19,21 +18,20 @@ from dataclasses import dataclass, field, replace
 import pytest
 from argon2 import PasswordHasher
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
-from temporalio.client import Client
-from temporalio.service import RetryConfig
 from temporalio.worker import Worker
 
 from services.credentials import Credentials
 from tests.integration import conftest as integration  # first: it imports api_conftest
 from tests.integration.api_conftest import (  # noqa: F401
     Api,
+    Relay,
     api,
     api_store_url,
     served,
+    temporal_behind_relay,
     temporal_dev_server,
 )
 from worker import build_worker
-from workflows.messages import DATA_CONVERTER
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -105,22 +103,16 @@ class Site:
     async def behind_relay(self) -> AsyncIterator[tuple[Site, Relay]]:
         """The same site (the same store) served by a second server whose Temporal client
         reaches the dev server through a relay the test may cut, as when the workflow
-        service goes away while the site runs. The client gives up after a second of
-        retries (ten by default) so that the pages answer within the browser's patience."""
-        target = self.api.context.client.service_client.config.target_host
-        async with Relay.to(target) as relay:
-            client = await Client.connect(
-                relay.address,
-                namespace=self.api.context.settings.temporal_namespace,
-                data_converter=DATA_CONVERTER,
-                retry_config=RetryConfig(max_elapsed_time_millis=1000, max_retries=3),
-            )
-            async with served(replace(self.api.context, client=client)) as base_url:
-                relayed = Site(self.api, base_url, self.browser, self.credentials)
-                try:
-                    yield relayed, relay
-                finally:
-                    await relayed.close()
+        service goes away while the site runs (:func:`temporal_behind_relay`)."""
+        async with (
+            temporal_behind_relay(self.api.context) as (client, relay),
+            served(replace(self.api.context, client=client)) as base_url,
+        ):
+            relayed = Site(self.api, base_url, self.browser, self.credentials)
+            try:
+                yield relayed, relay
+            finally:
+                await relayed.close()
 
     @contextlib.asynccontextmanager
     async def without_worker(self) -> AsyncIterator[tuple[Site, Worker]]:
@@ -144,56 +136,6 @@ class Site:
                 yield idle, worker
             finally:
                 await idle.close()
-
-
-@dataclass
-class Relay:
-    """A TCP relay on a free loopback port to ``target`` (``host:port``)."""
-
-    target: str
-    server: asyncio.Server | None = None
-    writers: list[asyncio.StreamWriter] = field(default_factory=list)
-
-    @property
-    def address(self) -> str:
-        assert self.server is not None
-        host, port = self.server.sockets[0].getsockname()[:2]
-        return f"{host}:{port}"
-
-    @classmethod
-    @contextlib.asynccontextmanager
-    async def to(cls, target: str) -> AsyncIterator[Relay]:
-        relay = cls(target)
-        relay.server = await asyncio.start_server(relay._relay, "127.0.0.1", 0)
-        try:
-            yield relay
-        finally:
-            await relay.cut()
-
-    async def cut(self) -> None:
-        """Close the relay and every connection through it: nothing answers any more."""
-        if self.server is not None:
-            self.server.close()
-        for writer in self.writers:
-            writer.close()
-        self.writers.clear()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        host, port = self.target.rsplit(":", 1)
-        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
-        self.writers += [writer, upstream_writer]
-        await asyncio.gather(
-            _pipe(reader, upstream_writer), _pipe(upstream_reader, writer), return_exceptions=True
-        )
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    finally:
-        writer.close()
 
 
 @pytest.fixture

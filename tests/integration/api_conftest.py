@@ -18,7 +18,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from temporalio.client import Client
+from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -233,3 +235,69 @@ def working_days(first: date, count: int) -> tuple[date, date]:
 def weeks_ahead(weeks: int, days: int = 3) -> tuple[date, date]:
     """A period of ``days`` working days starting about ``weeks`` from today."""
     return working_days(datetime.now(UTC).date() + timedelta(weeks=weeks), days)
+
+
+@dataclass
+class Relay:
+    """A TCP relay on a free loopback port to ``target`` (``host:port``)."""
+
+    target: str
+    server: asyncio.Server | None = None
+    writers: list[asyncio.StreamWriter] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        assert self.server is not None
+        host, port = self.server.sockets[0].getsockname()[:2]
+        return f"{host}:{port}"
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def to(cls, target: str) -> AsyncIterator[Relay]:
+        relay = cls(target)
+        relay.server = await asyncio.start_server(relay._relay, "127.0.0.1", 0)
+        try:
+            yield relay
+        finally:
+            await relay.cut()
+
+    async def cut(self) -> None:
+        """Close the relay and every connection through it: nothing answers any more."""
+        if self.server is not None:
+            self.server.close()
+        for writer in self.writers:
+            writer.close()
+        self.writers.clear()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host, port = self.target.rsplit(":", 1)
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+        self.writers += [writer, upstream_writer]
+        await asyncio.gather(
+            _pipe(reader, upstream_writer), _pipe(upstream_reader, writer), return_exceptions=True
+        )
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.close()
+
+
+@contextlib.asynccontextmanager
+async def temporal_behind_relay(context: ApiContext) -> AsyncIterator[tuple[Client, Relay]]:
+    """A Temporal client of ``context``'s server reached through a relay the test may
+    cut, as when the workflow service goes away. The client gives up after a second of
+    retries (ten by default) so that answers come within a test's patience."""
+    target = context.client.service_client.config.target_host
+    async with Relay.to(target) as relay:
+        client = await Client.connect(
+            relay.address,
+            namespace=context.settings.temporal_namespace,
+            data_converter=DATA_CONVERTER,
+            retry_config=RetryConfig(max_elapsed_time_millis=1000, max_retries=3),
+        )
+        yield client, relay

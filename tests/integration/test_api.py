@@ -4,6 +4,7 @@ projection runner, with the FastAPI app driven in-process."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -29,7 +30,7 @@ from backoffice.schedules import SWEEP_TIMEOUT, ensure_schedules, sweep_schedule
 from backoffice.settings import Settings
 from domain.meta import Meta
 from services.application import Saved
-from tests.integration.api_conftest import Api, weeks_ahead, working_days
+from tests.integration.api_conftest import Api, temporal_behind_relay, weeks_ahead, working_days
 from workflows.messages import DATA_CONVERTER
 from workflows.sweep import LeaversTasksSweepWorkflow
 
@@ -1068,3 +1069,38 @@ async def test_an_unknown_route_or_method_is_answered_with_a_rule_and_where_to_l
         "rule": "method_not_allowed",
     }
     assert wrong_method.headers["Allow"] == "GET"
+
+
+async def test_a_request_for_leave_temporal_did_not_take_leaves_no_error_unheard(
+    api: Api,
+) -> None:
+    """Temporal's client keeps the start's outcome for the caller of update-with-start;
+    the API hears it, so nothing logs "Future exception was never retrieved"."""
+    loop = asyncio.get_running_loop()
+    unheard: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: unheard.append(context))
+    try:
+        async with temporal_behind_relay(api.context) as (client, temporal):
+            await temporal.cut()
+            app = create_app(replace(api.context, client=client))
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://test"
+            ) as http:
+                response = await api_submit(http, api, weeks_ahead(4))
+            del app, http, client
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(previous)
+
+    assert response.status_code == 503, response.text
+    assert [context["message"] for context in unheard] == []
+
+
+async def api_submit(
+    http: httpx.AsyncClient, api: Api, period: tuple[date, date]
+) -> httpx.Response:
+    start, end = period
+    body = {"type": "annual", "start": start.isoformat(), "end": end.isoformat()}
+    return await http.post("/api/leave-requests", json=body, headers=api.headers("e-3"))
