@@ -94,9 +94,13 @@ class DevServer:
                 self.process.wait()
 
 
-def start_dev_server(data_dir: Path, namespace: str) -> DevServer:
-    port = free_port(DEFAULT_PORT)
-    ui_port = free_port(DEFAULT_UI_PORT, taken={port})
+def start_dev_server(
+    data_dir: Path, namespace: str, *, port: int | None = None, ui_port: int | None = None
+) -> DevServer:
+    """The dev server on ``port`` and ``ui_port``, else on free ports (the default ones
+    if free)."""
+    port = port or free_port(DEFAULT_PORT)
+    ui_port = ui_port or free_port(DEFAULT_UI_PORT, taken={port})
     log_path = data_dir / "temporal.log"
     log = log_path.open("ab")
     log_from = log.tell()
@@ -180,3 +184,48 @@ async def start_dev_server_and_connect(
             server.stop()
             raise
     raise AssertionError("unreachable")
+
+
+RESTARTS_PER_MINUTE = 3
+"""More than this many exits of the dev server within a minute: ``up`` gives up."""
+
+
+async def keep_running(server: DevServer, namespace: str, stop: asyncio.Event) -> DevServer:
+    """Start ``server`` again, on its own ports and state, each time it exits before
+    ``stop`` is set: the worker's and the API's client reconnect to it by themselves,
+    and the open cases go on. Returns the server running when ``stop`` is set; raises
+    RuntimeError when it keeps exiting (more than ``RESTARTS_PER_MINUTE`` times within a
+    minute), or cannot start again (its port taken)."""
+    loop = asyncio.get_running_loop()
+    exits: list[float] = []
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+        if stop.is_set():
+            return server
+        code = server.process.poll()
+        if code is None:
+            continue
+        exits = [moment for moment in exits if moment > loop.time() - 60] + [loop.time()]
+        if len(exits) > RESTARTS_PER_MINUTE:
+            raise RuntimeError(
+                f"the Temporal dev server keeps stopping ({len(exits)} times within a"
+                f" minute, last with exit code {code}); see {server.log_path}"
+            )
+        print(
+            f"the Temporal dev server stopped (exit code {code}); starting it again on"
+            f" {server.address} (its log: {server.log_path}) ...",
+            flush=True,
+        )
+        data_dir = server.log_path.parent
+        server = start_dev_server(data_dir, namespace, port=server.port, ui_port=server.ui_port)
+        try:
+            await connect_when_ready(server.address, namespace, server)
+        except DevServerExited as exited:
+            if exited.lost_its_port:
+                raise RuntimeError(
+                    f"the Temporal dev server could not start again: another process took"
+                    f" its port {server.port}; see {server.log_path}"
+                ) from None
+            continue  # counted as it is found exited again
+        print("the Temporal dev server runs again", flush=True)

@@ -20,6 +20,7 @@ from backoffice.devserver import (
     DevServer,
     connect_when_ready,
     free_port,
+    keep_running,
     start_dev_server_and_connect,
 )
 from backoffice.schedules import ensure_schedules
@@ -142,10 +143,15 @@ async def _run_stack(settings: Settings) -> None:
                 raise RuntimeError("the API stopped while starting")
             print("Backoffice is up:", *_urls(settings, address, server), sep="\n", flush=True)
             print("Press Ctrl-C to stop.", flush=True)
-            await stop.wait()
-            print("stopping ...", flush=True)
-            api.should_exit = True
-            await api_task
+            try:
+                if server is None:
+                    await stop.wait()
+                else:
+                    server = await keep_running(server, settings.temporal_namespace, stop)
+            finally:
+                print("stopping ...", flush=True)
+                api.should_exit = True
+                await api_task
     finally:
         runner.stop()
         read_models.close()

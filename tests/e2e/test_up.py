@@ -156,6 +156,50 @@ def test_up_serves_the_whole_product_and_stops_cleanly_on_ctrl_c(tmp_path: Path)
         again.stop()
 
 
+def dev_server_pid(data: Path) -> int:
+    """The process of the dev server keeping its state in ``data``."""
+    database = str(data.resolve() / "temporal.db").encode()
+    for process in Path("/proc").iterdir():
+        if process.name.isdigit():
+            try:
+                command = (process / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if database in command:
+                return int(process.name)
+    raise AssertionError(f"no dev server runs on {database!r}")
+
+
+def test_up_starts_the_dev_server_again_when_it_dies_and_work_goes_on(tmp_path: Path) -> None:
+    data = tmp_path / "one"
+    backoffice("org", "load", str(EXAMPLE_ORG), "--data", str(data), cwd=tmp_path)
+    running = Running(data, free_port(18500), tmp_path)
+    try:
+        ada = backoffice("token", "e-100", "--data", str(data), cwd=tmp_path).strip()
+        killed = dev_server_pid(data)
+        os.kill(killed, signal.SIGKILL)
+        monday = next_monday(3)
+        body = {"type": "annual", "start": str(monday), "end": str(monday + timedelta(days=4))}
+        headers = {**auth(ada), "Idempotency-Key": "after-the-crash"}
+        deadline = time.monotonic() + 60
+        while True:  # 503 until the server is back, as a client's retries would see
+            submitted = httpx.post(
+                f"{running.api}/api/leave-requests", json=body, headers=headers, timeout=60
+            )
+            if submitted.status_code != 503 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert submitted.status_code == 201, submitted.text
+        assert dev_server_pid(data) != killed
+        health = httpx.get(f"{running.api}/api/health", timeout=10).json()
+        assert health["temporal"] is True
+    finally:
+        rest = running.stop()
+    assert running.process.returncode == 0, rest
+    assert re.search(r"the Temporal dev server stopped \(exit code -9\); starting it again", rest)
+    assert "the Temporal dev server runs again" in rest
+
+
 def test_two_instances_run_side_by_side_with_their_own_data_and_ports(tmp_path: Path) -> None:
     first = Running(tmp_path / "a", free_port(18100), tmp_path)
     try:
