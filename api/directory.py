@@ -11,7 +11,8 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
@@ -33,6 +34,7 @@ from backoffice.org_file import (
     describe,
 )
 from domain.directory import Directory, Limit
+from domain.directory_changes import NEW, Change
 from domain.meta import Meta
 from domain.organisation import OrganisationChart
 from services.directory import DirectoryChange
@@ -241,13 +243,18 @@ def _admin_only(context: ApiContext, caller: str) -> None:
         )
 
 
+CREATED: dict[int | str, dict[str, Any]] = {
+    201: {"model": DirectoryChangedOut, "description": "A new entry: made, and where it is"}
+}
+
+
 @router.put(
     "/employees/{employee_id}",
-    responses=error_responses(403),
+    responses={**error_responses(403), **CREATED},
     summary="Register or change an employee",
 )
 async def put_employee(
-    employee_id: str, body: EmployeeIn, caller: Caller, context: Context
+    employee_id: str, body: EmployeeIn, caller: Caller, context: Context, response: Response
 ) -> DirectoryChangedOut:
     """`admin` only, and not for their own record or to become someone's manager
     (another administrator does that). The body is the employee's entry of the
@@ -269,16 +276,17 @@ async def put_employee(
     meta = _command(caller, "employee")
     change = await _changed(context, chart, lambda chart: application.load_directory(chart, meta))
     await caught_up(context, application.recorder.max_notification_id() or 0)
+    _created(response, change, "employee", "employees", employee_id)
     return DirectoryChangedOut.after(application.directory.current(), change)
 
 
 @router.put(
     "/departments/{department_id}",
-    responses=error_responses(403),
+    responses={**error_responses(403), **CREATED},
     summary="Register or change a department",
 )
 async def put_department(
-    department_id: str, body: DepartmentIn, caller: Caller, context: Context
+    department_id: str, body: DepartmentIn, caller: Caller, context: Context, response: Response
 ) -> DirectoryChangedOut:
     """`admin` only. The body is the department's entry of the organisation file."""
     _admin_only(context, caller)
@@ -288,7 +296,17 @@ async def put_department(
     application = context.application
     chart = OrganisationChart(employees=[], departments=[details])
     change = await _changed(context, chart, lambda _: application.put_department(details, meta))
+    _created(response, change, "department", "departments", department_id)
     return DirectoryChangedOut.after(application.directory.current(), change)
+
+
+def _created(
+    response: Response, change: DirectoryChange, kind: str, collection: str, entry_id: str
+) -> None:
+    """201 and where it is, when the PUT made the entry rather than changed it."""
+    if Change(f"{kind} {entry_id}", NEW) in change.changes:
+        response.status_code = 201
+        response.headers["Location"] = f"/api/directory/{collection}/{quote(entry_id, safe='')}"
 
 
 @router.put("/roles/{role}", responses=error_responses(403), summary="Set a role's members")

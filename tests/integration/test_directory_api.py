@@ -84,8 +84,24 @@ async def test_a_department_id_is_taken_from_the_path(admin: Api) -> None:
         "/api/directory/departments/d-ops", json=body, headers=admin.headers("e-8")
     )
 
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     assert response.json()["changes"] == ["department d-ops: new"]
+
+
+async def test_a_new_entry_answers_201_with_where_it_is_and_a_change_to_it_200(
+    admin: Api,
+) -> None:
+    body = {"id": "e-42", **LINUS, "name": "Grace H."}
+
+    created = await put_linus(admin, body, "e-42")
+    changed = await put_linus(admin, {**body, "name": "Grace Hopper"}, "e-42")
+    unchanged = await put_linus(admin, {**body, "name": "Grace Hopper"}, "e-42")
+
+    assert created.status_code == 201, created.text
+    assert created.headers["Location"] == "/api/directory/employees/e-42"
+    assert created.json()["changes"] == ["employee e-42: new"]
+    assert (changed.status_code, unchanged.status_code) == (200, 200)
+    assert "Location" not in changed.headers
 
 
 async def test_a_body_naming_another_employee_than_the_path_is_refused_naming_both(
