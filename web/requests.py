@@ -33,8 +33,8 @@ from api.schemas import (
     ClosingIn,
     LeaveBalanceOut,
     LeaveRequestIn,
+    LeaveRequestList,
     LeaveRequestOut,
-    LeaveRequestSummary,
 )
 from domain.errors import DomainError
 from domain.leave import LeavePeriod, LeaveType
@@ -68,30 +68,40 @@ FIRST_ATTEMPT = (
 that got through (the API's speak of a key the person never saw)."""
 
 
+PAGE_SIZE = 100
+"""Requests each list of My requests shows at a time; "Older requests" shows the next."""
+OLD_LINK = "That link to older requests is not one this page gave: here are the newest."
+
+
 def _mine(
-    context: ApiContext, employee_id: str
-) -> tuple[list[LeaveRequestSummary], list[LeaveBalanceOut]]:
-    """My requests, and my annual leave balance this year and in each year I asked for."""
-    requests = list_leave_requests(employee_id, context, mine=True).items
+    context: ApiContext, employee_id: str, after: str | None
+) -> tuple[LeaveRequestList, list[LeaveBalanceOut]]:
+    """A page of my requests (from ``after``, the API's cursor), and my annual leave
+    balance this year and in each later year I asked for on it."""
+    listed = list_leave_requests(employee_id, context, mine=True, limit=PAGE_SIZE, after=after)
     this_year = datetime.now(UTC).year
-    years = sorted({this_year, *(r.start.year for r in requests if r.start.year >= this_year)})
+    years = sorted({this_year, *(r.start.year for r in listed.items if r.start.year >= this_year)})
     balances = [get_leave_balance(employee_id, employee_id, context, year) for year in years]
-    return requests, balances
+    return listed, balances
 
 
 def _others(
-    context: ApiContext, employee_id: str
-) -> tuple[list[LeaveRequestSummary], dict[str, str]]:
-    """The newest requests of others I may see (my reports' down the chain; everyone's
-    for ``hr`` and ``auditor``), as the API lists them, and their requesters' names."""
-    visible = list_leave_requests(employee_id, context, mine=False).items
-    others = [item for item in visible if item.requester_id != employee_id]
+    context: ApiContext, employee_id: str, after: str | None
+) -> tuple[LeaveRequestList, dict[str, str]]:
+    """A page of the requests of others I may see (my reports' down the chain;
+    everyone's for ``hr`` and ``auditor``), as the API lists them (from ``after``), and
+    their requesters' names."""
+    visible = list_leave_requests(employee_id, context, mine=False, limit=PAGE_SIZE, after=after)
+    others = LeaveRequestList(
+        items=[item for item in visible.items if item.requester_id != employee_id],
+        next_after=visible.next_after,
+    )
     people = context.application.directory.current().employees
     names = {
         item.requester_id: people[item.requester_id].name
         if item.requester_id in people
         else item.requester_id
-        for item in others
+        for item in others.items
     }
     return others, names
 
@@ -106,13 +116,16 @@ async def _requests_page(
     status: int = 200,
     form_key: str | None = None,
     headers: dict[str, str] | None = None,
+    after: str | None = None,
+    others_after: str | None = None,
 ) -> Response:
     """My requests; ``values``, ``errors``: the form as sent and what was wrong with it.
     ``form_key``: the key of the form sent, to keep, so that sending it again cannot ask
-    twice."""
+    twice. ``after``, ``others_after``: where each list's page starts (the API's
+    cursors; the newest when None)."""
     context: ApiContext = request.app.state.context
-    requests, balances = await run_in_threadpool(_mine, context, session.employee_id)
-    others, names = await run_in_threadpool(_others, context, session.employee_id)
+    mine, balances = await run_in_threadpool(_mine, context, session.employee_id, after)
+    others, names = await run_in_threadpool(_others, context, session.employee_id, others_after)
     return await page(
         request,
         web,
@@ -121,9 +134,13 @@ async def _requests_page(
         status=status,
         headers=headers,
         section="requests",
-        requests=requests,
+        requests=mine.items,
+        requests_next=mine.next_after,
+        requests_after=after,
         balances=balances,
-        others=others,
+        others=others.items,
+        others_next=others.next_after,
+        others_after=others_after,
         names=names,
         leave_types=list(LeaveType),
         values=values or {"type": LeaveType.ANNUAL.value},
@@ -133,8 +150,20 @@ async def _requests_page(
 
 
 @router.get("/requests")
-async def my_requests(request: Request, web: Web, session: SignedIn) -> Response:
-    return await _requests_page(request, web, session)
+async def my_requests(
+    request: Request,
+    web: Web,
+    session: SignedIn,
+    after: str | None = None,
+    others_after: str | None = None,
+) -> Response:
+    """My requests, and those of others I may see, each list a page at a time."""
+    try:
+        return await _requests_page(request, web, session, after=after, others_after=others_after)
+    except ApiError as refused:
+        if refused.rule != "invalid_cursor":
+            raise
+        return await _requests_page(request, web, session, errors={"list": OLD_LINK}, status=422)
 
 
 @router.post("/requests")

@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from playwright.async_api import Page, Response, expect
 
+import web.requests
 from domain.meta import Meta
 from tests.browser.conftest import PHONE, Site
 from tests.integration.api_conftest import CALENDAR, weeks_ahead
@@ -425,3 +427,50 @@ async def test_hr_withdraws_someone_s_pending_request_from_its_page_saying_why(
         re.compile(r"Withdrawn by HR \(Ken\): “nobody is left to decide it”")
     )
     assert await status_of(site, case["id"]) == "withdrawn"
+
+
+async def test_my_requests_and_those_i_may_see_are_shown_a_page_at_a_time(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web.requests, "PAGE_SIZE", 2)
+    make_hr(site, "e-5")
+    cases = [await site.api.pending("e-3", weeks_ahead(4 + 2 * n, days=1)) for n in range(3)]
+    newest_first = [case["id"] for case in reversed(cases)]
+    linus = await site.signed_in("e-3")
+    ken = await site.signed_in("e-5")
+
+    await linus.goto("/requests")
+    first = await linus.locator("table.requests tbody tr").evaluate_all(
+        "rows => rows.map(r => r.id)"
+    )
+    await linus.click("#older-requests")
+    await expect(linus.locator("table.requests tbody tr")).to_have_count(1)
+    older = await linus.locator("table.requests tbody tr").evaluate_all(
+        "rows => rows.map(r => r.id)"
+    )
+    await expect(linus.locator("#older-requests")).to_have_count(0)
+    await linus.click("#newest-requests")
+    await expect(linus.locator(f"#request-{newest_first[0]}")).to_be_visible()
+    await ken.goto("/requests")
+    await expect(ken.locator("#others tbody tr")).to_have_count(2)
+    await ken.click("#older-others")
+    await expect(ken.locator(f"#others-{newest_first[2]}")).to_be_visible()
+    await expect(ken.locator("#others tbody tr")).to_have_count(1)
+
+    assert first == [f"request-{case_id}" for case_id in newest_first[:2]]
+    assert older == [f"request-{newest_first[2]}"]
+
+
+async def test_a_link_to_older_requests_the_page_did_not_give_shows_the_newest_saying_so(
+    site: Site,
+) -> None:
+    case = await site.api.pending("e-3", weeks_ahead(4))
+    linus = await site.signed_in("e-3")
+
+    answer = await linus.goto("/requests?after=not-a-cursor")
+
+    assert answer is not None and answer.status == 422
+    await expect(linus.locator("#list-error")).to_have_text(
+        "That link to older requests is not one this page gave: here are the newest."
+    )
+    await expect(linus.locator(f"#request-{case['id']}")).to_be_visible()
