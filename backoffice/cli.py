@@ -76,13 +76,21 @@ def org_load(
         Path, typer.Argument(metavar="FILE", help="YAML organisation file (examples/org.yaml).")
     ],
     data: DataOption = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            metavar="EMPLOYEE_ID",
+            help="Who loads it, recorded as the author of its changes (default: system).",
+        ),
+    ] = None,
 ) -> None:
     """Record the organisation of FILE (departments, employees, roles, limits and
     delegations): what is new, and the changed fields of what is known. Reports each
     change, old -> new, and warns of people who leave while holding a place."""
     from backoffice.org_file import OrgFileError, describe, read_org_file
     from domain.errors import DomainError
-    from domain.meta import Meta
+    from domain.meta import SYSTEM, Meta
     from domain.organisation import ChartRefused
     from services.application import BackofficeApplication
 
@@ -95,8 +103,20 @@ def org_load(
     data_folder(settings)
     reachable_store(settings)
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
-    meta = Meta(actor="system", command_id=f"org-load/{uuid.uuid4()}", correlation_id="org-load")
+    meta = Meta(
+        actor=by or SYSTEM, command_id=f"org-load/{uuid.uuid4()}", correlation_id="org-load"
+    )
     try:
+        known = application.directory.current().employees
+        if (
+            by is not None
+            and by not in known
+            and by not in {e.employee_id for e in chart.employees}
+        ):
+            raise fail(
+                f"--by {by}: no such employee, in the directory or in the file;"
+                " nothing was recorded"
+            )
         change = application.change_directory(
             chart, datetime.now(UTC).date(), lambda chart: application.load_directory(chart, meta)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import sqlite3
@@ -59,6 +60,39 @@ def test_loading_the_same_org_file_twice_records_nothing_the_second_time(data_di
     assert second[0] == 0
     assert "0 new or changed" in second[1]
     assert recorded_events(data_dir) == recorded == 26
+
+
+def test_an_org_file_loaded_by_someone_is_recorded_as_theirs(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(EXAMPLE_ORG.read_text().replace("Alan Turing", "Alan M. Turing"))
+
+    code, out, err = run("org", "load", str(changed), "--by", "e-001", "--data", str(data_dir))
+    _, exported, _ = run("audit", "export", "--actor", "e-001", "--data", str(data_dir))
+    _, by_the_system, _ = run("audit", "export", "--actor", "system", "--data", str(data_dir))
+
+    assert code == 0, err
+    [event] = [json.loads(line) for line in exported.splitlines()]
+    assert (event["subject"], event["correlation_id"]) == ("employee e-010", "org-load")
+    assert "Alan M. Turing" in json.dumps(event["data"])
+    assert len(by_the_system.splitlines()) == 26
+
+
+def test_an_org_file_loaded_by_nobody_the_directory_knows_is_refused(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(EXAMPLE_ORG.read_text().replace("Alan Turing", "Alan M. Turing"))
+
+    code, _, err = run("org", "load", str(changed), "--by", "e-999", "--data", str(data_dir))
+
+    assert code == 1
+    assert "--by e-999: no such employee, in the directory or in the file" in err
+    assert "nothing was recorded" in err
+    assert recorded_events(data_dir) == 26
 
 
 def test_a_changed_field_records_one_change(data_dir: Path, tmp_path: Path) -> None:
