@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -13,6 +13,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import audit, directory, employees, health, history, leave_requests, tasks
 from api.context import ApiContext
+from api.dependencies import check_query_parameters
 from api.errors import install_error_handlers
 from web.app import install_web
 
@@ -24,6 +25,10 @@ Errors are JSON `{"detail": "...", "rule": "..."}`: `rule` names the business ru
 that refused the request, when one did. Commands accept an `Idempotency-Key`
 header: the same key gets the same result, applied once (for several decisions at
 once, the key applies to each task: a task decided under it is not decided again).
+
+A query parameter a route does not take is refused, naming those it does (422
+`unknown_parameter`), and so is one given twice (422 `repeated_parameter`), rather than
+ignored.
 
 Commands answer once the read models (lists, inbox, balances) show their effect,
 so a client reads its own writes.
@@ -47,7 +52,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.state.context = context
     app.add_middleware(BodyLimit)
     install_error_handlers(app)
-    api = APIRouter(prefix="/api")
+    api = APIRouter(prefix="/api", dependencies=[Depends(check_query_parameters)])
     for module in (leave_requests, history, tasks, employees, directory, audit, health):
         api.include_router(module.router)
     app.include_router(api)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -1104,3 +1105,86 @@ async def api_submit(
     start, end = period
     body = {"type": "annual", "start": start.isoformat(), "end": end.isoformat()}
     return await http.post("/api/leave-requests", json=body, headers=api.headers("e-3"))
+
+
+# -- query parameters ----------------------------------------------------------------------
+
+
+async def test_a_misspelt_query_parameter_is_refused_naming_the_likely_one_and_those_taken(
+    api: Api,
+) -> None:
+    response = await api.get("e-3", "/api/leave-requests", {"limt": 5})
+
+    assert (response.status_code, response.json()) == (
+        422,
+        {
+            "detail": "unknown query parameter 'limt' (did you mean 'limit'?):"
+            " GET /api/leave-requests takes mine, limit, after",
+            "rule": "unknown_parameter",
+        },
+    )
+
+
+async def test_a_query_parameter_given_twice_is_refused_rather_than_one_value_taken(
+    api: Api,
+) -> None:
+    response = await api.http.get(
+        "/api/leave-requests",
+        params=[("limit", "5"), ("mine", "false"), ("limit", "7")],
+        headers=api.headers("e-3"),
+    )
+
+    assert (response.status_code, response.json()) == (
+        422,
+        {
+            "detail": "query parameter 'limit' given 2 times: GET /api/leave-requests takes"
+            " one value of it",
+            "rule": "repeated_parameter",
+        },
+    )
+
+
+async def test_a_command_given_a_query_parameter_is_refused_and_records_nothing(
+    api: Api,
+) -> None:
+    start, end = weeks_ahead(4)
+    body = {"type": "annual", "start": start.isoformat(), "end": end.isoformat()}
+
+    response = await api.http.post(
+        "/api/leave-requests", params={"dry_run": "true"}, json=body, headers=api.headers("e-3")
+    )
+
+    assert (response.status_code, response.json()) == (
+        422,
+        {
+            "detail": "unknown query parameter 'dry_run':"
+            " POST /api/leave-requests takes no query parameters",
+            "rule": "unknown_parameter",
+        },
+    )
+    assert (await api.get("e-3", "/api/leave-requests")).json()["items"] == []
+
+
+async def test_every_route_of_the_api_refuses_a_query_parameter_it_does_not_take(
+    api: Api,
+) -> None:
+    document = (await api.http.get("/api/openapi.json")).json()
+    answers = {}  # the parameters are checked first: whoever asks, the answer is the same
+
+    for path, operations in document["paths"].items():
+        url = re.sub(r"\{\w+\}", UNKNOWN_CASE, path)
+        for method in operations:
+            response = await api.http.request(
+                method, url, params={"nonsense": "1"}, headers=api.headers("e-3")
+            )
+            answers[method.upper(), path] = (response.status_code, response.json().get("rule"))
+
+    assert len(answers) == 22
+    assert answers == dict.fromkeys(answers, (422, "unknown_parameter"))
+
+
+async def test_a_page_opens_with_a_query_parameter_it_does_not_read(api: Api) -> None:
+    response = await api.http.get("/sign-in", params={"next": "/requests", "utm_source": "mail"})
+
+    assert response.status_code == 200
+    assert 'name="next" value="/requests"' in response.text

@@ -108,6 +108,24 @@ async def test_filters_by_actor_event_type_and_time(audited: Api) -> None:
     assert {item["process"] for item in window["items"]} == {"leave"}
 
 
+async def test_a_misspelt_filter_is_refused_rather_than_the_whole_log_answered(
+    audited: Api,
+) -> None:
+    await audited.pending("e-3", weeks_ahead(3, days=1))
+
+    response = await audited.get(AUDITOR, "/api/audit/events", {"Actor": "e-3", "colour": "red"})
+
+    assert (response.status_code, response.json()) == (
+        422,
+        {
+            "detail": "unknown query parameters 'Actor' (did you mean 'actor'?), 'colour':"
+            " GET /api/audit/events takes order, after, limit, case, stream, actor, process,"
+            " type, since, until",
+            "rule": "unknown_parameter",
+        },
+    )
+
+
 async def test_a_time_window_that_ends_before_it_starts_is_refused(audited: Api) -> None:
     window = {"since": "2027-03-02T00:00:00Z", "until": "2027-03-01T00:00:00Z"}
 
