@@ -530,7 +530,8 @@ def _cell(value: object) -> object:
 def csv_lines(
     pages: Iterable[list[AuditEntry]], authority: Authority | None = None
 ) -> Iterator[str]:
-    """The entries as CSV with a header row; ``data`` and ``authority`` as JSON; a
+    """The entries as CSV with a header row; ``data`` and ``authority`` as JSON with its
+    text as written (``Zoë``, not ``Zo\\u00eb``: a spreadsheet shows a cell as it is); a
     cell that would start a formula starts with ``'``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -538,9 +539,11 @@ def csv_lines(
     for entries in pages:
         for entry in entries:
             values = _exported(entry, authority)
-            values["data"] = json.dumps(values["data"], sort_keys=True)
+            values["data"] = json.dumps(values["data"], ensure_ascii=False, sort_keys=True)
             if values["authority"] is not None:
-                values["authority"] = json.dumps(values["authority"], sort_keys=True)
+                values["authority"] = json.dumps(
+                    values["authority"], ensure_ascii=False, sort_keys=True
+                )
             columns = [*CSV_COLUMNS, "authority"]
             writer.writerow([_cell(values[c]) for c in columns])
         yield buffer.getvalue()

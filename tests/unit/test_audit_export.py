@@ -1,9 +1,11 @@
-"""The audit export's CSV: what a spreadsheet would run as a formula is written as text."""
+"""The audit export's CSV: what a spreadsheet would run as a formula is written as text,
+and names as they are written."""
 
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 
 from projections.audit_log import AuditEntry, csv_lines
 
@@ -44,3 +46,17 @@ def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_written_as_text() -> Non
     assert plain["actor"] == "e-100"
     assert plain["position"] == "7"
     assert plain["data"] == '{"reason": "=HYPERLINK(\\"http://evil\\")"}'  # a JSON object
+
+
+def test_a_name_with_a_letter_beyond_ascii_is_exported_as_written() -> None:
+    renamed = replace(entry("e-8"), event="DetailsChanged", data={"name": "Zoë Ångström"})
+    decided = replace(entry("e-5", on_behalf_of="e-2"), event="TaskDecided")
+
+    def authority(entry: AuditEntry) -> dict[str, str] | None:
+        return {"delegation": "congé-été"} if entry.event == "TaskDecided" else None
+
+    lines = "".join(csv_lines([[renamed, decided]], authority))
+    [name_changed, decision] = list(csv.DictReader(io.StringIO(lines)))
+
+    assert name_changed["data"] == '{"name": "Zoë Ångström"}'
+    assert decision["authority"] == '{"delegation": "congé-été"}'
