@@ -69,7 +69,7 @@ def test_an_org_file_loaded_by_someone_is_recorded_as_theirs(
     changed = tmp_path / "changed.yaml"
     changed.write_text(EXAMPLE_ORG.read_text().replace("Alan Turing", "Alan M. Turing"))
 
-    code, out, err = run("org", "load", str(changed), "--by", "e-001", "--data", str(data_dir))
+    code, _, err = run("org", "load", str(changed), "--by", "e-001", "--data", str(data_dir))
     _, exported, _ = run("audit", "export", "--actor", "e-001", "--data", str(data_dir))
     _, by_the_system, _ = run("audit", "export", "--actor", "system", "--data", str(data_dir))
 
