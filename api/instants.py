@@ -4,12 +4,14 @@ answer for a later one could still change."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BeforeValidator
 
 from api.errors import ApiError
+from domain.errors import RuleViolation
+from services import time_travel
 
 ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 NOT_AN_INSTANT = "must be an instant with its UTC offset, such as 2027-03-01T12:00:00Z"
@@ -28,13 +30,9 @@ Instant = Annotated[datetime, BeforeValidator(_instant)]
 
 
 def known_up_to_now(at: datetime, what: str, instead: str) -> None:
-    """Refuse an instant after now (422): what is recorded until then would change the
-    answer for it."""
-    now = datetime.now(UTC)
-    if at > now:
-        raise ApiError(
-            422,
-            f"{what} is known up to now ({now.isoformat(timespec='seconds')}),"
-            f" not at {at.isoformat()}; {instead}",
-            "instant_in_the_future",
-        )
+    """Refuse an instant after now (422), by the rule the command line follows too
+    (:func:`services.time_travel.known_up_to_now`)."""
+    try:
+        time_travel.known_up_to_now(at, what, instead)
+    except RuleViolation as refusal:
+        raise ApiError(422, refusal.message, refusal.rule) from None

@@ -25,6 +25,7 @@ from backoffice.cli_common import (
     existing_store,
     fail,
     instant,
+    known_up_to_now,
     settings_for,
 )
 
@@ -155,7 +156,7 @@ def _opened(path: Path | None) -> Iterator[TextIO]:
 
 def aggregate(
     aggregate_id: Annotated[str, typer.Argument(metavar="ID", help="An aggregate (case) id.")],
-    at: Annotated[str | None, typer.Option(help="As it was at this instant.")] = None,
+    at: Annotated[str | None, typer.Option(help="As it was at this instant, up to now.")] = None,
     version: Annotated[int | None, typer.Option(help="As it was at this version.", min=1)] = None,
     data: DataOption = None,
 ) -> None:
@@ -170,11 +171,12 @@ def aggregate(
         identifier = UUID(aggregate_id)
     except ValueError:
         raise fail(f"{aggregate_id!r} is not an aggregate id (a UUID)") from None
+    moment = known_up_to_now(instant(at, "--at"), "the aggregate", "leave --at out for it now")
     settings = settings_for(data)
     existing_store(settings)
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     try:
-        found = aggregate_state(application, identifier, at=instant(at, "--at"), version=version)
+        found = aggregate_state(application, identifier, at=moment, version=version)
     except NotFound as error:
         raise fail(error.message) from None
     finally:

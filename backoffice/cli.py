@@ -21,6 +21,7 @@ from backoffice.cli_common import (
     existing_store,
     fail,
     instant,
+    known_up_to_now,
     postgres_holds_store,
     reachable_store,
     require_employee,
@@ -171,7 +172,9 @@ def projections_rebuild(
     ] = None,
     until: Annotated[
         str | None,
-        typer.Option(help="Only the events recorded up to this instant (ISO 8601); needs --into."),
+        typer.Option(
+            help="Only the events recorded up to this instant (ISO 8601, up to now); needs --into."
+        ),
     ] = None,
     into: Annotated[
         str | None,
@@ -198,11 +201,14 @@ def projections_rebuild(
     from projections.registry import all_projections
     from projections.runner import ProjectionRunner
 
-    settings = settings_for(data)
-    existing_store(settings)
     moment = instant(until, "--until")
     if moment is not None and into is None:
         raise fail("--until builds a copy: give --into FILE (or a PostgreSQL schema)")
+    known_up_to_now(
+        moment, "a copy of the read models", "leave --until out for one as they are now"
+    )
+    settings = settings_for(data)
+    existing_store(settings)
     target = None if into is None else _copy_url(settings, into)
     bar = Bar("events")
     known = all_projections()

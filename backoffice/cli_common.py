@@ -1,5 +1,6 @@
 """What every ``backoffice`` command shares: the ``--data`` option, the settings it
-selects, instants given on the command line, and failing with a message."""
+selects, instants given on the command line (up to now where the answer for a later one
+could still change), and failing with a message."""
 
 from __future__ import annotations
 
@@ -174,4 +175,19 @@ def instant(text: str | None, name: str) -> datetime | None:
         ) from None
     if moment.tzinfo is None:
         raise fail(f"{name}: give the UTC offset, such as 2027-03-01T12:00:00Z")
+    return moment
+
+
+def known_up_to_now(moment: datetime | None, what: str, instead: str) -> datetime | None:
+    """``moment``, unless it is after now: fail then in the words the API refuses it with
+    (422 ``instant_in_the_future``), as what is recorded until then would change the
+    answer. ``instead`` names the option: ``leave --at out for it now``."""
+    from domain.errors import RuleViolation
+    from services import time_travel
+
+    if moment is not None:
+        try:
+            time_travel.known_up_to_now(moment, what, instead)
+        except RuleViolation as refusal:
+            raise fail(refusal.message) from None
     return moment

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -13,7 +13,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, DomainEvent
 
-from domain.errors import NotFound
+from domain.errors import NotFound, RuleViolation
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,20 @@ class AggregateState:
     """When this version was recorded."""
     state: dict[str, Any]
     """Its public attributes, as JSON can carry them."""
+
+
+def known_up_to_now(at: datetime, what: str, instead: str) -> None:
+    """Refuse an instant after now (RuleViolation ``instant_in_the_future``): what is
+    recorded until then would change the answer for it. ``what`` is what was asked for
+    (``the aggregate``), ``instead`` what to do in the caller's words (the API names its
+    query parameter, the command line its option)."""
+    now = datetime.now(UTC)
+    if at > now:
+        raise RuleViolation(
+            "instant_in_the_future",
+            f"{what} is known up to now ({now.isoformat(timespec='seconds')}),"
+            f" not at {at.isoformat()}; {instead}",
+        )
 
 
 def aggregate_state(

@@ -171,6 +171,48 @@ def test_an_aggregate_at_a_version(data_dir: Path) -> None:
     assert missing == 1 and f"{approved} has versions 1 to {versions}, not 99" in err
 
 
+def files_in(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes: what a command would have written."""
+    return {str(path): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_an_aggregate_as_of_an_instant_after_now_is_refused_as_the_api_refuses_it(
+    data_dir: Path,
+) -> None:
+    approved, _ = a_store(data_dir)
+    before = files_in(data_dir)
+
+    code, out, err = run(
+        "audit", "aggregate", approved, "--at", "2099-01-01T00:00:00Z", "--data", str(data_dir)
+    )
+
+    assert (code, out) == (1, "")
+    assert err.startswith("error: the aggregate is known up to now (2"), err
+    assert err.rstrip().endswith("not at 2099-01-01T00:00:00+00:00; leave --at out for it now"), err
+    assert files_in(data_dir) == before
+
+
+def test_a_copy_of_the_read_models_as_of_an_instant_after_now_is_refused(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    a_store(data_dir)
+    before = files_in(data_dir)
+    copy = tmp_path / "as-of.db"
+
+    code, out, err = run(
+        "projections", "rebuild", "--until", "2099-01-01T00:00:00Z", "--into", str(copy),
+        "--data", str(data_dir),
+    )  # fmt: skip
+
+    assert (code, out) == (1, "")
+    assert err.startswith("error: a copy of the read models is known up to now (2"), err
+    assert err.rstrip().endswith(
+        "not at 2099-01-01T00:00:00+00:00; leave --until out for one as they are now"
+    ), err
+    assert not copy.exists()
+    assert files_in(data_dir) == before
+
+
 def test_verify_projections_exits_non_zero_naming_a_corrupted_row(data_dir: Path) -> None:
     _, pending = a_store(data_dir)
     never_built = run("audit", "verify-projections", "--data", str(data_dir))

@@ -447,7 +447,7 @@ def test_rebuilding_read_models_into_what_is_not_a_file_of_their_own_is_refused(
     before = into.read_bytes() if into.is_file() else None
 
     code, out, err = run(
-        "projections", "rebuild", "--until", "2030-01-01T00:00Z", "--into", str(into),
+        "projections", "rebuild", "--until", "2026-01-01T00:00Z", "--into", str(into),
         "--data", str(data_dir),
     )  # fmt: skip
 
@@ -471,7 +471,7 @@ def test_rebuilding_read_models_into_a_postgres_schema_holding_a_store_is_refuse
         BackofficeApplication(env=StoreLocation(other_url).eventsourcing_env()).close()
 
         code, out, err = run(
-            "projections", "rebuild", "--until", "2030-01-01T00:00Z", "--into", other,
+            "projections", "rebuild", "--until", "2026-01-01T00:00Z", "--into", other,
             "--data", str(data_dir),
         )  # fmt: skip
 
