@@ -15,6 +15,10 @@ from eventsourcing.domain import Aggregate, DomainEvent
 
 from domain.errors import NotFound, RuleViolation
 
+LAST_POSSIBLE_VERSION = 2**63 - 1
+"""The largest version a store can hold (SQLite's and PostgreSQL's 64-bit integers): a
+larger one is asked for as this one, which no aggregate reaches either."""
+
 
 @dataclass(frozen=True)
 class AggregateState:
@@ -64,8 +68,9 @@ def aggregate_state(
                 f"{aggregate_id} was first recorded at {first.isoformat()}; there is nothing"
                 " before that",
             )
+    asked = None if version is None else min(version, LAST_POSSIBLE_VERSION)
     try:
-        aggregate: Aggregate = application.repository.get(aggregate_id, version=version)
+        aggregate: Aggregate = application.repository.get(aggregate_id, version=asked)
     except AggregateNotFoundError:
         raise _unknown(aggregate_id) from None
     if version is not None and aggregate.version != version:

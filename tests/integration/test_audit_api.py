@@ -290,6 +290,20 @@ async def test_an_aggregate_at_a_version_and_at_an_instant(audited: Api) -> None
     assert unknown.json()["detail"].startswith("no aggregate ")
 
 
+async def test_a_version_beyond_what_a_store_can_hold_is_one_the_aggregate_does_not_have(
+    audited: Api,
+) -> None:
+    case = await audited.pending("e-3", weeks_ahead(5, days=1))
+    beyond = 2**64  # more than SQLite's and PostgreSQL's integers hold
+
+    response = await audited.get(
+        AUDITOR, f"/api/audit/aggregates/{case['id']}", {"version": beyond}
+    )
+
+    assert (response.status_code, response.json()["rule"]) == (404, "no_such_version")
+    assert response.json()["detail"].endswith(f", not {beyond}")
+
+
 @pytest.mark.parametrize(
     ("path", "name"),
     [("/api/audit/aggregates/{}", "aggregate_id"), ("/api/audit/cases/{}/timeline", "case_id")],

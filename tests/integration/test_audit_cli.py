@@ -163,12 +163,16 @@ def test_an_aggregate_at_a_version(data_dir: Path) -> None:
     missing, _, err = run(
         "audit", "aggregate", approved, "--version", "99", "--data", str(data_dir)
     )
+    beyond, _, beyond_err = run(
+        "audit", "aggregate", approved, "--version", str(2**64), "--data", str(data_dir)
+    )
 
     assert code == 0
     assert (json.loads(out)["version"], json.loads(out)["state"]["status"]) == (1, "pending")
     assert json.loads(latest)["state"]["status"] == "approved"
     versions = json.loads(latest)["version"]
     assert missing == 1 and f"{approved} has versions 1 to {versions}, not 99" in err
+    assert beyond == 1 and f"{approved} has versions 1 to {versions}, not {2**64}" in beyond_err
 
 
 def files_in(folder: Path) -> dict[str, bytes]:
