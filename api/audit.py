@@ -231,9 +231,7 @@ def aggregate_at(
     latest without either."""
     if at is not None and version is not None:
         raise ApiError(422, "give `at` or `version`, not both", "at_or_version")
-    if at is not None and at.tzinfo is None:
-        raise ApiError(422, "give `at` with its UTC offset", "naive_instant")
-    if at is not None:
+    if (at := aware("at", at)) is not None:
         known_up_to_now(at, "the aggregate", "leave `at` out for it now")
     try:
         found = aggregate_state(context.application, aggregate_id, at=at, version=version)

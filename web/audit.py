@@ -4,7 +4,6 @@ timeline with a control to see the case as it was at a version or an instant."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from functools import cache
 from typing import Any, get_type_hints
 from urllib.parse import urlencode
@@ -17,7 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api import audit
 from api.errors import ApiError, describe_validation_errors
+from domain.errors import RuleViolation
 from projections.audit_log import AuditFilter
+from services import time_travel
 from web.rendering import FORM, names, page
 from web.session import Context, SignedIn, Web
 
@@ -33,15 +34,16 @@ FIELD_OF_RULE = {
 }
 """Where the API's refusal of a filter is shown: a window that ends before it starts
 beside its end, an event type that is not one beside the type."""
-
-
-def _instant(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(f"{text!r} needs its UTC offset, such as 2027-03-01T12:00:00Z")
-    return moment
+TRAVEL = ("version", "at")
+"""The fields of a case's page that show the case as it was."""
+FIELD_OF_TRAVEL_RULE = {
+    "no_such_version": "version",
+    "not_yet_recorded": "at",
+    "naive_instant": "at",
+    "instant_in_the_future": "at",
+}
+"""Where the API's refusal to show a case as it was goes on its page; others (both
+fields given) go above the fields."""
 
 
 @cache
@@ -50,10 +52,11 @@ def _declared(route: Callable[..., Any], name: str) -> TypeAdapter[Any]:
 
 
 def _checked(
-    route: Callable[..., Any], values: Mapping[str, str]
+    route: Callable[..., Any], values: Mapping[str, str], fields: tuple[str, ...] = FIELDS
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The values given (empty ones left out) as the API's ``route`` declares its
-    parameters of those names, and each that is not one in the API's words."""
+    parameters of those names, and each that is not one in the API's words, beside its
+    field if it is one of ``fields`` (above them otherwise)."""
     parsed: dict[str, Any] = {}
     problems: dict[str, str] = {}
     for name, text in values.items():
@@ -63,7 +66,7 @@ def _checked(
             parsed[name] = _declared(route, name).validate_python(text)
         except ValidationError as error:
             located = [{**problem, "loc": ("query", name)} for problem in error.errors()]
-            problems[name if name in FIELDS else FORM] = describe_validation_errors(located)
+            problems[name if name in fields else FORM] = describe_validation_errors(located)
     return parsed, problems
 
 
@@ -173,14 +176,12 @@ async def audit_export(request: Request, web: Web, session: SignedIn, context: C
 
 @router.get("/audit/cases/{case_id}")
 async def case_timeline(
-    request: Request,
-    web: Web,
-    session: SignedIn,
-    context: Context,
-    case_id: str,
-    at: str | None = None,
-    version: str | None = None,
+    request: Request, web: Web, session: SignedIn, context: Context, case_id: str
 ) -> Response:
+    """A case's timeline, and the case as it was at the version or instant given. One
+    the API would refuse is named beside its field, answered as the API answers it (422,
+    or 404 for a version or an instant the case had not reached), with the timeline
+    still shown and no state (never the case as it is now instead)."""
     try:
         audit.auditor(session.employee_id, context)
     except ApiError:
@@ -189,21 +190,35 @@ async def case_timeline(
         timeline = await audit.case_timeline(UUID(case_id), session.employee_id, context)
     except (ValueError, ApiError):
         return await page(request, web, session, "refused.html", status=404, reason="")
-    state: Any = None
-    problem = None
-    try:
-        moment = _instant(at)
-        number = int(version) if version else None
-        if moment is not None or number is not None:
-            state = await run_in_threadpool(
-                audit.aggregate_at, UUID(case_id), session.employee_id, context, moment, number
-            )
-    except ValueError as error:
-        problem = str(error) if "offset" in str(error) else "give a version number or an instant"
-    except ApiError as error:
-        problem = error.detail
+    values = {name: request.query_params.get(name, "").strip() for name in TRAVEL}
+    state, errors, status = await run_in_threadpool(
+        _as_it_was, context, session.employee_id, timeline.case_id, values
+    )
     people = names(context, [item.actor for item in timeline.items if item.actor])
     return await page(
-        request, web, session, "audit_case.html", section="audit", timeline=timeline,
-        people=people, state=state, at=at or "", version=version or "", problem=problem,
+        request, web, session, "audit_case.html", status=status, section="audit",
+        timeline=timeline, people=people, state=state, values=values, errors=errors,
     )  # fmt: skip
+
+
+def _as_it_was(
+    context: Context, caller: str, case_id: UUID, values: Mapping[str, str]
+) -> tuple[audit.AggregateOut | None, dict[str, str], int]:
+    """The case at the version or instant given (None when neither is), or why not, by
+    field, with the status the API would answer."""
+    parsed, problems = _checked(audit.aggregate_at, values, TRAVEL)
+    if problems:
+        return None, problems, 422
+    if not parsed:
+        return None, {}, 200
+    at, version = parsed.get("at"), parsed.get("version")
+    try:
+        if at is not None and at.tzinfo is not None and version is None:
+            time_travel.known_up_to_now(  # in the page's words: it has no `at` to leave out
+                at, "the case", "give an instant up to now, or leave it empty for the case now"
+            )
+        return audit.aggregate_at(case_id, caller, context, at, version), {}, 200
+    except RuleViolation as refusal:
+        return None, {"at": refusal.message}, 422
+    except ApiError as error:
+        return None, {FIELD_OF_TRAVEL_RULE.get(error.rule or "", FORM): error.detail}, error.status

@@ -4,7 +4,7 @@ case's timeline, and the case as it was at an earlier version."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from playwright.async_api import expect
 
@@ -193,3 +193,47 @@ async def test_the_export_links_carry_the_filter_shown(site: Site) -> None:
     await expect(link).to_have_attribute(
         "href", "/audit/export?type=TaskDecided&since=2027-03-01T00%3A00%3A00Z&format=csv"
     )
+
+
+async def test_a_version_or_instant_the_case_cannot_be_shown_at_is_named_beside_its_field(
+    site: Site,
+) -> None:
+    make_auditor(site, "e-5")
+    case = await site.api.pending("e-3", weeks_ahead(8))
+    ken = await site.signed_in("e-5")
+
+    for query, status, field, words in [
+        ("at=2099-01-01T00:00:00Z", 422, "at", "the case is known up to now ("),
+        ("at=2099-01-01T00:00:00Z", 422, "at", "not at 2099-01-01T00:00:00+00:00; give an"),
+        ("at=yesterday", 422, "at", "at: must be an instant with its UTC offset, such as"),
+        ("at=2026-03-01T12:00", 422, "at", "give `at` with its UTC offset, such as"),
+        ("at=2000-01-01T00:00:00Z", 404, "at", "there is nothing before that"),
+        ("version=0", 422, "version", "version: Input should be greater than or equal to 1"),
+        ("version=two", 422, "version", "version: Input should be a valid integer"),
+        ("version=99", 404, "version", f"{case['id']} has versions 1 to "),
+        (f"version={2**64}", 404, "version", f"{case['id']} has versions 1 to "),
+        ("version=1&at=2026-03-01T12:00:00Z", 422, "travel", "give `at` or `version`, not both"),
+    ]:
+        response = await ken.goto(f"/audit/cases/{case['id']}?{query}")
+
+        assert response is not None and response.status == status, query
+        await expect(ken.locator(f"#{field}-error")).to_contain_text(words)
+        if field != "travel":
+            await expect(ken.locator(f"#{field}")).to_have_attribute("aria-invalid", "true")
+        await expect(ken.locator("#state")).to_have_count(0)
+        await expect(ken.locator("ol.timeline")).to_contain_text("LeaveRequest.Submitted")
+
+
+async def test_a_case_as_it_was_at_an_instant_up_to_now_is_shown(site: Site) -> None:
+    make_auditor(site, "e-5")
+    case = await site.api.pending("e-3", weeks_ahead(9))
+    ken = await site.signed_in("e-5")
+
+    response = await ken.goto(f"/audit/cases/{case['id']}")
+    await ken.fill("#at", datetime.now(UTC).isoformat(timespec="seconds"))
+    async with ken.expect_navigation():
+        await ken.click("form.time-travel button")
+
+    assert response is not None and response.status == 200
+    await expect(ken.locator("#state-status")).to_have_text("pending")
+    await expect(ken.locator("#at-error")).to_have_count(0)
