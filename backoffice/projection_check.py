@@ -3,6 +3,7 @@ the position the live one has reached, and compare the two row by row."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -20,30 +21,57 @@ from projections.runner import Progress, ProjectionRunner
 from services.hash_chain import POSTGRES_EVENTS_TABLE, SQLITE_EVENTS_TABLE
 from services.store import StoreLocation
 
+Key = tuple[tuple[str, object], ...]
+"""A row's primary key: each of its columns with the row's value."""
+
 
 @dataclass(frozen=True)
 class Difference:
     table: str
     """The table that differs (for ``ahead``, the read model)."""
-    kind: Literal["missing", "unexpected", "no_table", "ahead"]
-    """``missing``: the events give this row and the live table lacks it (or holds it
-    changed); ``unexpected``: the live table holds a row the events do not give;
+    kind: Literal["missing", "unexpected", "changed", "no_table", "ahead"]
+    """``missing``: the events give a row whose key the live table lacks;
+    ``unexpected``: the live table holds a row whose key the events do not give;
+    ``changed``: the live row and the replayed one of that key differ (``changes``);
     ``no_table``: the live read model has no such table; ``ahead``: the read model's
     position is beyond the last event (``row``: its position and the last event's)."""
     row: tuple[object, ...]
+    """The row: the replayed one (missing), or the live one (unexpected, changed)."""
+    key: Key = ()
+    """The row's primary key (its whole row in a table without one)."""
+    columns: tuple[str, ...] = ()
+    """The names of ``row``'s columns."""
+    changes: tuple[tuple[str, object, object], ...] = ()
+    """For ``changed``: each column that differs, its live value and the replayed one."""
 
     def __str__(self) -> str:
+        where = f"{self.table} [{_named(self.key)}]"
         if self.kind == "missing":
-            return f"{self.table}: missing or changed, the events give {self.row}"
+            return f"{where}: missing; the events give {_named(self._rest())}"
+        if self.kind == "unexpected":
+            return f"{where}: not given by the events: {_named(self._rest())}"
+        if self.kind == "changed":
+            return f"{where}: " + "; ".join(
+                f"{column} ours {ours!r}, replayed {replayed!r}"
+                for column, ours, replayed in self.changes
+            )
         if self.kind == "no_table":
             return f"{self.table}: the table is missing"
-        if self.kind == "ahead":
-            position, last = self.row
-            return (
-                f"{self.table}: at position {position}, beyond the last event ({last}):"
-                f" the events recorded next, up to {position}, would never reach it"
-            )
-        return f"{self.table}: not given by the events: {self.row}"
+        position, last = self.row
+        return (
+            f"{self.table}: at position {position}, beyond the last event ({last}):"
+            f" the events recorded next, up to {position}, would never reach it"
+        )
+
+    def _rest(self) -> Key:
+        """The row's columns but its key's."""
+        keys = {column for column, _ in self.key}
+        named = zip(self.columns, self.row, strict=True)
+        return tuple(pair for pair in named if pair[0] not in keys)
+
+
+def _named(pairs: Key) -> str:
+    return ", ".join(f"{column}={value!r}" for column, value in pairs)
 
 
 @dataclass(frozen=True)
@@ -52,6 +80,8 @@ class Snapshot:
     """The position of each read model that has one recorded."""
     rows: dict[str, list[tuple[object, ...]]]
     """Every row of each table there is."""
+    columns: dict[str, tuple[str, ...]]
+    """The names of each table's columns, in the order of its rows' values."""
     last_event: int
     """The position of the last event in the log (0 when it is empty or elsewhere)."""
 
@@ -69,15 +99,14 @@ def snapshot(location: StoreLocation, projections: list[Projection]) -> Snapshot
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         present = _tables(cursor)
         tracked = tracking.positions(cursor) if "projection_tracking" in present else {}
-        rows = {
-            table: [
-                tuple(row)
-                for row in cursor.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608
-            ]
-            for projection in projections
-            for table in projection.tables
-            if table in present
-        }
+        rows: dict[str, list[tuple[object, ...]]] = {}
+        columns: dict[str, tuple[str, ...]] = {}
+        for projection in projections:
+            for table in projection.tables:
+                if table in present:
+                    found = cursor.execute(f"SELECT * FROM {table}")  # noqa: S608
+                    rows[table] = [tuple(row) for row in found.fetchall()]
+                    columns[table] = found.column_names
         events = POSTGRES_EVENTS_TABLE if cursor.is_postgres else SQLITE_EVENTS_TABLE
         position = "notification_id" if cursor.is_postgres else "rowid"
         last = None
@@ -86,6 +115,7 @@ def snapshot(location: StoreLocation, projections: list[Projection]) -> Snapshot
     return Snapshot(
         tracked,
         rows,
+        columns,
         int(last[0]) if last is not None and last[0] is not None else 0,
     )
 
@@ -140,12 +170,59 @@ def compare_read_models(
                 if not never_built:
                     differences.append(Difference(table, "no_table", ()))
                 continue
-            live_counts, rebuilt_counts = Counter(live.rows[table]), Counter(rebuilt.rows[table])
-            for row in sorted((rebuilt_counts - live_counts).elements(), key=repr):
-                differences.append(Difference(table, "missing", row))
-            for row in sorted((live_counts - rebuilt_counts).elements(), key=repr):
-                differences.append(Difference(table, "unexpected", row))
+            key = key_columns(projection.tables[table])
+            differences += _rows_differing(table, key, live, rebuilt)
     return differences
+
+
+def key_columns(definition: str) -> tuple[str, ...]:
+    """The columns of a table's primary key, as its definition in ``Projection.tables``
+    declares it (``case_id TEXT PRIMARY KEY``, or ``PRIMARY KEY (case_id, day)``)."""
+    if found := re.search(r"PRIMARY KEY\s*\(([^)]*)\)", definition):
+        return tuple(column.strip() for column in found.group(1).split(","))
+    return tuple(part.split()[0] for part in definition.split(",") if "PRIMARY KEY" in part)
+
+
+def _rows_differing(
+    table: str, key: tuple[str, ...], live: Snapshot, rebuilt: Snapshot
+) -> list[Difference]:
+    """The rows of ``table`` that differ, by key: a key on one side only is a row missing
+    or unexpected, one on both sides with other values a row changed, column by column."""
+    ours, replayed = _by_key(table, key, live), _by_key(table, key, rebuilt)
+    columns = rebuilt.columns[table]
+    differences: list[Difference] = []
+    for row_key in sorted(ours.keys() | replayed.keys(), key=repr):
+        live_rows, rebuilt_rows = ours.get(row_key, []), replayed.get(row_key, [])
+        if len(live_rows) == len(rebuilt_rows) == 1 and live_rows != rebuilt_rows:
+            [live_row], [rebuilt_row] = live_rows, rebuilt_rows
+            was = dict(zip(live.columns[table], live_row, strict=True))
+            changes = tuple(
+                (column, was.get(column), value)
+                for column, value in zip(columns, rebuilt_row, strict=True)
+                if was.get(column) != value
+            )
+            differences.append(
+                Difference(table, "changed", live_row, row_key, live.columns[table], changes)
+            )
+            continue
+        live_counts, rebuilt_counts = Counter(live_rows), Counter(rebuilt_rows)
+        for row in sorted((rebuilt_counts - live_counts).elements(), key=repr):
+            differences.append(Difference(table, "missing", row, row_key, columns))
+        for row in sorted((live_counts - rebuilt_counts).elements(), key=repr):
+            differences.append(Difference(table, "unexpected", row, row_key, live.columns[table]))
+    return differences
+
+
+def _by_key(
+    table: str, key: tuple[str, ...], snapshot: Snapshot
+) -> dict[Key, list[tuple[object, ...]]]:
+    """The table's rows by their key (the whole row in a table without one)."""
+    columns = snapshot.columns[table]
+    grouped: dict[Key, list[tuple[object, ...]]] = defaultdict(list)
+    for row in snapshot.rows[table]:
+        named = tuple(zip(columns, row, strict=True))
+        grouped[tuple(pair for pair in named if pair[0] in key) if key else named].append(row)
+    return grouped
 
 
 def _drop_schema(location: StoreLocation) -> None:

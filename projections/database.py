@@ -95,6 +95,11 @@ class Cursor:
         )
         cursor.execute(f"DELETE FROM {staging}")  # noqa: S608 (TRUNCATE: a new file each time)
 
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """The names of the columns of the last query's rows, in their order."""
+        return tuple(str(column[0]) for column in self._cursor.description or ())
+
     def fetchone(self) -> Row | None:
         row: Row | None = self._cursor.fetchone()
         return row

@@ -233,8 +233,8 @@ def test_verify_projections_exits_non_zero_naming_a_corrupted_row(data_dir: Path
     assert never_built[0] == 0  # empty read models at position 0 say nothing false
     assert clean[0] == 0 and "match the events" in clean[1]
     assert code == 1
-    assert f"leave_cases: not given by the events: ('{pending}'" in out
-    assert "2 differences from the events (leave_cases: 2)" in err
+    assert out == f"leave_cases [case_id='{pending}']: status ours 'approved', replayed 'pending'\n"
+    assert "1 difference from the events (leave_cases: 1)" in err
 
 
 def test_rebuild_until_an_instant_into_a_copy_leaves_the_live_read_models(

@@ -51,26 +51,54 @@ def test_read_models_built_from_the_events_match_them(
     assert compare_read_models(store_url, tmp_path) == []
 
 
-def test_a_corrupted_row_is_reported_with_its_table_and_values(
+def test_a_changed_row_is_named_by_its_table_key_and_the_columns_that_differ(
     store_url: str, office: Office, runner: ProjectionRunner, tmp_path: Path
 ) -> None:
     pending = some_cases(office)[1]
     runner.catch_up()
     execute(
-        store_url, "UPDATE leave_cases SET status = 'approved' WHERE case_id = ?", [str(pending)]
+        store_url,
+        "UPDATE leave_cases SET status = 'approved', requester_id = 'e-9' WHERE case_id = ?",
+        [str(pending)],
     )
-    execute(store_url, "DELETE FROM audit_log WHERE position = 1")
 
     differences = compare_read_models(store_url, tmp_path)
 
-    described = sorted((d.table, d.kind, str(pending) in d.row) for d in differences)
-    assert described == [
-        ("audit_log", "missing", False),
-        ("leave_cases", "missing", True),
-        ("leave_cases", "unexpected", True),
+    assert [str(difference) for difference in differences] == [
+        f"leave_cases [case_id='{pending}']: requester_id ours 'e-9', replayed 'e-4';"
+        " status ours 'approved', replayed 'pending'"
     ]
-    [changed] = [d for d in differences if d.kind == "unexpected"]
-    assert "approved" in changed.row
+    [changed] = differences
+    assert (changed.kind, changed.key) == ("changed", (("case_id", str(pending)),))
+    assert changed.changes == (
+        ("requester_id", "e-9", "e-4"),
+        ("status", "approved", "pending"),
+    )
+
+
+def test_a_row_missing_or_not_given_by_the_events_is_named_by_its_key(
+    store_url: str, office: Office, runner: ProjectionRunner, tmp_path: Path
+) -> None:
+    some_cases(office)
+    runner.catch_up()
+    execute(store_url, "DELETE FROM audit_log WHERE position = 1")
+    execute(
+        store_url,
+        "INSERT INTO leave_balances (employee_id, year, approved, pending)"
+        " VALUES ('e-9', 2031, '1', '0')",
+    )
+
+    differences = sorted(compare_read_models(store_url, tmp_path), key=lambda d: d.table)
+
+    assert [(d.table, d.kind, d.key) for d in differences] == [
+        ("audit_log", "missing", (("position", 1),)),
+        ("leave_balances", "unexpected", (("employee_id", "e-9"), ("year", 2031))),
+    ]
+    assert str(differences[0]).startswith("audit_log [position=1]: missing; the events give at=")
+    assert str(differences[1]) == (
+        "leave_balances [employee_id='e-9', year=2031]: not given by the events:"
+        " approved='1', pending='0'"
+    )
 
 
 def test_a_read_model_tracked_beyond_the_end_of_the_log_is_reported(
