@@ -150,7 +150,11 @@ def audit_events(
     context: Context,
     chosen: Selection,
     order: Literal["newest", "oldest"] = "newest",
-    after: Annotated[int | None, Query(ge=0, description="From the previous page")] = None,
+    after: Annotated[
+        int | None,
+        # A position a store can hold (a signed 64-bit integer), not a server error.
+        Query(ge=0, le=2**63 - 1, description="From the previous page"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
     """Every recorded event of every aggregate, filtered and paged. Each decision shows

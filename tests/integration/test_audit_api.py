@@ -94,6 +94,16 @@ async def test_a_full_last_page_says_that_no_more_remain(audited: Api) -> None:
     assert short["next_after"] == short["items"][-1]["position"]
 
 
+async def test_a_position_past_what_a_store_can_hold_is_refused_not_a_server_error(
+    audited: Api,
+) -> None:
+    response = await audited.get(AUDITOR, "/api/audit/events", {"after": 2**64})
+
+    assert response.status_code == 422, response.text
+    assert response.json()["rule"] == "invalid_request"
+    assert "after: Input should be less than or equal to" in response.json()["detail"]
+
+
 async def test_filters_by_actor_event_type_and_time(audited: Api) -> None:
     before = datetime.now(UTC)
     case = await audited.approved("e-3", weeks_ahead(3, days=1))
