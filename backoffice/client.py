@@ -31,7 +31,11 @@ from uuid import UUID
 import httpx
 from pydantic import BaseModel
 
+from api.history import HistoryOut
 from api.schemas import (
+    BulkDecisionOut,
+    BulkResultOut,
+    HealthOut,
     InboxTaskOut,
     LeaveBalanceOut,
     LeaveRequestOut,
@@ -165,6 +169,32 @@ class BackofficeClient:
         """Decide a task (``approve`` or ``reject``): the case as it stands after it."""
         body = {"decision": decision, "comment": comment}
         return self._command(f"/api/tasks/{task_id}/decision", body, key, LeaveRequestOut)
+
+    def decide_many(
+        self, decisions: Mapping[str, str], *, key: str, comment: str | None = None
+    ) -> list[BulkResultOut]:
+        """Decide several tasks at once (``{task id: "approve" or "reject"}``, at most
+        100), each checked as :meth:`decide` would: one result per task, in the order
+        given, whose ``outcome`` is ``decided``, ``refused`` (with the rule), or
+        ``failed`` (not confirmed: call again with the same ``key``, nothing is decided
+        twice)."""
+        body = {
+            "decisions": [
+                {"task_id": task_id, "decision": decision, "comment": comment}
+                for task_id, decision in decisions.items()
+            ]
+        }
+        return self._command("/api/tasks/decisions", body, key, BulkDecisionOut).results
+
+    # -- following and auditing ----------------------------------------------------------
+
+    def history(self, case_id: UUID | str) -> HistoryOut:
+        """Every event recorded on the case, oldest first, with who and when."""
+        return self._read(f"/api/leave-requests/{case_id}/history", HistoryOut)
+
+    def health(self) -> HealthOut:
+        """Whether the API reaches Temporal and the event store."""
+        return self._read("/api/health", HealthOut)
 
     # -- the wire ----------------------------------------------------------------------
 

@@ -68,6 +68,33 @@ async def test_a_system_submits_the_manager_approves_and_both_read_the_outcome(
     assert balance.approved == case.working_days
 
 
+async def test_a_manager_decides_several_tasks_at_once_and_reads_a_case_s_history(
+    api: Api, base_url: str
+) -> None:
+    with (
+        BackofficeClient(base_url, api.token("e-3")) as linus,
+        BackofficeClient(base_url, api.token("e-4")) as margaret,
+        BackofficeClient(base_url, api.token("e-2")) as ada,
+    ):
+        first = await call(lambda: linus.submit_leave("annual", *weeks_ahead(4), key="many-1"))
+        second = await call(lambda: margaret.submit_leave("annual", *weeks_ahead(6), key="many-2"))
+        tasks = {task.case_id: task.id for task in await call(lambda: list(ada.tasks()))}
+        chosen = {tasks[first.id]: "approve", tasks[second.id]: "reject"}
+        results = await call(lambda: ada.decide_many(chosen, key="monday", comment="seen"))
+        again = await call(lambda: ada.decide_many(chosen, key="monday", comment="seen"))
+        history = await call(lambda: linus.history(first.id))
+        health = await call(ada.health)
+
+    assert [(r.task_id, r.outcome) for r in results] == [
+        (tasks[first.id], "decided"),
+        (tasks[second.id], "decided"),
+    ]
+    assert [r.outcome for r in again] == ["decided", "decided"]
+    decided = [item for item in history.items if item.type == "TaskDecided"]
+    assert [(item.actor, item.data["decision"]) for item in decided] == [("e-2", "approve")]
+    assert health.status == "ok"
+
+
 async def test_a_command_whose_answer_was_lost_is_sent_again_and_applied_once(
     api: Api, base_url: str
 ) -> None:
