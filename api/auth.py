@@ -35,6 +35,13 @@ bearer = HTTPBearer(
 )
 
 
+NOT_OUR_SIGNATURE = (
+    "the token is not valid: it was not signed with this server's secret (made by"
+    " `backoffice token` with another --data folder or BACKOFFICE_JWT_SECRET?), or it was"
+    " altered"
+)
+
+
 def issue_token(settings: Settings, employee_id: str, *, now: datetime | None = None) -> str:
     """A token for ``employee_id``, valid ``settings.token_ttl_hours`` from ``now``."""
     issued_at = now or datetime.now(UTC)
@@ -63,6 +70,10 @@ def subject_of(settings: Settings, token: str) -> str:
         )
     except jwt.ExpiredSignatureError:
         raise unauthenticated("the token has expired", "token_expired") from None
+    except jwt.InvalidSignatureError:
+        if settings.uses_identity_provider:
+            raise unauthenticated("the token is not valid", "invalid_token") from None
+        raise unauthenticated(NOT_OUR_SIGNATURE, "invalid_token") from None
     except (jwt.PyJWTError, KeyError):
         raise unauthenticated("the token is not valid", "invalid_token") from None
     return str(claims["sub"])

@@ -134,6 +134,7 @@ def org_load(
         typer.echo(f"  {describe(item)}")
     for warning in change.warnings:
         typer.echo(f"warning: {warning}")
+    typer.echo(f"recorded in {settings.store.shown}", err=True)
 
 
 @app.command()

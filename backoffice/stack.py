@@ -72,7 +72,7 @@ def _urls(settings: Settings, temporal_address: str, server: DevServer | None) -
     ]
     if server is not None:
         lines.append(f"  Temporal UI    {server.ui_url}")
-    lines.append(f"  event store    {settings.store.url}")
+    lines.append(f"  event store    {settings.store.shown}")
     lines.append(f"  data folder    {settings.data_dir.resolve()}")
     return lines
 

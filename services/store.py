@@ -18,6 +18,15 @@ class StoreLocation:
     url: str
 
     @property
+    def shown(self) -> str:
+        """The URL to print: a password in it replaced by ``***``."""
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return parts._replace(netloc=netloc).geturl()
+
+    @property
     def is_postgres(self) -> bool:
         return self.url.startswith(("postgresql://", "postgres://"))
 

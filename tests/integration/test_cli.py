@@ -57,6 +57,7 @@ def test_loading_the_same_org_file_twice_records_nothing_the_second_time(data_di
 
     assert first[0] == 0
     assert "18 new or changed" in first[1]
+    assert f"recorded in sqlite:///{(data_dir / 'backoffice.db').resolve()}" in first[2]
     assert second[0] == 0
     assert "0 new or changed" in second[1]
     assert recorded_events(data_dir) == recorded == 26

@@ -76,6 +76,23 @@ def test_a_token_from_backoffice_token_names_its_employee(tmp_path: Path) -> Non
     assert subject_of(settings, issue_token(settings, "e-100")) == "e-100"
 
 
+def test_a_token_made_for_another_data_folder_is_refused_saying_what_may_have_happened(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path / "here")
+    elsewhere = Settings(_env_file=None, data_dir=tmp_path / "elsewhere")
+
+    with pytest.raises(ApiError) as refused:
+        subject_of(settings, issue_token(elsewhere, "e-100"))
+
+    assert refused.value.rule == "invalid_token"
+    assert refused.value.detail == (
+        "the token is not valid: it was not signed with this server's secret (made by"
+        " `backoffice token` with another --data folder or BACKOFFICE_JWT_SECRET?), or"
+        " it was altered"
+    )
+
+
 def test_a_token_for_another_audience_or_issuer_is_refused(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     other_audience = settings.model_copy(update={"jwt_audience": "payroll"})
