@@ -193,39 +193,61 @@ RESTARTS_PER_MINUTE = 3
 async def keep_running(server: DevServer, namespace: str, stop: asyncio.Event) -> DevServer:
     """Start ``server`` again, on its own ports and state, each time it exits before
     ``stop`` is set: the worker's and the API's client reconnect to it by themselves,
-    and the open cases go on. Returns the server running when ``stop`` is set; raises
-    RuntimeError when it keeps exiting (more than ``RESTARTS_PER_MINUTE`` times within a
-    minute), or cannot start again (its port taken)."""
+    and the open cases go on. Returns the server running when ``stop`` is set (the
+    caller stops it); raises RuntimeError when it keeps exiting (more than
+    ``RESTARTS_PER_MINUTE`` times within a minute) or cannot start again, having
+    stopped whatever it started."""
     loop = asyncio.get_running_loop()
     exits: list[float] = []
-    while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=1.0)
-        if stop.is_set():
-            return server
-        code = server.process.poll()
-        if code is None:
-            continue
-        exits = [moment for moment in exits if moment > loop.time() - 60] + [loop.time()]
-        if len(exits) > RESTARTS_PER_MINUTE:
-            raise RuntimeError(
-                f"the Temporal dev server keeps stopping ({len(exits)} times within a"
-                f" minute, last with exit code {code}); see {server.log_path}"
-            )
-        print(
-            f"the Temporal dev server stopped (exit code {code}); starting it again on"
-            f" {server.address} (its log: {server.log_path}) ...",
-            flush=True,
-        )
-        data_dir = server.log_path.parent
-        server = start_dev_server(data_dir, namespace, port=server.port, ui_port=server.ui_port)
-        try:
-            await connect_when_ready(server.address, namespace, server)
-        except DevServerExited as exited:
-            if exited.lost_its_port:
+    try:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            if stop.is_set():
+                return server
+            code = server.process.poll()
+            if code is None:
+                continue
+            exits = [moment for moment in exits if moment > loop.time() - 60] + [loop.time()]
+            if len(exits) > RESTARTS_PER_MINUTE:
                 raise RuntimeError(
-                    f"the Temporal dev server could not start again: another process took"
-                    f" its port {server.port}; see {server.log_path}"
-                ) from None
-            continue  # counted as it is found exited again
-        print("the Temporal dev server runs again", flush=True)
+                    f"the Temporal dev server keeps stopping ({len(exits)} times within a"
+                    f" minute, last with exit code {code}); see {server.log_path}"
+                )
+            print(
+                f"the Temporal dev server stopped (exit code {code}); starting it again on"
+                f" {server.address} (its log: {server.log_path}) ...",
+                flush=True,
+            )
+            data_dir = server.log_path.parent
+            server = start_dev_server(data_dir, namespace, port=server.port, ui_port=server.ui_port)
+            try:
+                await _answering_or_stopped(server, namespace, stop)
+            except DevServerExited as exited:
+                if exited.lost_its_port:
+                    raise RuntimeError(
+                        "the Temporal dev server could not start again: another process"
+                        f" took its port {server.port} or its UI port {server.ui_port};"
+                        f" see {server.log_path}"
+                    ) from None
+                continue  # counted as it is found exited again
+            if not stop.is_set():
+                print("the Temporal dev server runs again", flush=True)
+    except BaseException:
+        server.stop()
+        raise
+
+
+async def _answering_or_stopped(server: DevServer, namespace: str, stop: asyncio.Event) -> None:
+    """Wait until ``server`` answers, or until ``stop`` is set: Ctrl-C during a restart
+    stops ``up`` at once rather than after the server's start."""
+    answering = asyncio.create_task(connect_when_ready(server.address, namespace, server))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({answering, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (answering, stopping):
+            task.cancel()
+        await asyncio.gather(answering, stopping, return_exceptions=True)
+    if not answering.cancelled():
+        answering.result()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
@@ -34,3 +35,102 @@ async def test_a_port_taken_between_its_probe_and_the_servers_start_is_given_up_
         finally:
             server.stop()
     assert len(probed) == 4  # a port and a UI port for each of the two starts
+
+
+def _dies(server: devserver.DevServer) -> None:
+    server.process.kill()
+    server.process.wait()
+
+
+async def test_a_restart_that_never_answers_leaves_no_server_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``up`` gives up when the restarted server does not answer; the server it started
+    for that is stopped with it, not left running on the data folder's temporal.db."""
+    server, _ = await devserver.start_dev_server_and_connect(tmp_path, "default")
+    started: list[devserver.DevServer] = []
+    start = devserver.start_dev_server
+
+    def recorded(*args: object, **kwargs: object) -> devserver.DevServer:
+        started.append(start(*args, **kwargs))  # type: ignore[arg-type]
+        return started[-1]
+
+    async def never_answers(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("Temporal at 127.0.0.1:1 did not answer within 30s")
+
+    monkeypatch.setattr(devserver, "start_dev_server", recorded)
+    monkeypatch.setattr(devserver, "connect_when_ready", never_answers)
+    _dies(server)
+    with pytest.raises(RuntimeError, match="did not answer"):
+        await devserver.keep_running(server, "default", asyncio.Event())
+    assert len(started) == 1
+    assert started[0].process.poll() is not None
+
+
+async def test_ctrl_c_during_a_restart_stops_waiting_for_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopping ``up`` while the dead server is started again does not wait for it to
+    answer: ``keep_running`` hands back the new server for the caller to stop."""
+    server, _ = await devserver.start_dev_server_and_connect(tmp_path, "default")
+    stop = asyncio.Event()
+    waiting = asyncio.Event()
+
+    async def answers_late(*args: object, **kwargs: object) -> object:
+        waiting.set()
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(devserver, "connect_when_ready", answers_late)
+    _dies(server)
+    running = asyncio.create_task(devserver.keep_running(server, "default", stop))
+    await asyncio.wait_for(waiting.wait(), timeout=30)
+    stop.set()
+    restarted = await asyncio.wait_for(running, timeout=30)
+    try:
+        assert restarted is not server
+        assert restarted.process.poll() is None
+    finally:
+        restarted.stop()
+
+
+async def test_a_restart_whose_port_was_taken_says_so_and_leaves_no_server_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _ = await devserver.start_dev_server_and_connect(tmp_path, "default")
+    started: list[devserver.DevServer] = []
+    start = devserver.start_dev_server
+
+    def recorded(*args: object, **kwargs: object) -> devserver.DevServer:
+        started.append(start(*args, **kwargs))  # type: ignore[arg-type]
+        return started[-1]
+
+    monkeypatch.setattr(devserver, "start_dev_server", recorded)
+    _dies(server)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        other.bind(("127.0.0.1", server.port))
+        other.listen()
+        with pytest.raises(RuntimeError, match=f"another process took its port {server.port}"):
+            await devserver.keep_running(server, "default", asyncio.Event())
+    assert len(started) == 1
+    assert started[0].process.poll() is not None
+
+
+async def test_a_server_that_keeps_stopping_is_given_up_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _ = await devserver.start_dev_server_and_connect(tmp_path, "default")
+    started: list[devserver.DevServer] = []
+    start = devserver.start_dev_server
+
+    def dies_at_once(*args: object, **kwargs: object) -> devserver.DevServer:
+        started.append(start(*args, **kwargs))  # type: ignore[arg-type]
+        _dies(started[-1])
+        return started[-1]
+
+    monkeypatch.setattr(devserver, "start_dev_server", dies_at_once)
+    _dies(server)
+    with pytest.raises(RuntimeError, match="keeps stopping"):
+        await devserver.keep_running(server, "default", asyncio.Event())
+    assert all(each.process.poll() is not None for each in started)
