@@ -68,24 +68,36 @@ async def recorded_refusals(
     try:
         yield attempt
     except (ApiError, DomainError) as error:
-        if isinstance(error, ApiError):
-            status, rule, detail = error.status, error.rule, error.detail
-        else:
-            status, rule, detail = STATUS_BY_KIND[error.kind], error.rule, error.message
-        if status in RECORDED_REFUSALS:
-            await run_in_threadpool(
-                context.application.record_refusal,
-                case_id,
-                "leave",
-                operation,
-                status,
-                rule,
-                detail,
-                actor,
-                leave_workflow_id(case_id),
-                attempt.on_behalf_of,
-            )
+        await keep_refusal(context, case_id, actor, operation, error, attempt.on_behalf_of)
         raise
+
+
+async def keep_refusal(
+    context: ApiContext,
+    case_id: UUID,
+    actor: str,
+    operation: str,
+    error: ApiError | DomainError,
+    on_behalf_of: str | None = None,
+) -> None:
+    """Keep ``error`` in the case's refusal log if it is a rule's refusal."""
+    if isinstance(error, ApiError):
+        status, rule, detail = error.status, error.rule, error.detail
+    else:
+        status, rule, detail = STATUS_BY_KIND[error.kind], error.rule, error.message
+    if status in RECORDED_REFUSALS:
+        await run_in_threadpool(
+            context.application.record_refusal,
+            case_id,
+            "leave",
+            operation,
+            status,
+            rule,
+            detail,
+            actor,
+            leave_workflow_id(case_id),
+            on_behalf_of,
+        )
 
 
 def leave_workflow(

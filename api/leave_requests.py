@@ -10,14 +10,17 @@ from uuid import UUID, uuid4, uuid5
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.access import policy
 from api.auth import Caller
 from api.cases import (
     caught_up,
+    keep_refusal,
     leave_workflow,
+    load_case,
     recorded_refusals,
     update_id,
     visible_case,
@@ -25,7 +28,7 @@ from api.cases import (
 from api.context import ApiContext
 from api.cursors import cursor_after, read_cursor
 from api.dependencies import Context, IdempotencyKey
-from api.errors import ApiError, error_responses, update_refusals
+from api.errors import STATUS_BY_KIND, ApiError, error_responses, update_refusals
 from api.schemas import (
     ClosingIn,
     LeaveRequestIn,
@@ -42,6 +45,7 @@ from workflows.messages import (
     CaseState,
     ClosingRequest,
     LeaveRequestStart,
+    Refusal,
     leave_workflow_id,
 )
 
@@ -106,40 +110,68 @@ async def submit_leave_request(
         submitted_by=caller,
     )
     # Update-with-start: the update reaches the workflow in its first task, so a refusal
-    # that ends the workflow at once is still answered to this request.
+    # that ends the workflow at once is still answered to this request. A keyed
+    # submission's workflow, once ended, is not started again unless it failed: a
+    # refused request sent again gets that refusal, without the rules run again.
     operation = WithStartWorkflowOperation(
         LeaveRequestWorkflow.run,
         start,
         id=leave_workflow_id(case_id),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=(
+            WorkflowIDReusePolicy.ALLOW_DUPLICATE
+            if idempotency_key is None
+            else WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+        ),
         task_queue=context.settings.task_queue,
     )
-    # A refusal is kept for the auditors under the case id it would have had, with the
-    # workflow that refused it: the audit log lists it, and the id has a timeline.
-    async with recorded_refusals(context, case_id, caller, "submit"):
-        try:
-            async with update_refusals(context.settings.command_timeout):
-                try:
-                    state = await context.client.execute_update_with_start_workflow(
-                        LeaveRequestWorkflow.submission, start_workflow_operation=operation
-                    )
-                finally:
-                    _hear_start(operation)
-        except ApiError:
-            if idempotency_key is not None:
-                # The refusal may be of another request with this key, whose workflow this
-                # one joined: then this request is answered as a reused key, not refused.
-                started = await _started_with(context, case_id)
-                if started is not None:
-                    _check_same_request(_asked_in(started), body)
-            raise
+    try:
+        async with update_refusals(context.settings.command_timeout):
+            try:
+                state = await context.client.execute_update_with_start_workflow(
+                    LeaveRequestWorkflow.submission, start_workflow_operation=operation
+                )
+            finally:
+                _hear_start(operation)
+    except WorkflowAlreadyStartedError:
+        return await _answered_before(context, case_id, body, response)
+    except ApiError as refused:
         if idempotency_key is not None:
-            # A request with the same key may have started the case a moment before this
-            # one, which then joined its workflow: the answer is that request's case.
-            _check_same_request(_asked_in(state), body)
+            # The refusal may be of another request with this key, whose workflow this
+            # one joined: then this request is answered as a reused key, not refused.
+            await _check_started_with(context, case_id, body)
+        # Kept for the auditors under the case id it would have had, with the workflow
+        # that refused it: the audit log lists it, and the id has a timeline.
+        await keep_refusal(context, case_id, caller, "submit", refused)
+        raise
+    if idempotency_key is not None:
+        # A request with the same key may have started the case a moment before this
+        # one, which then joined its workflow: the answer is that request's case.
+        _check_same_request(_asked_in(state), body)
     await caught_up(context, state.position)
     response.headers["Location"] = f"/api/leave-requests/{case_id}"
     return LeaveRequestOut.of_state(state)
+
+
+async def _answered_before(
+    context: ApiContext, case_id: UUID, body: LeaveRequestIn, response: Response
+) -> LeaveRequestOut:
+    """The answer of the keyed submission whose workflow has ended: its refusal, kept
+    once already, or (ended since this request looked) its case."""
+    await _check_started_with(context, case_id, body)
+    async with update_refusals(context.settings.command_timeout):
+        outcome = await leave_workflow(context, case_id).result()
+    if isinstance(outcome, Refusal):
+        raise ApiError(STATUS_BY_KIND[outcome.kind], outcome.message, outcome.rule)
+    await caught_up(context, await run_in_threadpool(_last_position, context))
+    response.headers["Location"] = f"/api/leave-requests/{case_id}"
+    return LeaveRequestOut.of_case(load_case(context, case_id))
+
+
+async def _check_started_with(context: ApiContext, case_id: UUID, body: LeaveRequestIn) -> None:
+    started = await _started_with(context, case_id)
+    if started is not None:
+        _check_same_request(_asked_in(started), body)
 
 
 def _last_position(context: ApiContext) -> int:

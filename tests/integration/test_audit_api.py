@@ -406,6 +406,30 @@ async def test_a_refused_request_for_leave_is_kept_and_has_a_timeline(audited: A
     assert (await audited.get("e-3", "/api/leave-requests")).json()["items"] == []
 
 
+async def test_a_refused_request_sent_again_under_its_key_gets_that_refusal_kept_once(
+    audited: Api,
+) -> None:
+    """A retry of a refused request (same key, same details) is answered with the first
+    attempt's refusal: the rules are not run again, and the auditors see one refusal."""
+    start, _end = weeks_ahead(3)
+    too_long = (start, start + timedelta(days=60))
+
+    first = await audited.submit("e-3", too_long, key="too-much-again")
+    again = await audited.submit("e-3", too_long, key="too-much-again")
+    other = await audited.submit("e-3", weeks_ahead(6), key="too-much-again")
+    await caught_up(audited)
+
+    assert first.status_code == 422, first.text
+    assert (again.status_code, again.json()) == (first.status_code, first.json())
+    assert (other.status_code, other.json()["rule"]) == (422, "idempotency_key_reused")
+    logged = (await events(audited, type="Refused"))["items"]
+    assert [item["data"]["rule"] for item in logged] == [first.json()["rule"]]
+    case_id = logged[0]["case_id"]
+    timeline = (await audited.get(AUDITOR, f"/api/audit/cases/{case_id}/timeline")).json()
+    started = [item for item in timeline["items"] if item["what"] == "workflow started"]
+    assert len(started) == 1
+
+
 async def test_a_delegates_refused_decision_is_kept_as_acting_for_the_approver(
     audited: Api,
 ) -> None:
