@@ -81,9 +81,9 @@ async def submit_leave_request(
     With an `Idempotency-Key`, repeating the request returns the same case (201 again),
     never a second one; the same key with different details is refused (422). A refused
     request (422 or 409, naming the rule) records no request: only the refusal, for the
-    auditors (in the audit log, and on the timeline of the case id it would have had).
-    Answers once the read models
-    (your list, the manager's inbox, your balance) show the new request.
+    auditors (in the audit log, and on the timeline of the case id it would have had);
+    sent again with its key, it gets the same refusal, kept once. Answers once the read
+    models (your list, the manager's inbox, your balance) show the new request.
     """
     if body.employee_id not in (None, caller):
         raise ApiError(403, "you may only ask for leave for yourself", "only_for_yourself")
