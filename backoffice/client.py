@@ -21,6 +21,8 @@ answer came at all.
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from collections.abc import Iterator, Mapping
 from datetime import date
@@ -46,6 +48,12 @@ Model = TypeVar("Model", bound=BaseModel)
 
 RETRIED_STATUSES = {502, 503, 504}
 """Answers that mean the command may not have been applied: sent again, same key."""
+RETRIED_FAILURES = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+"""Failures to hear an answer that may pass: the request is sent again. Others (an
+address that is not one, a proxy refusing) fail the same way each time."""
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+"""What a bearer token may hold (RFC 6750): anything else would be sent mangled, or
+shown in an error about the header."""
 
 
 class BackofficeError(Exception):
@@ -74,9 +82,14 @@ class BackofficeClient:
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
-        if not token or token != token.strip() or any(c.isspace() for c in token):
+        if not BEARER_TOKEN.fullmatch(token):
             # Never echoed: a token is a credential.
-            raise ValueError("token: empty, or holding spaces or line breaks; pass it bare")
+            raise ValueError(
+                "token: empty, or holding spaces, line breaks or other characters a bearer"
+                " token cannot hold; pass it bare, as `backoffice token` prints it"
+            )
+        if httpx.URL(base_url).scheme not in ("http", "https"):
+            raise ValueError(f"base_url: {base_url!r} is not an http:// or https:// address")
         self.attempts = attempts
         self.max_wait = max_wait
         self._http = httpx.Client(
@@ -225,13 +238,15 @@ class BackofficeClient:
             last = attempt == self.attempts
             try:
                 response = self._http.request(method, path, **request)
-            except httpx.TransportError as error:
+            except RETRIED_FAILURES as error:
                 if last:
                     raise BackofficeError(
                         0, f"no answer from the API after {self.attempts} attempts: {error}"
                     ) from error
                 time.sleep(min(self.max_wait, _backoff(attempt)))
                 continue
+            except httpx.TransportError as error:
+                raise BackofficeError(0, f"the request could not be sent: {error}") from error
             if response.status_code in RETRIED_STATUSES and not last:
                 time.sleep(min(self.max_wait, _retry_after(response, _backoff(attempt))))
                 continue
@@ -251,10 +266,12 @@ def _after(cursor: str | None) -> dict[str, str]:
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:
+    """The seconds the answer's ``Retry-After`` asks for, else ``default``."""
     try:
-        return float(response.headers["Retry-After"])
+        seconds = float(response.headers["Retry-After"])
     except (KeyError, ValueError):
         return default
+    return seconds if math.isfinite(seconds) and seconds >= 0 else default
 
 
 def _refusal(response: httpx.Response) -> BackofficeError:

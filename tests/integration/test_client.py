@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socketserver
+import threading
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import TypeVar
@@ -10,7 +12,7 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from backoffice.client import BackofficeClient, BackofficeError
+from backoffice.client import BackofficeClient, BackofficeError, _retry_after
 from tests.integration.api_conftest import Api, served, weeks_ahead
 
 T = TypeVar("T")
@@ -140,7 +142,7 @@ async def test_requests_are_read_page_by_page_to_the_last(api: Api, base_url: st
     assert len(listed) == 5
 
 
-@pytest.mark.parametrize("token", ["", "Bearer abc", "abc\n", " abc"])
+@pytest.mark.parametrize("token", ["", "Bearer abc", "abc\n", " abc", "abc\x00", "abc\x7f", "äbc"])
 def test_a_token_that_cannot_be_sent_is_refused_at_once_without_showing_it(token: str) -> None:
     with pytest.raises(ValueError, match="token: empty, or holding spaces") as refused:
         BackofficeClient("http://127.0.0.1:9", token)
@@ -157,3 +159,53 @@ async def test_no_answer_at_all_raises_after_the_attempts_saying_so() -> None:
 
     assert failed.value.status == 0
     assert "no answer from the API after 2 attempts" in failed.value.detail
+
+
+@pytest.mark.parametrize("address", ["ftp://127.0.0.1:9", "127.0.0.1:8000"])
+def test_an_address_that_is_not_http_is_refused_at_once(address: str) -> None:
+    with pytest.raises(ValueError, match="is not an http:// or https:// address"):
+        BackofficeClient(address, "token")
+
+
+class RefusingProxy(socketserver.BaseRequestHandler):
+    """An HTTP proxy that refuses every tunnel it is asked for."""
+
+    tunnels_asked = 0
+
+    def handle(self) -> None:
+        self.request.recv(65536)
+        type(self).tunnels_asked += 1
+        self.request.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+
+
+async def test_a_request_that_cannot_be_sent_fails_at_once_rather_than_being_sent_again() -> None:
+    """A failure that would be the same each time (a proxy refusing the tunnel) is not
+    retried."""
+    with socketserver.TCPServer(("127.0.0.1", 0), RefusingProxy) as proxy:
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        via = httpx.HTTPTransport(proxy=f"http://127.0.0.1:{proxy.server_address[1]}")
+        try:
+            with (
+                BackofficeClient(
+                    "https://backoffice.example", "token", attempts=3, transport=via
+                ) as client,
+                pytest.raises(BackofficeError) as failed,
+            ):
+                await call(client.health)
+        finally:
+            proxy.shutdown()
+
+    assert failed.value.status == 0
+    assert "could not be sent" in failed.value.detail
+    assert RefusingProxy.tunnels_asked == 1
+
+
+@pytest.mark.parametrize("asked", ["-5", "nan", "inf", "soon"])
+def test_a_retry_after_that_is_no_wait_is_replaced_by_the_backoff(asked: str) -> None:
+    answer = httpx.Response(503, headers={"Retry-After": asked})
+
+    assert _retry_after(answer, 2.0) == 2.0
+
+
+def test_a_retry_after_is_waited() -> None:
+    assert _retry_after(httpx.Response(503, headers={"Retry-After": "7"}), 2.0) == 7.0
