@@ -27,9 +27,10 @@ from domain.errors import DomainError
 logger = structlog.get_logger(__name__)
 
 UNREADABLE_BODY = "There was an error parsing the body"
-NOT_ANSWERING_RULE = "workflow_not_answering"
-"""A command's workflow did not answer within its wait: no worker may be running."""
 """FastAPI's detail for a body it could not read."""
+NOT_ANSWERING_RULE = "workflow_not_answering"
+"""A command's workflow did not answer within its wait: no worker may be running, or
+its step keeps failing and is being tried again."""
 
 STATUS_BY_KIND = {"rule_violation": 422, "conflict": 409, "not_allowed": 403, "not_found": 404}
 UNAVAILABLE = {
@@ -82,6 +83,27 @@ DESCRIPTIONS = {
 }
 
 
+def not_answering(wait: float, *, keyed: bool) -> ApiError:
+    """The 503 for a command whose workflow did not answer within ``wait`` seconds."""
+    what = (
+        f"the case's workflow did not answer within {wait:g} s: no worker may be running,"
+        " or its step keeps failing and is being tried again. The command waits with the"
+        " workflow"
+    )
+    if keyed:
+        advice = (
+            ": send it again later with the same Idempotency-Key to learn its outcome"
+            " (nothing is done twice)"
+        )
+    else:
+        advice = (
+            " and may still be carried out: look at the case before sending it again"
+            " (sent without an Idempotency-Key, it would be a second command; send one"
+            " to try again safely)"
+        )
+    return ApiError(503, what + advice, NOT_ANSWERING_RULE, {"Retry-After": "5"})
+
+
 def not_found(what: str) -> ApiError:
     """One answer for what does not exist and what the caller may not see."""
     return ApiError(404, f"no {what} here", "not_found")
@@ -100,7 +122,7 @@ def refusal(error: WorkflowUpdateFailedError) -> ApiError | None:
 
 @asynccontextmanager
 async def update_refusals(
-    wait: float, when_closed: Callable[[], object] | None = None
+    wait: float, when_closed: Callable[[], object] | None = None, *, keyed: bool
 ) -> AsyncIterator[None]:
     """Turn a workflow update's refusal into the API's answer, and bound its wait.
 
@@ -111,24 +133,22 @@ async def update_refusals(
     An update waits for a worker to run the workflow: with none running, it would wait
     for ever. After ``wait`` seconds the answer is 503 ``workflow_not_answering``; the
     update stays with the workflow, and the same request sent again (same
-    Idempotency-Key) finds its outcome once a worker runs.
+    Idempotency-Key: ``keyed``) finds its outcome once a worker runs. A request sent
+    without a key is told to look before sending it again.
     """
     deadline = asyncio.timeout(wait)
     try:
         async with deadline:
             yield
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        # Temporal's client turns the deadline's cancellation into its own error.
+        # Temporal's client turns a cancellation into its own error: the deadline's, or
+        # one from outside (the request abandoned, the server stopping), which must go on.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError from None
         if not deadline.expired():
             raise
-        raise ApiError(
-            503,
-            f"the case's workflow did not answer within {wait:g} s: no worker may be"
-            " running. The command waits with the workflow: send it again later with the"
-            " same Idempotency-Key to learn its outcome (nothing is done twice)",
-            NOT_ANSWERING_RULE,
-            {"Retry-After": "5"},
-        ) from None
+        raise not_answering(wait, keyed=keyed) from None
     except WorkflowUpdateFailedError as error:
         refused = refusal(error)
         if refused is None:

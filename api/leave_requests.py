@@ -126,7 +126,9 @@ async def submit_leave_request(
         task_queue=context.settings.task_queue,
     )
     try:
-        async with update_refusals(context.settings.command_timeout):
+        async with update_refusals(
+            context.settings.command_timeout, keyed=idempotency_key is not None
+        ):
             try:
                 state = await context.client.execute_update_with_start_workflow(
                     LeaveRequestWorkflow.submission, start_workflow_operation=operation
@@ -159,7 +161,7 @@ async def _answered_before(
     """The answer of the keyed submission whose workflow has ended: its refusal, kept
     once already, or (ended since this request looked) its case."""
     await _check_started_with(context, case_id, body)
-    async with update_refusals(context.settings.command_timeout):
+    async with update_refusals(context.settings.command_timeout, keyed=True):
         outcome = await leave_workflow(context, case_id).result()
     if isinstance(outcome, Refusal):
         raise ApiError(STATUS_BY_KIND[outcome.kind], outcome.message, outcome.rule)
@@ -312,7 +314,11 @@ async def withdraw_leave_request(
 
     async with (
         recorded_refusals(context, case.id, caller, "withdraw"),
-        update_refusals(context.settings.command_timeout, when_closed=check_when_closed),
+        update_refusals(
+            context.settings.command_timeout,
+            when_closed=check_when_closed,
+            keyed=idempotency_key is not None,
+        ),
     ):
         state = await leave_workflow(context, case.id).execute_update(
             LeaveRequestWorkflow.withdraw,
@@ -350,7 +356,11 @@ async def cancel_leave_request(
 
     async with (
         recorded_refusals(context, case.id, caller, "cancel"),
-        update_refusals(context.settings.command_timeout, when_closed=check_when_closed),
+        update_refusals(
+            context.settings.command_timeout,
+            when_closed=check_when_closed,
+            keyed=idempotency_key is not None,
+        ),
     ):
         state = await leave_workflow(context, case.id).execute_update(
             LeaveRequestWorkflow.cancel,

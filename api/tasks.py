@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -26,6 +27,7 @@ from api.errors import (
 )
 from api.schemas import (
     BulkDecisionIn,
+    BulkDecisionItem,
     BulkDecisionOut,
     BulkResultOut,
     DecisionIn,
@@ -116,6 +118,20 @@ async def decide_task(
     and the requester's balance show it at once. A retried decision with the same
     `Idempotency-Key` answers the same; a task already decided answers 409.
     """
+    return await _decide(
+        task_id, body, caller, context, idempotency_key, context.settings.command_timeout
+    )
+
+
+async def _decide(
+    task_id: str,
+    body: DecisionIn,
+    caller: str,
+    context: ApiContext,
+    idempotency_key: str | None,
+    wait: float,
+) -> LeaveRequestOut:
+    """Decide the task, waiting at most ``wait`` seconds for its workflow."""
     case_id = case_id_of_task(task_id)
     if case_id is None:
         raise not_found("task")
@@ -130,8 +146,9 @@ async def decide_task(
             comment=body.comment,
         )
         async with update_refusals(
-            context.settings.command_timeout,
+            wait,
             when_closed=lambda: case.check_decision(task_id, caller, on_behalf_of),
+            keyed=idempotency_key is not None,
         ):
             state = await leave_workflow(context, case.id).execute_update(
                 LeaveRequestWorkflow.decide,
@@ -186,6 +203,9 @@ UNCONFIRMED = (
 """A task's result when its decision failed other than by a refusal: a timeout may come
 after the workflow took it."""
 
+BULK_CONCURRENCY = 8
+"""How many of a bulk's decisions wait for their workflows at once."""
+
 
 @router.post(
     "/decisions",
@@ -198,70 +218,70 @@ async def decide_tasks(
     idempotency_key: IdempotencyKey = None,
 ) -> BulkDecisionOut:
     """Decide each task as `POST /api/tasks/{id}/decision` would, with the same checks,
-    one after the other; answers 200 with one result per task, in the order given: its
+    several at once; answers 200 with one result per task, in the order given: its
     status (200, or the error status the single decision would have answered), and the
-    refusal's detail and rule. One refused task does not stop the others; once a task's
-    workflow did not answer in time (503 `workflow_not_answering`: the workers may be
-    down), the rest are not sent, each reported failed with that rule.
+    refusal's detail and rule. One refused task does not stop the others, nor does one
+    whose workflow does not answer (503 `workflow_not_answering`). The whole call waits
+    at most the command wait (`BACKOFFICE_COMMAND_TIMEOUT`): a task not sent by then
+    (the workers down or behind) is reported failed with that rule, not sent.
 
     With an `Idempotency-Key`, each task's decision is keyed by it and the task id, so a
     repeated call decides nothing twice."""
-    results: list[BulkResultOut] = []
-    for item in body.decisions:
-        if results and results[-1].rule == NOT_ANSWERING_RULE:
-            # The workers are down, or behind: each further task would wait as long.
-            results.append(_not_sent(item.task_id))
-            continue
-        key = None if idempotency_key is None else f"{idempotency_key}:{item.task_id}"
-        try:
-            await decide_task(
-                item.task_id,
-                DecisionIn(decision=item.decision, comment=item.comment),
-                caller,
-                context,
-                key,
-            )
-        except ApiError as error:
-            results.append(
-                BulkResultOut(
-                    task_id=item.task_id,
-                    status=error.status,
-                    outcome="failed" if error.status == 503 else "refused",
-                    detail=error.detail,
-                    rule=error.rule,
-                )
-            )
-        except DomainError as error:
-            results.append(
-                BulkResultOut(
-                    task_id=item.task_id,
-                    status=STATUS_BY_KIND[error.kind],
-                    outcome="refused",
-                    detail=error.message,
-                    rule=error.rule,
-                )
-            )
-        except Exception:  # e.g. Temporal unreachable: say so for this task, go on
-            logger.exception("bulk_decision_failed", task_id=item.task_id)
-            results.append(
-                BulkResultOut(
-                    task_id=item.task_id,
-                    status=503,
-                    outcome="failed",
-                    detail=UNCONFIRMED,
-                )
-            )
-        else:
-            results.append(BulkResultOut(task_id=item.task_id, status=200, outcome="decided"))
-    return BulkDecisionOut(results=results)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + context.settings.command_timeout
+    turns = asyncio.Semaphore(BULK_CONCURRENCY)
+
+    async def decided(item: BulkDecisionItem) -> BulkResultOut:
+        async with turns:
+            wait = deadline - loop.time()
+            if wait <= 0:
+                return _not_sent(item.task_id, keyed=idempotency_key is not None)
+            key = None if idempotency_key is None else f"{idempotency_key}:{item.task_id}"
+            return await _result_of(item, caller, context, key, wait)
+
+    results = await asyncio.gather(*(decided(item) for item in body.decisions))
+    return BulkDecisionOut(results=list(results))
 
 
-def _not_sent(task_id: str) -> BulkResultOut:
+async def _result_of(
+    item: BulkDecisionItem, caller: str, context: ApiContext, key: str | None, wait: float
+) -> BulkResultOut:
+    decision = DecisionIn(decision=item.decision, comment=item.comment)
+    try:
+        await _decide(item.task_id, decision, caller, context, key, wait)
+    except ApiError as error:
+        return BulkResultOut(
+            task_id=item.task_id,
+            status=error.status,
+            outcome="failed" if error.status == 503 else "refused",
+            detail=error.detail,
+            rule=error.rule,
+        )
+    except DomainError as error:
+        return BulkResultOut(
+            task_id=item.task_id,
+            status=STATUS_BY_KIND[error.kind],
+            outcome="refused",
+            detail=error.message,
+            rule=error.rule,
+        )
+    except Exception:  # e.g. Temporal unreachable: say so for this task, go on
+        logger.exception("bulk_decision_failed", task_id=item.task_id)
+        return BulkResultOut(task_id=item.task_id, status=503, outcome="failed", detail=UNCONFIRMED)
+    return BulkResultOut(task_id=item.task_id, status=200, outcome="decided")
+
+
+def _not_sent(task_id: str, *, keyed: bool) -> BulkResultOut:
+    again = (
+        "send it again later, with the same Idempotency-Key"
+        if keyed
+        else "send it again later (with an Idempotency-Key, a repeat decides nothing twice)"
+    )
     return BulkResultOut(
         task_id=task_id,
         status=503,
         outcome="failed",
-        detail="not sent: an earlier task's workflow did not answer in time (no worker may"
-        " be running); send these again later, with the same Idempotency-Key",
+        detail="not sent: the call's wait ran out before its turn, the workflows of the"
+        f" tasks before it not answering in time (no worker may be running); {again}",
         rule=NOT_ANSWERING_RULE,
     )

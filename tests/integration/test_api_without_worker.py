@@ -3,18 +3,24 @@ request sent again once a worker runs finds the outcome, applied once."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import httpx
 import pytest
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
+from api import tasks as api_tasks
 from api.app import create_app
+from api.leave_requests import submission_case_id
 from tests.integration.api_conftest import Api, weeks_ahead
 from worker import build_worker
+from workflows.messages import leave_workflow_id
 
 TIMEOUT = 1.0
 
@@ -23,8 +29,21 @@ TIMEOUT = 1.0
 async def idle(api: Api) -> AsyncIterator[Api]:
     """The API of ``api``'s store and Temporal, whose workflows run on a task queue that
     no worker polls until a test starts one (:func:`worker_for`)."""
+    async with _api_like(api, task_queue=f"idle-{uuid.uuid4()}") as idle:
+        yield idle
+
+
+@pytest.fixture
+async def brief(api: Api) -> AsyncIterator[Api]:
+    """``api`` (its worker running), waiting for a workflow as briefly as ``idle``."""
+    async with _api_like(api, task_queue=api.context.settings.task_queue) as brief:
+        yield brief
+
+
+@asynccontextmanager
+async def _api_like(api: Api, task_queue: str) -> AsyncIterator[Api]:
     settings = api.context.settings.model_copy(
-        update={"task_queue": f"idle-{uuid.uuid4()}", "command_timeout": TIMEOUT}
+        update={"task_queue": task_queue, "command_timeout": TIMEOUT}
     )
     context = replace(api.context, settings=settings)
     transport = httpx.ASGITransport(app=create_app(context))
@@ -86,9 +105,46 @@ async def test_a_decision_sent_while_the_worker_is_away_is_recorded_once_it_is_b
     assert len(decided.json()["decisions"]) == 1
 
 
-async def test_a_bulk_decision_while_no_worker_runs_waits_once_and_sends_no_more(
+async def test_a_request_sent_without_a_key_is_told_to_look_before_sending_it_again(
     idle: Api,
 ) -> None:
+    """Sent again without a key, a submission would be a second request."""
+    waiting = await idle.submit("e-3", weeks_ahead(4))
+
+    assert waiting.status_code == 503, waiting.text
+    assert waiting.json()["rule"] == "workflow_not_answering"
+    assert "look at the case before sending it again" in waiting.json()["detail"]
+    assert "same Idempotency-Key" not in waiting.json()["detail"]
+
+
+async def test_a_request_abandoned_while_its_workflow_waits_is_cancelled_not_answered(
+    idle: Api,
+) -> None:
+    """The caller going away (or the server stopping) cancels the request: it is not
+    turned into an answer nobody reads."""
+    key = "abandoned-while-waiting"
+    workflow = idle.context.client.get_workflow_handle(
+        leave_workflow_id(submission_case_id("e-3", key))
+    )
+    sending = asyncio.create_task(idle.submit("e-3", weeks_ahead(4), key=key))
+    while True:  # the update is sent with the start: once started, the request waits
+        try:
+            await workflow.describe()
+            break
+        except RPCError:
+            await asyncio.sleep(0.02)
+    sending.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+
+
+async def test_a_bulk_decision_while_no_worker_runs_waits_once_and_sends_no_more(
+    idle: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each decision waits its turn (one at a time here); once the call's wait is over,
+    those left are not sent."""
+    monkeypatch.setattr(api_tasks, "BULK_CONCURRENCY", 1)
     async with worker_for(idle):
         first = await idle.pending("e-3", weeks_ahead(4))
         second = await idle.pending("e-4", weeks_ahead(6))
@@ -113,3 +169,33 @@ async def test_a_bulk_decision_while_no_worker_runs_waits_once_and_sends_no_more
     assert results[1]["detail"].startswith("not sent: ")
     assert waited < 2 * TIMEOUT
     assert [r["outcome"] for r in again.json()["results"]] == ["decided", "decided"]
+
+
+async def test_one_task_whose_workflow_does_not_answer_does_not_hold_back_the_others(
+    brief: Api, idle: Api
+) -> None:
+    """A bulk's tasks are decided side by side: one workflow stuck (here, its worker
+    gone) fails alone, within the call's wait, and the others are decided."""
+    async with worker_for(idle):
+        stuck = await idle.pending("e-3", weeks_ahead(4))
+        stuck_task = (await idle.task_for("e-2", stuck["id"]))["id"]
+    running = await brief.pending("e-4", weeks_ahead(6))
+    running_task = (await brief.task_for("e-2", running["id"]))["id"]
+    body = {
+        "decisions": [
+            {"task_id": task, "decision": "approve"} for task in (stuck_task, running_task)
+        ]
+    }
+
+    began = time.monotonic()
+    response = await brief.http.post(
+        "/api/tasks/decisions", json=body, headers=brief.headers("e-2", key="one-stuck")
+    )
+    waited = time.monotonic() - began
+
+    results = response.json()["results"]
+    assert [(r["task_id"], r["outcome"], r["rule"]) for r in results] == [
+        (stuck_task, "failed", "workflow_not_answering"),
+        (running_task, "decided", None),
+    ]
+    assert waited < 2 * TIMEOUT
