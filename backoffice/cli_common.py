@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from backoffice.settings import Settings
 from services.store import StoreLocation
@@ -27,7 +28,21 @@ def settings_for(data: Path | None, **overrides: Any) -> Settings:
     values = {key: value for key, value in overrides.items() if value is not None}
     if data is not None:
         values["data_dir"] = data
-    return Settings(**values)
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        raise fail(settings_refused(error)) from None
+
+
+def settings_refused(error: ValidationError) -> str:
+    """``BACKOFFICE_API_PORT: Input should be a valid integer``: each setting that cannot
+    be used, by the name it is set with (its value not repeated: it may be a secret)."""
+    problems = []
+    for problem in error.errors():
+        name = f"BACKOFFICE_{str(problem['loc'][0]).upper()}" if problem["loc"] else "settings"
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}")
+    return "; ".join(problems)
 
 
 _temporal = threading.Event()

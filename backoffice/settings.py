@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.store import StoreLocation
@@ -53,6 +54,29 @@ class Settings(BaseSettings):
         False, description="Mark the session cookie Secure even when the request came over http"
     )
     _secret: str | None = PrivateAttr(None)
+
+    @field_validator("database_url")
+    @classmethod
+    def _a_store_we_can_use(cls, url: str | None) -> str | None:
+        """A URL the store can open, every part of it used: a parameter it would not
+        read (``sslmode``, ``password``) is refused rather than silently left out.
+        The URL itself is never repeated: it may hold a password."""
+        if url is None:
+            return None
+        store = StoreLocation(url)
+        if not (url.startswith("sqlite:///") or store.is_postgres):
+            raise ValueError(
+                "a sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB URL is needed"
+            )
+        taken = {"schema"} if store.is_postgres else set()
+        for name in parse_qs(urlsplit(url).query, keep_blank_values=True):
+            if name not in taken:
+                takes = "only schema" if taken else "none"
+                raise ValueError(
+                    f"the parameter {name} is not one the store takes ({takes});"
+                    " give a password as USER:PASSWORD@ in the URL"
+                )
+        return url
 
     @property
     def uses_identity_provider(self) -> bool:

@@ -515,3 +515,46 @@ def test_up_says_when_it_cannot_make_its_data_folder(tmp_path: Path) -> None:
 
     assert code == 1
     assert f"cannot make the data folder {blocked / 'data'}" in err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("BACKOFFICE_COMMAND_TIMEOUT", "-1", "BACKOFFICE_COMMAND_TIMEOUT: Input should be greater"),
+        ("BACKOFFICE_API_PORT", "eighty", "BACKOFFICE_API_PORT: Input should be a valid integer"),
+        (
+            "BACKOFFICE_DATABASE_URL",
+            "mysql://db.internal/backoffice",
+            "BACKOFFICE_DATABASE_URL: a sqlite:///PATH or postgresql://",
+        ),
+        (
+            "BACKOFFICE_DATABASE_URL",
+            "postgresql://app@db.internal/backoffice?sslmode=require",
+            "BACKOFFICE_DATABASE_URL: the parameter sslmode is not one the store takes",
+        ),
+    ],
+    ids=["negative wait", "port not a number", "another database", "unknown parameter"],
+)
+def test_a_setting_that_cannot_be_used_is_named_with_what_is_wrong_before_anything_is_done(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, said: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    code, out, err = run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: {said}"), err
+    assert "Traceback" not in err
+    assert not data_dir.exists()
+
+
+def test_a_password_given_in_the_store_s_url_is_never_shown_in_the_refusal(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKOFFICE_DATABASE_URL", "postgresql://app@db/bo?password=s3cret")
+
+    code, _out, err = run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+
+    assert code == 1
+    assert "the parameter password is not one the store takes" in err
+    assert "s3cret" not in err
