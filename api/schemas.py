@@ -21,7 +21,6 @@ from pydantic import (
     Strict,
     StringConstraints,
     field_validator,
-    model_validator,
 )
 
 from api.days import Days
@@ -122,17 +121,17 @@ class LeaveRequestIn(Body):
         None, description="Whose leave it is: yourself (the default); others are refused for now"
     )
 
-    @model_validator(mode="after")
-    def _within_bookable_range(self) -> LeaveRequestIn:
+    @field_validator("start", "end")
+    @classmethod
+    def _within_bookable_range(cls, day: date) -> date:
         today = datetime.now(UTC).date()
         earliest, latest = today - BOOKABLE_PAST, today + BOOKABLE_FUTURE
-        for name, day in (("start", self.start), ("end", self.end)):
-            if not earliest <= day <= latest:
-                raise ValueError(
-                    f"{name} {day} is out of range: leave can be asked for from"
-                    f" {earliest} to {latest}"
-                )
-        return self
+        if not earliest <= day <= latest:
+            raise ValueError(
+                f"{day} is out of range: leave can be asked for from {earliest} (a year"
+                f" back, for sick leave reported late) to {latest} (two years ahead)"
+            )
+        return day
 
 
 class TaskView(Protocol):

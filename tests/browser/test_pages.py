@@ -355,7 +355,8 @@ async def test_a_request_the_form_model_refuses_shows_its_message_beside_the_fie
         await linus.click("text=Send the request")
 
     assert (await navigation.value).status == 422
-    await expect(linus.locator("#start-error")).to_contain_text("start 2001-01-01 is out of range")
+    await expect(linus.locator("#start-error")).to_contain_text("2001-01-01 is out of range")
+    await expect(linus.locator("#end-error")).to_contain_text("2001-01-05 is out of range")
     await expect(linus.locator("#start")).to_have_attribute("aria-invalid", "true")
     await expect(linus.locator("table.requests")).to_have_count(0)
 

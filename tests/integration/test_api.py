@@ -657,7 +657,7 @@ async def test_dates_far_from_today_are_refused_and_nothing_is_recorded(
     )
 
     assert response.status_code == 422
-    assert "out of range" in response.json()["detail"]
+    assert f"{start} is out of range: leave can be asked for from" in response.json()["detail"]
     assert api.context.application.recorder.max_notification_id() == before
 
 
