@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from api.context import ApiContext
 from services.credentials import Credentials
 from web import audit, inbox, requests, sign_in, team
 from web.rendering import days, days_of, page, period, sent_up_because
 from web.security import SignInLimiter
-from web.session import CsrfRefused, SignInRequired, WebState
+from web.session import CsrfRefused, SignInRequired, WebState, optional_session, web_state
 
 HERE = Path(__file__).parent
 
@@ -42,6 +46,35 @@ def install_web(app: FastAPI, context: ApiContext) -> None:
     app.add_api_route("/favicon.ico", _no_icon, include_in_schema=False)
     app.add_exception_handler(SignInRequired, _to_sign_in)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
+    _pages_for_unknown_addresses(app)
+
+
+def _pages_for_unknown_addresses(app: FastAPI) -> None:
+    """A browser asking for an address no route serves (outside ``/api``) gets the
+    site's "Not found" page; anything else, the API's JSON answer."""
+    answer_as_api = cast(
+        Callable[[Request, Exception], Awaitable[Response]], app.exception_handlers[HTTPException]
+    )
+
+    async def not_found(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        unknown = error.status_code == 404 and error.detail == "Not Found"
+        if unknown and _wants_a_page(request):
+            web = await web_state(request)
+            session = await run_in_threadpool(optional_session, request, web)
+            return await page(request, web, session, "refused.html", status=404, reason="")
+        return await answer_as_api(request, error)
+
+    app.add_exception_handler(HTTPException, not_found)
+
+
+def _wants_a_page(request: Request) -> bool:
+    path = request.url.path
+    return (
+        request.method == "GET"
+        and not (path == "/api" or path.startswith("/api/"))
+        and "text/html" in request.headers.get("accept", "")
+    )
 
 
 async def _no_icon() -> Response:

@@ -394,3 +394,20 @@ async def test_both_half_days_on_a_one_day_request_are_refused_in_the_form_s_wor
     assert (await navigation.value).status == 422
     await expect(linus.locator("#half_day_end-error")).to_have_text(words)
     await expect(linus.locator("table.requests")).to_have_count(0)
+
+
+async def test_a_page_that_does_not_exist_is_a_page_saying_so_not_json(site: Site) -> None:
+    """A mistyped address in the browser finds a page with the site's header and a way
+    back; the API's unknown routes still answer JSON."""
+    linus = await site.signed_in("e-3")
+
+    answer = await linus.goto("/request")
+
+    assert answer is not None
+    assert answer.status == 404
+    assert answer.headers["content-type"].startswith("text/html")
+    await expect(linus.locator("h1")).to_have_text("Not found")
+    await expect(linus.locator("a", has_text="Back to the start")).to_have_attribute("href", "/")
+    api = await linus.goto("/api/leave-request")
+    assert api is not None
+    assert (api.status, (await api.json())["rule"]) == (404, "no_such_route")
