@@ -28,11 +28,11 @@ from api.instants import Instant, known_up_to_now
 from domain.errors import NotFound
 from domain.policy import AUDITOR
 from projections.audit_log import (
-    DECISIONS,
     AuditEntry,
     AuditFilter,
+    acted_under_authority,
+    actor_authority,
     csv_lines,
-    decision_authority,
     jsonl_lines,
     unknown_event_type,
     unknown_process,
@@ -132,8 +132,10 @@ class AuditEntryOut(BaseModel):
     )
     authority: dict[str, Any] | None = Field(
         None,
-        description="For decisions: the decider's roles, approval limit and the delegation"
-        " acted under, from the directory as it was at that instant",
+        description="For what was done under some authority (a decision, HR closing"
+        " another's case, a person changing the directory): the actor's roles, approval"
+        " limits and the delegation acted under, from the directory as it was at that"
+        " instant; null for other events",
     )
 
 
@@ -157,8 +159,9 @@ def audit_events(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
-    """Every recorded event of every aggregate, filtered and paged. Each decision shows
-    the decider's authority as it was when they decided."""
+    """Every recorded event of every aggregate, filtered and paged. What was done under
+    some authority (a decision, an HR closing, a directory change by a person) shows
+    the actor's authority as it was then."""
     entries = context.read_models.audit_page(  # one more, to know whether more remain
         chosen, newest_first=order == "newest", after=after, limit=limit + 1
     )
@@ -169,13 +172,14 @@ def audit_events(
 
 
 def with_authority(context: ApiContext, entries: list[AuditEntry]) -> list[AuditEntryOut]:
-    """The entries, each decision with its decider's authority as of then (the
-    directory folded once, through the decisions in time order)."""
-    authority = decision_authority(context.application.directory.authorities())
+    """The entries, each made under some authority (a decision, an HR closing, a
+    directory change) with its actor's authority as of then (the directory folded
+    once, through those entries in time order)."""
+    authority = actor_authority(context.application.directory.authorities())
     found = {
         entry.position: authority(entry)
         for entry in sorted(entries, key=lambda entry: (entry.at, entry.position))
-        if entry.event in DECISIONS
+        if acted_under_authority(entry)
     }
     return [
         AuditEntryOut(**entry.as_dict(), authority=found.get(entry.position)) for entry in entries
@@ -195,10 +199,10 @@ def audit_export(
     format: Literal["jsonl", "csv"] = "jsonl",
 ) -> StreamingResponse:
     """The filtered selection, oldest first, as JSON Lines or CSV, streamed: it is read
-    a page at a time, so an export of any size holds one page in memory. Each decision
-    carries its decider's authority as it was then."""
+    a page at a time, so an export of any size holds one page in memory. What was done
+    under some authority carries its actor's authority as it was then."""
     pages = context.read_models.audit_entries(chosen)
-    authority = decision_authority(context.application.directory.authorities())
+    authority = actor_authority(context.application.directory.authorities())
     if format == "csv":
         body: Iterator[str] = csv_lines(pages, authority)
         media, suffix = "text/csv", "csv"

@@ -84,8 +84,8 @@ def export(
         AuditEntry,
         AuditFilter,
         AuditLog,
+        actor_authority,
         csv_lines,
-        decision_authority,
         jsonl_lines,
         unknown_event_type,
         unknown_process,
@@ -123,7 +123,7 @@ def export(
     pages = read_models.audit_entries(selection)
     application = BackofficeApplication(env=settings.store.eventsourcing_env())
     try:
-        authority = decision_authority(application.directory.authorities())
+        authority = actor_authority(application.directory.authorities())
         exported = 0
 
         def counted() -> Iterator[list[AuditEntry]]:

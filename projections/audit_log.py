@@ -35,6 +35,7 @@ from domain.directory import (
 from domain.employee import Employee
 from domain.leave_account import LeaveAccount
 from domain.leave_request import LeaveRequest
+from domain.meta import SYSTEM
 from domain.refusals import RefusalLog
 from projections import tracking
 from projections.base import PreparedProjection, utc_text
@@ -473,9 +474,23 @@ CSV_COLUMNS = list(COLUMNS)
 
 DECISIONS = {"TaskDecided"}
 """The events whose decider's authority an export shows."""
+HR_CLOSINGS = {"Withdrawn", "Cancelled"}
+"""A case's closings, made under the ``hr`` role when their facts say ``by_hr``."""
+DIRECTORY = {kind.__name__ for kind in DIRECTORY_AGGREGATES}
+"""The aggregates of the directory: a change by a person was made under their roles."""
 
 Authority = Callable[[AuditEntry], dict[str, Any] | None]
-"""The authority a decision was taken under (None for other events)."""
+"""The authority an entry's actor acted under (None for an entry that needs none)."""
+
+
+def acted_under_authority(entry: AuditEntry) -> bool:
+    """Whether the entry is one its actor could make only under some authority: a
+    decision, HR closing another's case, a person changing the directory."""
+    return (
+        entry.event in DECISIONS
+        or (entry.event in HR_CLOSINGS and entry.data.get("by_hr") is True)
+        or (entry.aggregate in DIRECTORY and entry.actor != SYSTEM)
+    )
 
 
 class Authorities(Protocol):
@@ -484,11 +499,12 @@ class Authorities(Protocol):
     ) -> dict[str, object]: ...
 
 
-def decision_authority(authorities: Authorities) -> Authority:
-    """For a decision entry, its decider's authority as it was then; None otherwise."""
+def actor_authority(authorities: Authorities) -> Authority:
+    """For an entry made under some authority (:func:`acted_under_authority`), its
+    actor's authority as it was then; None otherwise."""
 
     def authority(entry: AuditEntry) -> dict[str, Any] | None:
-        if entry.event not in DECISIONS:
+        if not acted_under_authority(entry):
             return None
         at = datetime.fromisoformat(entry.at)
         return authorities.of(at, entry.actor, entry.on_behalf_of, entry.process)

@@ -227,6 +227,32 @@ async def test_a_decision_shows_the_deciders_authority_as_it_was_then(audited: A
     }
 
 
+async def test_an_hr_closing_and_an_administrators_change_show_the_authority_acted_under(
+    audited: Api,
+) -> None:
+    """Not only decisions: HR closing another's leave and an administrator changing the
+    directory acted under a role, which the log shows as it was when they acted."""
+    application = audited.context.application
+    application.set_role_members("hr", ["e-5"], Meta("e-1", "hr-is-ken", "tests"))
+    application.set_role_members("admin", ["e-4"], Meta("e-1", "admin-is-margaret", "tests"))
+    case = await audited.approved("e-3", weeks_ahead(3, days=1))
+    cancel = f"/api/leave-requests/{case['id']}/cancel"
+    assert (await audited.post("e-5", cancel, {"reason": "leaves"})).status_code == 200
+    change = await audited.http.put(
+        "/api/directory/roles/hr", json={"members": ["e-5", "e-2"]}, headers=audited.headers("e-4")
+    )
+    assert change.status_code == 200, change.text
+    await caught_up(audited)
+
+    [cancelled] = (await events(audited, case=case["id"], type="Cancelled"))["items"]
+    logged = (await events(audited, actor="e-4"))["items"]
+    by_the_system = (await events(audited, actor="e-1"))["items"]
+
+    assert cancelled["authority"]["roles"] == ["hr"]
+    assert [entry["authority"]["roles"] for entry in logged] == [["admin"]]
+    assert by_the_system and all(entry["authority"] is not None for entry in by_the_system)
+
+
 async def test_exports_stream_the_selection_as_json_lines_and_csv(audited: Api) -> None:
     case = await audited.approved("e-3", weeks_ahead(3, days=1))
     await caught_up(audited)
