@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import astuple
 from datetime import UTC, datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 from uuid import UUID, uuid4, uuid5
 
 from fastapi import APIRouter, Query, Response
@@ -254,12 +254,30 @@ def list_leave_requests(
     A page at a time: `next_after` is null when no more remain; else pass it as `after`
     for the next page. Pages follow on from their last request, not from a count, so
     requests submitted meanwhile (newest, so before the first page) shift nothing."""
+    return leave_requests_page(caller, context, "mine" if mine else "visible", limit, after)
+
+
+def leave_requests_page(
+    caller: str,
+    context: ApiContext,
+    whose: Literal["mine", "visible", "others"],
+    limit: int,
+    after: str | None,
+) -> LeaveRequestList:
+    """A page of leave requests as :func:`list_leave_requests` answers it: the caller's
+    own (``mine``), every one they may see (``visible``), or those they may see of
+    others (``others``: the second list of the My requests page)."""
     position = None if after is None else _case_position(after)
-    if mine:
+    if whose == "mine":
         cases = context.read_models.cases_of(caller, after=position, limit=limit + 1)
     else:
         requesters = policy(context).requesters_visible_to(caller, "leave")
-        cases = context.read_models.cases_of_many(requesters, limit + 1, after=position)
+        cases = context.read_models.cases_of_many(
+            requesters,
+            limit + 1,
+            after=position,
+            not_requested_by=caller if whose == "others" else None,
+        )
     page = cases[:limit]
     last = page[-1] if len(cases) > limit else None
     return LeaveRequestList(

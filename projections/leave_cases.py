@@ -195,11 +195,14 @@ def cases_of_many(
     limit: int | None,
     *,
     after: tuple[datetime, UUID] | None = None,
+    not_requested_by: str | None = None,
 ) -> list[LeaveCase]:
     """The leave requests of ``requester_ids`` (None: everyone's), latest first: by
     ``submitted_at`` descending, then ``case_id``, which tells apart the cases submitted
     at one instant. ``after``: only those after the case of this (``submitted_at``,
-    ``case_id``), for the next page; ``limit``: at most this many (None: all)."""
+    ``case_id``), for the next page; ``limit``: at most this many (None: all);
+    ``not_requested_by``: leaving out this requester's, in the query, so that a page
+    of others' requests is as full as one of anybody's."""
     conditions: list[str] = []
     params: list[object] = []
     if requester_ids is not None:
@@ -207,6 +210,9 @@ def cases_of_many(
             return []
         conditions.append(f"requester_id IN ({', '.join('?' for _ in requester_ids)})")
         params.extend(sorted(requester_ids))
+    if not_requested_by is not None:
+        conditions.append("requester_id <> ?")
+        params.append(not_requested_by)
     if after is not None:
         submitted_at, case_id = utc_text(after[0]), str(after[1])
         conditions.append("(submitted_at < ? OR (submitted_at = ? AND case_id > ?))")

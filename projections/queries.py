@@ -175,9 +175,12 @@ class ReadModels:
         limit: int | None,
         *,
         after: tuple[datetime, UUID] | None = None,
+        not_requested_by: str | None = None,
     ) -> list[LeaveCase]:
         with self._read() as cursor:
-            return leave_cases.cases_of_many(cursor, requester_ids, limit, after=after)
+            return leave_cases.cases_of_many(
+                cursor, requester_ids, limit, after=after, not_requested_by=not_requested_by
+            )
 
     def leave_case(self, case_id: UUID) -> LeaveCase | None:
         with self._read() as cursor:

@@ -25,7 +25,7 @@ from api.history import HistoryEntryOut, case_history
 from api.leave_requests import (
     cancel_leave_request,
     get_leave_request,
-    list_leave_requests,
+    leave_requests_page,
     submit_leave_request,
     withdraw_leave_request,
 )
@@ -78,7 +78,7 @@ def _mine(
 ) -> tuple[LeaveRequestList, list[LeaveBalanceOut]]:
     """A page of my requests (from ``after``, the API's cursor), and my annual leave
     balance this year and in each later year I asked for on it."""
-    listed = list_leave_requests(employee_id, context, mine=True, limit=PAGE_SIZE, after=after)
+    listed = leave_requests_page(employee_id, context, "mine", PAGE_SIZE, after)
     this_year = datetime.now(UTC).year
     years = sorted({this_year, *(r.start.year for r in listed.items if r.start.year >= this_year)})
     balances = [get_leave_balance(employee_id, employee_id, context, year) for year in years]
@@ -91,11 +91,7 @@ def _others(
     """A page of the requests of others I may see (my reports' down the chain;
     everyone's for ``hr`` and ``auditor``), as the API lists them (from ``after``), and
     their requesters' names."""
-    visible = list_leave_requests(employee_id, context, mine=False, limit=PAGE_SIZE, after=after)
-    others = LeaveRequestList(
-        items=[item for item in visible.items if item.requester_id != employee_id],
-        next_after=visible.next_after,
-    )
+    others = leave_requests_page(employee_id, context, "others", PAGE_SIZE, after)
     people = context.application.directory.current().employees
     names = {
         item.requester_id: people[item.requester_id].name

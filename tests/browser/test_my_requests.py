@@ -474,3 +474,31 @@ async def test_a_link_to_older_requests_the_page_did_not_give_shows_the_newest_s
         "That link to older requests is not one this page gave: here are the newest."
     )
     await expect(linus.locator(f"#request-{case['id']}")).to_be_visible()
+
+
+async def rows_of(page: Page, table: str) -> list[str]:
+    """The ids of the rows a list of My requests shows (``table``: its rows' selector)."""
+    ids: list[str] = await page.locator(table).evaluate_all("rows => rows.map(r => r.id)")
+    return ids
+
+
+async def test_the_requests_i_may_see_fill_each_page_however_many_of_mine_are_newer(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web.requests, "PAGE_SIZE", 2)
+    make_hr(site, "e-5")
+    linus = [await site.api.pending("e-3", weeks_ahead(4 + 2 * n, days=1)) for n in range(3)]
+    for n in range(2):  # Ken's own, newer than Linus's: the first page of those he sees
+        await site.api.pending("e-5", weeks_ahead(4 + 2 * n, days=1))
+    newest_first = [f"others-{case['id']}" for case in reversed(linus)]
+    ken = await site.signed_in("e-5")
+
+    await ken.goto("/requests")
+    first = await rows_of(ken, "#others tbody tr")
+    await ken.click("#older-others")
+    await expect(ken.locator("#newest-others")).to_be_visible()
+    second = await rows_of(ken, "#others tbody tr")
+
+    assert (first, second) == (newest_first[:2], newest_first[2:])
+    await expect(ken.locator("#older-others")).to_have_count(0)
+
