@@ -7,8 +7,9 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
-from urllib.parse import quote
+from functools import partial
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Request
@@ -71,6 +72,7 @@ that got through (the API's speak of a key the person never saw)."""
 PAGE_SIZE = 100
 """Requests each list of My requests shows at a time; "Older requests" shows the next."""
 OLD_LINK = "That link to older requests is not one this page gave: here are the newest."
+Listed = TypeVar("Listed")
 
 
 def _mine(
@@ -102,6 +104,25 @@ def _others(
     return others, names
 
 
+def _page_from(list_page: Callable[[str | None], Listed], after: str | None) -> tuple[Listed, bool]:
+    """``list_page`` from ``after``, and whether ``after`` was refused as a cursor the
+    page did not give (the API's ``invalid_cursor``), in which case its newest page."""
+    try:
+        return list_page(after), False
+    except ApiError as refused:
+        if refused.rule != "invalid_cursor":
+            raise
+        return list_page(None), True
+
+
+def _address(after: str | None, others_after: str | None, anchor: str = "") -> str:
+    """My requests with each list from its cursor (its newest page when None), so that
+    following one list's links keeps the page the other shows."""
+    cursors = {"after": after, "others_after": others_after}
+    query = urlencode({name: value for name, value in cursors.items() if value is not None})
+    return f"/requests{'?' if query else ''}{query}{anchor}"
+
+
 async def _requests_page(
     request: Request,
     web: Web,
@@ -118,10 +139,23 @@ async def _requests_page(
     """My requests; ``values``, ``errors``: the form as sent and what was wrong with it.
     ``form_key``: the key of the form sent, to keep, so that sending it again cannot ask
     twice. ``after``, ``others_after``: where each list's page starts (the API's
-    cursors; the newest when None)."""
+    cursors; the newest when None); one the page did not give shows that list's newest,
+    saying so beside it (422)."""
     context: ApiContext = request.app.state.context
-    mine, balances = await run_in_threadpool(_mine, context, session.employee_id, after)
-    others, names = await run_in_threadpool(_others, context, session.employee_id, others_after)
+    employee_id = session.employee_id
+    errors = dict(errors or {})
+    (mine, balances), mine_refused = await run_in_threadpool(
+        _page_from, partial(_mine, context, employee_id), after
+    )
+    (others, names), others_refused = await run_in_threadpool(
+        _page_from, partial(_others, context, employee_id), others_after
+    )
+    for refused, name in ((mine_refused, "list"), (others_refused, "others")):
+        if refused:
+            errors[name] = OLD_LINK
+            status = 422
+    after = None if mine_refused else after
+    others_after = None if others_refused else others_after
     return await page(
         request,
         web,
@@ -131,16 +165,19 @@ async def _requests_page(
         headers=headers,
         section="requests",
         requests=mine.items,
-        requests_next=mine.next_after,
-        requests_after=after,
         balances=balances,
         others=others.items,
-        others_next=others.next_after,
-        others_after=others_after,
+        others_shown=bool(others.items or others_after or others.next_after or others_refused),
         names=names,
+        links={
+            "newest-requests": after and _address(None, others_after),
+            "older-requests": mine.next_after and _address(mine.next_after, others_after),
+            "newest-others": others_after and _address(after, None, "#others"),
+            "older-others": others.next_after and _address(after, others.next_after, "#others"),
+        },
         leave_types=list(LeaveType),
         values=values or {"type": LeaveType.ANNUAL.value},
-        errors=errors or {},
+        errors=errors,
         form_key=form_key or secrets.token_urlsafe(16),
     )
 
@@ -154,12 +191,7 @@ async def my_requests(
     others_after: str | None = None,
 ) -> Response:
     """My requests, and those of others I may see, each list a page at a time."""
-    try:
-        return await _requests_page(request, web, session, after=after, others_after=others_after)
-    except ApiError as refused:
-        if refused.rule != "invalid_cursor":
-            raise
-        return await _requests_page(request, web, session, errors={"list": OLD_LINK}, status=422)
+    return await _requests_page(request, web, session, after=after, others_after=others_after)
 
 
 @router.post("/requests")

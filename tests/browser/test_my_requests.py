@@ -502,3 +502,53 @@ async def test_the_requests_i_may_see_fill_each_page_however_many_of_mine_are_ne
     assert (first, second) == (newest_first[:2], newest_first[2:])
     await expect(ken.locator("#older-others")).to_have_count(0)
 
+
+async def test_following_one_list_of_my_requests_keeps_the_page_the_other_shows(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web.requests, "PAGE_SIZE", 1)
+    make_hr(site, "e-5")
+    linus = [await site.api.pending("e-3", weeks_ahead(4 + 2 * n, days=1)) for n in range(2)]
+    kens = [await site.api.pending("e-5", weeks_ahead(4 + 2 * n, days=1)) for n in range(2)]
+    ken = await site.signed_in("e-5")
+    await ken.goto("/requests")
+
+    shown = []
+    for link in ["#older-others", "#older-requests", "#newest-others", "#newest-requests"]:
+        async with ken.expect_navigation():
+            await ken.click(link)
+        shown.append(
+            (await rows_of(ken, "tr[id^='request-']"), await rows_of(ken, "#others tbody tr"))
+        )
+
+    mine = [[f"request-{case['id']}"] for case in reversed(kens)]
+    others = [[f"others-{case['id']}"] for case in reversed(linus)]
+    assert shown == [
+        (mine[0], others[1]),
+        (mine[1], others[1]),
+        (mine[1], others[0]),
+        (mine[0], others[0]),
+    ]
+
+
+async def test_a_link_to_older_requests_of_others_the_page_did_not_give_is_refused_beside_them(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web.requests, "PAGE_SIZE", 1)
+    make_hr(site, "e-5")
+    linus = await site.api.pending("e-3", weeks_ahead(4))
+    kens = [await site.api.pending("e-5", weeks_ahead(4 + 2 * n, days=1)) for n in range(2)]
+    ken = await site.signed_in("e-5")
+    await ken.goto("/requests")
+    older = await ken.locator("#older-requests").get_attribute("href")
+    assert older is not None
+
+    answer = await ken.goto(f"{older}&others_after=not-a-cursor")
+
+    assert answer is not None and answer.status == 422
+    await expect(ken.locator("#others-error")).to_have_text(
+        "That link to older requests is not one this page gave: here are the newest."
+    )
+    await expect(ken.locator("#list-error")).to_have_count(0)
+    await expect(ken.locator(f"#others-{linus['id']}")).to_be_visible()
+    await expect(ken.locator(f"#request-{kens[0]['id']}")).to_be_visible()  # still the older
