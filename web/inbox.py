@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -28,6 +29,7 @@ from services.application import case_id_of_task
 from services.credentials import Session
 from web.rendering import (
     KEY_REUSED,
+    NOT_ANSWERING,
     RETRY_LATER,
     as_api_error,
     field_errors,
@@ -44,6 +46,14 @@ FormText = Annotated[str | None, Form()]
 FIRST_ATTEMPT = "Your first attempt was recorded: the decision shown here is the one that counts."
 """The page's words for a decision sent again, changed, after the first got through: the
 API's (``this Idempotency-Key was used...``) speak of a key the person never saw."""
+BULK_FIRST_ATTEMPT = "your first attempt was recorded: it is the one that counts"
+"""The same, for one task of several decided at once."""
+SEND_AGAIN = (
+    f"{NOT_ANSWERING} The tasks not confirmed are still selected: sending them again"
+    " decides none twice."
+)
+"""The bulk page's words when some decisions got no answer (the API's speak of sending
+the request again with its Idempotency-Key)."""
 
 
 def _inbox(context: ApiContext, employee_id: str) -> tuple[list[InboxTaskOut], dict[str, str]]:
@@ -61,7 +71,14 @@ async def _tasks_page(
     results: list[dict[str, Any]] | None = None,
     error: str | None = None,
     status: int = 200,
+    form_key: str | None = None,
+    selected: Collection[str] = (),
+    comment: str = "",
+    headers: dict[str, str] | None = None,
 ) -> Response:
+    """My tasks; ``results``: what became of each task of a bulk decision. ``form_key``,
+    ``selected``, ``comment``: the key of the form sent, the tasks it chose and its
+    comment, to keep, so that sending it again cannot decide twice."""
     context: ApiContext = request.app.state.context
     tasks, people = await run_in_threadpool(_inbox, context, session.employee_id)
     return await page(
@@ -70,13 +87,16 @@ async def _tasks_page(
         session,
         "tasks.html",
         status=status,
+        headers=headers,
         section="tasks",
         tasks=tasks,
         people=people,
         now=datetime.now(UTC),
         results=results,
         error=error,
-        form_key=secrets.token_urlsafe(16),
+        form_key=form_key or secrets.token_urlsafe(16),
+        selected=set(selected),
+        comment=comment,
     )
 
 
@@ -127,10 +147,26 @@ async def decide_several(
             "title": titles[result.task_id],
             "decided": result.outcome == "decided",
             "outcome": done if result.outcome == "decided" else result.outcome,
-            "detail": result.detail,
+            "detail": BULK_FIRST_ATTEMPT if result.rule == KEY_REUSED else result.detail,
         }
         for result in answer.results
     ]
+    unconfirmed = [result.task_id for result in answer.results if result.outcome == "failed"]
+    if unconfirmed:
+        # Those decisions may or may not have reached their workflows: the same form's
+        # key, tasks and comment again let a retry find out rather than decide twice.
+        return await _tasks_page(
+            request,
+            web,
+            session,
+            results=results,
+            error=SEND_AGAIN,
+            status=503,
+            form_key=form_key,
+            selected=unconfirmed,
+            comment=comment or "",
+            headers=RETRY_LATER,
+        )
     return await _tasks_page(request, web, session, results=results)
 
 

@@ -15,11 +15,13 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
+import httpx
 import pytest
 from argon2 import PasswordHasher
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 from temporalio.worker import Worker
 
+from api.app import create_app
 from services.credentials import Credentials
 from tests.integration import conftest as integration  # first: it imports api_conftest
 from tests.integration.api_conftest import (  # noqa: F401
@@ -30,8 +32,8 @@ from tests.integration.api_conftest import (  # noqa: F401
     served,
     temporal_behind_relay,
     temporal_dev_server,
+    worker_for,
 )
-from worker import build_worker
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -115,27 +117,36 @@ class Site:
                 await relayed.close()
 
     @contextlib.asynccontextmanager
-    async def without_worker(self) -> AsyncIterator[tuple[Site, Worker]]:
+    async def without_worker(
+        self,
+    ) -> AsyncIterator[tuple[Site, contextlib.AbstractAsyncContextManager[Worker]]]:
         """The same site (the same store) served by a second server whose workflows run
         on a task queue that no worker polls until the test runs the worker given
         (``async with worker``), as when the workers are down; a command gives up
-        waiting for its workflow after a second."""
-        context = self.api.context
-        settings = context.settings.model_copy(
+        waiting for its workflow after a second. The idle site's ``api`` is that
+        server's: the cases it starts run on that queue too (arranged while a worker
+        of :func:`worker_for` runs; the worker given is made only when it runs, as
+        Temporal allows one at a time on a queue)."""
+        settings = self.api.context.settings.model_copy(
             update={"task_queue": f"idle-{uuid.uuid4()}", "command_timeout": 1.0}
         )
-        worker = build_worker(
-            context.client,
-            context.application,
-            settings.task_queue,
-            read_models=context.read_models,
-        )
-        async with served(replace(context, settings=settings)) as base_url:
-            idle = Site(self.api, base_url, self.browser, self.credentials)
+        context = replace(self.api.context, settings=settings)
+        transport = httpx.ASGITransport(app=create_app(context))
+        async with (
+            served(context) as base_url,
+            httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+        ):
+            idle = Site(Api(http, context), base_url, self.browser, self.credentials)
             try:
-                yield idle, worker
+                yield idle, _worker_when_run(idle.api)
             finally:
                 await idle.close()
+
+
+@contextlib.asynccontextmanager
+async def _worker_when_run(of: Api) -> AsyncIterator[Worker]:
+    async with worker_for(of) as worker:
+        yield worker
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 from playwright.async_api import Page, Response, expect
 
 from tests.browser.conftest import Site, password_of
-from tests.integration.api_conftest import weeks_ahead
+from tests.integration.api_conftest import weeks_ahead, worker_for
 
 
 async def open_task(site: Site, employee_id: str, task_id: str) -> Page:
@@ -194,3 +194,75 @@ async def test_a_decision_sent_after_the_session_ended_elsewhere_leads_back_to_t
     assert (await site.api.get("e-2", f"/api/leave-requests/{case['id']}")).json()[
         "status"
     ] == "pending"
+
+
+async def test_deciding_several_while_no_worker_runs_keeps_the_form_and_decides_once_sent_again(
+    site: Site,
+) -> None:
+    async with site.without_worker() as (idle, worker):
+        async with worker_for(idle.api):  # the requests start on the idle site's queue
+            cases = [
+                await idle.api.pending(e, weeks_ahead(4 + 2 * n))
+                for n, e in enumerate(["e-3", "e-4"])
+            ]
+            for case in cases:
+                await idle.api.task_for("e-2", case["id"])
+        ada = await idle.signed_in("e-2")
+        form_key = await ada.locator("form.bulk input[name=form_key]").input_value()
+        await ada.check("#select-all")
+        await ada.fill("#bulk-comment", "enjoy")
+        waiting = await click_and_answer(ada, "text=Approve selected")
+
+        assert waiting.status == 503
+        assert waiting.headers.get("retry-after") == "60"
+        await expect(ada.locator(".results li")).to_have_text(
+            [
+                re.compile(r"Linus: .*:\s+not confirmed\s*$"),
+                re.compile(r"Margaret: .*:\s+not confirmed\s*$"),
+            ]
+        )
+        await expect(ada.locator("form.bulk p.error")).to_have_text(
+            "The workflow service is not answering; try again in a minute. The tasks not"
+            " confirmed are still selected: sending them again decides none twice."
+        )
+        await expect(ada.locator("form.bulk input[name=form_key]")).to_have_value(form_key)
+        await expect(ada.locator("#bulk-comment")).to_have_value("enjoy")
+        await expect(ada.locator("input[name=task_id]:checked")).to_have_count(2)
+        async with worker:
+            sent_again = await click_and_answer(ada, "text=Approve selected")
+
+            assert sent_again.status == 200
+            await expect(ada.locator(".results li")).to_have_text(
+                [
+                    re.compile(r"Linus: .*:\s+approved\s*$"),
+                    re.compile(r"Margaret: .*:\s+approved\s*$"),
+                ]
+            )
+    for case in cases:
+        seen = (await site.api.get("e-2", f"/api/leave-requests/{case['id']}")).json()
+        decisions = [(d["actor"], d["decision"], d["comment"]) for d in seen["decisions"]]
+        assert (seen["status"], decisions) == ("approved", [("e-2", "approve", "enjoy")])
+
+
+async def test_several_sent_again_changed_after_the_first_attempt_got_through_say_so(
+    site: Site,
+) -> None:
+    """As for one task: the page kept the form's key, the first attempt had reached the
+    workflow (here sent through the API with the key the page makes of it for the task),
+    and the person changed the comment before sending again."""
+    case, task = await pending_task(site)
+    ada = await site.signed_in("e-2")
+    form_key = await ada.locator("form.bulk input[name=form_key]").input_value()
+    key = f"{form_key}:approve:{task['id']}"
+    first = await site.api.decide("e-2", task["id"], "approve", key, "enjoy")
+    assert first.status_code == 200, first.text
+
+    await ada.check("#select-all")
+    await ada.fill("#bulk-comment", "enjoy, and rest")
+    await click_and_answer(ada, "text=Approve selected")
+
+    await expect(ada.locator(".results li")).to_have_text(
+        re.compile(r"Linus: .*:\s+refused: your first attempt was recorded: it is the one that")
+    )
+    seen = (await site.api.get("e-3", f"/api/leave-requests/{case['id']}")).json()
+    assert (seen["status"], seen["decisions"][0]["comment"]) == ("approved", "enjoy")

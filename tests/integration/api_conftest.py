@@ -29,6 +29,7 @@ import uvicorn
 from temporalio.client import Client
 from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from api.app import create_app
 from api.auth import issue_token
@@ -185,6 +186,17 @@ async def api(
     finally:
         runner.close()
         application.close()
+
+
+def worker_for(api: Api) -> Worker:
+    """A worker for ``api``'s task queue, run by ``async with``."""
+    context = api.context
+    return build_worker(
+        context.client,
+        context.application,
+        context.settings.task_queue,
+        read_models=context.read_models,
+    )
 
 
 class _Server(uvicorn.Server):

@@ -13,13 +13,11 @@ from dataclasses import replace
 import httpx
 import pytest
 from temporalio.service import RPCError
-from temporalio.worker import Worker
 
 from api import tasks as api_tasks
 from api.app import create_app
 from api.leave_requests import submission_case_id
-from tests.integration.api_conftest import Api, weeks_ahead
-from worker import build_worker
+from tests.integration.api_conftest import Api, weeks_ahead, worker_for
 from workflows.messages import leave_workflow_id
 
 TIMEOUT = 1.0
@@ -28,7 +26,7 @@ TIMEOUT = 1.0
 @pytest.fixture
 async def idle(api: Api) -> AsyncIterator[Api]:
     """The API of ``api``'s store and Temporal, whose workflows run on a task queue that
-    no worker polls until a test starts one (:func:`worker_for`)."""
+    no worker polls until a test starts one (:func:`~tests.integration.api_conftest.worker_for`)."""
     async with _api_like(api, task_queue=f"idle-{uuid.uuid4()}") as idle:
         yield idle
 
@@ -49,17 +47,6 @@ async def _api_like(api: Api, task_queue: str) -> AsyncIterator[Api]:
     transport = httpx.ASGITransport(app=create_app(context))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield Api(http, context)
-
-
-def worker_for(api: Api) -> Worker:
-    """A worker for ``api``'s task queue, run by ``async with``."""
-    context = api.context
-    return build_worker(
-        context.client,
-        context.application,
-        context.settings.task_queue,
-        read_models=context.read_models,
-    )
 
 
 async def test_a_request_for_leave_answers_503_and_is_taken_once_a_worker_runs(
