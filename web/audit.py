@@ -4,6 +4,7 @@ timeline with a control to see the case as it was at a version or an instant."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC
 from functools import cache
 from typing import Any, get_type_hints
 from urllib.parse import urlencode
@@ -39,7 +40,6 @@ TRAVEL = ("version", "at")
 FIELD_OF_TRAVEL_RULE = {
     "no_such_version": "version",
     "not_yet_recorded": "at",
-    "naive_instant": "at",
     "instant_in_the_future": "at",
 }
 """Where the API's refusal to show a case as it was goes on its page; others (both
@@ -205,15 +205,18 @@ def _as_it_was(
     context: Context, caller: str, case_id: UUID, values: Mapping[str, str]
 ) -> tuple[audit.AggregateOut | None, dict[str, str], int]:
     """The case at the version or instant given (None when neither is), or why not, by
-    field, with the status the API would answer."""
+    field, with the status the API would answer. An instant without an offset is UTC,
+    as the field's label says."""
     parsed, problems = _checked(audit.aggregate_at, values, TRAVEL)
     if problems:
         return None, problems, 422
     if not parsed:
         return None, {}, 200
     at, version = parsed.get("at"), parsed.get("version")
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)  # the field is labelled UTC (the API wants the offset)
     try:
-        if at is not None and at.tzinfo is not None and version is None:
+        if at is not None and version is None:
             time_travel.known_up_to_now(  # in the page's words: it has no `at` to leave out
                 at, "the case", "give an instant up to now, or leave it empty for the case now"
             )

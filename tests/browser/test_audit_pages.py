@@ -206,7 +206,8 @@ async def test_a_version_or_instant_the_case_cannot_be_shown_at_is_named_beside_
         ("at=2099-01-01T00:00:00Z", 422, "at", "the case is known up to now ("),
         ("at=2099-01-01T00:00:00Z", 422, "at", "not at 2099-01-01T00:00:00+00:00; give an"),
         ("at=yesterday", 422, "at", "at: must be an instant with its UTC offset, such as"),
-        ("at=2026-03-01T12:00", 422, "at", "give `at` with its UTC offset, such as"),
+        ("at=2099-01-01T00:00", 422, "at", "not at 2099-01-01T00:00:00+00:00; give an"),
+        ("at=2026-13-01T12:00", 422, "at", "at: must be an instant"),
         ("at=2000-01-01T00:00:00Z", 404, "at", "there is nothing before that"),
         ("version=0", 422, "version", "version: Input should be greater than or equal to 1"),
         ("version=two", 422, "version", "version: Input should be a valid integer"),
@@ -237,3 +238,23 @@ async def test_a_case_as_it_was_at_an_instant_up_to_now_is_shown(site: Site) -> 
     assert response is not None and response.status == 200
     await expect(ken.locator("#state-status")).to_have_text("pending")
     await expect(ken.locator("#at-error")).to_have_count(0)
+
+
+async def test_an_instant_without_its_offset_is_taken_as_utc_as_the_field_s_label_says(
+    site: Site,
+) -> None:
+    make_auditor(site, "e-5")
+    case = await site.api.pending("e-3", weeks_ahead(9))
+    ken = await site.signed_in("e-5")
+    await ken.goto(f"/audit/cases/{case['id']}")
+
+    await ken.fill("#at", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    async with ken.expect_navigation() as navigation:
+        await ken.click("form.time-travel button")
+
+    assert (await navigation.value).status == 200
+    await expect(ken.locator("#state-status")).to_have_text("pending")
+    await expect(ken.locator("#at-error")).to_have_count(0)
+    before = await ken.goto(f"/audit/cases/{case['id']}?at=2000-01-01T00:00")
+    assert before is not None and before.status == 404
+    await expect(ken.locator("#at-error")).to_contain_text("there is nothing before that")
