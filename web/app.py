@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from api.context import ApiContext
 from services.credentials import Credentials
 from web import audit, inbox, requests, sign_in, team
-from web.rendering import days, days_of, page, period, sent_up_because
+from web.rendering import days, days_of, message, page, period, sent_up_because
 from web.security import SignInLimiter
 from web.session import CsrfRefused, SignInRequired, WebState, optional_session, web_state
 
@@ -31,6 +31,7 @@ def install_web(app: FastAPI, context: ApiContext) -> None:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["days"] = days
     templates.env.filters["days_of"] = days_of
+    templates.env.filters["message"] = message
     templates.env.filters["period"] = period
     templates.env.filters["sent_up_because"] = sent_up_because
     app.state.web = WebState(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
@@ -11,6 +12,7 @@ from uuid import UUID
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup, escape
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
@@ -89,6 +91,19 @@ FORM_WORDS_OF_RULE = {
     ),
 }
 """The leave form's own words for a refusal whose message names the API's fields."""
+
+
+CODE_SPAN = re.compile(r"`([^`]+)`")
+"""A name written as code in the API's messages: `at`, `Idempotency-Key`."""
+
+
+def message(text: str) -> Markup:
+    """A message as a page shows it: escaped, its backtick spans as ``<code>``."""
+    parts = CODE_SPAN.split(text)  # the spans' text at odd indexes
+    return Markup("").join(
+        Markup("<code>{}</code>").format(part) if index % 2 else escape(part)
+        for index, part in enumerate(parts)
+    )
 
 
 def days(count: Decimal) -> str:
