@@ -3,10 +3,11 @@ case's timeline, and the case as it was at an earlier version."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from playwright.async_api import expect
+from playwright.async_api import FloatRect, expect
 
 from domain.meta import Meta
 from domain.organisation import OrganisationChart
@@ -259,3 +260,44 @@ async def test_an_instant_without_its_offset_is_taken_as_utc_as_the_field_s_labe
     before = await ken.goto(f"/audit/cases/{case['id']}?at=2000-01-01T00:00")
     assert before is not None and before.status == 404
     await expect(ken.locator("#at-error")).to_contain_text("there is nothing before that")
+
+
+def apart(first: FloatRect | None, second: FloatRect | None) -> float:
+    """How far apart two boxes are: across, or down when they are on different rows."""
+    assert first is not None and second is not None
+    across = second["x"] - (first["x"] + first["width"])
+    down = second["y"] - (first["y"] + first["height"])
+    return max(across, down)
+
+
+async def test_the_log_s_show_button_and_export_links_stand_apart(site: Site) -> None:
+    make_auditor(site, "e-5")
+
+    for viewport in (None, PHONE):
+        ken = await site.signed_in("e-5", viewport)
+        await ken.goto("/audit")
+        controls = ["form.filters button", "text=Export JSON Lines", "text=Export CSV"]
+        boxes = [await ken.locator(control).bounding_box() for control in controls]
+
+        assert [apart(a, b) >= 8 for a, b in itertools.pairwise(boxes)] == [True, True], boxes
+
+
+async def test_each_event_s_facts_take_one_line_until_opened(site: Site) -> None:
+    make_auditor(site, "e-5")
+    case = await site.api.pending("e-3", weeks_ahead(6))
+    position = site.api.context.application.recorder.max_notification_id() or 0
+    assert site.api.context.read_models.wait_for(position, 5)
+    ken = await site.signed_in("e-5", PHONE)
+
+    for address, event in [
+        ("/audit", ken.locator("tr.entry", has_text="LeaveRequest.Submitted")),
+        (f"/audit/cases/{case['id']}", ken.locator("ol.timeline li", has_text="Submitted")),
+    ]:
+        await ken.goto(address)
+        one_line = await event.locator("time").bounding_box()
+        facts = await event.locator(".facts summary").bounding_box()
+        assert one_line is not None and facts is not None
+        assert facts["height"] <= one_line["height"] * 1.2, address
+
+        await event.locator(".facts summary").click()
+        await expect(event.locator(".facts pre")).to_contain_text('"requester_id": "e-3"')
