@@ -72,7 +72,6 @@ that got through (the API's speak of a key the person never saw)."""
 PAGE_SIZE = 100
 """Requests each list of My requests shows at a time; "Older requests" shows the next."""
 OLD_LINK = "That link to older requests is not one this page gave: here are the newest."
-Listed = TypeVar("Listed")
 
 
 def _mine(
@@ -102,6 +101,9 @@ def _others(
         for item in others.items
     }
     return others, names
+
+
+Listed = TypeVar("Listed")
 
 
 def _page_from(list_page: Callable[[str | None], Listed], after: str | None) -> tuple[Listed, bool]:
