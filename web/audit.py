@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import audit
 from api.errors import ApiError, describe_validation_errors
+from api.instants import NOT_AN_INSTANT
 from domain.errors import RuleViolation
 from projections.audit_log import AuditFilter
 from services import time_travel
@@ -46,6 +47,13 @@ FIELD_OF_TRAVEL_RULE = {
 fields given) go above the fields."""
 
 
+NOT_AN_INSTANT_HERE = (
+    "must be an instant, such as 2027-03-01T12:00 (UTC, as labelled) or 2027-03-01T13:00+01:00"
+)
+"""The API's :data:`~api.instants.NOT_AN_INSTANT` in the pages' words: their instant
+fields are labelled UTC, and an instant without an offset is taken as one."""
+
+
 @cache
 def _declared(route: Callable[..., Any], name: str) -> TypeAdapter[Any]:
     return TypeAdapter(get_type_hints(route, include_extras=True)[name])
@@ -66,7 +74,8 @@ def _checked(
             parsed[name] = _declared(route, name).validate_python(text)
         except ValidationError as error:
             located = [{**problem, "loc": ("query", name)} for problem in error.errors()]
-            problems[name if name in fields else FORM] = describe_validation_errors(located)
+            said = describe_validation_errors(located).replace(NOT_AN_INSTANT, NOT_AN_INSTANT_HERE)
+            problems[name if name in fields else FORM] = said
     return parsed, problems
 
 
@@ -75,6 +84,9 @@ def _selection(values: Mapping[str, str]) -> tuple[AuditFilter | None, dict[str,
     they would answer 422 for, by field."""
     parsed, problems = _checked(audit.selection, values)
     for name in ("since", "until"):
+        given = parsed.get(name)
+        if given is not None and given.tzinfo is None:
+            parsed[name] = given.replace(tzinfo=UTC)  # the fields are labelled UTC
         try:
             audit.aware(name, parsed.get(name))
         except ApiError as error:
