@@ -60,15 +60,16 @@ class Attempt:
 
 @asynccontextmanager
 async def recorded_refusals(
-    context: ApiContext, case_id: UUID, actor: str, operation: str
+    context: ApiContext, case_id: UUID, actor: str, operation: str, key: str | None
 ) -> AsyncIterator[Attempt]:
     """Keep a refusal of the command in the block (by the policy, the workflow's
-    validator or the domain) in the case's refusal log, then answer it as before."""
+    validator or the domain) in the case's refusal log, then answer it as before;
+    ``key``: the command's Idempotency-Key, under which it is kept once."""
     attempt = Attempt()
     try:
         yield attempt
     except (ApiError, DomainError) as error:
-        await keep_refusal(context, case_id, actor, operation, error, attempt.on_behalf_of)
+        await keep_refusal(context, case_id, actor, operation, error, key, attempt.on_behalf_of)
         raise
 
 
@@ -78,9 +79,12 @@ async def keep_refusal(
     actor: str,
     operation: str,
     error: ApiError | DomainError,
+    key: str | None,
     on_behalf_of: str | None = None,
 ) -> None:
-    """Keep ``error`` in the case's refusal log if it is a rule's refusal."""
+    """Keep ``error`` in the case's refusal log if it is a rule's refusal: once for a
+    command sent with an Idempotency-Key (``key``), however often it is sent again or
+    at once, and once for each sent without one."""
     if isinstance(error, ApiError):
         status, rule, detail = error.status, error.rule, error.detail
     else:
@@ -97,6 +101,7 @@ async def keep_refusal(
             actor,
             leave_workflow_id(case_id),
             on_behalf_of,
+            None if key is None else f"refusal/{operation}/{actor}/{key}",
         )
 
 

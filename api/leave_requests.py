@@ -136,7 +136,7 @@ async def submit_leave_request(
             finally:
                 _hear_start(operation)
     except WorkflowAlreadyStartedError:
-        return await _answered_before(context, case_id, body, response)
+        return await _answered_before(context, case_id, caller, idempotency_key, body, response)
     except ApiError as refused:
         if idempotency_key is not None:
             # The refusal may be of another request with this key, whose workflow this
@@ -144,7 +144,7 @@ async def submit_leave_request(
             await _check_started_with(context, case_id, body)
         # Kept for the auditors under the case id it would have had, with the workflow
         # that refused it: the audit log lists it, and the id has a timeline.
-        await keep_refusal(context, case_id, caller, "submit", refused)
+        await keep_refusal(context, case_id, caller, "submit", refused, idempotency_key)
         raise
     if idempotency_key is not None:
         # A request with the same key may have started the case a moment before this
@@ -156,15 +156,23 @@ async def submit_leave_request(
 
 
 async def _answered_before(
-    context: ApiContext, case_id: UUID, body: LeaveRequestIn, response: Response
+    context: ApiContext,
+    case_id: UUID,
+    caller: str,
+    key: str | None,
+    body: LeaveRequestIn,
+    response: Response,
 ) -> LeaveRequestOut:
-    """The answer of the keyed submission whose workflow has ended: its refusal, kept
-    once already, or (ended since this request looked) its case."""
+    """The answer of the keyed submission whose workflow has ended: its refusal (kept,
+    once: an earlier attempt may have been answered 503 before it was refused), or
+    (ended since this request looked) its case."""
     await _check_started_with(context, case_id, body)
     async with update_refusals(context.settings.command_timeout, keyed=True):
         outcome = await leave_workflow(context, case_id).result()
     if isinstance(outcome, Refusal):
-        raise ApiError(STATUS_BY_KIND[outcome.kind], outcome.message, outcome.rule)
+        refused = ApiError(STATUS_BY_KIND[outcome.kind], outcome.message, outcome.rule)
+        await keep_refusal(context, case_id, caller, "submit", refused, key)
+        raise refused
     await caught_up(context, await run_in_threadpool(_last_position, context))
     response.headers["Location"] = f"/api/leave-requests/{case_id}"
     return LeaveRequestOut.of_case(load_case(context, case_id))
@@ -331,7 +339,7 @@ async def withdraw_leave_request(
         case.check_withdraw(caller, reason=reason, by_hr=by_hr)
 
     async with (
-        recorded_refusals(context, case.id, caller, "withdraw"),
+        recorded_refusals(context, case.id, caller, "withdraw", idempotency_key),
         update_refusals(
             context.settings.command_timeout,
             when_closed=check_when_closed,
@@ -373,7 +381,7 @@ async def cancel_leave_request(
         case.check_cancel(caller, today, reason=reason, by_hr=by_hr)
 
     async with (
-        recorded_refusals(context, case.id, caller, "cancel"),
+        recorded_refusals(context, case.id, caller, "cancel", idempotency_key),
         update_refusals(
             context.settings.command_timeout,
             when_closed=check_when_closed,

@@ -135,7 +135,7 @@ async def _decide(
     case_id = case_id_of_task(task_id)
     if case_id is None:
         raise not_found("task")
-    async with recorded_refusals(context, case_id, caller, "decide") as attempt:
+    async with recorded_refusals(context, case_id, caller, "decide", idempotency_key) as attempt:
         case, on_behalf_of = await run_in_threadpool(_case_of_task, context, caller, task_id)
         attempt.on_behalf_of = on_behalf_of
         request = DecisionRequest(

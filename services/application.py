@@ -688,13 +688,15 @@ class BackofficeApplication(Application[UUID]):
         actor: str,
         correlation_id: str,
         on_behalf_of: str | None = None,
+        command_id: str | None = None,
     ) -> int:
         """Keep a refused command on a case for the auditors (made again if two refusals
         of the same case are recorded at once); ``correlation_id``: the case's workflow;
-        ``on_behalf_of``: whom a delegate acted for."""
+        ``on_behalf_of``: whom a delegate acted for; ``command_id``: the command refused,
+        kept once however often it is refused (a new one by default)."""
         meta = Meta(
             actor=actor,
-            command_id=f"refusal/{uuid4()}",
+            command_id=command_id or f"refusal/{uuid4()}",
             correlation_id=correlation_id,
             on_behalf_of=on_behalf_of,
         )

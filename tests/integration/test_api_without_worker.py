@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from temporalio.service import RPCError
 from api import tasks as api_tasks
 from api.app import create_app
 from api.leave_requests import submission_case_id
+from domain.refusals import RefusalLog
 from tests.integration.api_conftest import Api, weeks_ahead, worker_for
 from workflows.messages import leave_workflow_id
 
@@ -186,3 +188,30 @@ async def test_one_task_whose_workflow_does_not_answer_does_not_hold_back_the_ot
         (running_task, "decided", None),
     ]
     assert waited < 2 * TIMEOUT
+
+
+def refusals_kept(api: Api, case_id: uuid.UUID) -> int:
+    log = api.context.application.repository.get(RefusalLog.create_id(case_id))
+    return int(log.count)
+
+
+async def test_a_request_refused_once_a_worker_runs_is_kept_when_sent_again(idle: Api) -> None:
+    """The first attempt answered 503; the worker, once back, refused it: sent again,
+    the request gets that refusal, and the auditors find it kept, once."""
+    start, _end = weeks_ahead(3)
+    too_long = (start, start + timedelta(days=60))
+    key = "refused-while-away"
+
+    waiting = await idle.submit("e-3", too_long, key=key)
+    workflow = idle.context.client.get_workflow_handle(
+        leave_workflow_id(submission_case_id("e-3", key))
+    )
+    async with worker_for(idle):
+        await workflow.result()  # refused, and ended, before the request is sent again
+        refused = await idle.submit("e-3", too_long, key=key)
+        again = await idle.submit("e-3", too_long, key=key)
+
+    assert waiting.status_code == 503, waiting.text
+    assert refused.status_code == 422, refused.text
+    assert again.json() == refused.json()
+    assert refusals_kept(idle, submission_case_id("e-3", key)) == 1

@@ -3,6 +3,7 @@ time travel over any aggregate, and a case's timeline with its workflow's histor
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -454,6 +455,20 @@ async def test_a_refused_request_sent_again_under_its_key_gets_that_refusal_kept
     timeline = (await audited.get(AUDITOR, f"/api/audit/cases/{case_id}/timeline")).json()
     started = [item for item in timeline["items"] if item["what"] == "workflow started"]
     assert len(started) == 1
+
+
+async def test_the_same_refused_request_sent_twice_at_once_is_kept_once(audited: Api) -> None:
+    start, _end = weeks_ahead(3)
+    too_long = (start, start + timedelta(days=60))
+
+    answers = await asyncio.gather(
+        *(audited.submit("e-3", too_long, key="too-much-twice") for _ in range(2))
+    )
+    await caught_up(audited)
+
+    assert [answer.status_code for answer in answers] == [422, 422]
+    logged = (await events(audited, type="Refused"))["items"]
+    assert len(logged) == 1
 
 
 async def test_a_delegates_refused_decision_is_kept_as_acting_for_the_approver(
