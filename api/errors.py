@@ -79,7 +79,8 @@ DESCRIPTIONS = {
     422: "Invalid input, or a business rule refused it (the rule is named)",
     503: "The workflow service, or the case's workflow, did not answer in time (rule"
     " temporal_unavailable or workflow_not_answering): try again after Retry-After"
-    " seconds, with the same Idempotency-Key, and nothing is done twice",
+    " seconds, with the same Idempotency-Key, and nothing is done twice (a command sent"
+    " without one may still be carried out: look before sending it again)",
 }
 
 

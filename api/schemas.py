@@ -365,7 +365,8 @@ class BulkResultOut(BaseModel):
     status: int = Field(description="200, or what a single decision would have answered")
     outcome: Literal["decided", "refused", "failed"] = Field(
         description="failed: it could not be confirmed now (e.g. the workflow service is"
-        " unreachable); retrying with the same Idempotency-Key applies it at most once"
+        " unreachable); retrying with the same Idempotency-Key applies it at most once (a"
+        " call sent without one may still be applied: look before sending it again)"
     )
     detail: str | None = None
     rule: str | None = None

@@ -118,9 +118,11 @@ async def decide_task(
     and the requester's balance show it at once. A retried decision with the same
     `Idempotency-Key` answers the same; a task already decided answers 409.
     """
-    return await _decide(
+    state = await _decide(
         task_id, body, caller, context, idempotency_key, context.settings.command_timeout
     )
+    await caught_up(context, state.position)
+    return LeaveRequestOut.of_state(state)
 
 
 async def _decide(
@@ -130,8 +132,9 @@ async def _decide(
     context: ApiContext,
     idempotency_key: str | None,
     wait: float,
-) -> LeaveRequestOut:
-    """Decide the task, waiting at most ``wait`` seconds for its workflow."""
+) -> CaseState:
+    """Decide the task, waiting at most ``wait`` seconds for its workflow; the case after
+    it (the read models not yet waited for)."""
     case_id = case_id_of_task(task_id)
     if case_id is None:
         raise not_found("task")
@@ -157,8 +160,7 @@ async def _decide(
             )
         if idempotency_key is not None:
             _check_same_decision(state, request)
-    await caught_up(context, state.position)
-    return LeaveRequestOut.of_state(state)
+    return state
 
 
 def _check_same_decision(state: CaseState, request: DecisionRequest) -> None:
@@ -195,16 +197,24 @@ def _case_of_task(
     return case, on_behalf_of
 
 
-UNCONFIRMED = (
-    "the decision could not be confirmed now, and may or may not have been recorded;"
-    " send the same request again, with the same Idempotency-Key, to find out (nothing"
-    " is decided twice)"
-)
-"""A task's result when its decision failed other than by a refusal: a timeout may come
-after the workflow took it."""
+def unconfirmed(*, keyed: bool) -> str:
+    """A task's result when its decision failed other than by a refusal: a timeout may
+    come after the workflow took it."""
+    said = "the decision could not be confirmed now, and may or may not have been recorded;"
+    if keyed:
+        return (
+            f"{said} send the same request again, with the same Idempotency-Key, to find out"
+            " (nothing is decided twice)"
+        )
+    return f"{said} look at the task before sending it again (sent without an Idempotency-Key)"
+
 
 BULK_CONCURRENCY = 8
 """How many of a bulk's decisions wait for their workflows at once."""
+LEAST_SHARE = 0.1
+"""The share of the command wait a bulk's decision is given at least: one whose turn
+comes with less of the call's wait left is not sent (it would be reported failed, and
+might still be taken)."""
 
 
 @router.post(
@@ -221,34 +231,46 @@ async def decide_tasks(
     several at once; answers 200 with one result per task, in the order given: its
     status (200, or the error status the single decision would have answered), and the
     refusal's detail and rule. One refused task does not stop the others, nor does one
-    whose workflow does not answer (503 `workflow_not_answering`). The whole call waits
-    at most the command wait (`BACKOFFICE_COMMAND_TIMEOUT`): a task not sent by then
-    (the workers down or behind) is reported failed with that rule, not sent.
+    whose workflow does not answer (503 `workflow_not_answering`). The decisions wait
+    at most the command wait (`BACKOFFICE_COMMAND_TIMEOUT`) in all: a task whose turn
+    comes after it (the workers down or behind) is reported failed with that rule, not
+    sent. Then the call waits once for the read models to show the decisions.
 
     With an `Idempotency-Key`, each task's decision is keyed by it and the task id, so a
     repeated call decides nothing twice."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + context.settings.command_timeout
+    least = LEAST_SHARE * context.settings.command_timeout
     turns = asyncio.Semaphore(BULK_CONCURRENCY)
+
+    positions: list[int] = []
 
     async def decided(item: BulkDecisionItem) -> BulkResultOut:
         async with turns:
             wait = deadline - loop.time()
-            if wait <= 0:
+            if wait < least:
                 return _not_sent(item.task_id, keyed=idempotency_key is not None)
             key = None if idempotency_key is None else f"{idempotency_key}:{item.task_id}"
-            return await _result_of(item, caller, context, key, wait)
+            return await _result_of(item, caller, context, key, wait, positions)
 
     results = await asyncio.gather(*(decided(item) for item in body.decisions))
+    if positions:
+        await caught_up(context, max(positions))
     return BulkDecisionOut(results=list(results))
 
 
 async def _result_of(
-    item: BulkDecisionItem, caller: str, context: ApiContext, key: str | None, wait: float
+    item: BulkDecisionItem,
+    caller: str,
+    context: ApiContext,
+    key: str | None,
+    wait: float,
+    positions: list[int],
 ) -> BulkResultOut:
+    """The task's result; the position of its decision added to ``positions``."""
     decision = DecisionIn(decision=item.decision, comment=item.comment)
     try:
-        await _decide(item.task_id, decision, caller, context, key, wait)
+        state = await _decide(item.task_id, decision, caller, context, key, wait)
     except ApiError as error:
         return BulkResultOut(
             task_id=item.task_id,
@@ -267,7 +289,9 @@ async def _result_of(
         )
     except Exception:  # e.g. Temporal unreachable: say so for this task, go on
         logger.exception("bulk_decision_failed", task_id=item.task_id)
-        return BulkResultOut(task_id=item.task_id, status=503, outcome="failed", detail=UNCONFIRMED)
+        detail = unconfirmed(keyed=key is not None)
+        return BulkResultOut(task_id=item.task_id, status=503, outcome="failed", detail=detail)
+    positions.append(state.position)
     return BulkResultOut(task_id=item.task_id, status=200, outcome="decided")
 
 

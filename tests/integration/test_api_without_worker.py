@@ -19,6 +19,7 @@ from api import tasks as api_tasks
 from api.app import create_app
 from api.leave_requests import submission_case_id
 from domain.refusals import RefusalLog
+from projections.queries import ReadModels
 from tests.integration.api_conftest import Api, weeks_ahead, worker_for
 from workflows.messages import leave_workflow_id
 
@@ -41,9 +42,9 @@ async def brief(api: Api) -> AsyncIterator[Api]:
 
 
 @asynccontextmanager
-async def _api_like(api: Api, task_queue: str) -> AsyncIterator[Api]:
+async def _api_like(api: Api, task_queue: str, wait: float = TIMEOUT) -> AsyncIterator[Api]:
     settings = api.context.settings.model_copy(
-        update={"task_queue": task_queue, "command_timeout": TIMEOUT}
+        update={"task_queue": task_queue, "command_timeout": wait}
     )
     context = replace(api.context, settings=settings)
     transport = httpx.ASGITransport(app=create_app(context))
@@ -106,11 +107,11 @@ async def test_a_request_sent_without_a_key_is_told_to_look_before_sending_it_ag
     assert "same Idempotency-Key" not in waiting.json()["detail"]
 
 
-async def test_a_request_abandoned_while_its_workflow_waits_is_cancelled_not_answered(
+async def test_a_request_cancelled_while_its_workflow_waits_is_cancelled_not_answered(
     idle: Api,
 ) -> None:
-    """The caller going away (or the server stopping) cancels the request: it is not
-    turned into an answer nobody reads."""
+    """A request cancelled from outside (the server stopping, say) stops as cancelled:
+    it is not turned into an answer nobody reads."""
     key = "abandoned-while-waiting"
     workflow = idle.context.client.get_workflow_handle(
         leave_workflow_id(submission_case_id("e-3", key))
@@ -215,3 +216,36 @@ async def test_a_request_refused_once_a_worker_runs_is_kept_when_sent_again(idle
     assert refused.status_code == 422, refused.text
     assert again.json() == refused.json()
     assert refusals_kept(idle, submission_case_id("e-3", key)) == 1
+
+
+class LaggingReadModels(ReadModels):
+    """Read models whose projections lag: each wait for them lasts its whole timeout."""
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        time.sleep(timeout)
+        return super().wait_for(position, timeout)
+
+
+async def test_read_models_lagging_behind_a_bulk_do_not_hold_back_its_decisions(
+    brief: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bulk waits for the read models once, after its decisions: their lag is not
+    taken from the workflows' wait, nor blamed on the workers."""
+    monkeypatch.setattr(api_tasks, "BULK_CONCURRENCY", 1)
+    cases = [await brief.pending(who, weeks_ahead(4)) for who in ("e-3", "e-4")]
+    tasks = [(await brief.task_for("e-2", case["id"]))["id"] for case in cases]
+    settings = brief.context.settings.model_copy(update={"read_your_writes_timeout": 3.5})
+    lagging = replace(
+        brief.context, settings=settings, read_models=LaggingReadModels(settings.store_url)
+    )
+    body = {"decisions": [{"task_id": task, "decision": "approve"} for task in tasks]}
+
+    try:
+        async with _api_like(Api(brief.http, lagging), settings.task_queue, wait=3) as slow:
+            response = await slow.http.post(
+                "/api/tasks/decisions", json=body, headers=slow.headers("e-2", key="lagging")
+            )
+    finally:
+        lagging.read_models.close()
+
+    assert [r["outcome"] for r in response.json()["results"]] == ["decided", "decided"]
