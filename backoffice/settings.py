@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         """A URL the store can open, every part of it used: a parameter it would not
         read (``sslmode``, ``password``) is refused rather than silently left out.
         The URL itself is never repeated: it may hold a password."""
-        if url is None:
+        if not url:  # unset, or left empty (as .env templates do): the default store
             return None
         store = StoreLocation(url)
         if not (url.startswith("sqlite:///") or store.is_postgres):
@@ -69,13 +69,22 @@ class Settings(BaseSettings):
                 "a sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB URL is needed"
             )
         taken = {"schema"} if store.is_postgres else set()
-        for name in parse_qs(urlsplit(url).query, keep_blank_values=True):
+        for name, values in parse_qs(urlsplit(url).query, keep_blank_values=True).items():
             if name not in taken:
                 takes = "only schema" if taken else "none"
                 raise ValueError(
-                    f"the parameter {name} is not one the store takes ({takes});"
-                    " give a password as USER:PASSWORD@ in the URL"
+                    f"the parameter {name} is not one the store takes ({takes}); "
+                    + (
+                        "give a password as USER:PASSWORD@ in the URL"
+                        if name == "password"
+                        else "the PostgreSQL client reads its own settings, such as"
+                        " PGSSLMODE, from the environment"
+                        if store.is_postgres
+                        else "a SQLite store is named by its path alone"
+                    )
                 )
+            if not all(values):
+                raise ValueError(f"{name}= names no {name}; leave it out for the default")
         return url
 
     @property

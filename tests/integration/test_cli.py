@@ -530,7 +530,9 @@ def test_up_says_when_it_cannot_make_its_data_folder(tmp_path: Path) -> None:
         (
             "BACKOFFICE_DATABASE_URL",
             "postgresql://app@db.internal/backoffice?sslmode=require",
-            "BACKOFFICE_DATABASE_URL: the parameter sslmode is not one the store takes",
+            "BACKOFFICE_DATABASE_URL: the parameter sslmode is not one the store takes"
+            " (only schema); the PostgreSQL client reads its own settings, such as"
+            " PGSSLMODE, from the environment",
         ),
     ],
     ids=["negative wait", "port not a number", "another database", "unknown parameter"],
@@ -558,3 +560,24 @@ def test_a_password_given_in_the_store_s_url_is_never_shown_in_the_refusal(
     assert code == 1
     assert "the parameter password is not one the store takes" in err
     assert "s3cret" not in err
+
+
+def test_an_empty_database_url_means_the_default_store(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a .env template or a compose file often leaves it."""
+    monkeypatch.setenv("BACKOFFICE_DATABASE_URL", "")
+
+    code, _out, err = run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+
+    assert code == 0, err
+    assert f"recorded in sqlite:///{(data_dir / 'backoffice.db').resolve()}" in err
+
+
+def test_a_schema_named_empty_is_refused(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BACKOFFICE_DATABASE_URL", "postgresql://app@db/bo?schema=")
+
+    code, _out, err = run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+
+    assert code == 1
+    assert "BACKOFFICE_DATABASE_URL: schema= names no schema" in err
