@@ -10,12 +10,16 @@ import contextlib
 import os
 import socket
 import subprocess
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from temporalio.client import Client
 
 from backoffice.binaries import find_binary
+
+T = TypeVar("T")
 
 DEFAULT_PORT = 7233
 DEFAULT_UI_PORT = 8233
@@ -222,7 +226,7 @@ async def keep_running(server: DevServer, namespace: str, stop: asyncio.Event) -
             data_dir = server.log_path.parent
             server = start_dev_server(data_dir, namespace, port=server.port, ui_port=server.ui_port)
             try:
-                await _answering_or_stopped(server, namespace, stop)
+                await unless_stopped(connect_when_ready(server.address, namespace, server), stop)
             except DevServerExited as exited:
                 if exited.lost_its_port:
                     raise RuntimeError(
@@ -238,16 +242,16 @@ async def keep_running(server: DevServer, namespace: str, stop: asyncio.Event) -
         raise
 
 
-async def _answering_or_stopped(server: DevServer, namespace: str, stop: asyncio.Event) -> None:
-    """Wait until ``server`` answers, or until ``stop`` is set: Ctrl-C during a restart
-    stops ``up`` at once rather than after the server's start."""
-    answering = asyncio.create_task(connect_when_ready(server.address, namespace, server))
-    stopping = asyncio.create_task(stop.wait())
+async def unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
+    """``work``'s result, or None when ``stop`` is set first: Ctrl-C while the dev
+    server starts stops ``up`` at once rather than once it answers (``work`` is
+    cancelled, and stops what it started)."""
+    doing = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
     try:
-        await asyncio.wait({answering, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({doing, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (answering, stopping):
+        for task in (doing, stopping):
             task.cancel()
-        await asyncio.gather(answering, stopping, return_exceptions=True)
-    if not answering.cancelled():
-        answering.result()
+        await asyncio.gather(doing, stopping, return_exceptions=True)
+    return None if doing.cancelled() else doing.result()

@@ -22,6 +22,7 @@ from backoffice.devserver import (
     free_port,
     keep_running,
     start_dev_server_and_connect,
+    unless_stopped,
 )
 from backoffice.schedules import ensure_schedules
 from backoffice.settings import Settings
@@ -104,7 +105,9 @@ async def _run_stack(settings: Settings) -> None:
         raise RuntimeError(f"port {settings.api_port} is in use; choose another with --port")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP: the terminal closed. The dev server, in a session of its own, would
+    # otherwise go on running on temporal.db.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, stop.set)
 
     # The store's parts first: if they fail, no dev server is left running.
@@ -119,13 +122,24 @@ async def _run_stack(settings: Settings) -> None:
     try:
         if settings.temporal_address is None:
             print("starting the Temporal dev server ...", flush=True)
-            server, client = await start_dev_server_and_connect(
-                settings.data_dir, settings.temporal_namespace
+            started = await unless_stopped(
+                start_dev_server_and_connect(settings.data_dir, settings.temporal_namespace),
+                stop,
             )
+            if started is None:
+                print("stopped.", flush=True)
+                return
+            server, client = started
             address = server.address
         else:
             address = settings.temporal_address
-            client = await connect_when_ready(address, settings.temporal_namespace)
+            connected = await unless_stopped(
+                connect_when_ready(address, settings.temporal_namespace), stop
+            )
+            if connected is None:
+                print("stopped.", flush=True)
+                return
+            client = connected
         # For the tools that talk to this stack's Temporal (`backoffice audit record-history`).
         (settings.data_dir / TEMPORAL_ADDRESS_FILE).write_text(address + "\n")
         runner.start()

@@ -288,3 +288,18 @@ def processes_naming(path: Path) -> list[int]:
             if str(path) in command:
                 found.append(int(entry.name))
     return found
+
+
+def test_up_stops_everything_when_its_terminal_closes(tmp_path: Path) -> None:
+    """Closing the terminal sends SIGHUP: the dev server, in a session of its own, must
+    not go on running on temporal.db, where the next ``up`` would start a second one."""
+    data = tmp_path / "one"
+    running = Running(data, free_port(18600), tmp_path)
+    server = dev_server_pid(data)
+
+    running.process.send_signal(signal.SIGHUP)
+    rest, _ = running.process.communicate(timeout=30)
+
+    assert running.process.returncode == 0, rest
+    assert "stopped." in rest
+    assert not Path(f"/proc/{server}").exists()
