@@ -16,7 +16,7 @@ import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol, cast
 from uuid import UUID
@@ -507,6 +507,8 @@ def actor_authority(authorities: Authorities) -> Authority:
         if not acted_under_authority(entry):
             return None
         at = datetime.fromisoformat(entry.at)
+        if entry.aggregate in DIRECTORY:  # as it was before the change itself
+            at -= timedelta(microseconds=1)
         return authorities.of(at, entry.actor, entry.on_behalf_of, entry.process)
 
     return authority

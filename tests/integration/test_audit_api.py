@@ -254,6 +254,25 @@ async def test_an_hr_closing_and_an_administrators_change_show_the_authority_act
     assert by_the_system and all(entry["authority"] is not None for entry in by_the_system)
 
 
+async def test_a_change_to_the_directory_shows_the_authority_as_it_was_before_it(
+    audited: Api,
+) -> None:
+    """A change that gives or takes its author's own role (an org file loaded ``--by``
+    them, say) shows what they held when they made it, not what it left them."""
+    application = audited.context.application
+    application.set_role_members("hr", ["e-1"], Meta("e-1", "grace-takes-hr", "tests"))
+    application.set_role_members("hr", [], Meta("e-1", "grace-gives-hr-back", "tests"))
+    await caught_up(audited)
+
+    logged = (await events(audited, actor="e-1", order="oldest"))["items"]
+
+    assert [(e["event"], e["authority"]["roles"]) for e in logged] == [
+        ("Defined", []),
+        ("MembersChanged", []),  # Grace's taking hr
+        ("MembersChanged", ["hr"]),  # her giving it back
+    ]
+
+
 async def test_exports_stream_the_selection_as_json_lines_and_csv(audited: Api) -> None:
     case = await audited.approved("e-3", weeks_ahead(3, days=1))
     await caught_up(audited)
