@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import subprocess
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +98,53 @@ class DevServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def left_running(data_dir: Path) -> list[int]:
+    """The processes of dev servers keeping their state in ``data_dir`` (by their
+    command line, read from ``/proc``; none where the system has no ``/proc``)."""
+    database = str((data_dir / "temporal.db").resolve()).encode()
+    found = []
+    try:
+        processes = list(Path("/proc").iterdir())
+    except OSError:
+        return []
+    for process in processes:
+        if not process.name.isdigit() or int(process.name) == os.getpid():
+            continue
+        try:
+            command = (process / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"start-dev" in command and database in command:
+            found.append(int(process.name))
+    return found
+
+
+def stop_left_running(data_dir: Path, patience: float = 10.0) -> list[int]:
+    """Stop the dev servers an ``up`` killed outright (``kill -9``) left running on
+    ``data_dir``'s state: called holding the folder's lock, so no live ``up`` owns
+    them. The ids of those stopped."""
+    found = left_running(data_dir)
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + patience
+    while (alive := [pid for pid in found if _alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in alive:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended but not reaped by its parent, does not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
 
 
 def start_dev_server(

@@ -22,6 +22,7 @@ from backoffice.devserver import (
     free_port,
     keep_running,
     start_dev_server_and_connect,
+    stop_left_running,
     unless_stopped,
 )
 from backoffice.schedules import ensure_schedules
@@ -121,6 +122,12 @@ async def _run_stack(settings: Settings) -> None:
     server = None
     try:
         if settings.temporal_address is None:
+            for pid in stop_left_running(settings.data_dir):
+                print(
+                    "stopped the Temporal dev server left running on"
+                    f" {settings.data_dir.resolve()} by an `up` that was killed (process {pid})",
+                    flush=True,
+                )
             print("starting the Temporal dev server ...", flush=True)
             started = await unless_stopped(
                 start_dev_server_and_connect(settings.data_dir, settings.temporal_namespace),

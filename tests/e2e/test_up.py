@@ -303,3 +303,38 @@ def test_up_stops_everything_when_its_terminal_closes(tmp_path: Path) -> None:
     assert running.process.returncode == 0, rest
     assert "stopped." in rest
     assert not Path(f"/proc/{server}").exists()
+
+
+def dev_server_pids(data: Path) -> list[int]:
+    database = str(data.resolve() / "temporal.db").encode()
+    pids = []
+    for process in Path("/proc").iterdir():
+        if process.name.isdigit():
+            try:
+                command = (process / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if database in command:
+                pids.append(int(process.name))
+    return pids
+
+
+def test_a_dev_server_left_by_a_killed_up_is_stopped_by_the_next(tmp_path: Path) -> None:
+    """``up`` killed outright (kill -9) cannot stop its dev server: the next ``up`` on
+    the folder stops it, rather than running a second server on the same temporal.db."""
+    data = tmp_path / "one"
+    first = Running(data, free_port(18700), tmp_path)
+    [left] = dev_server_pids(data)
+    first.process.kill()
+    first.process.communicate(timeout=30)
+    assert dev_server_pids(data) == [left]
+
+    again = Running(data, free_port(18710), tmp_path)
+    try:
+        assert f"stopped the Temporal dev server left running on {data.resolve()}" in "".join(
+            again.output
+        )
+        assert left not in dev_server_pids(data)
+        assert len(dev_server_pids(data)) == 1
+    finally:
+        again.stop()
