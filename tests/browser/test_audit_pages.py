@@ -321,3 +321,15 @@ async def test_the_log_takes_an_instant_without_an_offset_as_utc_as_its_fields_s
     response = await ken.goto(f"/audit?case={case['id']}&{long_ago}")
     assert response is not None and response.status == 200
     await expect(ken.locator("tr.entry")).to_have_count(0)
+
+
+async def test_an_actor_nobody_has_been_says_so_rather_than_only_no_events(site: Site) -> None:
+    make_auditor(site, "e-5")
+    ken = await site.signed_in("e-5")
+
+    await ken.goto("/audit?actor=e-99")
+    await expect(ken.locator("tr:not(.entry) td")).to_contain_text(
+        "No events match. The directory knows nobody with the id e-99"
+    )
+    await ken.goto("/audit?actor=e-4&type=TaskDecided")
+    await expect(ken.locator("tr:not(.entry) td")).to_have_text("No events match.")
