@@ -985,8 +985,20 @@ async def test_leave_is_submitted_approved_and_balanced_on_postgresql(api: Api) 
     assert health.json()["status"] == "ok"
 
 
+@pytest.mark.parametrize(
+    ("key", "advice"),
+    [
+        (
+            "bulk-unconfirmed",
+            " send the same request again, with the same Idempotency-Key, to find out"
+            " (nothing is decided twice)",
+        ),
+        (None, " look at the task before sending it again (sent without an Idempotency-Key)"),
+    ],
+    ids=["with a key", "without one"],
+)
 async def test_a_bulk_decision_reports_a_task_it_could_not_confirm_and_goes_on(
-    api: Api,
+    api: Api, key: str | None, advice: str
 ) -> None:
     case = await api.pending("e-3", weeks_ahead(3, days=1))
     task = await api.task_for("e-2", case["id"])
@@ -1002,16 +1014,16 @@ async def test_a_bulk_decision_reports_a_task_it_could_not_confirm_and_goes_on(
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
     ) as http:
-        response = await http.post("/api/tasks/decisions", json=body, headers=api.headers("e-2"))
+        response = await http.post(
+            "/api/tasks/decisions", json=body, headers=api.headers("e-2", key=key)
+        )
 
     assert response.status_code == 200
     results = response.json()["results"]
     assert [(r["outcome"], r["status"]) for r in results] == [("failed", 503), ("refused", 404)]
     # It may have reached the workflow before the answer was lost: never "not recorded".
     assert results[0]["detail"] == (
-        "the decision could not be confirmed now, and may or may not have been recorded;"
-        " send the same request again, with the same Idempotency-Key, to find out (nothing"
-        " is decided twice)"
+        "the decision could not be confirmed now, and may or may not have been recorded;" + advice
     )
 
 
