@@ -42,37 +42,51 @@ def _dies(server: devserver.DevServer) -> None:
     server.process.wait()
 
 
-async def test_a_restart_that_never_answers_leaves_no_server_running(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``up`` gives up when the restarted server does not answer; the server it started
-    for that is stopped with it, not left running on the data folder's temporal.db."""
+@pytest.fixture
+async def dead(tmp_path: Path) -> devserver.DevServer:
+    """A dev server that has just died, for ``keep_running`` to start again."""
     server, _ = await devserver.start_dev_server_and_connect(tmp_path, "default")
-    started: list[devserver.DevServer] = []
+    _dies(server)
+    return server
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[devserver.DevServer]:
+    """Every dev server started from here on, in order."""
+    servers: list[devserver.DevServer] = []
     start = devserver.start_dev_server
 
     def recorded(*args: object, **kwargs: object) -> devserver.DevServer:
-        started.append(start(*args, **kwargs))  # type: ignore[arg-type]
-        return started[-1]
+        servers.append(start(*args, **kwargs))  # type: ignore[arg-type]
+        return servers[-1]
+
+    monkeypatch.setattr(devserver, "start_dev_server", recorded)
+    return servers
+
+
+async def test_a_restart_that_never_answers_leaves_no_server_running(
+    dead: devserver.DevServer,
+    started: list[devserver.DevServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``up`` gives up when the restarted server does not answer; the server it started
+    for that is stopped with it, not left running on the data folder's temporal.db."""
 
     async def never_answers(*args: object, **kwargs: object) -> object:
         raise RuntimeError("Temporal at 127.0.0.1:1 did not answer within 30s")
 
-    monkeypatch.setattr(devserver, "start_dev_server", recorded)
     monkeypatch.setattr(devserver, "connect_when_ready", never_answers)
-    _dies(server)
     with pytest.raises(RuntimeError, match="did not answer"):
-        await devserver.keep_running(server, "default", asyncio.Event())
+        await devserver.keep_running(dead, "default", asyncio.Event())
     assert len(started) == 1
     assert started[0].process.poll() is not None
 
 
 async def test_ctrl_c_during_a_restart_stops_waiting_for_the_server(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dead: devserver.DevServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Stopping ``up`` while the dead server is started again does not wait for it to
     answer: ``keep_running`` hands back the new server for the caller to stop."""
-    server, _ = await devserver.start_dev_server_and_connect(tmp_path, "default")
     stop = asyncio.Event()
     waiting = asyncio.Event()
 
@@ -82,55 +96,44 @@ async def test_ctrl_c_during_a_restart_stops_waiting_for_the_server(
         raise AssertionError("unreachable")
 
     monkeypatch.setattr(devserver, "connect_when_ready", answers_late)
-    _dies(server)
-    running = asyncio.create_task(devserver.keep_running(server, "default", stop))
+    running = asyncio.create_task(devserver.keep_running(dead, "default", stop))
     await asyncio.wait_for(waiting.wait(), timeout=30)
     stop.set()
     restarted = await asyncio.wait_for(running, timeout=30)
     try:
-        assert restarted is not server
+        assert restarted is not dead
         assert restarted.process.poll() is None
     finally:
         restarted.stop()
 
 
 async def test_a_restart_whose_port_was_taken_says_so_and_leaves_no_server_running(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dead: devserver.DevServer, started: list[devserver.DevServer]
 ) -> None:
-    server, _ = await devserver.start_dev_server_and_connect(tmp_path, "default")
-    started: list[devserver.DevServer] = []
-    start = devserver.start_dev_server
-
-    def recorded(*args: object, **kwargs: object) -> devserver.DevServer:
-        started.append(start(*args, **kwargs))  # type: ignore[arg-type]
-        return started[-1]
-
-    monkeypatch.setattr(devserver, "start_dev_server", recorded)
-    _dies(server)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:
         other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        other.bind(("127.0.0.1", server.port))
+        other.bind(("127.0.0.1", dead.port))
         other.listen()
-        with pytest.raises(RuntimeError, match=f"another process took its port {server.port}"):
-            await devserver.keep_running(server, "default", asyncio.Event())
+        with pytest.raises(RuntimeError, match=f"another process took its port {dead.port}"):
+            await devserver.keep_running(dead, "default", asyncio.Event())
     assert len(started) == 1
     assert started[0].process.poll() is not None
 
 
 async def test_a_server_that_keeps_stopping_is_given_up_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dead: devserver.DevServer,
+    started: list[devserver.DevServer],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    server, _ = await devserver.start_dev_server_and_connect(tmp_path, "default")
-    started: list[devserver.DevServer] = []
     start = devserver.start_dev_server
 
     def dies_at_once(*args: object, **kwargs: object) -> devserver.DevServer:
-        started.append(start(*args, **kwargs))  # type: ignore[arg-type]
-        _dies(started[-1])
-        return started[-1]
+        server = start(*args, **kwargs)  # type: ignore[arg-type]
+        _dies(server)
+        return server
 
     monkeypatch.setattr(devserver, "start_dev_server", dies_at_once)
-    _dies(server)
     with pytest.raises(RuntimeError, match="keeps stopping"):
-        await devserver.keep_running(server, "default", asyncio.Event())
+        await devserver.keep_running(dead, "default", asyncio.Event())
+    assert len(started) == devserver.RESTARTS_PER_MINUTE  # the first exit was the dead one
     assert all(each.process.poll() is not None for each in started)

@@ -156,9 +156,9 @@ def test_up_serves_the_whole_product_and_stops_cleanly_on_ctrl_c(tmp_path: Path)
         again.stop()
 
 
-def dev_server_pid(data: Path) -> int:
-    """The process of the dev server keeping its state in ``data``."""
+def dev_server_pids(data: Path) -> list[int]:
     database = str(data.resolve() / "temporal.db").encode()
+    pids = []
     for process in Path("/proc").iterdir():
         if process.name.isdigit():
             try:
@@ -166,8 +166,15 @@ def dev_server_pid(data: Path) -> int:
             except OSError:
                 continue
             if database in command:
-                return int(process.name)
-    raise AssertionError(f"no dev server runs on {database!r}")
+                pids.append(int(process.name))
+    return pids
+
+
+def dev_server_pid(data: Path) -> int:
+    """The process of the dev server keeping its state in ``data``."""
+    found = dev_server_pids(data)
+    assert found, f"no dev server runs on {data / 'temporal.db'}"
+    return found[0]
 
 
 def test_up_starts_the_dev_server_again_when_it_dies_and_work_goes_on(tmp_path: Path) -> None:
@@ -303,20 +310,6 @@ def test_up_stops_everything_when_its_terminal_closes(tmp_path: Path) -> None:
     assert running.process.returncode == 0, rest
     assert "stopped." in rest
     assert not Path(f"/proc/{server}").exists()
-
-
-def dev_server_pids(data: Path) -> list[int]:
-    database = str(data.resolve() / "temporal.db").encode()
-    pids = []
-    for process in Path("/proc").iterdir():
-        if process.name.isdigit():
-            try:
-                command = (process / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if database in command:
-                pids.append(int(process.name))
-    return pids
 
 
 def test_a_dev_server_left_by_a_killed_up_is_stopped_by_the_next(tmp_path: Path) -> None:
