@@ -62,20 +62,31 @@ class Bar:
 
 
 def export(
-    since: Annotated[str | None, typer.Option(help="At or after this instant (ISO 8601).")] = None,
-    until: Annotated[str | None, typer.Option(help="At or before this instant (ISO 8601).")] = None,
+    since: Annotated[
+        str | None, typer.Option(metavar="INSTANT", help="At or after this instant (ISO 8601).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(metavar="INSTANT", help="At or before this instant (ISO 8601).")
+    ] = None,
     format: Annotated[
         Literal["jsonl", "csv"], typer.Option("--format", help="jsonl or csv.")
     ] = "jsonl",
-    case: Annotated[str | None, typer.Option(help="Only this case id.")] = None,
-    actor: Annotated[str | None, typer.Option(help="Only what this person did.")] = None,
-    process: Annotated[str | None, typer.Option(help="leave, directory, ...")] = None,
+    case: Annotated[str | None, typer.Option(metavar="CASE_ID", help="Only this case id.")] = None,
+    actor: Annotated[
+        str | None, typer.Option(metavar="EMPLOYEE_ID", help="Only what this person did.")
+    ] = None,
+    process: Annotated[
+        str | None, typer.Option(metavar="PROCESS", help="leave, directory, ...")
+    ] = None,
     event: Annotated[
         str | None,
-        typer.Option("--type", help="An event type: Submitted, or LeaveRequest.Submitted."),
+        typer.Option(
+            "--type", metavar="TYPE", help="An event type: Submitted, or LeaveRequest.Submitted."
+        ),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write here (default: stdout)."),
     ] = None,
     data: DataOption = None,
 ) -> None:
@@ -156,8 +167,12 @@ def _opened(path: Path | None) -> Iterator[TextIO]:
 
 def aggregate(
     aggregate_id: Annotated[str, typer.Argument(metavar="ID", help="An aggregate (case) id.")],
-    at: Annotated[str | None, typer.Option(help="As it was at this instant, up to now.")] = None,
-    version: Annotated[int | None, typer.Option(help="As it was at this version.", min=1)] = None,
+    at: Annotated[
+        str | None, typer.Option(metavar="INSTANT", help="As it was at this instant, up to now.")
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option(metavar="VERSION", help="As it was at this version.", min=1)
+    ] = None,
     data: DataOption = None,
 ) -> None:
     """Print an aggregate as JSON, as it was at a version or an instant (default: now)."""

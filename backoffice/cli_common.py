@@ -19,7 +19,9 @@ from services.store import StoreLocation
 
 DataOption = Annotated[
     Path | None,
-    typer.Option("--data", help="Data folder (default ./var, or BACKOFFICE_DATA_DIR)."),
+    typer.Option(
+        "--data", metavar="DIR", help="Data folder (default ./var, or BACKOFFICE_DATA_DIR)."
+    ),
 ]
 
 
