@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -175,12 +176,26 @@ def start_dev_server(
         "warn",
     ]
     # A new session keeps Ctrl-C in the terminal from killing the server before the
-    # worker has stopped; ``stop()`` ends it last.
+    # worker has stopped; ``stop()`` ends it last. Should this process be killed
+    # outright, the parent-death signal stops the server too (called from the event
+    # loop's thread, which lives as long as the process).
     process = subprocess.Popen(  # noqa: S603 - our own binary, arguments we built
-        command, stdout=log, stderr=log, start_new_session=True
+        [*_stopped_with_this_process(), *command],
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
     )
     log.close()
     return DevServer(process, port, ui_port, log_path, log_from)
+
+
+def _stopped_with_this_process() -> list[str]:
+    """The prefix of a command that is sent SIGTERM when the thread that started it
+    ends (util-linux's ``setpriv --pdeathsig``); none where there is no ``setpriv``,
+    and then the next ``up`` on the folder stops a server left running
+    (:func:`stop_left_running`)."""
+    setpriv = shutil.which("setpriv")
+    return [] if setpriv is None else [setpriv, "--pdeathsig", "TERM", "--"]
 
 
 async def connect_when_ready(

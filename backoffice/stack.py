@@ -122,7 +122,7 @@ async def _run_stack(settings: Settings) -> None:
     server = None
     try:
         if settings.temporal_address is None:
-            for pid in stop_left_running(settings.data_dir):
+            for pid in await asyncio.to_thread(stop_left_running, settings.data_dir):
                 print(
                     "stopped the Temporal dev server left running on"
                     f" {settings.data_dir.resolve()} by an `up` that was killed (process {pid})",

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backoffice.binaries import find_binary
 from backoffice.devserver import free_port, port_is_free, start_dev_server
 
 EXAMPLE_ORG = Path(__file__).parents[2] / "examples" / "org.yaml"
@@ -312,14 +313,44 @@ def test_up_stops_everything_when_its_terminal_closes(tmp_path: Path) -> None:
     assert not Path(f"/proc/{server}").exists()
 
 
-def test_a_dev_server_left_by_a_killed_up_is_stopped_by_the_next(tmp_path: Path) -> None:
-    """``up`` killed outright (kill -9) cannot stop its dev server: the next ``up`` on
-    the folder stops it, rather than running a second server on the same temporal.db."""
+def test_the_dev_server_stops_when_up_is_killed_outright(tmp_path: Path) -> None:
+    """``up`` killed outright (kill -9) cannot stop its dev server itself: the server,
+    told to at its start (the parent-death signal), stops when ``up`` dies."""
     data = tmp_path / "one"
-    first = Running(data, free_port(18700), tmp_path)
-    [left] = dev_server_pids(data)
+    first = Running(data, free_port(18720), tmp_path)
+    [server] = dev_server_pids(data)
+
     first.process.kill()
     first.process.communicate(timeout=30)
+
+    deadline = time.monotonic() + 15
+    while dev_server_pids(data) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert dev_server_pids(data) == [], f"dev server {server} still runs"
+
+
+def test_a_dev_server_left_running_on_the_folder_is_stopped_by_the_next_up(
+    tmp_path: Path,
+) -> None:
+    """A dev server left running on the folder's temporal.db (by an ``up`` killed where
+    the parent-death signal is not available) is stopped by the next ``up`` on the
+    folder, rather than a second server started on the same temporal.db."""
+    data = tmp_path / "one"
+    data.mkdir()
+    left_behind = subprocess.Popen(  # the dev server, as `up` starts it
+        [
+            *(find_binary("temporal"), "server", "start-dev"),
+            *("--db-filename", str(data / "temporal.db")),
+            *("--ip", "127.0.0.1", "--port", str(free_port(18730)), "--headless"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 15
+    while not dev_server_pids(data) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = left_behind.pid
     assert dev_server_pids(data) == [left]
 
     again = Running(data, free_port(18710), tmp_path)
@@ -327,7 +358,9 @@ def test_a_dev_server_left_by_a_killed_up_is_stopped_by_the_next(tmp_path: Path)
         assert f"stopped the Temporal dev server left running on {data.resolve()}" in "".join(
             again.output
         )
-        assert left not in dev_server_pids(data)
+        assert left_behind.wait(timeout=10) is not None
         assert len(dev_server_pids(data)) == 1
     finally:
         again.stop()
+        left_behind.kill()
+        left_behind.wait()
