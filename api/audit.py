@@ -197,14 +197,23 @@ def audit_export(
     context: Context,
     chosen: Selection,
     format: Literal["jsonl", "csv"] = "jsonl",
+    bom: Annotated[
+        bool,
+        Query(
+            description="CSV only: start with the UTF-8 byte order mark, by which a"
+            " spreadsheet (Excel) reads the file's text as written (Zoë, not ZoÃ«)"
+        ),
+    ] = False,
 ) -> StreamingResponse:
     """The filtered selection, oldest first, as JSON Lines or CSV, streamed: it is read
     a page at a time, so an export of any size holds one page in memory. What was done
     under some authority carries its actor's authority as it was then."""
+    if bom and format != "csv":
+        raise ApiError(422, "bom: a byte order mark is for CSV; ask for format=csv", "bom_for_csv")
     pages = context.read_models.audit_entries(chosen)
     authority = actor_authority(context.application.directory.authorities())
     if format == "csv":
-        body: Iterator[str] = csv_lines(pages, authority)
+        body: Iterator[str] = csv_lines(pages, authority, bom=bom)
         media, suffix = "text/csv", "csv"
     else:
         body, media, suffix = jsonl_lines(pages, authority), "application/x-ndjson", "jsonl"

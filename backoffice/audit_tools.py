@@ -88,6 +88,14 @@ def export(
         Path | None,
         typer.Option("--output", "-o", metavar="FILE", help="Write here (default: stdout)."),
     ] = None,
+    bom: Annotated[
+        bool,
+        typer.Option(
+            "--bom",
+            help="CSV only: start with the byte order mark, by which a spreadsheet (Excel)"
+            " reads the text as written (Zoë, not ZoÃ«).",
+        ),
+    ] = False,
     data: DataOption = None,
 ) -> None:
     """Export the audit log (a filtered selection), oldest first, streamed page by page."""
@@ -114,6 +122,8 @@ def export(
         raise fail(f"--type: {problem}")
     if process is not None and (problem := unknown_process(process)) is not None:
         raise fail(f"--process: {problem}")
+    if bom and format != "csv":
+        raise fail("--bom: a byte order mark is for CSV; add --format csv")
     first, last = instant(since, "--since"), instant(until, "--until")
     if first is not None and last is not None and first > last:
         raise fail(f"--since {since} is after --until {until}: no instant is in between")
@@ -143,7 +153,10 @@ def export(
                 exported += len(page)
                 yield page
 
-        lines = (csv_lines if format == "csv" else jsonl_lines)(counted(), authority)
+        if format == "csv":
+            lines = csv_lines(counted(), authority, bom=bom)
+        else:
+            lines = jsonl_lines(counted(), authority)
         with _opened(output) as out:
             for chunk in lines:
                 out.write(chunk)

@@ -545,13 +545,19 @@ def _cell(value: object) -> object:
     return value
 
 
+BOM = "\ufeff"
+"""The byte order mark, by which a spreadsheet (Excel) reads a CSV file as UTF-8."""
+
+
 def csv_lines(
-    pages: Iterable[list[AuditEntry]], authority: Authority | None = None
+    pages: Iterable[list[AuditEntry]], authority: Authority | None = None, *, bom: bool = False
 ) -> Iterator[str]:
     """The entries as CSV with a header row; ``data`` and ``authority`` as JSON with its
     text as written (``Zoë``, not ``Zo\\u00eb``: a spreadsheet shows a cell as it is); a
-    cell that would start a formula starts with ``'``."""
-    buffer = io.StringIO()
+    cell that would start a formula starts with ``'``. ``bom``: first the byte order
+    mark, without which a spreadsheet reads ``Zoë`` as ``ZoÃ«``."""
+    buffer = io.StringIO(BOM if bom else "")
+    buffer.seek(0, io.SEEK_END)
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*CSV_COLUMNS, "authority"])
     for entries in pages:

@@ -190,7 +190,9 @@ async def audit_export(request: Request, web: Web, session: SignedIn, context: C
     )
     if chosen is None or format_errors:
         return await _in_error(request, web, session, values, {**errors, **format_errors})
-    return audit.audit_export(session.employee_id, context, chosen, wanted.get("format", "jsonl"))
+    format = wanted.get("format", "jsonl")
+    bom = format == "csv" and request.query_params.get("bom") == "true"
+    return audit.audit_export(session.employee_id, context, chosen, format, bom)
 
 
 @router.get("/audit/cases/{case_id}")

@@ -192,8 +192,28 @@ async def test_the_export_links_carry_the_filter_shown(site: Site) -> None:
 
     link = ken.locator("a:has-text('Export CSV')")
     await expect(link).to_have_attribute(
-        "href", "/audit/export?type=TaskDecided&since=2027-03-01T00%3A00%3A00Z&format=csv"
+        "href",
+        "/audit/export?type=TaskDecided&since=2027-03-01T00%3A00%3A00Z&format=csv&bom=true",
     )
+
+
+async def test_the_page_s_csv_export_opens_in_a_spreadsheet_as_written(site: Site) -> None:
+    """People open the page's CSV in a spreadsheet, which reads UTF-8 (Zoë) only from a
+    file that starts with the byte order mark."""
+    make_auditor(site, "e-5")
+    await site.api.approved("e-3", weeks_ahead(6))
+    position = site.api.context.application.recorder.max_notification_id() or 0
+    assert site.api.context.read_models.wait_for(position, 5)
+    ken = await site.signed_in("e-5")
+    await ken.goto("/audit")
+
+    async with ken.expect_download() as downloading:
+        await ken.click("text=Export CSV")
+    download = await downloading.value
+    path = await download.path()
+
+    assert download.suggested_filename == "audit.csv"
+    assert path.read_bytes().startswith(b"\xef\xbb\xbfposition,at,stream")
 
 
 async def test_a_version_or_instant_the_case_cannot_be_shown_at_is_named_beside_its_field(

@@ -295,6 +295,25 @@ async def test_exports_stream_the_selection_as_json_lines_and_csv(audited: Api) 
     ]
 
 
+async def test_a_csv_export_for_a_spreadsheet_starts_with_a_byte_order_mark(
+    audited: Api,
+) -> None:
+    """A spreadsheet (Excel) reads a CSV file as UTF-8 only when it starts with the
+    byte order mark; without it, Zoë would read as ZoÃ«. ``bom`` adds it, CSV only."""
+    await audited.approved("e-3", weeks_ahead(3, days=1))
+    await caught_up(audited)
+    plain = await audited.get(AUDITOR, "/api/audit/export", {"format": "csv"})
+
+    marked = await audited.get(AUDITOR, "/api/audit/export", {"format": "csv", "bom": "true"})
+    lines = await audited.get(AUDITOR, "/api/audit/export", {"bom": "true"})
+
+    assert marked.status_code == 200
+    assert marked.content == b"\xef\xbb\xbf" + plain.content
+    assert not plain.content.startswith(b"\xef\xbb\xbf")
+    assert lines.status_code == 422
+    assert "bom: a byte order mark is for CSV; ask for format=csv" in lines.text
+
+
 async def test_a_change_to_an_employee_names_them_in_the_log_and_its_exports(
     audited: Api,
 ) -> None:

@@ -64,6 +64,24 @@ def test_export_writes_the_filtered_log_as_json_lines_and_csv(data_dir: Path) ->
     assert decision["authority"]["acting_for"] is None and decision["actor"] == "e-2"
 
 
+def test_a_csv_export_for_a_spreadsheet_starts_with_a_byte_order_mark(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    a_store(data_dir)
+    plain, marked = tmp_path / "plain.csv", tmp_path / "marked.csv"
+
+    run("audit", "export", "--format", "csv", "-o", str(plain), "--data", str(data_dir))
+    code, _, _ = run(
+        "audit", "export", "--format", "csv", "--bom", "-o", str(marked), "--data",
+        str(data_dir),
+    )  # fmt: skip
+    refused, _, err = run("audit", "export", "--bom", "--data", str(data_dir))
+
+    assert code == 0
+    assert marked.read_bytes() == b"\xef\xbb\xbf" + plain.read_bytes()
+    assert refused == 1 and "--bom: a byte order mark is for CSV; add --format csv" in err
+
+
 def test_an_export_names_whom_a_change_to_an_employee_concerns(data_dir: Path) -> None:
     a_store(data_dir)
     application = BackofficeApplication(
