@@ -26,6 +26,7 @@ from api.dependencies import Context
 from api.errors import ApiError, error_responses, not_found
 from api.instants import Instant, known_up_to_now
 from domain.errors import NotFound
+from domain.meta import SYSTEM
 from domain.policy import AUDITOR
 from projections.audit_log import (
     AuditEntry,
@@ -34,6 +35,7 @@ from projections.audit_log import (
     actor_authority,
     csv_lines,
     jsonl_lines,
+    unknown_actor,
     unknown_event_type,
     unknown_process,
 )
@@ -144,6 +146,11 @@ class AuditPage(BaseModel):
     next_after: int | None = Field(
         description="Pass as `after` for the next page; null when no more remain"
     )
+    hint: str | None = Field(
+        None,
+        description="Why nothing matched, when it is the filter's doing: an `actor` the"
+        " directory does not know (a mistyped id); null otherwise",
+    )
 
 
 @router.get("/events", summary="The audit log")
@@ -168,7 +175,23 @@ def audit_events(
     more = len(entries) > limit
     entries = entries[:limit]
     items = with_authority(context, entries)
-    return AuditPage(items=items, next_after=entries[-1].position if more else None)
+    return AuditPage(
+        items=items,
+        next_after=entries[-1].position if more else None,
+        hint=None if items else actor_hint(context, chosen.actor),
+    )
+
+
+def actor_hint(context: ApiContext, actor: str | None) -> str | None:
+    """Why a selection by ``actor`` that matched nothing did: an id the directory does
+    not know; None when it knows the actor (who did nothing that matched)."""
+    if (
+        actor is None
+        or actor == SYSTEM
+        or actor in context.application.directory.current().employees
+    ):
+        return None
+    return unknown_actor(actor)
 
 
 def with_authority(context: ApiContext, entries: list[AuditEntry]) -> list[AuditEntryOut]:

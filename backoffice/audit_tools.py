@@ -99,6 +99,7 @@ def export(
     data: DataOption = None,
 ) -> None:
     """Export the audit log (a filtered selection), oldest first, streamed page by page."""
+    from domain.meta import SYSTEM
     from projections.audit_log import (
         AuditEntry,
         AuditFilter,
@@ -106,6 +107,7 @@ def export(
         actor_authority,
         csv_lines,
         jsonl_lines,
+        unknown_actor,
         unknown_event_type,
         unknown_process,
     )
@@ -160,12 +162,22 @@ def export(
         with _opened(output) as out:
             for chunk in lines:
                 out.write(chunk)
+        unknown = (
+            actor
+            if actor is not None
+            and actor != SYSTEM
+            and not exported
+            and actor not in application.directory.current().employees
+            else None
+        )
     finally:
         application.close()
         read_models.close()
     where = "standard output" if output is None else str(output)
     events = "event" if exported == 1 else "events"
     typer.echo(f"exported {exported} {events} to {where}", err=True)
+    if unknown:
+        typer.echo(f"--actor: {unknown_actor(unknown)}", err=True)
 
 
 @contextmanager

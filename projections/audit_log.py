@@ -437,6 +437,14 @@ class AuditFilter:
         return " AND ".join(clauses) or "1 = 1", params
 
 
+def unknown_actor(actor: str) -> str:
+    """Why an actor filter matches nothing, when the directory knows no such person."""
+    return (
+        f"the directory knows nobody with the id {actor}: an actor is an employee's id,"
+        f" or {SYSTEM} for what the product did itself"
+    )
+
+
 def page(
     cursor: Cursor, selection: AuditFilter, *, newest_first: bool, after: int | None, limit: int
 ) -> list[AuditEntry]:

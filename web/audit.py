@@ -19,7 +19,6 @@ from api import audit
 from api.errors import ApiError, describe_validation_errors
 from api.instants import NOT_AN_INSTANT
 from domain.errors import RuleViolation
-from domain.meta import SYSTEM
 from projections.audit_log import AuditFilter
 from services import time_travel
 from web.rendering import FORM, names, page
@@ -147,12 +146,7 @@ async def audit_log(request: Request, web: Web, session: SignedIn, context: Cont
         return items, people, _employees_named(context, items)
 
     items, people, subjects = await run_in_threadpool(read)
-    actor = values["actor"]
-    nobody = (
-        not items
-        and actor not in ("", SYSTEM)
-        and await run_in_threadpool(context.read_models.employee, actor) is None
-    )
+    hint = None if items else await run_in_threadpool(audit.actor_hint, context, chosen.actor)
     query = {key: value for key, value in values.items() if value}
     next_url = None
     if len(items) == 50:
@@ -160,7 +154,7 @@ async def audit_log(request: Request, web: Web, session: SignedIn, context: Cont
     return await page(
         request, web, session, "audit.html", section="audit", values=values, order=order,
         entries=items, errors={}, people=people, subjects=subjects, next_url=next_url,
-        export_query=urlencode(query), unknown_actor=actor if nobody else None, system=SYSTEM,
+        export_query=urlencode(query), hint=hint,
     )  # fmt: skip
 
 

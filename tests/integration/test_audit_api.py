@@ -273,6 +273,27 @@ async def test_a_change_to_the_directory_shows_the_authority_as_it_was_before_it
     ]
 
 
+async def test_an_actor_the_directory_does_not_know_is_named_when_nothing_matches(
+    audited: Api,
+) -> None:
+    """An actor filter with a typo answers nothing: the page says why, rather than
+    leave an auditor to conclude that the person did nothing."""
+    await audited.approved("e-3", weeks_ahead(3, days=1))
+    await caught_up(audited)
+
+    typo = await events(audited, actor="e-22")
+    known_but_idle = await events(audited, actor="e-7")
+    found = await events(audited, actor="e-3")
+
+    assert typo["items"] == []
+    assert typo["hint"] == (
+        "the directory knows nobody with the id e-22: an actor is an employee's id,"
+        " or system for what the product did itself"
+    )
+    assert known_but_idle == {"items": [], "next_after": None, "hint": None}
+    assert found["items"] and found["hint"] is None
+
+
 async def test_exports_stream_the_selection_as_json_lines_and_csv(audited: Api) -> None:
     case = await audited.approved("e-3", weeks_ahead(3, days=1))
     await caught_up(audited)

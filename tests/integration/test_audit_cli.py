@@ -82,6 +82,18 @@ def test_a_csv_export_for_a_spreadsheet_starts_with_a_byte_order_mark(
     assert refused == 1 and "--bom: a byte order mark is for CSV; add --format csv" in err
 
 
+def test_an_export_by_an_actor_the_directory_does_not_know_says_so(data_dir: Path) -> None:
+    a_store(data_dir)
+
+    code, out, err = run("audit", "export", "--actor", "e-33", "--data", str(data_dir))
+    _, _, idle = run("audit", "export", "--actor", "e-1", "--data", str(data_dir))
+
+    assert (code, out) == (0, "")
+    assert "exported 0 events to standard output" in err
+    assert "--actor: the directory knows nobody with the id e-33" in err
+    assert "knows nobody" not in idle
+
+
 def test_an_export_names_whom_a_change_to_an_employee_concerns(data_dir: Path) -> None:
     a_store(data_dir)
     application = BackofficeApplication(
