@@ -302,6 +302,10 @@ SHOWN = {
 }
 
 
+REFUSALS = {"Refusal", "RefusalLog"}
+"""The aggregates that keep refused commands (one per refusal; one per case before)."""
+
+
 class TimelineItem(BaseModel):
     at: datetime
     source: Literal["business", "workflow", "refused"] = Field(
@@ -344,7 +348,7 @@ async def case_timeline(case_id: UUID, _auditor: Auditor, context: Context) -> T
     items = [
         TimelineItem(
             at=datetime.fromisoformat(entry.at),
-            source="refused" if entry.aggregate == "RefusalLog" else "business",
+            source="refused" if entry.aggregate in REFUSALS else "business",
             what=(
                 f"{entry.data.get('operation')} refused ({entry.data.get('rule')})"
                 if entry.event == "Refused"

@@ -36,7 +36,7 @@ from domain.employee import Employee
 from domain.leave_account import LeaveAccount
 from domain.leave_request import LeaveRequest
 from domain.meta import SYSTEM
-from domain.refusals import RefusalLog
+from domain.refusals import Refusal, RefusalLog
 from projections import tracking
 from projections.base import PreparedProjection, utc_text
 from projections.database import Cursor
@@ -53,6 +53,7 @@ COLUMNS = (
 AGGREGATES: tuple[type[IdempotentAggregate], ...] = (
     LeaveRequest,
     LeaveAccount,
+    Refusal,
     RefusalLog,
     *DIRECTORY_AGGREGATES,
 )
@@ -100,7 +101,7 @@ def unknown_event_type(name: str) -> str | None:
 def unknown_process(name: str) -> str | None:
     """What is wrong with ``name`` as a process, or None when the log has such entries
     (a refusal is entered under its case's process)."""
-    known = sorted({process_of(aggregate) for aggregate in AGGREGATES} - {"refusallog"})
+    known = sorted({process_of(aggregate) for aggregate in AGGREGATES} - {"refusal", "refusallog"})
     if name in known:
         return None
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
@@ -393,7 +394,7 @@ def _kind(topic: str) -> _Kind:
         owner.__name__,
         process_of(owner),
         issubclass(owner, Case),
-        issubclass(owner, RefusalLog),
+        issubclass(owner, (Refusal, RefusalLog)),
         subject,
     )
 

@@ -43,7 +43,7 @@ from domain.leave_request import LeaveRequest
 from domain.meta import Meta
 from domain.organisation import OrganisationChart, check_chart, check_directory
 from domain.policy import HR, check_acting_for
-from domain.refusals import RefusalLog
+from domain.refusals import Refusal
 from services.aggregate_cache import CachingRepository
 from services.directory import DirectoryChange, DirectoryReader
 from services.transcodings import DateAsISO, MetaAsDict
@@ -95,10 +95,9 @@ aggregate first (each attempt after a short, random wait, so that they spread)."
 def made_again_on_conflict(
     use_case: Callable[Concatenate[BackofficeApplication, P], R],
 ) -> Callable[Concatenate[BackofficeApplication, P], R]:
-    """A use case that reads what is stored, not kept events (the directory's, a
-    refusal's), made again, at a new instant, on what the store holds when another
-    process saved one of its aggregates between its reading and its saving (the
-    stream's version is taken)."""
+    """A use case that reads what is stored, not kept events (the directory's), made
+    again, at a new instant, on what the store holds when another process saved one of
+    its aggregates between its reading and its saving (the stream's version is taken)."""
     attempt = at_one_instant(use_case)
 
     @functools.wraps(use_case)
@@ -676,7 +675,6 @@ class BackofficeApplication(Application[UUID]):
 
     # -- refusals ---------------------------------------------------------------------
 
-    @made_again_on_conflict
     def record_refusal(
         self,
         case_id: UUID,
@@ -690,20 +688,24 @@ class BackofficeApplication(Application[UUID]):
         on_behalf_of: str | None = None,
         command_id: str | None = None,
     ) -> int:
-        """Keep a refused command on a case for the auditors (made again if two refusals
-        of the same case are recorded at once); ``correlation_id``: the case's workflow;
-        ``on_behalf_of``: whom a delegate acted for; ``command_id``: the command refused,
-        kept once however often it is refused (a new one by default)."""
+        """Keep a refused command on a case for the auditors, in a stream of its own
+        (reading nothing); ``correlation_id``: the case's workflow; ``on_behalf_of``:
+        whom a delegate acted for; ``command_id``: the command refused, kept once
+        however often it is refused, or at once (a new one by default). The log
+        position to wait for."""
         meta = Meta(
             actor=actor,
             command_id=command_id or f"refusal/{uuid4()}",
             correlation_id=correlation_id,
             on_behalf_of=on_behalf_of,
         )
-        log = self._find(RefusalLog.create_id(case_id), RefusalLog)
-        log = log or RefusalLog(str(case_id), process, meta)
-        log.refuse(operation, status, rule, detail, meta)
-        return self._save(log)
+        refusal = Refusal(str(case_id), process, operation, status, rule, detail, meta)
+        try:
+            return self._save(refusal)
+        except IntegrityError:  # kept already, under this command id
+            return self.recorder.max_notification_id() or 0
+        finally:
+            self.repository.forget((refusal.id,))  # never read again: keep cases instead
 
     def _account_of(self, request: LeaveRequest) -> LeaveAccount:
         account = self.leave_account(request.requester_id, for_update=True)

@@ -18,7 +18,7 @@ from temporalio.service import RPCError
 from api import tasks as api_tasks
 from api.app import create_app
 from api.leave_requests import submission_case_id
-from domain.refusals import RefusalLog
+from projections.audit_log import AuditFilter
 from projections.queries import ReadModels
 from tests.integration.api_conftest import Api, weeks_ahead, worker_for
 from workflows.messages import leave_workflow_id
@@ -192,8 +192,13 @@ async def test_one_task_whose_workflow_does_not_answer_does_not_hold_back_the_ot
 
 
 def refusals_kept(api: Api, case_id: uuid.UUID) -> int:
-    log = api.context.application.repository.get(RefusalLog.create_id(case_id))
-    return int(log.count)
+    """The refusals of the case in the audit log, once it has caught up."""
+    position = api.context.application.recorder.max_notification_id() or 0
+    assert api.context.read_models.wait_for(position, 5)
+    selection = AuditFilter(case_id=str(case_id), event="Refused")
+    return len(
+        api.context.read_models.audit_page(selection, newest_first=False, after=None, limit=10)
+    )
 
 
 async def test_a_request_refused_once_a_worker_runs_is_kept_when_sent_again(idle: Api) -> None:

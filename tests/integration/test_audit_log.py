@@ -8,7 +8,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from typing import Any
+from uuid import uuid4
 
+from domain.refusals import RefusalLog
 from projections import tracking
 from projections.audit_log import AuditEntry, AuditFilter
 from projections.database import Database
@@ -59,6 +61,36 @@ def test_every_event_of_a_directory_stream_names_what_it_is_about(
     }
     assert {entry.subject for entry in cases} == {None}  # a case is named by case_id
     assert dump_rows() == incremental
+
+
+def test_each_refusal_is_kept_once_in_a_stream_of_its_own(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    """Keeping a refusal reads none of the case's earlier ones, so a caller refused
+    thousands of times on a case costs no more for the last; one sent again under its
+    key is kept once. Refusals kept in a case's one log, as before, are still read."""
+    app = office.app
+    case = uuid4()
+    earlier = RefusalLog(str(case), "leave", meta("e-4"))  # as stores before hold them
+    earlier.refuse("withdraw", 403, "only_requester", "not yours", meta("e-4"))
+    app.save(earlier)
+    for _ in range(3):
+        app.record_refusal(case, "leave", "decide", 409, "not_pending", "no", "e-2", "wf")
+    for _ in range(2):
+        app.record_refusal(
+            case, "leave", "submit", 422, "too_long", "no", "e-3", "wf", command_id="keyed"
+        )
+    runner.catch_up()
+
+    refused = logged(read_models, "Refused")
+
+    assert [(e.aggregate, e.version, e.actor, e.case_id) for e in refused] == [
+        ("RefusalLog", 2, "e-4", str(case)),
+        *[("Refusal", 1, "e-2", str(case))] * 3,
+        ("Refusal", 1, "e-3", str(case)),
+    ]
+    assert len({entry.stream for entry in refused}) == 5
+    assert {entry.process for entry in refused} == {"leave"}
 
 
 OLD_TABLES = {
