@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
@@ -25,6 +26,8 @@ from domain.leave import (
     first_day_after,
 )
 from domain.meta import Meta
+
+A = TypeVar("A")
 
 
 @dataclass
@@ -189,6 +192,35 @@ class LeaveAccount(IdempotentAggregate):
     @event("Released")
     def _released(self, case_id: str, reason: str, meta: Meta) -> None:
         del self.bookings[case_id]
+
+    def shorten(self, case_id: str, last_day: date, meta: Meta) -> None:
+        """Give back the days ``case_id`` holds after ``last_day`` (the leave was ended
+        early); nothing when it holds none."""
+        booking = self.bookings.get(case_id)
+        if self.has_applied(meta) or booking is None:
+            return
+        released = _after(booking.days, last_day)
+        if released:
+            self._shortened(
+                case_id=case_id,
+                last_day=last_day,
+                released={day.isoformat(): share for day, share in sorted(released.items())},
+                meta=meta,
+            )
+
+    @event("Shortened")
+    def _shortened(
+        self, case_id: str, last_day: date, released: dict[str, Decimal], meta: Meta
+    ) -> None:
+        booking = self.bookings[case_id]
+        for day in _after(booking.days, last_day):
+            del booking.days[day]
+        for day in _after(booking.halves, last_day):
+            del booking.halves[day]
+
+
+def _after(held: Mapping[date, A], last_day: date) -> dict[date, A]:
+    return {day: value for day, value in held.items() if day > last_day}
 
 
 def _shortfall(wanted: Decimal, year: int, balance: Balance) -> str:

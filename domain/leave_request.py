@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
@@ -63,6 +63,51 @@ def check_cancel(
     if today >= start:
         raise RuleViolation("already_started", "leave can only be cancelled before it starts")
     _check_reason(requester_id, actor, reason, "cancel the leave")
+
+
+def check_shorten(
+    status: LeaveStatus,
+    requester_id: str,
+    period: LeavePeriod,
+    last_day: date,
+    actor: str,
+    today: date,
+    *,
+    reason: str | None = None,
+    by_hr: bool = False,
+) -> None:
+    """The requester ends approved (or recorded sick) leave early, back at work from
+    today at the earliest: its last day is yesterday or later. HR (``by_hr``) may end
+    anyone's on any of its days, saying why: someone who leaves the company during
+    their leave cannot sign in to end it on their last day of employment. The leave
+    must not have ended, and the last day given must be one of its days but its last."""
+    if actor != requester_id and not by_hr:
+        raise NotAllowed("only_requester", "only the requester, or HR, may shorten leave")
+    if status not in (LeaveStatus.APPROVED, LeaveStatus.RECORDED):
+        raise Conflict("not_approved", f"only approved leave can be shortened; it is {status}")
+    if today > period.end:
+        raise RuleViolation(
+            "already_ended", f"the leave ended on {period.end.isoformat()}: it is taken as it was"
+        )
+    if last_day < period.start:
+        raise RuleViolation(
+            "before_start",
+            f"the leave starts on {period.start.isoformat()}: give a last day from then on,"
+            " or cancel it before it starts",
+        )
+    if last_day >= period.end:
+        raise RuleViolation(
+            "not_shorter",
+            f"the leave ends on {period.end.isoformat()} already: give a last day before it",
+        )
+    yesterday = today - timedelta(days=1)
+    if not (by_hr and actor != requester_id) and last_day < yesterday:
+        raise RuleViolation(
+            "last_day_in_the_past",
+            f"leave is ended early from today on: its last day is {yesterday.isoformat()}"
+            " at the earliest (HR may end it on an earlier day)",
+        )
+    _check_reason(requester_id, actor, reason, "shorten the leave")
 
 
 def _check_reason(requester_id: str, actor: str, reason: str | None, what: str) -> None:
@@ -208,6 +253,36 @@ class LeaveRequest(Case):
         self.check_cancel(meta.actor, today, reason=reason, by_hr=by_hr)
         by_hr = by_hr and meta.actor != self.requester_id
         self._cancelled(reason=reason, by_hr=by_hr, meta=meta)
+
+    def shorten(
+        self,
+        last_day: date,
+        today: date,
+        meta: Meta,
+        *,
+        reason: str | None = None,
+        by_hr: bool = False,
+    ) -> None:
+        """End the leave on ``last_day``: the days after it are no longer leave."""
+        if self.has_applied(meta):
+            return
+        check_shorten(
+            self.status,
+            self.requester_id,
+            self.period,
+            last_day,
+            meta.actor,
+            today,
+            reason=reason,
+            by_hr=by_hr,
+        )
+        by_hr = by_hr and meta.actor != self.requester_id
+        self._shortened(last_day=last_day, reason=reason, by_hr=by_hr, meta=meta)
+
+    @event("Shortened")
+    def _shortened(self, last_day: date, reason: str | None, by_hr: bool, meta: Meta) -> None:
+        self.period = LeavePeriod(self.start, last_day, self.period.half_day_start, False)
+        self.days = {day: share for day, share in self.days.items() if day <= last_day.isoformat()}
 
     @event("Cancelled")
     def _cancelled(self, meta: Meta, reason: str | None = None, by_hr: bool = False) -> None:

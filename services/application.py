@@ -668,6 +668,27 @@ class BackofficeApplication(Application[UUID]):
         return Saved(request, self._save(request, account))
 
     @command
+    def shorten_leave_request(
+        self,
+        case_id: UUID,
+        last_day: date,
+        today: date,
+        meta: Meta,
+        *,
+        reason: str | None = None,
+        by_hr: bool = False,
+    ) -> Saved:
+        """The requester ends their leave early, or HR (``by_hr``) for them with a
+        reason; the days after ``last_day`` are given back."""
+        request = self.leave_request(case_id, for_update=True)
+        account = self._account_of(request)
+        if not request.has_applied(meta):
+            self._check_hr(meta, by_hr)
+            request.shorten(last_day, today, meta, reason=reason, by_hr=by_hr)
+            account.shorten(str(case_id), last_day, meta)
+        return Saved(request, self._save(request, account))
+
+    @command
     def mark_leave_taken(self, case_id: UUID, meta: Meta) -> Saved:
         request = self.leave_request(case_id, for_update=True)
         request.mark_taken(meta)

@@ -369,3 +369,22 @@ def test_repeating_a_reservation_command_records_it_once() -> None:
         reserve(account, "case-1", days(date(2025, 6, 16)), command=command)
 
     assert names(account.collect_events()) == ["Reserved"]
+
+
+def test_shortening_a_booking_gives_back_the_days_after_its_new_last_day() -> None:
+    account = account_of()
+    reserve(account, "case-1", days(date(2025, 6, 16), date(2025, 6, 20), half_day_end=True))
+    account.confirm("case-1", meta("mia"))
+    account.collect_events()
+
+    account.shorten("case-1", date(2025, 6, 17), meta("ada"))
+    account.shorten("case-1", date(2025, 6, 17), meta("ada", "again"))  # nothing left after
+
+    events = account.collect_events()
+    assert names(events) == ["Shortened"]
+    assert data(events[0])["last_day"] == date(2025, 6, 17)
+    assert data(events[0])["released"] == {"2025-06-18": Decimal(1), "2025-06-20": Decimal("0.5")}
+    assert account.balance(ADA, 2025) == Balance(Decimal(30), Decimal(2), Decimal(0))
+    assert account.held_on(date(2025, 6, 18)) == 0
+    assert account.bookings["case-1"].halves == {}  # the half day was after it
+    reserve(account, "case-2", days(date(2025, 6, 18), date(2025, 6, 20)))  # free again

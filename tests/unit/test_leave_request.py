@@ -424,3 +424,70 @@ def test_approved_leave_is_marked_taken_but_pending_leave_is_not() -> None:
     assert request.status is LeaveStatus.TAKEN
     with refused(Conflict, "not_approved"):
         awaiting().mark_taken(meta())
+
+
+def test_the_requester_ends_started_leave_early() -> None:
+    request = approved()
+
+    request.shorten(START, date(2025, 6, 17), meta("ada"))
+
+    (shortened,) = request.collect_events()
+    assert names([shortened]) == ["Shortened"]
+    assert (data(shortened)["last_day"], data(shortened)["by_hr"]) == (START, False)
+    assert (request.start, request.end, request.period.half_day_end) == (START, START, False)
+    assert request.days == {"2025-06-16": Decimal(1)}
+    assert request.status is LeaveStatus.APPROVED
+
+
+def test_a_shortening_sent_again_records_nothing_new() -> None:
+    request = approved()
+    command = meta("ada")
+    request.shorten(START, date(2025, 6, 17), command)
+    request.collect_events()
+
+    request.shorten(START, date(2025, 6, 17), command)
+
+    assert request.collect_events() == []
+
+
+def test_hr_ends_someones_leave_on_their_last_day_of_employment_saying_why() -> None:
+    """Someone leaving the company whose leave has started cannot sign in to end it,
+    and the days after their last day would stay counted: HR ends it for them, on a
+    day already past if need be."""
+    request = approved()
+
+    request.shorten(START, END, meta("hanna"), reason="left on the 16th", by_hr=True)
+
+    (shortened,) = request.collect_events()
+    assert (data(shortened)["reason"], data(shortened)["by_hr"]) == ("left on the 16th", True)
+    assert request.end == START
+
+
+@pytest.mark.parametrize(
+    ("last_day", "today", "rule"),
+    [
+        (END, date(2025, 6, 17), "not_shorter"),
+        (date(2025, 6, 19), date(2025, 6, 17), "not_shorter"),
+        (date(2025, 6, 15), date(2025, 6, 15), "before_start"),
+        (date(2025, 6, 17), date(2025, 6, 19), "already_ended"),
+        (START, date(2025, 6, 18), "last_day_in_the_past"),  # for the requester
+    ],
+)
+def test_leave_is_shortened_only_to_a_day_within_it_while_it_lasts(
+    last_day: date, today: date, rule: str
+) -> None:
+    request = approved()
+
+    with refused(RuleViolation, rule):
+        request.shorten(last_day, today, meta("ada"))
+
+    assert request.end == END
+
+
+def test_only_approved_leave_is_shortened_by_the_requester_or_hr_with_a_reason() -> None:
+    with refused(Conflict, "not_approved"):
+        awaiting().shorten(START, START, meta("ada"))
+    with refused(NotAllowed, "only_requester"):
+        approved().shorten(START, START, meta("mia"))
+    with refused(RuleViolation, "reason_required"):
+        approved().shorten(START, START, meta("hanna"), by_hr=True)

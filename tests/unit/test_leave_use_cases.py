@@ -683,6 +683,38 @@ def test_leave_that_has_started_cannot_be_cancelled_and_nothing_is_recorded(
     assert desk.remaining("ada") == 26
 
 
+def test_leave_ended_early_gives_back_the_days_after_its_new_last_day(desk: LeaveDesk) -> None:
+    case_id = desk.approved("ada", MONDAY, FRIDAY)
+
+    saved = desk.app.shorten_leave_request(case_id, MONDAY + timedelta(days=1), MONDAY, meta("ada"))
+
+    assert (saved.case.status, saved.case.end) == (LeaveStatus.APPROVED, MONDAY + timedelta(days=1))
+    assert desk.event_names(case_id)[-1] == "Shortened"
+    assert account_events(desk, "ada")[-1] == "Shortened"
+    assert desk.remaining("ada") == 28
+    assert desk.submit("ada", FRIDAY).case.status is LeaveStatus.PENDING  # free again
+
+
+def test_hr_ends_a_leavers_started_leave_and_nothing_is_recorded_for_someone_without_the_role(
+    desk: LeaveDesk,
+) -> None:
+    case_id = desk.approved("ada", MONDAY, FRIDAY)
+    desk.app.set_role_members("hr", ["ben"], meta("admin"))
+    before = desk.position
+
+    with refused(NotAllowed, "not_hr"):
+        desk.app.shorten_leave_request(
+            case_id, MONDAY, FRIDAY, meta("mia"), reason="left", by_hr=True
+        )
+    assert desk.position == before
+    saved = desk.app.shorten_leave_request(
+        case_id, MONDAY, FRIDAY, meta("ben"), reason="left on Monday", by_hr=True
+    )
+
+    assert saved.case.end == MONDAY
+    assert desk.remaining("ada") == 29
+
+
 def test_a_request_withdrawn_before_its_task_opens_gets_no_task(desk: LeaveDesk) -> None:
     case_id = desk.submit("ada", MONDAY).case.id
     desk.withdraw(case_id, "ada")
