@@ -254,6 +254,26 @@ class LeaveRequest(Case):
         by_hr = by_hr and meta.actor != self.requester_id
         self._cancelled(reason=reason, by_hr=by_hr, meta=meta)
 
+    def check_shorten(
+        self,
+        last_day: date,
+        actor: str,
+        today: date,
+        *,
+        reason: str | None = None,
+        by_hr: bool = False,
+    ) -> None:
+        check_shorten(
+            self.status,
+            self.requester_id,
+            self.period,
+            last_day,
+            actor,
+            today,
+            reason=reason,
+            by_hr=by_hr,
+        )
+
     def shorten(
         self,
         last_day: date,
@@ -266,23 +286,18 @@ class LeaveRequest(Case):
         """End the leave on ``last_day``: the days after it are no longer leave."""
         if self.has_applied(meta):
             return
-        check_shorten(
-            self.status,
-            self.requester_id,
-            self.period,
-            last_day,
-            meta.actor,
-            today,
-            reason=reason,
-            by_hr=by_hr,
-        )
+        self.check_shorten(last_day, meta.actor, today, reason=reason, by_hr=by_hr)
         by_hr = by_hr and meta.actor != self.requester_id
-        self._shortened(last_day=last_day, reason=reason, by_hr=by_hr, meta=meta)
+        kept = {day: share for day, share in self.days.items() if day <= last_day.isoformat()}
+        self._shortened(last_day=last_day, days=kept, reason=reason, by_hr=by_hr, meta=meta)
 
     @event("Shortened")
-    def _shortened(self, last_day: date, reason: str | None, by_hr: bool, meta: Meta) -> None:
+    def _shortened(
+        self, last_day: date, days: dict[str, Decimal], reason: str | None, by_hr: bool, meta: Meta
+    ) -> None:
+        """``days``: each working day's share the leave keeps."""
         self.period = LeavePeriod(self.start, last_day, self.period.half_day_start, False)
-        self.days = {day: share for day, share in self.days.items() if day <= last_day.isoformat()}
+        self.days = dict(days)
 
     @event("Cancelled")
     def _cancelled(self, meta: Meta, reason: str | None = None, by_hr: bool = False) -> None:

@@ -15,6 +15,7 @@ from projections.events import (
     DaysReserved,
     ReservationConfirmed,
     ReservationReleased,
+    ReservationShortened,
 )
 from projections.rows import Lookup
 
@@ -22,7 +23,7 @@ COLUMNS = "account_id TEXT PRIMARY KEY, employee_id TEXT NOT NULL"
 
 ACCOUNT_EVENTS = (AccountOpened, DaysReserved)
 """The account events that name their account (and, the first, its owner)."""
-CASE_EVENTS = (DaysReserved, ReservationConfirmed, ReservationReleased)
+CASE_EVENTS = (DaysReserved, ReservationConfirmed, ReservationReleased, ReservationShortened)
 """The account events that name a case."""
 
 

@@ -76,6 +76,10 @@ if TYPE_CHECKING:
 
     class LeaveTaken(LeaveRequestEvent): ...
 
+    class LeaveShortened(LeaveRequestEvent):
+        last_day: date
+        days: dict[str, Decimal]
+
     class AccountOpened(_Event):
         employee_id: str
 
@@ -91,6 +95,11 @@ if TYPE_CHECKING:
     class ReservationReleased(_Event):
         case_id: str
         reason: str
+
+    class ReservationShortened(_Event):
+        case_id: str
+        last_day: date
+        released: dict[str, Decimal]
 
 else:
     from domain.case import Case
@@ -116,8 +125,10 @@ else:
     LeaveWithdrawn = LeaveRequest.Withdrawn
     LeaveCancelled = LeaveRequest.Cancelled
     LeaveTaken = LeaveRequest.Taken
+    LeaveShortened = LeaveRequest.Shortened
 
     AccountOpened = LeaveAccount.Opened
     DaysReserved = LeaveAccount.Reserved
     ReservationConfirmed = LeaveAccount.Confirmed
     ReservationReleased = LeaveAccount.Released
+    ReservationShortened = LeaveAccount.Shortened

@@ -23,6 +23,7 @@ from projections.events import (
     DaysReserved,
     ReservationConfirmed,
     ReservationReleased,
+    ReservationShortened,
 )
 from projections.rows import TableRows, insert, select_where_in
 
@@ -57,7 +58,13 @@ class LeaveBalances(PreparedProjection):
         " ON balance_bookings (employee_id, year)",
     )
 
-    handles = (AccountOpened, DaysReserved, ReservationConfirmed, ReservationReleased)
+    handles = (
+        AccountOpened,
+        DaysReserved,
+        ReservationConfirmed,
+        ReservationReleased,
+        ReservationShortened,
+    )
 
     def prepare(self, cursor: Cursor, events: Sequence[object]) -> _Prepared:
         owners = accounts.AccountOwners("balance_accounts")
@@ -125,6 +132,16 @@ def _apply(
             years = {(row.employee_id, year) for (year,), row in rows.items()}
             rows.clear()
             return years
+        case ReservationShortened():
+            rows = bookings.group((event.case_id,))
+            released = {date.fromisoformat(day): share for day, share in event.released.items()}
+            changed = set()
+            for year, total in days_by_year(released).items():
+                old = rows.get((year,))
+                if old is not None:  # a booking that counts
+                    rows[(year,)] = old._replace(days=str(Decimal(old.days) - total))
+                    changed.add((old.employee_id, year))
+            return changed
     return set()
 
 

@@ -18,6 +18,7 @@ from projections.events import (
     LeaveCancelled,
     LeaveRejected,
     LeaveRequestEvent,
+    LeaveShortened,
     LeaveSubmitted,
     LeaveTaken,
     LeaveWithdrawn,
@@ -96,6 +97,8 @@ class LeaveCases(PreparedProjection):
                     changes.update(event, LeaveStatus.CANCELLED)
                 case LeaveTaken():
                     changes.update(event, LeaveStatus.TAKEN)
+                case LeaveShortened():
+                    changes.shortened(event)
                 case LeaveRequestEvent():  # tasks opened, manager informed, ...
                     changes.update(event, None)
         return changes
@@ -132,6 +135,8 @@ class _Changes:
     def __init__(self) -> None:
         self.new: dict[str, _Submission] = {}
         self.updated: dict[str, tuple[str | None, datetime]] = {}
+        self.ends: dict[str, tuple[str, str]] = {}
+        """Cases ended early: their last day and working days (half_day_end is false)."""
 
     def submitted(self, event: LeaveSubmitted) -> None:
         needs_approval = LeaveType(event.leave_type).needs_approval
@@ -160,6 +165,18 @@ class _Changes:
         previous = self.updated.get(case_id, (None, at))[0]
         self.updated[case_id] = (previous if status is None else status.value, at)
 
+    def shortened(self, event: LeaveShortened) -> None:
+        case_id = str(event.originator_id)
+        last_day = event.last_day.isoformat()
+        working_days = str(sum(event.days.values(), Decimal(0)))
+        submission = self.new.get(case_id)
+        if submission is not None:
+            submission.columns = (*submission.columns[:4], last_day, submission.columns[5],
+                                  False, working_days)  # fmt: skip
+        else:
+            self.ends[case_id] = (last_day, working_days)
+        self.update(event, None)
+
     def write(self, cursor: Cursor) -> None:
         if self.new:
             cursor.insert_many(
@@ -174,6 +191,12 @@ class _Changes:
                 "UPDATE leave_cases SET status = COALESCE(?, status), updated_at = ?"
                 " WHERE case_id = ?",
                 [(status, utc_text(at), case_id) for case_id, (status, at) in self.updated.items()],
+            )
+        if self.ends:
+            cursor.executemany(
+                "UPDATE leave_cases SET last_day = ?, half_day_end = ?, working_days = ?"
+                " WHERE case_id = ?",
+                [(end, False, days, case_id) for case_id, (end, days) in self.ends.items()],
             )
 
 

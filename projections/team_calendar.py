@@ -22,6 +22,7 @@ from projections.events import (
     DaysReserved,
     ReservationConfirmed,
     ReservationReleased,
+    ReservationShortened,
 )
 from projections.rows import TableRows
 
@@ -64,7 +65,13 @@ class TeamCalendar(PreparedProjection):
         "CREATE INDEX IF NOT EXISTS team_calendar_by_employee ON team_calendar (employee_id, day)",
     )
 
-    handles = (AccountOpened, DaysReserved, ReservationConfirmed, ReservationReleased)
+    handles = (
+        AccountOpened,
+        DaysReserved,
+        ReservationConfirmed,
+        ReservationReleased,
+        ReservationShortened,
+    )
 
     def prepare(
         self, cursor: Cursor, events: Sequence[object]
@@ -117,6 +124,10 @@ def _apply(owners: accounts.AccountOwners, days: TableRows[DayRow], event: objec
                 rows[member] = row._replace(approved=True)
         case ReservationReleased():
             days.group((event.case_id,)).clear()
+        case ReservationShortened():
+            rows = days.group((event.case_id,))
+            for day in event.released:
+                rows.pop((day,), None)
 
 
 def team_absences(

@@ -37,6 +37,7 @@ from tests.integration.conftest import MONDAY_MORNING, ORGANISATION, Office, eve
 JUNE_3 = date(2030, 6, 3)
 JUNE_7 = date(2030, 6, 7)
 BEFORE_JUNE = date(2030, 5, 1)
+JUNE_4 = date(2030, 6, 4)
 
 # -- inbox ---------------------------------------------------------------------------
 
@@ -179,6 +180,25 @@ def test_cancelling_approved_leave_gives_the_days_back(
     )
 
 
+def test_leave_ended_early_leaves_only_its_kept_days_in_every_read_model(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    case_id = office.approved("e-3", JUNE_3, JUNE_7)
+    runner.catch_up()
+
+    office.shorten(case_id, "e-3", last_day=JUNE_4, today=JUNE_4)
+    runner.catch_up()
+
+    assert read_models.balance("e-3", 2030) == LeaveBalance(
+        "e-3", 2030, Decimal(30), Decimal(2), Decimal(0), Decimal(28)
+    )
+    days = read_models.team_absences("e-2", JUNE_3, JUNE_7)
+    assert [absence.day for absence in days] == [JUNE_3, JUNE_4]
+    case = read_models.leave_case(case_id)
+    assert case is not None
+    assert (case.end, case.working_days, case.status) == (JUNE_4, Decimal(2), "approved")
+
+
 def test_an_unknown_employee_has_no_balance(
     office: Office, runner: ProjectionRunner, read_models: ReadModels
 ) -> None:
@@ -308,6 +328,8 @@ def some_history(office: Office) -> None:
     office.escalate(escalated)
     office.submit("e-4", date(2030, 9, 2), date(2030, 9, 4), LeaveType.SICK)
     office.submit("e-5", date(2030, 7, 1), date(2030, 7, 5), half_day_start=True)
+    ended_early = office.approved("e-5", date(2030, 8, 5), date(2030, 8, 9))
+    office.shorten(ended_early, "e-5", last_day=date(2030, 8, 6), today=date(2030, 8, 6))
 
 
 def test_rebuild_gives_exactly_the_same_rows_as_the_incremental_run(
