@@ -48,6 +48,7 @@ def build_worker(
             leave.record_decision,
             leave.withdraw,
             leave.cancel,
+            leave.shorten,
             leave.mark_taken,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=max_activity_threads),

@@ -28,6 +28,7 @@ from workflows.messages import (
     LeaveRequestStart,
     OpenTask,
     RecordDecision,
+    ShortenLeave,
     TaskState,
     WithdrawLeave,
 )
@@ -165,6 +166,20 @@ class LeaveActivities:
         meta = command_meta(command.actor)
         saved = self.app.cancel_leave_request(
             command.case_id, command.today, meta, reason=command.reason, by_hr=command.by_hr
+        )
+        return case_state(saved)
+
+    @activity.defn(name="shorten_leave_request")
+    @refusals_are_final
+    def shorten(self, command: ShortenLeave) -> CaseState:
+        meta = command_meta(command.actor)
+        saved = self.app.shorten_leave_request(
+            command.case_id,
+            command.last_day,
+            command.today,
+            meta,
+            reason=command.reason,
+            by_hr=command.by_hr,
         )
         return case_state(saved)
 

@@ -3,7 +3,8 @@
 Submit (refused when a rule says no) -> approval task for the manager, due in two
 business days -> escalation to the manager's manager when overdue -> approved
 (days debited, then wait until the leave has ended, accepting a cancellation
-until it starts) or rejected / withdrawn. Sick leave is recorded without approval.
+until it starts and an ending early until it ends) or rejected / withdrawn. Sick
+leave is recorded without approval.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.leave import LeaveActivities
     from domain.errors import DomainError
-    from domain.leave_request import LeaveStatus, check_cancel, check_withdraw
+    from domain.leave import LeavePeriod
+    from domain.leave_request import LeaveStatus, check_cancel, check_shorten, check_withdraw
     from services.application import approval_task_id
     from workflows.approval import ApprovalWorkflow, Wake, as_application_error
     from workflows.messages import (
@@ -33,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
         OpenTask,
         RecordDecision,
         Refusal,
+        ShorteningRequest,
+        ShortenLeave,
         WithdrawLeave,
     )
 
@@ -99,20 +103,25 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
                     await self.send_up(task_id, _execute(activity, command))
 
     async def _until_taken(self) -> None:
-        """Durable timer until the day after the leave ends; a cancellation ends it early."""
-        ends_at = datetime.combine(self.current.end + timedelta(days=1), time(), UTC)
-        try:
-            await workflow.wait_condition(
-                lambda: self.current.status in CLOSED,
-                timeout=max(ends_at - workflow.now(), timedelta(seconds=1)),
-            )
-        except TimeoutError:
-            self.adopt(
-                await _execute(
-                    LeaveActivities.mark_taken,
-                    CaseCommand(case_id=self.current.case_id, actor=SYSTEM),
+        """Durable timer until the day after the leave ends, set again when the leave is
+        ended early; a cancellation ends the wait."""
+        while True:
+            end = self.current.end
+            ends_at = datetime.combine(end + timedelta(days=1), time(), UTC)
+            try:
+                await workflow.wait_condition(
+                    lambda: self.current.status in CLOSED or self.current.end != end,  # noqa: B023
+                    timeout=max(ends_at - workflow.now(), timedelta(seconds=1)),
                 )
-            )
+            except TimeoutError:
+                async with self.case_lock():  # an ending early may be on its way to the store
+                    if self.current.end == end:
+                        command = CaseCommand(case_id=self.current.case_id, actor=SYSTEM)
+                        self.adopt(await _execute(LeaveActivities.mark_taken, command))
+                        return
+                continue
+            if self.current.status in CLOSED:
+                return
 
     @workflow.query
     def case(self) -> CaseState | None:
@@ -205,6 +214,44 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
                 state.status,
                 state.requester_id,
                 state.start,
+                request.actor,
+                workflow.now().date(),
+                reason=request.reason,
+                by_hr=request.by_hr,
+            )
+        except DomainError as error:
+            raise as_application_error(error) from None
+
+    @workflow.update
+    async def shorten(self, request: ShorteningRequest) -> CaseState:
+        return await self.run_command(
+            lambda: self._check_shorten(request),
+            lambda: _execute(
+                LeaveActivities.shorten,
+                ShortenLeave(
+                    case_id=self.current.case_id,
+                    actor=request.actor,
+                    last_day=request.last_day,
+                    today=workflow.now().date(),
+                    reason=request.reason,
+                    by_hr=request.by_hr,
+                ),
+            ),
+        )
+
+    @shorten.validator
+    def validate_shorten(self, request: ShorteningRequest) -> None:
+        self._check_shorten(request)
+
+    def _check_shorten(self, request: ShorteningRequest) -> None:
+        state = self.current
+        period = LeavePeriod(state.start, state.end, state.half_day_start, state.half_day_end)
+        try:
+            check_shorten(
+                state.status,
+                state.requester_id,
+                period,
+                request.last_day,
                 request.actor,
                 workflow.now().date(),
                 reason=request.reason,

@@ -118,6 +118,13 @@ class CancelLeave(CaseCommand):
     by_hr: bool = False
 
 
+class ShortenLeave(CaseCommand):
+    last_day: date
+    today: date
+    reason: str | None = None
+    by_hr: bool = False
+
+
 class WithdrawLeave(CaseCommand):
     reason: str | None = None
     by_hr: bool = False
@@ -162,3 +169,12 @@ class ClosingRequest(ActorRequest):
     reason: str | None = None
     by_hr: bool = False
     """The caller holds the HR role (the API checked it), and may close anyone's request."""
+
+
+class ShorteningRequest(ActorRequest):
+    """The ``shorten`` update: who ends the leave early, on which last day, and why."""
+
+    last_day: date
+    reason: str | None = None
+    by_hr: bool = False
+    """The caller holds the HR role (the API checked it), and may end anyone's leave."""

@@ -36,6 +36,7 @@ from workflows.messages import (
     ClosingRequest,
     DecisionRequest,
     LeaveRequestStart,
+    ShorteningRequest,
     leave_workflow_id,
 )
 
@@ -339,6 +340,50 @@ async def test_cancelling_approved_leave_before_it_starts_gives_the_days_back(
     assert leave_app.leave_balance("e-100", submitted.start.year).approved == Decimal(0)
     final = await handle.result()
     assert isinstance(final, CaseState) and final.status is LeaveStatus.CANCELLED
+
+
+async def test_leave_ended_early_gives_the_days_back_and_is_taken_the_day_after_its_new_end(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    handle, submitted = await submit(temporal, days=4)
+    await open_task(handle)
+    await decide(handle, "e-010", Decision.APPROVE)
+    now = await temporal.env.get_current_time()
+    await temporal.env.sleep(datetime.combine(submitted.start, now.timetz()) - now)  # day 1
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            LeaveRequestWorkflow.shorten,
+            ShorteningRequest(actor="e-100", last_day=submitted.start - timedelta(days=1)),
+        )
+    shortened = await handle.execute_update(
+        LeaveRequestWorkflow.shorten, ShorteningRequest(actor="e-100", last_day=submitted.start)
+    )
+
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.details[0] == "before_start"
+    assert (shortened.status, shortened.end, shortened.working_days) == (
+        LeaveStatus.APPROVED,
+        submitted.start,
+        Decimal(1),
+    )
+    assert leave_app.leave_balance("e-100", submitted.start.year).approved == Decimal(1)
+    # Taken the day after its new last day, days before the old one.
+    await temporal.env.sleep(timedelta(days=2))
+    assert submitted.end > submitted.start + timedelta(days=2)
+    final = await eventually_closed(handle)
+    assert isinstance(final, CaseState) and final.status is LeaveStatus.TAKEN
+    assert final.end == submitted.start
+
+
+async def eventually_closed(handle: Handle, seconds: float = 10) -> object:
+    """The workflow's result once it has closed: the test server skips no time while
+    a test waits for a result, so a test that skipped it waits for the close itself."""
+    for _ in range(int(seconds * 10)):
+        if (await handle.describe()).status is not WorkflowExecutionStatus.RUNNING:
+            return await handle.result()
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{handle.id} still runs")
 
 
 async def test_hr_cancels_someones_approved_leave_with_a_reason_and_never_without(
