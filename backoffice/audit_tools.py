@@ -228,14 +228,18 @@ def aggregate(
 def record_history(
     workflow_id: Annotated[str, typer.Argument(metavar="WORKFLOW_ID")],
     name: Annotated[
-        str | None, typer.Option(help="File name without .json (default: the workflow id).")
+        str | None,
+        typer.Option(metavar="NAME", help="File name without .json (default: the workflow id)."),
     ] = None,
     into: Annotated[
-        Path, typer.Option(help="Folder of the replay gate's histories.")
+        Path, typer.Option(metavar="DIR", help="Folder of the replay gate's histories.")
     ] = REPLAY_HISTORIES,
     temporal_address: Annotated[
         str | None,
-        typer.Option(help="HOST:PORT; default: the Temporal of `backoffice up` on --data."),
+        typer.Option(
+            metavar="HOST:PORT",
+            help="HOST:PORT; default: the Temporal of `backoffice up` on --data.",
+        ),
     ] = None,
     replace: Annotated[
         bool, typer.Option("--replace", help="Write over a history saved under that name.")

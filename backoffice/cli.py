@@ -50,11 +50,15 @@ audit_tools.register(audit_app)
 def up(
     data: DataOption = None,
     port: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="Port of the HTTP API (default 8000).")
+        int | None,
+        typer.Option(min=1, max=65535, metavar="PORT", help="Port of the HTTP API (default 8000)."),
     ] = None,
     temporal_address: Annotated[
         str | None,
-        typer.Option(help="HOST:PORT of an existing Temporal; default: start the dev server."),
+        typer.Option(
+            metavar="HOST:PORT",
+            help="HOST:PORT of an existing Temporal; default: start the dev server.",
+        ),
     ] = None,
 ) -> None:
     """Run everything: Temporal dev server, worker, projections and the HTTP API."""
@@ -174,20 +178,23 @@ def projections_rebuild(
     until: Annotated[
         str | None,
         typer.Option(
-            help="Only the events recorded up to this instant (ISO 8601, up to now); needs --into."
+            metavar="INSTANT",
+            help="Only the events recorded up to this instant (ISO 8601, up to now); needs --into.",
         ),
     ] = None,
     into: Annotated[
         str | None,
         typer.Option(
+            metavar="FILE_OR_SCHEMA",
             help="Build a copy here instead of the live read models: a SQLite file, or a"
-            " PostgreSQL schema name when the store is PostgreSQL."
+            " PostgreSQL schema name when the store is PostgreSQL.",
         ),
     ] = None,
     processes: Annotated[
         int,
         typer.Option(
             min=1,
+            metavar="N",
             help="Share the read models out among this many processes, each replaying the"
             " log into its share (the audit log is about half the work); by default two,"
             " or one on a machine with a single core.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import sqlite3
@@ -14,6 +15,7 @@ from typing import Any
 import jwt
 import psycopg
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from backoffice.cli import DEFAULT_REBUILD_PROCESSES, app
@@ -581,3 +583,29 @@ def test_a_schema_named_empty_is_refused(data_dir: Path, monkeypatch: pytest.Mon
 
     assert code == 1
     assert "BACKOFFICE_DATABASE_URL: schema= names no schema" in err
+
+
+def test_every_option_that_takes_a_value_names_what_it_takes_in_the_help() -> None:
+    # `<str>` or `<path>` beside an option tells a reader nothing: an instant, a file, a
+    # HOST:PORT? Flags take no value, and a choice lists its values by itself.
+    def unnamed(command: Any, path: str) -> list[str]:
+        if hasattr(command, "commands"):
+            return [
+                found
+                for name, sub in command.commands.items()
+                for found in unnamed(sub, f"{path} {name}")
+            ]
+        return [
+            f"{path} {param.opts[0]}"
+            for param in command.params
+            if param.param_type_name == "option"
+            and not param.is_flag
+            and param.metavar is None
+            and not param.type_descriptor.is_choice
+        ]
+
+    assert unnamed(typer.main.get_command(app), "backoffice") == []
+
+    code, shown, _ = run("audit", "record-history", "--help")
+    assert code == 0
+    assert re.search(r"--into +DIR ", shown) and re.search(r"--temporal-address +HOST:PORT ", shown)
