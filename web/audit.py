@@ -91,6 +91,14 @@ def _selection(values: Mapping[str, str]) -> tuple[AuditFilter | None, dict[str,
             audit.aware(name, parsed.get(name))
         except ApiError as error:
             problems[name] = error.detail
+    for name in ("type", "process"):
+        # The API names the first of these it meets; the page names each beside its
+        # field, so that one correction is not followed by another refusal.
+        if name in parsed:
+            try:
+                audit.selection(**{name: parsed[name]})
+            except ApiError as error:
+                problems[name] = error.detail
     if problems:
         return None, problems
     try:

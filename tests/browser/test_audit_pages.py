@@ -132,6 +132,20 @@ async def test_an_event_type_that_is_not_one_is_named_beside_its_field(site: Sit
     await expect(ken.locator("a:has-text('Export')")).to_have_count(0)
 
 
+async def test_every_filter_that_is_not_one_is_named_at_once_each_beside_its_field(
+    site: Site,
+) -> None:
+    make_auditor(site, "e-5")
+    ken = await site.signed_in("e-5")
+
+    response = await ken.goto("/audit?type=Submited&process=hiring&since=yesterday")
+
+    assert response is not None and response.status == 422
+    await expect(ken.locator("#type-error")).to_contain_text("'Submited' is not an event type")
+    await expect(ken.locator("#process-error")).to_contain_text("'hiring' is not a process")
+    await expect(ken.locator("#since-error")).to_contain_text("since: must be an instant")
+
+
 async def test_a_time_window_that_ends_before_it_starts_is_named_beside_its_end(
     site: Site,
 ) -> None:
