@@ -379,3 +379,23 @@ async def test_record_history_writes_only_a_new_file_in_its_folder(
     assert again[0] == 1 and f"{folder / 'kept.json'} exists; give --replace" in again[2], again
     assert replaced[0] == 0, replaced
     assert json.loads((folder / "kept.json").read_text())["events"]
+
+
+async def test_record_history_given_a_case_id_names_the_workflow_id_to_give(
+    api: Api, tmp_path: Path
+) -> None:
+    case = await api.approved("e-3", weeks_ahead(3, days=1))
+    address = api.context.client.service_client.config.target_host
+
+    code, _, err = await asyncio.to_thread(
+        run,
+        "audit", "record-history", case["id"], "--temporal-address", address,
+        "--into", str(tmp_path),
+    )  # fmt: skip
+
+    assert code == 1
+    assert (
+        f"no workflow {case['id']}; the workflow of leave request {case['id']} is"
+        f" {leave_workflow_id(UUID(case['id']))}"
+    ) in err
+    assert not (tmp_path / f"{case['id']}.json").exists()
