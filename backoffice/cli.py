@@ -16,6 +16,7 @@ import typer
 from backoffice import audit_tools
 from backoffice.audit_cli import audit_app
 from backoffice.cli_common import (
+    Commands,
     DataOption,
     data_folder,
     existing_store,
@@ -33,7 +34,12 @@ from backoffice.settings import Settings
 from backoffice.users_cli import users_app
 from services.store import StoreLocation
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Backoffice workflow engine.")
+app = typer.Typer(
+    cls=Commands,
+    no_args_is_help=True,
+    add_completion=False,
+    help="Backoffice workflow engine.",
+)
 org_app = typer.Typer(
     no_args_is_help=True,
     help="The organisation: departments, employees, roles, limits and delegations.",
@@ -207,7 +213,7 @@ def projections_rebuild(
     --until) it builds a copy as of a past instant and leaves the live ones untouched."""
     from backoffice.audit_tools import Bar
     from projections.registry import all_projections
-    from projections.runner import ProjectionRunner
+    from projections.runner import ProjectionRunner, UnknownProjection
 
     moment = instant(until, "--until")
     if moment is not None and into is None:
@@ -237,7 +243,7 @@ def projections_rebuild(
             typer.echo(f"resuming the interrupted rebuild of {', '.join(resumed)}", err=True)
         try:
             count = runner.rebuild(names or None, progress=bar, processes=processes)
-        except ValueError as error:
+        except UnknownProjection as error:
             raise fail(f"{error}; known read models: {', '.join(runner.names)}") from error
         except RuntimeError as error:  # a helper process of --processes stopped
             raise fail(str(error)) from error

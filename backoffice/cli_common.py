@@ -4,6 +4,7 @@ could still change), and failing with a message."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from contextlib import closing
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from typer.core import TyperGroup
 
 from backoffice.settings import Settings
 from services.store import StoreLocation
@@ -208,3 +210,32 @@ def known_up_to_now(moment: datetime | None, what: str, instead: str) -> datetim
         except RuleViolation as refusal:
             raise fail(refusal.message) from None
     return moment
+
+
+_UNREADABLE = re.compile(r"originator_id '(?P<id>[^']+)' and originator_version (?P<version>\d+)")
+
+
+def unreadable_event(error: Exception) -> str:
+    """What to say of a stored event the store's mapper cannot decode (its state edited
+    outside Backoffice): which one, and the command that names everything altered."""
+    found = _UNREADABLE.search(str(error))
+    which = f"the event of {found['id']} at version {found['version']}" if found else "an event"
+    return (
+        f"{which} cannot be read from the store: it was changed outside Backoffice;"
+        " `backoffice audit verify` names every event altered"
+    )
+
+
+class Commands(TyperGroup):
+    """The ``backoffice`` command group: an event the store can no longer decode fails
+    any command that reads it with a message, not a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context, not public
+        try:
+            return super().invoke(ctx)
+        except ValueError as error:
+            from eventsourcing.persistence import MapperDeserialisationError
+
+            if not isinstance(error, MapperDeserialisationError):
+                raise
+            raise fail(unreadable_event(error)) from None

@@ -35,6 +35,10 @@ Progress = Callable[[int, int], None]
 """Called after each batch with the position reached and the position to reach."""
 
 
+class UnknownProjection(ValueError):
+    """A read model asked for by a name no projection has."""
+
+
 class ProjectionRunner:
     """Keeps the read models of one store up to date with its event log.
 
@@ -283,7 +287,7 @@ class ProjectionRunner:
         chosen = [p for p in self.projections if names is None or p.name in names]
         unknown = set(names or ()) - {p.name for p in chosen}
         if unknown:
-            raise ValueError(f"no projection named {', '.join(sorted(unknown))}")
+            raise UnknownProjection(f"no projection named {', '.join(sorted(unknown))}")
         with self._lock, self._database.transaction() as cursor:
             tracking.lock_schema(cursor)  # no process makes the indexes dropped below
             unfinished = tracking.rebuilding(cursor)

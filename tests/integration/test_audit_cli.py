@@ -15,7 +15,9 @@ from uuid import UUID
 
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
+from typer.testing import CliRunner
 
+from backoffice.cli import app
 from projections.database import Database
 from services.application import BackofficeApplication
 from services.store import StoreLocation
@@ -245,6 +247,39 @@ def test_a_copy_of_the_read_models_as_of_an_instant_after_now_is_refused(
     ), err
     assert not copy.exists()
     assert files_in(data_dir) == before
+
+
+def test_an_event_the_store_can_no_longer_read_is_named_by_every_command_reading_it(
+    data_dir: Path,
+) -> None:
+    approved, _ = a_store(data_dir)
+    run("projections", "rebuild", "--data", str(data_dir))
+    with (
+        Database(StoreLocation(f"sqlite:///{data_dir / 'backoffice.db'}")) as database,
+        database.transaction() as cursor,
+    ):  # rewritten by hand as text, as an edit in a SQLite shell leaves it
+        cursor.execute(
+            "UPDATE stored_events SET state = CAST(state AS TEXT)"
+            " WHERE originator_id = ? AND originator_version = 1",
+            [UUID(approved).hex],
+        )
+    data = ("--data", str(data_dir))
+
+    commands = [
+        ("audit", "aggregate", approved, *data),
+        ("audit", "verify-projections", *data),
+        ("projections", "rebuild", "--processes", "1", *data),
+    ]
+    results = {command[:2]: CliRunner().invoke(app, list(command)) for command in commands}
+
+    for command, result in results.items():
+        assert result.exit_code == 1, (command, result.exception)
+        assert isinstance(result.exception, SystemExit | None), (command, result.exception)
+        assert (
+            f"error: the event of {approved} at version 1 cannot be read from the store"
+        ) in result.stderr, (command, result.stderr)
+        assert "backoffice audit verify" in result.stderr
+        assert "known read models" not in result.stderr
 
 
 def test_verify_projections_exits_non_zero_naming_a_corrupted_row(data_dir: Path) -> None:
