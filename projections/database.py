@@ -134,6 +134,12 @@ class Database:
     def is_postgres(self) -> bool:
         return self._postgres is not None
 
+    @property
+    def is_broken(self) -> bool:
+        """Whether the server closed the connection (PostgreSQL restarted, a backend
+        terminated): it never answers again, and only a new one will."""
+        return self._postgres is not None and (self._postgres.broken or self._postgres.closed)
+
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Cursor]:
         """A transaction that commits when the block ends and rolls back if it raises.

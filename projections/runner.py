@@ -105,8 +105,18 @@ class ProjectionRunner:
         self._guard = threading.Lock()  # the subscription, between run() and stop()
         self._subscription: Subscription[ApplicationRecorder] | None = None
         self._thread: threading.Thread | None = None
-        with self._lock, self._database.transaction() as cursor:
+        with self._lock, self._db.transaction() as cursor:
             tracking.create_schema(cursor, self.projections)
+
+    @property
+    def _db(self) -> Database:
+        """The runner's connection (call it holding ``_lock``), opened anew if the server
+        closed it: a following runner tries again after an error, and would otherwise
+        fail on the dead connection for ever, leaving every read model behind."""
+        if self._database.is_broken:
+            self._database.close()
+            self._database = Database(self.location)
+        return self._database
 
     @property
     def names(self) -> list[str]:
@@ -144,14 +154,14 @@ class ProjectionRunner:
         """
         with self._lock:
             while True:
-                with self._database.transaction(write=False) as cursor:
+                with self._db.transaction(write=False) as cursor:
                     state = self._state(cursor)
                 behind = state[0]
                 start = min(behind.values())
                 read, events, reached = self._read(start, size)
                 due = self._due(behind, events)
                 prepared = self._prepare(due)
-                with self._database.transaction() as cursor:
+                with self._db.transaction() as cursor:
                     if self._state(cursor, for_update=True) != state:
                         continue  # another runner (or a rebuild) moved them meanwhile
                     self._apply(cursor, due, prepared, reached if read else None)
@@ -172,7 +182,7 @@ class ProjectionRunner:
         (none when nothing is due: a poll that found the log unchanged)."""
         if not any(due):
             return [None] * len(due)
-        with self._database.transaction(write=False) as cursor:
+        with self._db.transaction(write=False) as cursor:
             return [
                 projection.prepare(cursor, given) if given else None
                 for projection, given in zip(self.projections, due, strict=True)
@@ -288,7 +298,7 @@ class ProjectionRunner:
         unknown = set(names or ()) - {p.name for p in chosen}
         if unknown:
             raise UnknownProjection(f"no projection named {', '.join(sorted(unknown))}")
-        with self._lock, self._database.transaction() as cursor:
+        with self._lock, self._db.transaction() as cursor:
             tracking.lock_schema(cursor)  # no process makes the indexes dropped below
             unfinished = tracking.rebuilding(cursor)
             for projection in chosen:
@@ -307,7 +317,7 @@ class ProjectionRunner:
 
     def _end_rebuilds(self, projections: Sequence[Projection]) -> None:
         """Make the indexes a rebuild dropped and forget that it was unfinished."""
-        with self._lock, self._database.transaction() as cursor:
+        with self._lock, self._db.transaction() as cursor:
             for projection in projections:
                 projection.create_tables(cursor)  # and the indexes the rebuild dropped
                 tracking.end_rebuild(cursor, projection.name)
@@ -379,12 +389,12 @@ class ProjectionRunner:
 
     def resuming(self) -> list[str]:
         """The read models whose rebuild was interrupted and will resume."""
-        with self._lock, self._database.transaction(write=False) as cursor:
+        with self._lock, self._db.transaction(write=False) as cursor:
             return sorted(tracking.rebuilding(cursor))
 
     def position(self, name: str | None = None) -> int:
         """The named projection's position, or the lowest of all."""
-        with self._lock, self._database.transaction(write=False) as cursor:
+        with self._lock, self._db.transaction(write=False) as cursor:
             tracked = tracking.positions(cursor)
         if name is not None:
             return tracked[name]

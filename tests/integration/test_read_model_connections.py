@@ -12,8 +12,9 @@ import pytest
 from projections.database import Database
 from projections.queries import IDLE_CONNECTIONS, ReadModels
 from projections.runner import ProjectionRunner
+from services.application import BackofficeApplication
 from services.store import StoreLocation
-from tests.integration.conftest import Office
+from tests.integration.conftest import ORGANISATION, Office, meta
 
 
 def test_a_kept_connection_sees_what_was_committed_after_it_was_kept(
@@ -96,3 +97,31 @@ def test_a_kept_connection_the_server_closed_is_replaced(postgres_url: str) -> N
         read_models.close()
 
     assert read_models._idle == []
+
+
+def test_a_following_runner_whose_connection_the_server_closed_goes_on_with_a_new_one(
+    postgres_url: str,
+) -> None:
+    """PostgreSQL restarted, or a connection killed by an administrator: the runner
+    must not keep failing on its dead connection, leaving every read model behind."""
+    application = BackofficeApplication(env=StoreLocation(postgres_url).eventsourcing_env())
+    application.load_organisation(ORGANISATION, meta("hr"))
+    office = Office(application)
+    runner = ProjectionRunner(
+        postgres_url, application=application, poll_interval=0.01, retry_interval=0.05
+    )
+    try:
+        runner.start()
+        before = office.ask_manager(office.submit("e-3", date(2030, 6, 3), date(2030, 6, 7)))
+        assert runner.wait_for(before.position, timeout=5)
+        connection = runner._database._postgres
+        assert connection is not None
+        with psycopg.connect(StoreLocation(postgres_url).psycopg_conninfo()) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (connection.info.backend_pid,))
+
+        after = office.ask_manager(office.submit("e-4", date(2030, 6, 3), date(2030, 6, 7)))
+
+        assert runner.wait_for(after.position, timeout=5)
+    finally:
+        runner.close()
+        application.close()
