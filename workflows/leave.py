@@ -43,6 +43,9 @@ with workflow.unsafe.imports_passed_through():
 SYSTEM = "system"
 SUBMISSION_WAITS_FOR_TASK = "submission-waits-for-task"
 """Patch id: histories recorded before it answered ``submission`` right after submitting."""
+TAKEN_AFTER_COMMANDS = "taken-after-commands"
+"""Patch id: histories recorded before it marked the leave taken as its end passed, even
+while a command on the case (a cancellation) was still on its way to the store."""
 A = TypeVar("A")
 RETRY_POLICY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 CLOSED = {LeaveStatus.REJECTED, LeaveStatus.WITHDRAWN, LeaveStatus.CANCELLED}
@@ -114,14 +117,28 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
                     timeout=max(ends_at - workflow.now(), timedelta(seconds=1)),
                 )
             except TimeoutError:
-                async with self.case_lock():  # an ending early may be on its way to the store
+                if not workflow.patched(TAKEN_AFTER_COMMANDS):
+                    self.adopt(await self._mark_taken())
+                    return
+                # A command accepted before the leave ended (a cancellation, an ending
+                # early) may have been saved while its activity has not reported (a
+                # retry pending): it goes first. A cancelled case is not taken (the
+                # domain would refuse, failing the workflow); one ended early waits for
+                # its new last day.
+                async with self.case_lock():
+                    if self.current.status in CLOSED:
+                        return
                     if self.current.end == end:
-                        command = CaseCommand(case_id=self.current.case_id, actor=SYSTEM)
-                        self.adopt(await _execute(LeaveActivities.mark_taken, command))
+                        self.adopt(await self._mark_taken())
                         return
                 continue
             if self.current.status in CLOSED:
                 return
+
+    async def _mark_taken(self) -> CaseState:
+        return await _execute(
+            LeaveActivities.mark_taken, CaseCommand(case_id=self.current.case_id, actor=SYSTEM)
+        )
 
     @workflow.query
     def case(self) -> CaseState | None:

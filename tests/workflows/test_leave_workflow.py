@@ -609,3 +609,34 @@ async def test_a_decision_and_a_withdrawal_at_once_one_wins_the_other_is_refused
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING or (
         winner.status is LeaveStatus.WITHDRAWN
     )
+
+
+async def test_a_cancellation_saved_but_not_reported_when_the_leave_ends_closes_the_case(
+    temporal: Temporal, leave_app: BackofficeApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cancellation's activity saved ``Cancelled`` but its completion was lost (a
+    worker gone), and its retry comes after the leave has ended: the case stays
+    cancelled, is not marked taken, and its workflow does not fail."""
+    cancel = leave_app.cancel_leave_request
+    attempts: list[Saved] = []
+
+    def cancel_then_lose_the_answer(*args: Any, **kwargs: Any) -> Saved:
+        attempts.append(cancel(*args, **kwargs))
+        if len(attempts) == 1:
+            raise ApplicationError("worker lost", next_retry_delay=timedelta(days=40))
+        return attempts[-1]
+
+    monkeypatch.setattr(leave_app, "cancel_leave_request", cancel_then_lose_the_answer)
+    handle, submitted = await submit(temporal, days=2)
+    await open_task(handle)
+    await decide(handle, "e-010", Decision.APPROVE)
+
+    cancelling = asyncio.create_task(
+        handle.execute_update(LeaveRequestWorkflow.cancel, ClosingRequest(actor="e-100"))
+    )
+    await temporal.env.sleep(timedelta(days=41))  # the leave's end, then the retry
+    final = await handle.result()
+
+    assert isinstance(final, CaseState) and final.status is LeaveStatus.CANCELLED
+    assert (await cancelling).status is LeaveStatus.CANCELLED
+    assert leave_app.leave_request(submitted.case_id).status is LeaveStatus.CANCELLED
