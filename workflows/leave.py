@@ -46,6 +46,10 @@ SUBMISSION_WAITS_FOR_TASK = "submission-waits-for-task"
 TAKEN_AFTER_COMMANDS = "taken-after-commands"
 """Patch id: histories recorded before it marked the leave taken as its end passed, even
 while a command on the case (a cancellation) was still on its way to the store."""
+UNASSIGNED_TASK_WAITS = "unassigned-task-waits"
+"""Patch id: histories recorded before it failed when the task found nobody to ask."""
+UNASSIGNED_RETRY = timedelta(days=1)
+"""How long a request with nobody to ask waits before its task is asked for again."""
 A = TypeVar("A")
 RETRY_POLICY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 CLOSED = {LeaveStatus.REJECTED, LeaveStatus.WITHDRAWN, LeaveStatus.CANCELLED}
@@ -58,6 +62,8 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
     def __init__(self) -> None:
         self.state: CaseState | None = None
         self.refusal: Refusal | None = None
+        self.unassigned = False
+        """Pending without a task: nobody to ask (see ``_approval``)."""
 
     @workflow.run
     async def run(self, start: LeaveRequestStart) -> CaseState | Refusal:
@@ -76,18 +82,32 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
 
     async def _approval(self) -> None:
         task_id = approval_task_id(self.current.case_id)
-        try:
-            await self.open_task(
-                task_id,
-                _execute(
-                    LeaveActivities.open_task,
-                    OpenTask(case_id=self.current.case_id, actor=SYSTEM, now=workflow.now()),
-                ),
+        while True:
+            try:
+                await self.open_task(
+                    task_id,
+                    _execute(
+                        LeaveActivities.open_task,
+                        OpenTask(case_id=self.current.case_id, actor=SYSTEM, now=workflow.now()),
+                    ),
+                )
+                break
+            except ActivityError as error:
+                rule = _refusal(error).rule
+                if rule == "not_pending":
+                    return  # withdrawn while the task was being opened
+                if rule != "no_approver" or not workflow.patched(UNASSIGNED_TASK_WAITS):
+                    raise
+            # The requester's manager was removed since the submission: failing here would
+            # strand the request, pending with its days held and nobody able to withdraw
+            # it. It stays pending, for its requester (or HR) to withdraw, and the task is
+            # asked for again each day, until the directory names a manager.
+            workflow.logger.warning(
+                "task_nobody_can_take: %s has no manager to ask", self.current.requester_id
             )
-        except ActivityError as error:
-            if _refusal(error).rule != "not_pending":
-                raise
-            return  # withdrawn while the task was being opened
+            self.unassigned = True
+            if await self._closed_within(UNASSIGNED_RETRY):
+                return
         task = self.current.task(task_id)
         assert task is not None
         due_at: datetime | None = task.due_at  # escalated once, when it falls due
@@ -104,6 +124,16 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
                         now=workflow.now(),
                     )
                     await self.send_up(task_id, _execute(activity, command))
+
+    async def _closed_within(self, wait: timedelta) -> bool:
+        """Whether the request is closed (withdrawn) within ``wait``."""
+        try:
+            await workflow.wait_condition(
+                lambda: self.current.status is not LeaveStatus.PENDING, timeout=wait
+            )
+        except TimeoutError:
+            return False
+        return True
 
     async def _until_taken(self) -> None:
         """Durable timer until the day after the leave ends, set again when the leave is
@@ -156,7 +186,11 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
             # Answer once the approver's task is recorded, so the caller's position
             # covers it and the manager's inbox shows the request.
             await workflow.wait_condition(
-                lambda: self.current.status is not LeaveStatus.PENDING or bool(self.current.tasks)
+                lambda: (
+                    self.current.status is not LeaveStatus.PENDING
+                    or bool(self.current.tasks)
+                    or self.unassigned
+                )
             )
         return self.current
 

@@ -640,3 +640,54 @@ async def test_a_cancellation_saved_but_not_reported_when_the_leave_ends_closes_
     assert isinstance(final, CaseState) and final.status is LeaveStatus.CANCELLED
     assert (await cancelling).status is LeaveStatus.CANCELLED
     assert leave_app.leave_request(submitted.case_id).status is LeaveStatus.CANCELLED
+
+
+@pytest.fixture
+def manager_removed_after_submission(
+    leave_app: BackofficeApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The requester's manager is cleared from the directory between the submission's
+    activity and the task's opening (an admin's change, or a worker down meanwhile)."""
+    submit_leave = leave_app.submit_leave_request
+
+    def submit_then_manager_removed(*args: Any, **kwargs: Any) -> Saved:
+        saved = submit_leave(*args, **kwargs)
+        without = replace(leave_app.profile("e-100"), manager_id=None)
+        leave_app.put_employee(without, Meta("admin", "no-manager", "test"))
+        monkeypatch.setattr(leave_app, "submit_leave_request", submit_leave)
+        return saved
+
+    monkeypatch.setattr(leave_app, "submit_leave_request", submit_then_manager_removed)
+
+
+@pytest.mark.usefixtures("manager_removed_after_submission")
+async def test_a_request_whose_manager_was_removed_before_its_task_stays_withdrawable(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    handle, submitted = await submit(temporal, days=2)
+
+    withdrawn = await handle.execute_update(
+        LeaveRequestWorkflow.withdraw, ClosingRequest(actor="e-100")
+    )
+
+    assert (submitted.status, submitted.tasks) == (LeaveStatus.PENDING, [])
+    assert withdrawn.status is LeaveStatus.WITHDRAWN
+    assert leave_app.leave_balance("e-100", submitted.start.year).pending == Decimal(0)
+    final = await handle.result()
+    assert isinstance(final, CaseState) and final.status is LeaveStatus.WITHDRAWN
+
+
+@pytest.mark.usefixtures("manager_removed_after_submission")
+async def test_the_task_of_a_request_without_a_manager_is_opened_once_one_is_named(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    handle, _ = await submit(temporal)
+    named = replace(leave_app.profile("e-100"), manager_id="e-010")
+    leave_app.put_employee(named, Meta("admin", "manager-again", "test"))
+
+    await temporal.env.sleep(timedelta(days=1, hours=1))
+    opened = await open_task(handle)
+
+    task = opened.task(approval_task_id(opened.case_id))
+    assert task is not None and task.assignees == ["e-010"]
+    assert (await decide(handle, "e-010", Decision.APPROVE)).status is LeaveStatus.APPROVED
