@@ -1,4 +1,4 @@
-"""Leave requests: submit, read, list, withdraw and cancel."""
+"""Leave requests: submit, read, list, withdraw, cancel and end early."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from api.schemas import (
     LeaveRequestOut,
     LeaveRequestSummary,
     QueryFlag,
+    ShortenIn,
 )
 from domain.errors import NotFound
 from domain.leave_request import LeaveRequest
@@ -46,6 +47,7 @@ from workflows.messages import (
     ClosingRequest,
     LeaveRequestStart,
     Refusal,
+    ShorteningRequest,
     leave_workflow_id,
 )
 
@@ -394,6 +396,57 @@ async def cancel_leave_request(
             id=update_id("cancel", caller, idempotency_key),
         )
     _check_same_reason(state, reason, idempotency_key)
+    await caught_up(context, state.position)
+    return LeaveRequestOut.of_state(state)
+
+
+@router.post(
+    "/{case_id}/shorten",
+    responses=error_responses(403, 404, 409, 422),
+    summary="End approved leave early",
+)
+async def shorten_leave_request(
+    case_id: UUID,
+    body: ShortenIn,
+    caller: Caller,
+    context: Context,
+    idempotency_key: IdempotencyKey = None,
+) -> LeaveRequestOut:
+    """The requester ends approved (or recorded sick) leave early, before or while they
+    are on it: its `last_day` becomes one of its days, yesterday at the earliest (back at
+    work today). So may `hr`, for anyone, on any of its days, giving a `reason` (say,
+    someone who leaves the company during their leave: their last day of employment).
+    The days after the new last day are given back. Answers once the read models show
+    the change."""
+    case = await run_in_threadpool(visible_case, context, caller, case_id)
+    by_hr = await _as_hr(context, caller, case.requester_id)
+    today = datetime.now(UTC).date()
+
+    def check_when_closed() -> None:
+        case.check_shorten(body.last_day, caller, today, reason=body.reason, by_hr=by_hr)
+
+    async with (
+        recorded_refusals(context, case.id, caller, "shorten", idempotency_key),
+        update_refusals(
+            context.settings.command_timeout,
+            when_closed=check_when_closed,
+            keyed=idempotency_key is not None,
+        ),
+    ):
+        state = await leave_workflow(context, case.id).execute_update(
+            LeaveRequestWorkflow.shorten,
+            ShorteningRequest(
+                actor=caller, last_day=body.last_day, reason=body.reason, by_hr=by_hr
+            ),
+            id=update_id("shorten", caller, idempotency_key),
+        )
+    if idempotency_key is not None and state.end != body.last_day:
+        raise ApiError(
+            422,
+            "this Idempotency-Key was used with another last day, which was recorded; use a"
+            " new key for another request",
+            "idempotency_key_reused",
+        )
     await caught_up(context, state.position)
     return LeaveRequestOut.of_state(state)
 

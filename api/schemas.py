@@ -311,6 +311,18 @@ class ClosingIn(Body):
     )
 
 
+class ShortenIn(Body):
+    last_day: date = Field(
+        description="The leave's new last day: one of its days but its last, from yesterday"
+        " on (`hr`, for someone else, may give any of them: say, their last day of"
+        " employment)"
+    )
+    reason: FreeText | None = Field(
+        None,
+        description="Why: required when `hr` ends someone else's leave; recorded",
+    )
+
+
 # -- tasks ----------------------------------------------------------------------------------
 
 

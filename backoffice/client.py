@@ -164,6 +164,14 @@ class BackofficeClient:
         body = None if reason is None else {"reason": reason}
         return self._command(f"/api/leave-requests/{case_id}/cancel", body, key, LeaveRequestOut)
 
+    def shorten(
+        self, case_id: UUID | str, last_day: date, *, key: str, reason: str | None = None
+    ) -> LeaveRequestOut:
+        """End approved leave early on ``last_day`` (from yesterday on; ``reason``: required
+        when ``hr`` ends another's, on any of its days); the days after it are given back."""
+        body = {"last_day": last_day.isoformat(), "reason": reason}
+        return self._command(f"/api/leave-requests/{case_id}/shorten", body, key, LeaveRequestOut)
+
     def leave_balance(self, employee_id: str, year: int | None = None) -> LeaveBalanceOut:
         params = {} if year is None else {"year": year}
         return self._read(f"/api/employees/{employee_id}/leave-balance", LeaveBalanceOut, params)

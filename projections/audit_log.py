@@ -483,8 +483,9 @@ CSV_COLUMNS = list(COLUMNS)
 
 DECISIONS = {"TaskDecided"}
 """The events whose decider's authority an export shows."""
-HR_CLOSINGS = {"Withdrawn", "Cancelled"}
-"""A case's closings, made under the ``hr`` role when their facts say ``by_hr``."""
+BY_HR = {"Withdrawn", "Cancelled", "Shortened"}
+"""A case's closings and endings early, made under the ``hr`` role when their facts say
+``by_hr`` (a leave account's ``Shortened`` says nothing of who: its case's does)."""
 DIRECTORY = {kind.__name__ for kind in DIRECTORY_AGGREGATES}
 """The aggregates of the directory: a change by a person was made under their roles."""
 
@@ -494,10 +495,11 @@ Authority = Callable[[AuditEntry], dict[str, Any] | None]
 
 def acted_under_authority(entry: AuditEntry) -> bool:
     """Whether the entry is one its actor could make only under some authority: a
-    decision, HR closing another's case, a person changing the directory."""
+    decision, HR closing (or ending early) another's case, a person changing the
+    directory."""
     return (
         entry.event in DECISIONS
-        or (entry.event in HR_CLOSINGS and entry.data.get("by_hr") is True)
+        or (entry.event in BY_HR and entry.data.get("by_hr") is True)
         or (entry.aggregate in DIRECTORY and entry.actor != SYSTEM)
     )
 

@@ -219,6 +219,19 @@ async def test_cancelling_approved_leave(cast: Api) -> None:
     )
 
 
+async def test_ending_approved_leave_early(cast: Api) -> None:
+    async def cell(employee: str) -> int:
+        case = await cast.approved("e-3", weeks_ahead(next(_weeks), days=2))
+        path = f"/api/leave-requests/{case['id']}/shorten"
+        body = {"last_day": case["start"], "reason": "the matrix"}
+        return (await cast.post(employee, path, body)).status_code
+
+    # HR ends anyone's early, with a reason.
+    assert await row(cell) == expect(
+        default=403, requester=200, hr=200, colleague=404, admin=404, finance=404
+    )
+
+
 async def test_asking_for_leave_for_oneself_and_for_someone_else(cast: Api) -> None:
     async def own(employee: str) -> int:
         return (await cast.submit(employee, next_day(), employee_id=employee)).status_code
@@ -519,6 +532,7 @@ MATRIX = {
     ("GET", "/api/leave-requests/{case_id}/history"),
     ("POST", "/api/leave-requests/{case_id}/withdraw"),
     ("POST", "/api/leave-requests/{case_id}/cancel"),
+    ("POST", "/api/leave-requests/{case_id}/shorten"),
     ("GET", "/api/tasks"),
     ("POST", "/api/tasks/{task_id}/decision"),
     ("POST", "/api/tasks/decisions"),

@@ -895,6 +895,48 @@ async def test_leave_that_has_started_cannot_be_cancelled(api: Api) -> None:
     assert (response.status_code, response.json()["rule"]) == (422, "already_started")
 
 
+async def test_the_requester_ends_started_leave_early_and_gets_the_days_after_back(
+    api: Api,
+) -> None:
+    case = await api.approved("e-3", (TODAY, TODAY + timedelta(days=14)))
+    path = f"/api/leave-requests/{case['id']}/shorten"
+    today = {"last_day": TODAY.isoformat()}
+
+    before_it = await api.post("e-3", path, {"last_day": (TODAY - timedelta(days=2)).isoformat()})
+    no_day = await api.post("e-3", path, {})
+    response = await api.post("e-3", path, today, key="back-early")
+    again = await api.post("e-3", path, today, key="back-early")
+    other = await api.post("e-3", path, {"last_day": str(TODAY + timedelta(days=1))}, "back-early")
+
+    assert (before_it.status_code, before_it.json()["rule"]) == (422, "before_start")
+    assert no_day.status_code == 422 and "last_day" in no_day.json()["detail"]
+    assert response.status_code == 200, response.text
+    ended = response.json()
+    assert (ended["status"], ended["end"]) == ("approved", TODAY.isoformat())
+    assert again.json() == ended
+    assert (other.status_code, other.json()["rule"]) == (422, "idempotency_key_reused")
+    [listed] = (await api.get("e-3", "/api/leave-requests")).json()["items"]
+    assert (listed["end"], listed["working_days"]) == (ended["end"], ended["working_days"])
+    balance = await api.get("e-3", "/api/employees/e-3/leave-balance", {"year": TODAY.year})
+    assert balance.json()["approved"] == ended["working_days"] <= 1
+
+
+async def test_hr_ends_someones_leave_early_saying_why_and_nobody_else_may(api: Api) -> None:
+    case = await api.approved("e-3", weeks_ahead(4, days=5))
+    api.context.application.set_role_members("hr", ["e-5"], Meta("e-1", "hr-is-ken", "tests"))
+    path = f"/api/leave-requests/{case['id']}/shorten"
+    first_day = {"last_day": case["start"]}
+
+    by_manager = await api.post("e-2", path, {**first_day, "reason": "busy"})
+    without_reason = await api.post("e-5", path, first_day)
+    response = await api.post("e-5", path, {**first_day, "reason": "leaves after that day"})
+
+    assert (by_manager.status_code, by_manager.json()["rule"]) == (403, "only_requester")
+    assert (without_reason.status_code, without_reason.json()["rule"]) == (422, "reason_required")
+    assert response.status_code == 200, response.text
+    assert (response.json()["end"], response.json()["working_days"]) == (case["start"], 1)
+
+
 # -- balances ------------------------------------------------------------------------------
 
 
@@ -943,6 +985,7 @@ async def test_the_openapi_document_lists_every_route(api: Api) -> None:
         "/api/leave-requests/{case_id}",
         "/api/leave-requests/{case_id}/withdraw",
         "/api/leave-requests/{case_id}/cancel",
+        "/api/leave-requests/{case_id}/shorten",
         "/api/leave-requests/{case_id}/history",
         "/api/tasks",
         "/api/tasks/{task_id}/decision",
@@ -1192,7 +1235,7 @@ async def test_every_route_of_the_api_refuses_a_query_parameter_it_does_not_take
             )
             answers[method.upper(), path] = (response.status_code, response.json().get("rule"))
 
-    assert len(answers) == 22
+    assert len(answers) == 23
     assert answers == dict.fromkeys(answers, (422, "unknown_parameter"))
 
 

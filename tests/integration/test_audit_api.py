@@ -254,6 +254,25 @@ async def test_an_hr_closing_and_an_administrators_change_show_the_authority_act
     assert by_the_system and all(entry["authority"] is not None for entry in by_the_system)
 
 
+async def test_hr_ending_someones_leave_early_shows_the_authority_acted_under(
+    audited: Api,
+) -> None:
+    application = audited.context.application
+    application.set_role_members("hr", ["e-5"], Meta("e-1", "hr-is-ken", "tests"))
+    case = await audited.approved("e-3", weeks_ahead(3, days=2))
+    shorten = f"/api/leave-requests/{case['id']}/shorten"
+    body = {"last_day": case["start"], "reason": "leaves"}
+    assert (await audited.post("e-5", shorten, body)).status_code == 200
+    await caught_up(audited)
+
+    logged = (await events(audited, case=case["id"], type="Shortened"))["items"]
+
+    by_kind = {entry["aggregate"]: entry for entry in logged}
+    assert by_kind["LeaveRequest"]["authority"]["roles"] == ["hr"]
+    assert by_kind["LeaveRequest"]["data"]["by_hr"] is True
+    assert by_kind["LeaveAccount"]["data"]["last_day"] == case["start"]
+
+
 async def test_a_change_to_the_directory_shows_the_authority_as_it_was_before_it(
     audited: Api,
 ) -> None:

@@ -128,6 +128,15 @@ async def test_a_refusal_raises_with_the_rule_and_the_message_and_is_not_sent_ag
     assert "type" in malformed.value.detail
 
 
+async def test_approved_leave_is_ended_early_through_the_client(api: Api, base_url: str) -> None:
+    start, end = weeks_ahead(4, days=3)
+    case = await api.approved("e-3", (start, end))
+    with BackofficeClient(base_url, api.token("e-3")) as linus:
+        ended = await call(lambda: linus.shorten(case["id"], start, key="back-early"))
+
+    assert (ended.end, ended.working_days) == (start, 1)
+
+
 async def test_requests_are_read_page_by_page_to_the_last(api: Api, base_url: str) -> None:
     submitted = []
     with BackofficeClient(base_url, api.token("e-3")) as linus:
