@@ -347,7 +347,7 @@ class BackofficeApplication(Application[UUID]):
             else:
                 warnings.append(
                     f"{who}'s approved leave {case_id} holds {days} {held}, and has started:"
-                    " it can no longer be cancelled, and those days stay counted"
+                    f" hr may end it early on {max(last_day, first)}, giving the days after back"
                 )
         return warnings
 

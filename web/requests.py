@@ -1,11 +1,12 @@
 """My requests: their status, my balance, the form to ask for leave, and each request's
-page, from which its requester withdraws or cancels it (and HR cancels it, saying why)."""
+page, from which its requester withdraws, cancels or ends it early (and HR does, saying
+why)."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Annotated, Any, TypeVar
@@ -27,6 +28,7 @@ from api.leave_requests import (
     cancel_leave_request,
     get_leave_request,
     leave_requests_page,
+    shorten_leave_request,
     submit_leave_request,
     withdraw_leave_request,
 )
@@ -36,10 +38,11 @@ from api.schemas import (
     LeaveRequestIn,
     LeaveRequestList,
     LeaveRequestOut,
+    ShortenIn,
 )
 from domain.errors import DomainError
 from domain.leave import LeavePeriod, LeaveType
-from domain.leave_request import LeaveStatus, check_cancel, check_withdraw
+from domain.leave_request import LeaveStatus, check_cancel, check_shorten, check_withdraw
 from domain.policy import HR
 from services.credentials import Session
 from web.rendering import (
@@ -280,6 +283,7 @@ form asks for it, and the route refuses the form sent without one."""
 REASON_REQUIRED = {
     "withdraw": "Say why you withdraw this request: the reason is recorded and shown to {name}.",
     "cancel": "Say why you cancel this leave: the reason is recorded and shown to {name}.",
+    "shorten": "Say why you end this leave early: the reason is recorded and shown to {name}.",
 }
 """The page's words for ``reason_required`` (the API's name the requester by id)."""
 CLOSED_BY = {"Withdrawn": "Withdrawn", "Cancelled": "Cancelled"}
@@ -315,12 +319,35 @@ def _request_view(context: ApiContext, employee_id: str, case_id: UUID) -> dict[
             reason=reason,
             by_hr=by_hr,
         ),
+        **_shortening(case, employee_id, today, reason, by_hr),
         "by_hr": by_hr,
         # Who could cancel it before it began is told why they no longer can.
         "began": case.status in {LeaveStatus.APPROVED, LeaveStatus.RECORDED}
         and case.start <= today
         and (by_hr or employee_id == case.requester_id),
     }
+
+
+def _shortening(
+    case: LeaveRequestOut, employee_id: str, today: date, reason: str | None, by_hr: bool
+) -> dict[str, Any]:
+    """Whether the caller may end the leave early now, and the days its last day may be:
+    from its start (from yesterday, for the requester) to the day before its end."""
+    earliest = case.start if by_hr else max(case.start, today - timedelta(days=1))
+    latest = case.end - timedelta(days=1)
+    period = LeavePeriod(case.start, case.end, case.half_day_start, case.half_day_end)
+    allowed = earliest <= latest and _allowed(
+        check_shorten,
+        case.status,
+        case.requester_id,
+        period,
+        earliest,
+        employee_id,
+        today,
+        reason=reason,
+        by_hr=by_hr,
+    )
+    return {"may_shorten": allowed, "shorten_from": earliest, "shorten_until": latest}
 
 
 def _allowed(rule: Callable[..., None], *facts: Any, **options: Any) -> bool:
@@ -336,6 +363,11 @@ def _closing(history: list[HistoryEntryOut]) -> HistoryEntryOut | None:
     return next((entry for entry in reversed(history) if entry.type in CLOSED_BY), None)
 
 
+def _ended_early(history: list[HistoryEntryOut]) -> HistoryEntryOut | None:
+    """The case's last ending early, if it was: who, whether as HR, on which day, why."""
+    return next((entry for entry in reversed(history) if entry.type == "Shortened"), None)
+
+
 async def _request_page(
     request: Request,
     web: Web,
@@ -345,12 +377,13 @@ async def _request_page(
     errors: dict[str, str] | None = None,
     status: int = 200,
     reason: str = "",
+    last_day: str = "",
     form_key: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
     """The request's page; the "not found" page for a request the caller may not see (or
-    an address that names none). ``reason``: what HR wrote on the cancel form, and
-    ``form_key``: the key of the form sent, to keep."""
+    an address that names none). ``reason`` and ``last_day``: what was written on the
+    form sent, and ``form_key``: its key, to keep."""
     context: ApiContext = request.app.state.context
     found = case_id_in(case_id)
     if found is None:
@@ -375,10 +408,12 @@ async def _request_page(
         **view,
         history=history.items,
         closing=_closing(history.items),
+        ended_early=_ended_early(history.items),
         closed_by=CLOSED_BY,
         people=people,
         errors=errors or {},
         reason=reason,
+        last_day=last_day,
         form_key=form_key or secrets.token_urlsafe(16),
     )
 
@@ -390,8 +425,10 @@ async def request_page(request: Request, web: Web, session: SignedIn, case_id: s
 
 @router.get("/requests/{case_id}/withdraw")
 @router.get("/requests/{case_id}/cancel")
+@router.get("/requests/{case_id}/shorten")
 async def action_address(case_id: str) -> RedirectResponse:
-    """A withdrawal's or cancellation's address opened as a page: the request's page."""
+    """A withdrawal's, cancellation's or ending's address opened as a page: the request's
+    page."""
     return RedirectResponse(f"/requests/{quote(case_id, safe='')}", status_code=303)
 
 
@@ -455,6 +492,60 @@ async def act(
         return await _request_page(
             request, web, session, case_id, errors=errors, status=refused.status, reason=typed
         )
+    return RedirectResponse(f"/requests/{quote(case_id, safe='')}", status_code=303)
+
+
+SHORTEN_FIELD_RULES = {"before_start", "not_shorter", "last_day_in_the_past"}
+"""The refusals of an ending early that concern the last day given."""
+
+
+@router.post("/requests/{case_id}/shorten")
+async def end_early(
+    request: Request,
+    web: Web,
+    session: SignedIn,
+    case_id: str,
+    csrf_token: FormText = None,
+    form_key: FormText = None,
+    last_day: FormText = None,
+    reason: FormText = None,
+) -> Response:
+    """End the leave early through the API's own route, as :func:`act` closes it: a
+    refusal beside the field it concerns (the last day, HR's reason) or the button."""
+    check_csrf(session, csrf_token)
+    context: ApiContext = request.app.state.context
+    key = f"{form_key}:shorten" if form_key else None  # a double click acts once
+    found = case_id_in(case_id)
+    typed_day, typed = last_day or "", reason or ""
+    again = partial(_request_page, request, web, session, case_id, reason=typed, last_day=typed_day)
+    try:
+        body = ShortenIn.model_validate({"last_day": typed_day, "reason": typed.strip() or None})
+    except ValidationError as error:
+        problems = field_errors(error, ["last_day", "reason"])
+        errors = {f"shorten_{field}": message for field, message in problems.items()}
+        return await again(errors=errors, status=422)
+    try:
+        if found is None:
+            raise not_found("leave request")
+        with workflow_answers():
+            await shorten_leave_request(found, body, session.employee_id, context, key)
+    except (ApiError, DomainError) as error:
+        refused = as_api_error(error)
+        if refused.status == 404:
+            return await page(request, web, session, "refused.html", status=404, reason="not_found")
+        if refused.status == 503:
+            return await again(
+                errors={"shorten": refused.detail},
+                status=503,
+                form_key=form_key,
+                headers=RETRY_LATER,
+            )
+        errors = {"shorten": refused.detail}
+        if refused.rule in SHORTEN_FIELD_RULES:
+            errors = {"shorten_last_day": refused.detail}
+        if refused.rule == "reason_required" and found is not None:
+            errors = {"shorten_reason": await _reason_required(context, found, "shorten")}
+        return await again(errors=errors, status=refused.status)
     return RedirectResponse(f"/requests/{quote(case_id, safe='')}", status_code=303)
 
 

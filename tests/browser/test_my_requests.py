@@ -98,6 +98,58 @@ async def test_approved_leave_that_has_not_started_is_cancelled_from_its_page(
     await expect(linus.locator(f"#balance-{start.year} .remaining")).to_have_text("30")
 
 
+async def test_started_leave_is_ended_early_from_its_page(site: Site) -> None:
+    today = datetime.now(UTC).date()
+    case = await site.api.approved("e-3", (today, today + timedelta(days=14)))
+    linus = await site.signed_in("e-3")
+    await linus.goto(f"/requests/{case['id']}")
+    await expect(linus.locator("#started")).to_contain_text("it can be ended early")
+    await expect(linus.locator("#shorten-reason")).to_have_count(0)  # no reason asked
+
+    await linus.fill("#shorten-last-day", (today - timedelta(days=3)).isoformat())
+    before_it = await click_and_answer(linus, "button:has-text('End it early')")
+
+    assert before_it.status == 422
+    await expect(linus.locator("#shorten-last-day-error")).to_contain_text(
+        f"the leave starts on {today.isoformat()}"
+    )
+    await expect(linus.locator("#shorten-last-day")).to_have_attribute("aria-invalid", "true")
+    await linus.fill("#shorten-last-day", today.isoformat())
+    ended = await click_and_answer(linus, "button:has-text('End it early')")
+
+    assert ended.status == 200 and linus.url.endswith(f"/requests/{case['id']}")
+    await expect(linus.locator("#case-end")).to_have_text(today.isoformat())
+    await expect(linus.locator("#ended-early")).to_have_text(f"Ended early by Linus on {today}")
+    await expect(linus.locator("button:has-text('End it early')")).to_have_count(0)
+    ended_case = (await site.api.get("e-3", f"/api/leave-requests/{case['id']}")).json()
+    assert ended_case["end"] == today.isoformat()
+
+
+async def test_hr_ends_someone_s_leave_early_from_its_page_saying_why(site: Site) -> None:
+    make_hr(site, "e-5")
+    start, end = weeks_ahead(5)
+    case = await site.api.approved("e-3", (start, end))
+    ken = await site.signed_in("e-5")
+    await ken.goto(f"/requests/{case['id']}")
+    await ken.fill("#shorten-last-day", start.isoformat())
+
+    without_reason = await click_and_answer(ken, "button:has-text('End it early')")
+
+    assert without_reason.status == 422
+    await expect(ken.locator("#shorten-reason-error")).to_have_text(
+        "Say why you end this leave early: the reason is recorded and shown to Linus."
+    )
+    await expect(ken.locator("#shorten-last-day")).to_have_value(start.isoformat())  # kept
+    await ken.fill("#shorten-reason", "leaves the company on that day")
+    ended = await click_and_answer(ken, "button:has-text('End it early')")
+
+    assert ended.status == 200
+    await expect(ken.locator("#case-end")).to_have_text(start.isoformat())
+    await expect(ken.locator("#ended-early")).to_have_text(
+        f"Ended early by HR (Ken) on {start}: “leaves the company on that day”"
+    )
+
+
 def make_hr(site: Site, employee_id: str) -> None:
     site.api.context.application.set_role_members(
         "hr", [employee_id], Meta("e-1", f"hr-is-{employee_id}", "tests")
@@ -153,7 +205,8 @@ async def test_leave_that_has_begun_says_it_can_no_longer_be_cancelled(site: Sit
         await page.goto(f"/requests/{case['id']}")
         await expect(page.locator("button:has-text('Cancel')")).to_have_count(0)
         await expect(page.locator("#started")).to_have_text(
-            f"This leave began on {start.isoformat()}: it can no longer be cancelled."
+            f"This leave began on {start.isoformat()}: it can no longer be cancelled;"
+            " it can be ended early instead."
         )
 
     manager = await site.signed_in("e-2")

@@ -806,6 +806,23 @@ def test_leave_for_an_unknown_employee_is_refused(desk: LeaveDesk) -> None:
         desk.submit("nobody", MONDAY)
 
 
+def test_a_last_day_recorded_during_started_leave_warns_that_hr_may_end_it_then(
+    desk: LeaveDesk,
+) -> None:
+    approved = desk.approved("ada", MONDAY, FRIDAY)
+    chart = OrganisationChart(employees=[profile("ada", end_date=date(2025, 6, 17))])
+
+    change = desk.app.change_directory(
+        chart, date(2025, 6, 17), lambda given: desk.app.load_directory(given, meta("admin"))
+    )
+
+    assert [w for w in change.warnings if "last day" in w] == [
+        f"ada's approved leave {approved} holds 2 days after their last day (2025-06-17),"
+        " from 2025-06-18, and has started: hr may end it early on 2025-06-17, giving the"
+        " days after back",
+    ]
+
+
 def test_deciding_an_unknown_case_is_refused(desk: LeaveDesk) -> None:
     with refused(NotFound, "leave_request_not_found"):
         desk.app.decide_leave_request(uuid4(), "approval", Decision.APPROVE, None, meta("mia"))
