@@ -40,6 +40,7 @@ from workflows.messages import (
     ClosingRequest,
     DecisionRequest,
     LeaveRequestStart,
+    ShorteningRequest,
     SweepResult,
     leave_workflow_id,
 )
@@ -157,6 +158,18 @@ async def cancelled(env: WorkflowEnvironment) -> Handle:
     return handle
 
 
+async def ended_early(env: WorkflowEnvironment) -> Handle:
+    handle = await start(env, LeaveType.ANNUAL, weeks=2, days=4)
+    await decide(handle, "e-010", Decision.APPROVE)
+    state = await handle.query(LeaveRequestWorkflow.case)
+    assert state is not None
+    await handle.execute_update(
+        LeaveRequestWorkflow.shorten,
+        ShorteningRequest(actor="e-100", last_day=state.start + timedelta(days=1)),
+    )
+    return handle
+
+
 async def sick(env: WorkflowEnvironment) -> Handle:
     return await start(env, LeaveType.SICK, weeks=1, days=2)
 
@@ -186,6 +199,7 @@ SCENARIOS: dict[str, Scenario] = {
     "leave_escalated_then_approved": escalated_then_approved,
     "leave_withdrawn": withdrawn,
     "leave_cancelled": cancelled,
+    "leave_ended_early": ended_early,
     "leave_sick": sick,
     "leave_refused": refused,
 }
