@@ -131,7 +131,9 @@ def command(
 @dataclass(frozen=True)
 class Saved:
     """What a use case returns: the case after the command, and the log position
-    a reader must reach to see it (for read-your-writes)."""
+    a reader must reach to see it (for read-your-writes). The case is exactly as the
+    log up to that position leaves it, so a later position never comes with an older
+    case."""
 
     case: LeaveRequest
     position: int
@@ -197,6 +199,29 @@ class BackofficeApplication(Application[UUID]):
         if recordings:
             return max(recording.notification.id for recording in recordings)
         return self.recorder.max_notification_id() or 0
+
+    def _save_case(self, case: LeaveRequest, *others: Aggregate) -> Saved:
+        """Save a command on ``case`` (and ``others``, in one transaction): the case and
+        the position of its events; for a command already applied, which saves nothing,
+        the case as stored now (:meth:`_as_stored`)."""
+        if any(aggregate.pending_events for aggregate in (case, *others)):
+            return Saved(case, self._save(case, *others))
+        self.repository.check_saved(())  # kept events trusted, no version checked
+        return self._as_stored(case)
+
+    def _as_stored(self, case: LeaveRequest) -> Saved:
+        """``case``, just read, with a log position that shows exactly it: each of its
+        events up to the position, none after. A workflow keeps the answer with the
+        latest position (``ApprovalWorkflow.adopt``), so the end of the log read after
+        the case was read will not do: another process may have saved a later event of
+        it (a withdrawal) in between. Each round that reads again follows a new event of
+        the case, which has few."""
+        while True:
+            position = self.recorder.max_notification_id() or 0
+            stored = self.leave_request(case.id)  # the events kept, and any newer
+            if stored.version == case.version:
+                return Saved(case, position)
+            case = stored
 
     def _get(self, aggregate_id: UUID, kind: type[A], what: str, *, for_update: bool = False) -> A:
         try:
@@ -480,7 +505,7 @@ class BackofficeApplication(Application[UUID]):
         except AggregateNotFoundError:
             existing = None
         if isinstance(existing, LeaveRequest):
-            return Saved(existing, self.recorder.max_notification_id() or 0)
+            return self._as_stored(existing)
         profile = self.profile(employee_id)
         today = datetime.now(UTC).date()
         if leave_type.needs_approval and profile.manager_id is None:
@@ -517,7 +542,7 @@ class BackofficeApplication(Application[UUID]):
             informed = self.approver_of(profile, today)  # a manager who has left is not told
             if informed is not None:
                 request.inform_manager(informed, meta)
-        return Saved(request, self._save(request, account))
+        return self._save_case(request, account)
 
     @command
     def open_approval_task(self, case_id: UUID, now: datetime, meta: Meta) -> Saved:
@@ -526,7 +551,7 @@ class BackofficeApplication(Application[UUID]):
         days from ``now``."""
         request = self.leave_request(case_id, for_update=True)
         if request.has_applied(meta):  # the same answer, whoever has left since
-            return Saved(request, self._save(request))
+            return self._save_case(request)
         profile = self.profile(request.requester_id)
         # With every manager gone since the submission, the requester's own manager: a
         # refusal here would fail the workflow and strand the request with its days held.
@@ -539,7 +564,7 @@ class BackofficeApplication(Application[UUID]):
             f" ({_days(request.working_days)})"
         )
         request.open_task(approval_task_id(case_id), title, [approver], due_at, meta)
-        return Saved(request, self._save(request))
+        return self._save_case(request)
 
     @command
     def escalate_approval_task(
@@ -551,7 +576,7 @@ class BackofficeApplication(Application[UUID]):
         task = request.task(task_id)
         if task.is_open:  # not decided (or withdrawn) while it fell due
             self._escalate(request, task_id, task.assignees, now, meta, OVERDUE)
-        return Saved(request, self._save(request))
+        return self._save_case(request)
 
     @command
     def reroute_approval_task(
@@ -564,7 +589,7 @@ class BackofficeApplication(Application[UUID]):
         directory = self.directory.current()
         if task.is_open and all(_gone(directory, p, now.date()) for p in task.eligible):
             self._escalate(request, task_id, task.eligible, now, meta, DECIDERS_LEFT)
-        return Saved(request, self._save(request))
+        return self._save_case(request)
 
     def tasks_to_send_up(self, tasks: Mapping[K, TaskDeciders], today: date) -> list[K]:
         """Of open tasks (as the inbox knows them), those that nobody still employed on
@@ -625,7 +650,7 @@ class BackofficeApplication(Application[UUID]):
                 account.confirm(str(case_id), meta)
             else:
                 account.release(str(case_id), "rejected", meta)
-        return Saved(request, self._save(request, account))
+        return self._save_case(request, account)
 
     @command
     def withdraw_leave_request(
@@ -639,7 +664,7 @@ class BackofficeApplication(Application[UUID]):
             self._check_hr(meta, by_hr)
             request.withdraw(meta, reason=reason, by_hr=by_hr)
             account.release(str(case_id), "withdrawn", meta)
-        return Saved(request, self._save(request, account))
+        return self._save_case(request, account)
 
     def _check_hr(self, meta: Meta, by_hr: bool) -> None:
         """The API said the actor holds the HR role; as a claimed delegation is, the record
@@ -665,7 +690,7 @@ class BackofficeApplication(Application[UUID]):
             self._check_hr(meta, by_hr)
             request.cancel(today, meta, reason=reason, by_hr=by_hr)
             account.release(str(case_id), "cancelled", meta)
-        return Saved(request, self._save(request, account))
+        return self._save_case(request, account)
 
     @command
     def shorten_leave_request(
@@ -686,13 +711,13 @@ class BackofficeApplication(Application[UUID]):
             self._check_hr(meta, by_hr)
             request.shorten(last_day, today, meta, reason=reason, by_hr=by_hr)
             account.shorten(str(case_id), last_day, meta)
-        return Saved(request, self._save(request, account))
+        return self._save_case(request, account)
 
     @command
     def mark_leave_taken(self, case_id: UUID, meta: Meta) -> Saved:
         request = self.leave_request(case_id, for_update=True)
         request.mark_taken(meta)
-        return Saved(request, self._save(request))
+        return self._save_case(request)
 
     # -- refusals ---------------------------------------------------------------------
 

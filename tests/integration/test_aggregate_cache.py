@@ -16,14 +16,16 @@ from uuid import UUID
 
 import pytest
 
+from activities.leave import case_state
 from domain.case import Decision
 from domain.employee import Employee, EmployeeProfile
 from domain.errors import Conflict
 from domain.leave_account import LeaveAccount
 from domain.leave_request import LeaveStatus
-from services.application import BackofficeApplication, approval_task_id
+from services.application import BackofficeApplication, Saved, approval_task_id
 from services.store import StoreLocation
 from tests.integration.conftest import MONDAY_MORNING, ORGANISATION, Office, meta
+from workflows.approval import ApprovalWorkflow
 
 START, END = date(2030, 6, 3), date(2030, 6, 7)
 
@@ -93,6 +95,38 @@ def test_a_command_already_applied_answers_with_the_stored_case(
 
     assert saved.case.status is LeaveStatus.TAKEN
     assert stored_event_names(here, case_id)[-2:] == ["Approved", "Taken"]
+
+
+def test_a_command_applied_already_answers_no_older_case_than_its_position_shows(
+    here: Office, there: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The task's opening saved it but never reported, so it runs again (``there``, a
+    worker not keeping the case) while the requester withdraws (``here``) and another
+    request is saved. The workflow keeps the answer with the latest position, whichever
+    reports first (``ApprovalWorkflow.adopt``): it must be the withdrawn case, never
+    the pending one with its task open, which would let decisions through."""
+    case_id = here.submit("e-3", START, END)
+    opening = meta("system", case_id)
+    here.app.open_approval_task(case_id, MONDAY_MORNING, opening)
+    withdrawals: list[Saved] = []
+    end_of_log = there.app.recorder.max_notification_id
+
+    def meanwhile() -> int | None:
+        if not withdrawals:  # there has read the case; here (a context of its own) writes
+            withdrawals.append(contextvars.Context().run(here.withdraw, case_id, "e-3"))
+            contextvars.Context().run(here.submit, "e-4", START, END)
+        return end_of_log()
+
+    monkeypatch.setattr(there.app.recorder, "max_notification_id", meanwhile)
+    retried = there.app.open_approval_task(case_id, MONDAY_MORNING, opening)
+
+    assert withdrawals
+    for answers in ([withdrawals[0], retried], [retried, withdrawals[0]]):
+        workflow = ApprovalWorkflow()
+        for answer in answers:
+            workflow.adopt(case_state(answer))
+        assert workflow.current.status is LeaveStatus.WITHDRAWN
+        assert not any(task.is_open for task in workflow.current.tasks)
 
 
 def test_the_leave_account_kept_in_memory_never_double_books(here: Office, there: Office) -> None:
