@@ -11,15 +11,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
-from api import audit, directory, employees, health, history, leave_requests, tasks
+from api import audit, directory, employees, health, history, index, leave_requests, tasks
 from api.context import ApiContext
 from api.dependencies import check_query_parameters
 from api.errors import install_error_handlers
 from web.app import install_web
 
 DESCRIPTION = """
-Back-office processes over HTTP. Every route but `/api/health` needs
-`Authorization: Bearer <token>` (a token from `backoffice token EMPLOYEE_ID`).
+Back-office processes over HTTP. Every route but `/api/health` (and `/api`, which
+names where to look) needs `Authorization: Bearer <token>` (a token from
+`backoffice token EMPLOYEE_ID`).
 
 Errors are JSON `{"detail": "...", "rule": "..."}`: `rule` names the business rule
 that refused the request, when one did. Commands accept an `Idempotency-Key`
@@ -55,6 +56,8 @@ def create_app(context: ApiContext) -> FastAPI:
     api = APIRouter(prefix="/api", dependencies=[Depends(check_query_parameters)])
     for module in (leave_requests, history, tasks, employees, directory, audit, health):
         api.include_router(module.router)
+    for path in ("", "/"):  # the address `up` prints, with or without its slash
+        api.add_api_route(path, index.index, methods=["GET"], include_in_schema=False)
     app.include_router(api)
     install_docs(app)
     install_web(app, context)

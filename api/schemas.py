@@ -446,6 +446,17 @@ class LeaveBalanceOut(BaseModel):
         )
 
 
+class ApiIndexOut(BaseModel):
+    """What ``GET /api`` answers: where the documentation and the main routes are."""
+
+    name: str
+    docs: str = Field(description="The interactive documentation of every route")
+    openapi: str = Field(description="The OpenAPI document")
+    health: str = Field(description="Liveness and dependencies; no token needed")
+    authentication: str
+    collections: dict[str, str] = Field(description="The main lists, by name")
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     temporal: bool = Field(description="The Temporal frontend answered a health check")

@@ -965,6 +965,31 @@ async def test_health_reports_temporal_and_the_database_without_a_token(api: Api
     assert response.json() == {"status": "ok", "temporal": True, "database": True}
 
 
+@pytest.mark.parametrize("path", ["/api", "/api/"])
+async def test_the_api_address_up_prints_answers_where_to_look_without_a_token(
+    api: Api, path: str
+) -> None:
+    response = await api.http.get(path)
+
+    assert response.status_code == 200, response.text
+    index = response.json()
+    assert {key: index[key] for key in ("docs", "openapi", "health")} == {
+        "docs": "/docs",
+        "openapi": "/api/openapi.json",
+        "health": "/api/health",
+    }
+    assert set(index["collections"].values()) >= {
+        "/api/leave-requests",
+        "/api/tasks",
+        "/api/directory",
+        "/api/audit/events",
+    }
+    assert "Authorization: Bearer" in index["authentication"]
+    for collection in index["collections"].values():  # each names a route that answers
+        answer = await api.get("e-1", collection)
+        assert answer.json().get("rule") != "no_such_route", collection
+
+
 async def test_health_answers_degraded_when_temporal_is_unreachable(api: Api) -> None:
     unreachable = await Client.connect("127.0.0.1:1", lazy=True, data_converter=DATA_CONVERTER)
     app = create_app(replace(api.context, client=unreachable))
