@@ -26,6 +26,8 @@ Errors are JSON `{"detail": "...", "rule": "..."}`: `rule` names the business ru
 that refused the request, when one did. Commands accept an `Idempotency-Key`
 header: the same key gets the same result, applied once (for several decisions at
 once, the key applies to each task: a task decided under it is not decided again).
+The header given twice with different values is refused (422 `repeated_header`); the
+same value twice counts as one.
 
 A query parameter a route does not take is refused, naming those it does (422
 `unknown_parameter`), and so is one given twice (422 `repeated_parameter`), rather than

@@ -24,15 +24,37 @@ async def get_context(request: Request) -> ApiContext:
 
 Context = Annotated[ApiContext, Depends(get_context)]
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Repeat a request safely: the same key gets the same result, done once.",
-    ),
-]
+IDEMPOTENCY_KEY = "Idempotency-Key"
+
+
+async def idempotency_key(
+    request: Request,
+    key: Annotated[
+        str | None,
+        Header(
+            alias=IDEMPOTENCY_KEY,
+            min_length=1,
+            max_length=200,
+            description="Repeat a request safely: the same key gets the same result, done"
+            " once. Give it once (the same value given twice counts as one).",
+        ),
+    ] = None,
+) -> str | None:
+    """The command's key. Given twice with different values, it is refused (422
+    ``repeated_header``) rather than one of them taken: the caller would not know which
+    key its command is kept under, and so could not repeat it safely."""
+    given = request.headers.getlist(IDEMPOTENCY_KEY)
+    if len(set(given)) > 1:
+        raise ApiError(
+            422,
+            f"header {IDEMPOTENCY_KEY} given {len(given)} times with different values:"
+            " send one key (the same value given twice counts as one)",
+            "repeated_header",
+        )
+    return key
+
+
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 
 async def check_query_parameters(request: Request) -> None:

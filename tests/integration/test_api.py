@@ -138,6 +138,57 @@ async def test_an_idempotency_key_reused_for_another_request_is_refused(api: Api
     assert response.json()["rule"] == "idempotency_key_reused"
 
 
+async def test_a_request_with_two_different_idempotency_keys_is_refused_and_records_nothing(
+    api: Api,
+) -> None:
+    start, end = weeks_ahead(5)
+    body = {"type": "annual", "start": start.isoformat(), "end": end.isoformat()}
+    case = await api.pending("e-3", weeks_ahead(9))
+    task = await api.task_for("e-2", case["id"])
+    before = api.context.application.recorder.max_notification_id()
+
+    def two_keys(employee_id: str) -> list[tuple[str, str]]:
+        (authorization,) = api.headers(employee_id).items()
+        keys = [("Idempotency-Key", "two-keys-a"), ("Idempotency-Key", "two-keys-b")]
+        return [authorization, *keys]
+
+    answers = [
+        await api.http.post("/api/leave-requests", json=body, headers=two_keys("e-3")),
+        await api.http.post(
+            f"/api/tasks/{task['id']}/decision",
+            json={"decision": "approve"},
+            headers=two_keys("e-2"),
+        ),
+        await api.http.post(
+            f"/api/leave-requests/{case['id']}/withdraw", json={}, headers=two_keys("e-3")
+        ),
+    ]
+
+    for answer in answers:
+        assert (answer.status_code, answer.json()) == (
+            422,
+            {
+                "detail": "header Idempotency-Key given 2 times with different values: send"
+                " one key (the same value given twice counts as one)",
+                "rule": "repeated_header",
+            },
+        ), answer.request.url
+    assert api.context.application.recorder.max_notification_id() == before
+
+
+async def test_an_idempotency_key_given_twice_with_one_value_counts_as_one(api: Api) -> None:
+    start, end = weeks_ahead(5)
+    body = {"type": "annual", "start": start.isoformat(), "end": end.isoformat()}
+    (authorization,) = api.headers("e-3").items()
+    key = ("Idempotency-Key", "one-key-twice")
+    twice = [authorization, key, key]
+
+    response = await api.http.post("/api/leave-requests", json=body, headers=twice)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["id"] == str(submission_case_id("e-3", "one-key-twice"))
+
+
 async def test_requests_racing_with_one_idempotency_key_for_different_leave_are_not_both_taken(
     api: Api,
 ) -> None:
