@@ -24,6 +24,8 @@ ENDED = (
     "Your session had ended, so what you sent was not saved. Sign in to go back to the"
     " page and send it again."
 )
+MISSING = {"employee_id": "Enter your employee id.", "password": "Enter your password."}
+"""What a sign-in sent with a field left empty is told, beside that field."""
 FormText = Annotated[str | None, Form()]
 
 
@@ -60,6 +62,7 @@ async def _form(
     next: str,
     employee_id: str = "",
     error: str | None = None,
+    errors: dict[str, str] | None = None,
     notice: str | None = None,
     status: int = 200,
     headers: dict[str, str] | None = None,
@@ -77,6 +80,7 @@ async def _form(
         next=next,
         employee_id=employee_id,
         error=error,
+        errors=errors or {},
         notice=notice,
     )
     set_cookie(
@@ -106,11 +110,18 @@ async def sign_in(
     next: FormText = None,
 ) -> Response:
     """Check the password, unless this employee id or this address failed too often
-    (``SignInLimiter``: per employee id from this address, from any, and per address)."""
+    (``SignInLimiter``: per employee id from this address, from any, and per address).
+    A field left empty is asked for and nothing is checked, so it counts as no failure."""
     if not same_token(request.cookies.get(SIGN_IN_COOKIE), csrf_token):
         return await page(request, web, None, "refused.html", status=403, reason="csrf")
     employee_id = (employee_id or "").strip()
     target = safe_next(next)
+    given = {"employee_id": employee_id, "password": password}
+    missing = {field: ask for field, ask in MISSING.items() if not given[field]}
+    if missing:
+        return await _form(
+            request, web, next=target, employee_id=employee_id, errors=missing, status=422
+        )
     address = request.client.host if request.client else "unknown"
     wait = web.limiter.retry_after(employee_id, address)
     if wait is not None:

@@ -164,6 +164,37 @@ async def test_wrong_passwords_are_rate_limited(site: Site) -> None:
     await site.signed_in("e-2")  # from the same address: someone else's typos do not count
 
 
+async def test_a_sign_in_missing_its_id_or_password_asks_for_it_and_counts_no_failure(
+    site: Site,
+) -> None:
+    page = await site.page()
+    await page.goto("/sign-in")
+
+    async with page.expect_navigation() as navigation:
+        await page.click("button[type=submit]")
+    both = await navigation.value
+    await expect(page.locator("#employee_id-error")).to_have_text("Enter your employee id.")
+    await expect(page.locator("#password-error")).to_have_text("Enter your password.")
+    await expect(page.locator("#employee_id")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#sign-in-error")).to_have_count(0)
+    statuses = []
+    for _ in range(6):  # more than the failures allowed to one id from one address
+        await page.fill("#employee_id", "e-3")
+        async with page.expect_navigation() as navigation:
+            await page.click("button[type=submit]")
+        statuses.append((await navigation.value).status)
+    await expect(page.locator("#password-error")).to_have_text("Enter your password.")
+    await expect(page.locator("#employee_id-error")).to_have_count(0)
+    await expect(page.locator("#employee_id")).to_have_value("e-3")  # kept
+    await page.fill("#password", password_of("e-3"))
+    async with page.expect_navigation():
+        await page.click("button[type=submit]")
+
+    assert both is not None
+    assert (both.status, statuses) == (422, [422] * 6)
+    assert page.url.endswith("/tasks"), page.url  # none of them counted as a failure
+
+
 async def test_signing_out_ends_the_session_on_the_server(site: Site) -> None:
     ada = await site.signed_in("e-2")
     [cookie] = [c for c in await ada.context.cookies() if c["name"] == "backoffice_session"]
