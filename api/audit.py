@@ -268,7 +268,8 @@ def aggregate_at(
     version: Annotated[int | None, Query(ge=1, description="As it was at this version")] = None,
 ) -> AggregateOut:
     """Any aggregate as its events up to a version (or up to an instant) made it; the
-    latest without either."""
+    latest without either. A case whose submission was refused has no aggregate, only
+    the refusal: 404 `submission_refused` says so."""
     if at is not None and version is not None:
         raise ApiError(422, "give `at` or `version`, not both", "at_or_version")
     if (at := aware("at", at)) is not None:
@@ -276,8 +277,30 @@ def aggregate_at(
     try:
         found = aggregate_state(context.application, aggregate_id, at=at, version=version)
     except NotFound as error:  # an ApiError: the audit pages call this route too
+        if error.rule == "aggregate_not_found":
+            refused = _refused_submission(context, aggregate_id)
+            if refused is not None:
+                raise refused from None
         raise ApiError(404, error.message, error.rule) from None
     return AggregateOut(**found.__dict__)
+
+
+def _refused_submission(context: ApiContext, case_id: UUID) -> ApiError | None:
+    """Why no aggregate has ``case_id`` when only a refusal names it: a submission the
+    rules refused records no case, only the refusal (under the case id it would have
+    had), so an auditor following the case from its timeline learns why."""
+    for page in context.read_models.audit_entries(AuditFilter(case_id=str(case_id))):
+        for entry in page:
+            refusal = entry.aggregate in REFUSALS and entry.event == "Refused"
+            if refusal and entry.data.get("operation") == "submit":
+                return ApiError(
+                    404,
+                    f"nothing was recorded for case {case_id}: its submission was refused"
+                    f" ({entry.data.get('rule')}: {entry.data.get('detail')}); the refusal"
+                    " is on the case's timeline",
+                    "submission_refused",
+                )
+    return None
 
 
 # -- a case's timeline ---------------------------------------------------------------------

@@ -260,6 +260,30 @@ async def test_a_version_or_instant_the_case_cannot_be_shown_at_is_named_beside_
         await expect(ken.locator("ol.timeline")).to_contain_text("LeaveRequest.Submitted")
 
 
+async def test_a_refused_request_as_it_was_says_nothing_was_recorded_as_it_was_refused(
+    site: Site,
+) -> None:
+    make_auditor(site, "e-5")
+    start, _end = weeks_ahead(8)
+    refused = await site.api.submit("e-3", (start, start + timedelta(days=60)), key="page-long")
+    assert refused.status_code == 422, refused.text
+    position = site.api.context.application.recorder.max_notification_id() or 0
+    assert site.api.context.read_models.wait_for(position, 5)
+    entries = await site.api.get("e-5", "/api/audit/events", {"type": "Refused"})
+    [case_id] = [item["case_id"] for item in entries.json()["items"]]
+    auditor_page = await site.signed_in("e-5")
+
+    response = await auditor_page.goto(f"/audit/cases/{case_id}?version=1")
+
+    assert response is not None and response.status == 404
+    await expect(auditor_page.locator("#travel-error")).to_contain_text(
+        f"nothing was recorded for case {case_id}: its submission was refused"
+        f" ({refused.json()['rule']}: "
+    )
+    await expect(auditor_page.locator("#state")).to_have_count(0)
+    await expect(auditor_page.locator("ol.timeline")).to_contain_text("submit refused")
+
+
 async def test_a_case_as_it_was_at_an_instant_up_to_now_is_shown(site: Site) -> None:
     make_auditor(site, "e-5")
     case = await site.api.pending("e-3", weeks_ahead(9))

@@ -511,6 +511,33 @@ async def test_a_refused_request_for_leave_is_kept_and_has_a_timeline(audited: A
     assert (await audited.get("e-3", "/api/leave-requests")).json()["items"] == []
 
 
+async def test_a_refused_request_for_leave_as_it_was_says_nothing_was_recorded_and_why(
+    audited: Api,
+) -> None:
+    start, _end = weeks_ahead(3)
+    refused = await audited.submit("e-3", (start, start + timedelta(days=60)), key="too-long")
+    await caught_up(audited)
+    [logged] = (await events(audited, type="Refused"))["items"]
+    path = f"/api/audit/aggregates/{logged['case_id']}"
+
+    answers = [
+        await audited.get(AUDITOR, path, {"version": 1}),
+        await audited.get(AUDITOR, path),
+        await audited.get(AUDITOR, path, {"at": datetime.now(UTC).isoformat()}),
+    ]
+
+    rule, detail = refused.json()["rule"], refused.json()["detail"]
+    for answer in answers:
+        assert (answer.status_code, answer.json()) == (
+            404,
+            {
+                "detail": f"nothing was recorded for case {logged['case_id']}: its submission"
+                f" was refused ({rule}: {detail}); the refusal is on the case's timeline",
+                "rule": "submission_refused",
+            },
+        )
+
+
 async def test_a_refused_request_sent_again_under_its_key_gets_that_refusal_kept_once(
     audited: Api,
 ) -> None:
