@@ -29,12 +29,14 @@ from domain.errors import NotFound
 from domain.meta import SYSTEM
 from domain.policy import AUDITOR
 from projections.audit_log import (
+    REFUSALS,
     AuditEntry,
     AuditFilter,
     acted_under_authority,
     actor_authority,
     csv_lines,
     jsonl_lines,
+    refused_submission,
     unknown_actor,
     unknown_event_type,
     unknown_process,
@@ -286,21 +288,10 @@ def aggregate_at(
 
 
 def _refused_submission(context: ApiContext, case_id: UUID) -> ApiError | None:
-    """Why no aggregate has ``case_id`` when only a refusal names it: a submission the
-    rules refused records no case, only the refusal (under the case id it would have
-    had), so an auditor following the case from its timeline learns why."""
-    for page in context.read_models.audit_entries(AuditFilter(case_id=str(case_id))):
-        for entry in page:
-            refusal = entry.aggregate in REFUSALS and entry.event == "Refused"
-            if refusal and entry.data.get("operation") == "submit":
-                return ApiError(
-                    404,
-                    f"nothing was recorded for case {case_id}: its submission was refused"
-                    f" ({entry.data.get('rule')}: {entry.data.get('detail')}); the refusal"
-                    " is on the case's timeline",
-                    "submission_refused",
-                )
-    return None
+    """404 ``submission_refused`` for a case id only a refused submission names."""
+    selection = AuditFilter(case_id=str(case_id))
+    why = refused_submission(str(case_id), context.read_models.audit_entries(selection))
+    return None if why is None else ApiError(404, why, "submission_refused")
 
 
 # -- a case's timeline ---------------------------------------------------------------------
@@ -323,10 +314,6 @@ SHOWN = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED: "update admitted",
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: "signal received",
 }
-
-
-REFUSALS = {"Refusal", "RefusalLog"}
-"""The aggregates that keep refused commands (one per refusal; one per case before)."""
 
 
 class TimelineItem(BaseModel):

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Literal, TextIO
+from typing import TYPE_CHECKING, Annotated, Literal, TextIO
 from uuid import UUID
 
 import typer
@@ -28,6 +28,9 @@ from backoffice.cli_common import (
     known_up_to_now,
     settings_for,
 )
+
+if TYPE_CHECKING:
+    from backoffice.settings import Settings
 
 REPLAY_HISTORIES = Path("tests") / "replay" / "histories"
 
@@ -180,6 +183,23 @@ def export(
         typer.echo(f"--actor: {unknown_actor(unknown)}", err=True)
 
 
+def _refused_submission(settings: Settings, case_id: UUID) -> str | None:
+    """Why nothing was recorded for ``case_id``, when only a refused submission names it
+    (found in the audit log, brought up to date first)."""
+    from projections.audit_log import AuditFilter, AuditLog, refused_submission
+    from projections.queries import ReadModels
+    from projections.runner import ProjectionRunner
+
+    with ProjectionRunner(settings.store_url, projections=[AuditLog()]) as runner:
+        runner.catch_up()
+    read_models = ReadModels(settings.store_url)
+    try:
+        selection = AuditFilter(case_id=str(case_id))
+        return refused_submission(str(case_id), read_models.audit_entries(selection))
+    finally:
+        read_models.close()
+
+
 @contextmanager
 def _opened(path: Path | None) -> Iterator[TextIO]:
     if path is None:
@@ -218,6 +238,8 @@ def aggregate(
     try:
         found = aggregate_state(application, identifier, at=moment, version=version)
     except NotFound as error:
+        if error.rule == "aggregate_not_found":
+            raise fail(_refused_submission(settings, identifier) or error.message) from None
         raise fail(error.message) from None
     finally:
         application.close()

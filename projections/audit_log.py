@@ -446,6 +446,26 @@ def unknown_actor(actor: str) -> str:
     )
 
 
+REFUSALS = {"Refusal", "RefusalLog"}
+"""The aggregates that keep refused commands (one per refusal; one per case before)."""
+
+
+def refused_submission(case_id: str, pages: Iterable[list[AuditEntry]]) -> str | None:
+    """Why no aggregate has ``case_id`` when only a refusal names it (``pages``: the
+    case's entries): a submission the rules refused records no case, only the refusal,
+    under the case id it would have had, so an auditor following it learns why."""
+    for entries in pages:
+        for entry in entries:
+            refusal = entry.aggregate in REFUSALS and entry.event == "Refused"
+            if refusal and entry.data.get("operation") == "submit":
+                return (
+                    f"nothing was recorded for case {case_id}: its submission was refused"
+                    f" ({entry.data.get('rule')}: {entry.data.get('detail')}); the refusal"
+                    " is on the case's timeline"
+                )
+    return None
+
+
 def page(
     cursor: Cursor, selection: AuditFilter, *, newest_first: bool, after: int | None, limit: int
 ) -> list[AuditEntry]:

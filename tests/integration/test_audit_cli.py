@@ -207,6 +207,32 @@ def test_an_aggregate_at_a_version(data_dir: Path) -> None:
     assert beyond == 1 and f"{approved} has versions 1 to {versions}, not {2**64}" in beyond_err
 
 
+def test_the_aggregate_of_a_refused_submission_says_why_nothing_was_recorded(
+    data_dir: Path,
+) -> None:
+    """A refused submission records no case, only its refusal under the case id it
+    would have had (which its timeline shows): the command says so, as the API does."""
+    a_store(data_dir)
+    case_id = UUID("3f0c1a2e-5b6d-4e7f-8a9b-0c1d2e3f4a5b")
+    application = BackofficeApplication(
+        env=StoreLocation(f"sqlite:///{data_dir / 'backoffice.db'}").eventsourcing_env()
+    )
+    try:
+        application.record_refusal(
+            case_id, "leave", "submit", 422, "period_too_long", "too long", "e-3", "wf"
+        )
+    finally:
+        application.close()
+
+    code, _, err = run("audit", "aggregate", str(case_id), "--data", str(data_dir))
+
+    assert code == 1
+    assert (
+        f"nothing was recorded for case {case_id}: its submission was refused"
+        " (period_too_long: too long)"
+    ) in err
+
+
 def files_in(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` with its bytes: what a command would have written."""
     return {str(path): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
