@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
+from eventsourcing.persistence import MapperDeserialisationError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -23,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.schemas import ErrorOut
 from domain.errors import DomainError
+from services.store import unreadable_event
 
 logger = structlog.get_logger(__name__)
 
@@ -293,7 +295,17 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
+    async def unreadable(request: Request, error: Exception) -> JSONResponse:
+        """A stored event the store can no longer decode: the store was changed outside
+        Backoffice. Still the server's failure (500), but named, for whoever runs it."""
+        detail = unreadable_event(error)
+        logger.error(
+            "event_unreadable", method=request.method, path=request.url.path, detail=detail
+        )
+        return JSONResponse({"detail": detail, "rule": "unreadable_event"}, status_code=500)
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(MapperDeserialisationError, unreadable)
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(HTTPException, http_error)

@@ -4,7 +4,6 @@ could still change), and failing with a message."""
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import threading
 from contextlib import closing
@@ -212,20 +211,6 @@ def known_up_to_now(moment: datetime | None, what: str, instead: str) -> datetim
     return moment
 
 
-_UNREADABLE = re.compile(r"originator_id '(?P<id>[^']+)' and originator_version (?P<version>\d+)")
-
-
-def unreadable_event(error: Exception) -> str:
-    """What to say of a stored event the store's mapper cannot decode (its state edited
-    outside Backoffice): which one, and the command that names everything altered."""
-    found = _UNREADABLE.search(str(error))
-    which = f"the event of {found['id']} at version {found['version']}" if found else "an event"
-    return (
-        f"{which} cannot be read from the store: it was changed outside Backoffice;"
-        " `backoffice audit verify` names every event altered"
-    )
-
-
 class Commands(TyperGroup):
     """The ``backoffice`` command group: an event the store can no longer decode fails
     any command that reads it with a message, not a traceback."""
@@ -238,4 +223,6 @@ class Commands(TyperGroup):
 
             if not isinstance(error, MapperDeserialisationError):
                 raise
+            from services.store import unreadable_event
+
             raise fail(unreadable_event(error)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -68,3 +69,17 @@ class StoreLocation:
             f" options=-csearch_path={env['POSTGRES_SCHEMA']}"
             + (f" password={env['POSTGRES_PASSWORD']}" if env["POSTGRES_PASSWORD"] else "")
         )
+
+
+_UNREADABLE = re.compile(r"originator_id '(?P<id>[^']+)' and originator_version (?P<version>\d+)")
+
+
+def unreadable_event(error: Exception) -> str:
+    """What to say of a stored event the store's mapper cannot decode (its state edited
+    outside Backoffice): which one, and the command that names everything altered."""
+    found = _UNREADABLE.search(str(error))
+    which = f"the event of {found['id']} at version {found['version']}" if found else "an event"
+    return (
+        f"{which} cannot be read from the store: it was changed outside Backoffice;"
+        " `backoffice audit verify` names every event altered"
+    )

@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import re
+import sqlite3
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -31,6 +34,7 @@ from backoffice.schedules import SWEEP_TIMEOUT, ensure_schedules, sweep_schedule
 from backoffice.settings import Settings
 from domain.meta import Meta
 from services.application import Saved
+from services.store import StoreLocation
 from tests.integration.api_conftest import Api, temporal_behind_relay, weeks_ahead, working_days
 from workflows.messages import DATA_CONVERTER
 from workflows.sweep import LeaversTasksSweepWorkflow
@@ -986,6 +990,31 @@ async def test_hr_ends_someones_leave_early_saying_why_and_nobody_else_may(api: 
     assert (without_reason.status_code, without_reason.json()["rule"]) == (422, "reason_required")
     assert response.status_code == 200, response.text
     assert (response.json()["end"], response.json()["working_days"]) == (case["start"], 1)
+
+
+async def test_an_event_the_store_can_no_longer_read_answers_500_naming_it(api: Api) -> None:
+    """A stored event edited outside Backoffice (by hand in a SQLite shell) cannot be
+    decoded: the answer names it and the command that finds every event altered,
+    rather than a bare internal error."""
+    case = await api.approved("e-3", weeks_ahead(4))
+    store = StoreLocation(api.context.settings.store_url).sqlite_path
+    with closing(sqlite3.connect(store)) as database, database:
+        database.execute(
+            "UPDATE stored_events SET state = CAST(state AS TEXT)"
+            " WHERE originator_id = ? AND originator_version = 1",
+            [uuid.UUID(case["id"]).hex],
+        )
+    api.context.application.repository.forget([uuid.UUID(case["id"])])  # read it anew
+
+    response = await api.get("e-3", f"/api/leave-requests/{case['id']}")
+
+    assert response.status_code == 500
+    assert response.json() == {
+        "detail": f"the event of {case['id']} at version 1 cannot be read from the store:"
+        " it was changed outside Backoffice; `backoffice audit verify` names every event"
+        " altered",
+        "rule": "unreadable_event",
+    }
 
 
 # -- balances ------------------------------------------------------------------------------
