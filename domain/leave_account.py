@@ -217,6 +217,10 @@ class LeaveAccount(IdempotentAggregate):
             del booking.days[day]
         for day in _after(booking.halves, last_day):
             del booking.halves[day]
+        if not booking.days:
+            # Ended on a weekend or holiday before its first working day: it holds
+            # nothing, and a booking holds at least a day (as a reservation must).
+            del self.bookings[case_id]
 
 
 def _after(held: Mapping[date, A], last_day: date) -> dict[date, A]:

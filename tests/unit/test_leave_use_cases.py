@@ -695,6 +695,30 @@ def test_leave_ended_early_gives_back_the_days_after_its_new_last_day(desk: Leav
     assert desk.submit("ada", FRIDAY).case.status is LeaveStatus.PENDING  # free again
 
 
+def test_leave_ended_early_on_a_weekend_before_any_of_its_working_days_holds_nothing(
+    desk: LeaveDesk,
+) -> None:
+    saturday, sunday = MONDAY - timedelta(days=2), MONDAY - timedelta(days=1)
+    case_id = desk.approved("ada", saturday, FRIDAY)
+    later = desk.approved("ada", date(2025, 7, 7), date(2025, 7, 8))
+
+    saved = desk.app.shorten_leave_request(case_id, sunday, MONDAY, meta("ada"))  # back Monday
+    remaining = desk.remaining("ada")
+    chart = OrganisationChart(employees=[profile("ada", end_date=date(2025, 7, 4))])
+    change = desk.app.change_directory(
+        chart, MONDAY, lambda given: desk.app.load_directory(given, meta("admin"))
+    )
+
+    assert (saved.case.end, saved.case.working_days) == (sunday, Decimal(0))
+    account = desk.app.leave_account("ada")
+    assert account is not None and str(case_id) not in account.bookings
+    assert remaining == 28  # only the later leave's 2 days
+    assert [w for w in change.warnings if "last day" in w] == [
+        f"ada's approved leave {later} holds 2 days after their last day (2025-07-04),"
+        " from 2025-07-07; hr may cancel it before it starts on 2025-07-07",
+    ]
+
+
 def test_hr_ends_a_leavers_started_leave_and_nothing_is_recorded_for_someone_without_the_role(
     desk: LeaveDesk,
 ) -> None:
