@@ -312,7 +312,7 @@ class ClosingIn(Body):
 
 
 class ShortenIn(Body):
-    last_day: date = Field(
+    last_day: Day = Field(
         description="The leave's new last day: one of its days but its last, from yesterday"
         " on (`hr`, for someone else, may give any of them: say, their last day of"
         " employment)"

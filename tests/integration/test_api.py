@@ -976,6 +976,29 @@ async def test_the_requester_ends_started_leave_early_and_gets_the_days_after_ba
     assert balance.json()["approved"] == ended["working_days"] <= 1
 
 
+async def test_a_last_day_given_as_an_instant_a_number_or_no_day_is_refused_and_nothing_recorded(
+    api: Api,
+) -> None:
+    case = await api.approved("e-3", weeks_ahead(4, days=5))
+    path = f"/api/leave-requests/{case['id']}/shorten"
+    start = date.fromisoformat(case["start"])
+    midnight = datetime.combine(start, datetime.min.time()).isoformat()  # 2027-09-06T00:00:00
+    seconds = int(datetime.combine(start, datetime.min.time(), UTC).timestamp())
+
+    answers = [
+        await api.post("e-3", path, {"last_day": last_day})
+        for last_day in (midnight, seconds, "2027-02-30")
+    ]
+
+    assert [(answer.status_code, answer.json().get("detail")) for answer in answers] == [
+        (422, "last_day: must be a date such as 2027-07-05"),
+        (422, "last_day: must be a date such as 2027-07-05"),
+        (422, "last_day: there is no day 2027-02-30 in the calendar (February 2027 has 28 days)"),
+    ]
+    got = (await api.get("e-3", f"/api/leave-requests/{case['id']}")).json()
+    assert (got["end"], got["working_days"]) == (case["end"], case["working_days"])
+
+
 async def test_hr_ends_someones_leave_early_saying_why_and_nobody_else_may(api: Api) -> None:
     case = await api.approved("e-3", weeks_ahead(4, days=5))
     api.context.application.set_role_members("hr", ["e-5"], Meta("e-1", "hr-is-ken", "tests"))
