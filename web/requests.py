@@ -497,6 +497,13 @@ async def act(
 
 SHORTEN_FIELD_RULES = {"before_start", "not_shorter", "last_day_in_the_past"}
 """The refusals of an ending early that concern the last day given."""
+ENDED_BY_FIRST_ATTEMPT = (
+    "Your first attempt was recorded: the leave now ends on the day shown above."
+    " To end it on another day, send the form again."
+)
+"""The page's words for the form sent again with another day under the key of a first
+attempt that got through (kept after a 503): the API's speak of a key nobody saw; the
+page shown with it carries a new one."""
 
 
 @router.post("/requests/{case_id}/shorten")
@@ -541,6 +548,8 @@ async def end_early(
                 headers=RETRY_LATER,
             )
         errors = {"shorten": refused.detail}
+        if refused.rule == KEY_REUSED:
+            errors = {"shorten": ENDED_BY_FIRST_ATTEMPT}
         if refused.rule in SHORTEN_FIELD_RULES:
             errors = {"shorten_last_day": refused.detail}
         if refused.rule == "reason_required" and found is not None:

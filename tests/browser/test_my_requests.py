@@ -125,6 +125,33 @@ async def test_started_leave_is_ended_early_from_its_page(site: Site) -> None:
     assert ended_case["end"] == today.isoformat()
 
 
+async def test_the_end_early_form_sent_again_changed_after_its_first_attempt_got_through_says_so(
+    site: Site,
+) -> None:
+    """As after a 503, when the form keeps its key and the person changes the day before
+    sending it again: the API's words speak of a key the person never saw."""
+    today = datetime.now(UTC).date()
+    case = await site.api.approved("e-3", (today, today + timedelta(days=14)))
+    linus = await site.signed_in("e-3")
+    await linus.goto(f"/requests/{case['id']}")
+    first_key = await linus.locator("input[name=form_key]").first.input_value()
+    await linus.fill("#shorten-last-day", (today + timedelta(days=2)).isoformat())
+    await click_and_answer(linus, "button:has-text('End it early')")
+    await linus.locator("form[action$='/shorten'] input[name=form_key]").evaluate(
+        "(input, key) => { input.value = key; }", first_key
+    )
+    await linus.fill("#shorten-last-day", (today + timedelta(days=1)).isoformat())
+
+    again = await click_and_answer(linus, "button:has-text('End it early')")
+
+    assert again.status == 422
+    await expect(linus.locator("#shorten-error")).to_have_text(
+        "Your first attempt was recorded: the leave now ends on the day shown above."
+        " To end it on another day, send the form again."
+    )
+    await expect(linus.locator("#case-end")).to_have_text((today + timedelta(days=2)).isoformat())
+
+
 async def test_hr_ends_someone_s_leave_early_from_its_page_saying_why(site: Site) -> None:
     make_hr(site, "e-5")
     start, end = weeks_ahead(5)
