@@ -89,6 +89,12 @@ def check_shorten(
         raise RuleViolation(
             "already_ended", f"the leave ended on {period.end.isoformat()}: it is taken as it was"
         )
+    if period.start == period.end:
+        raise RuleViolation(
+            "not_shorter",
+            f"the leave is one day, {period.start.isoformat()}: it cannot end earlier"
+            " (it can be cancelled before it starts)",
+        )
     if last_day < period.start:
         raise RuleViolation(
             "before_start",

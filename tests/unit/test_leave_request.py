@@ -11,8 +11,8 @@ import pytest
 
 from domain.case import Decision
 from domain.errors import Conflict, NotAllowed, NotFound, RuleViolation
-from domain.leave import LeaveType
-from domain.leave_request import LeaveRequest, LeaveStatus
+from domain.leave import LeavePeriod, LeaveType
+from domain.leave_request import LeaveRequest, LeaveStatus, check_shorten
 from tests.unit.factories import data, meta, names, refused
 
 START, END = date(2025, 6, 16), date(2025, 6, 18)
@@ -482,6 +482,20 @@ def test_leave_is_shortened_only_to_a_day_within_it_while_it_lasts(
         request.shorten(last_day, today, meta("ada"))
 
     assert request.end == END
+
+
+def test_one_day_leave_is_not_shortened_and_the_refusal_does_not_ask_for_a_day_before_it() -> None:
+    """A day before it is before its start, which asks for a day from its start on."""
+    period = LeavePeriod(START, START, half_day_start=True)
+
+    with pytest.raises(RuleViolation) as caught:
+        check_shorten(LeaveStatus.APPROVED, "ada", period, START, "ada", START)
+
+    assert (caught.value.rule, caught.value.message) == (
+        "not_shorter",
+        "the leave is one day, 2025-06-16: it cannot end earlier (it can be cancelled"
+        " before it starts)",
+    )
 
 
 def test_only_approved_leave_is_shortened_by_the_requester_or_hr_with_a_reason() -> None:
