@@ -175,6 +175,9 @@ async def test_hr_ends_someone_s_leave_early_from_its_page_saying_why(site: Site
     await expect(ken.locator("#ended-early")).to_have_text(
         f"Ended early by HR (Ken) on {start}: “leaves the company on that day”"
     )
+    await expect(ken.locator("ol.history li").last).to_contain_text(
+        f"Ended early by Ken last day {start.isoformat()} leaves the company on that day"
+    )
 
 
 def make_hr(site: Site, employee_id: str) -> None:
