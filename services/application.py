@@ -365,9 +365,10 @@ class BackofficeApplication(Application[UUID]):
                     " only be rejected, or withdrawn (hr may, saying why)"
                 )
             elif first > today:
+                end_it = f"end it early on {last_day}, or " if last_day >= first else ""
                 warnings.append(
-                    f"{who}'s approved leave {case_id} holds {days} {held}; hr may cancel it"
-                    f" before it starts on {first}"
+                    f"{who}'s approved leave {case_id} holds {days} {held}; hr may {end_it}"
+                    f"cancel it before it starts on {first}"
                 )
             else:
                 warnings.append(

@@ -867,7 +867,8 @@ def test_recording_a_last_day_warns_of_the_leavers_own_leave_after_it(desk: Leav
     assert [w for w in change.warnings if "last day" in w] == [
         # the 18th and the 20th: the 19th is a public holiday in Bavaria
         f"ada's approved leave {approved} holds 2 days after their last day (2025-06-17),"
-        " from 2025-06-18; hr may cancel it before it starts on 2025-06-16",
+        " from 2025-06-18; hr may end it early on 2025-06-17, or cancel it before it starts"
+        " on 2025-06-16",
         f"ada's pending request {pending} asks for 2 days after their last day (2025-06-17),"
         " from 2025-07-07; it can now only be rejected, or withdrawn (hr may, saying why)",
     ]
