@@ -440,15 +440,33 @@ async def shorten_leave_request(
             ),
             id=update_id("shorten", caller, idempotency_key),
         )
-    if idempotency_key is not None and state.end != body.last_day:
-        raise ApiError(
-            422,
-            "this Idempotency-Key was used with another last day, which was recorded; use a"
-            " new key for another request",
-            "idempotency_key_reused",
-        )
+    if idempotency_key is not None:
+        await run_in_threadpool(_check_same_shortening, context, state, body)
     await caught_up(context, state.position)
     return LeaveRequestOut.of_state(state)
+
+
+def _check_same_shortening(context: ApiContext, state: CaseState, body: ShortenIn) -> None:
+    """An ending early sent again under its Idempotency-Key answers as the first did:
+    with another last day or reason, the caller would believe theirs recorded. (The
+    answer names the day; the reason is read from the case's ``Shortened`` events.)"""
+    what = "another last day" if state.end != body.last_day else None
+    if what is None:
+        reasons = [
+            getattr(event, "reason", None)
+            for event in context.application.events.get(state.case_id)
+            if type(event).__name__ == "Shortened"
+            and getattr(event, "last_day", None) == body.last_day
+        ]
+        if reasons and body.reason not in reasons:
+            what = "another reason"
+    if what is not None:
+        raise ApiError(
+            422,
+            f"this Idempotency-Key was used with {what}, which was recorded; use a new key"
+            " for another request",
+            "idempotency_key_reused",
+        )
 
 
 async def _as_hr(context: ApiContext, caller: str, requester_id: str) -> bool:

@@ -1015,6 +1015,23 @@ async def test_hr_ends_someones_leave_early_saying_why_and_nobody_else_may(api: 
     assert (response.json()["end"], response.json()["working_days"]) == (case["start"], 1)
 
 
+async def test_an_ending_early_sent_again_under_its_key_with_another_reason_is_refused(
+    api: Api,
+) -> None:
+    case = await api.approved("e-3", weeks_ahead(4, days=3))
+    api.context.application.set_role_members("hr", ["e-5"], Meta("e-1", "hr-is-ken", "tests"))
+    path = f"/api/leave-requests/{case['id']}/shorten"
+    first_day = {"last_day": case["start"]}
+
+    first = await api.post("e-5", path, {**first_day, "reason": "leaves"}, key="hr-end-1")
+    again = await api.post("e-5", path, {**first_day, "reason": "leaves"}, key="hr-end-1")
+    changed = await api.post("e-5", path, {**first_day, "reason": "another"}, key="hr-end-1")
+
+    assert first.status_code == again.status_code == 200, first.text
+    assert (changed.status_code, changed.json()["rule"]) == (422, "idempotency_key_reused")
+    assert "another reason" in changed.json()["detail"]
+
+
 async def test_an_event_the_store_can_no_longer_read_answers_500_naming_it(api: Api) -> None:
     """A stored event edited outside Backoffice (by hand in a SQLite shell) cannot be
     decoded: the answer names it and the command that finds every event altered,
