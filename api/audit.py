@@ -26,7 +26,6 @@ from api.dependencies import Context
 from api.errors import ApiError, error_responses, not_found
 from api.instants import Instant, known_up_to_now
 from domain.errors import NotFound
-from domain.meta import SYSTEM
 from domain.policy import AUDITOR
 from projections.audit_log import (
     REFUSALS,
@@ -185,15 +184,8 @@ def audit_events(
 
 
 def actor_hint(context: ApiContext, actor: str | None) -> str | None:
-    """Why a selection by ``actor`` that matched nothing did: an id the directory does
-    not know; None when it knows the actor (who did nothing that matched)."""
-    if (
-        actor is None
-        or actor == SYSTEM
-        or actor in context.application.directory.current().employees
-    ):
-        return None
-    return unknown_actor(actor)
+    """Why a selection by ``actor`` that matched nothing did (:func:`unknown_actor`)."""
+    return unknown_actor(actor, context.application.directory.current().employees)
 
 
 def with_authority(context: ApiContext, entries: list[AuditEntry]) -> list[AuditEntryOut]:

@@ -102,7 +102,6 @@ def export(
     data: DataOption = None,
 ) -> None:
     """Export the audit log (a filtered selection), oldest first, streamed page by page."""
-    from domain.meta import SYSTEM
     from projections.audit_log import (
         AuditEntry,
         AuditFilter,
@@ -166,12 +165,7 @@ def export(
             for chunk in lines:
                 out.write(chunk)
         unknown = (
-            actor
-            if actor is not None
-            and actor != SYSTEM
-            and not exported
-            and actor not in application.directory.current().employees
-            else None
+            None if exported else unknown_actor(actor, application.directory.current().employees)
         )
     finally:
         application.close()
@@ -179,8 +173,8 @@ def export(
     where = "standard output" if output is None else str(output)
     events = "event" if exported == 1 else "events"
     typer.echo(f"exported {exported} {events} to {where}", err=True)
-    if unknown:
-        typer.echo(f"--actor: {unknown_actor(unknown)}", err=True)
+    if unknown is not None:
+        typer.echo(f"--actor: {unknown}", err=True)
 
 
 def _refused_submission(settings: Settings, case_id: UUID) -> str | None:

@@ -14,7 +14,7 @@ import difflib
 import functools
 import io
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -438,8 +438,12 @@ class AuditFilter:
         return " AND ".join(clauses) or "1 = 1", params
 
 
-def unknown_actor(actor: str) -> str:
-    """Why an actor filter matches nothing, when the directory knows no such person."""
+def unknown_actor(actor: str | None, employees: Container[str]) -> str | None:
+    """Why a selection by ``actor`` that matched nothing did: an id the directory
+    (``employees``, by id) does not know; None when it knows the actor, who then did
+    nothing that matched."""
+    if actor is None or actor == SYSTEM or actor in employees:
+        return None
     return (
         f"the directory knows nobody with the id {actor}: an actor is an employee's id,"
         f" or {SYSTEM} for what the product did itself"
