@@ -37,7 +37,6 @@ from domain.leave_account import LeaveAccount
 from domain.leave_request import LeaveRequest
 from domain.meta import SYSTEM
 from domain.refusals import Refusal, RefusalLog
-from projections import tracking
 from projections.base import PreparedProjection, utc_text
 from projections.database import Cursor
 
@@ -218,20 +217,6 @@ class AuditLog(PreparedProjection):
     )
     handles = (IdempotentAggregate.Event,)
 
-    def create_tables(self, cursor: Cursor, *, read_indexes: bool = True) -> None:
-        """The tables, and if a store holds them as made before entries named their
-        subject, those emptied and replayed from the start of the log (the subject of a
-        stream's later events comes from its first): made again, the read model's
-        position set back to 0 and marked as a rebuild, which the following runner
-        finishes with the reader-only indexes once it has caught up."""
-        if _made_before_subjects(cursor):
-            for table in self.tables:
-                cursor.execute(f"DROP TABLE {table}")
-            tracking.reset(cursor, self.name)
-            tracking.start_rebuild(cursor, self.name)
-            read_indexes = False
-        super().create_tables(cursor, read_indexes=read_indexes)
-
     def prepare(self, cursor: Cursor, events: Sequence[object]) -> list[_Entry]:
         """Each event's row but for what its stream's aggregate class decides, which
         may be known only to the database (``audit_streams``)."""
@@ -280,26 +265,6 @@ class AuditLog(PreparedProjection):
             ).fetchall()
             known.update({stream: (_kind(topic), subject) for stream, topic, subject in rows})
         return known
-
-
-def _made_before_subjects(cursor: Cursor) -> bool:
-    """Whether the audit log's tables are as made before entries named their subject."""
-    if cursor.is_postgres:
-        sql = (
-            "SELECT table_name, column_name FROM information_schema.columns"
-            " WHERE table_schema = current_schema()"
-            " AND table_name IN ('audit_log', 'audit_streams')"
-        )
-    else:
-        sql = (
-            "SELECT tables.name, columns.name FROM sqlite_master AS tables,"
-            " pragma_table_info(tables.name) AS columns"
-            " WHERE tables.type = 'table' AND tables.name IN ('audit_log', 'audit_streams')"
-        )
-    columns: dict[str, set[str]] = {}
-    for table, column in cursor.execute(sql).fetchall():
-        columns.setdefault(str(table), set()).add(str(column))
-    return any("subject" not in names for names in columns.values())
 
 
 class _Entry(NamedTuple):

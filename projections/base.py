@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -42,6 +43,21 @@ class Projection(ABC):
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
         for statement in (*self.indexes, *(self.read_indexes if read_indexes else ())):
             cursor.execute(statement)
+
+    def made_before_its_columns(self, cursor: Cursor) -> bool:
+        """Whether a table of this read model is in the database without a column it now
+        declares: made by an earlier version, its rows cannot show what the new column
+        holds until the log is replayed into it from the start."""
+        found = table_columns(cursor, self.tables)
+        return any(
+            not set(declared_columns(definition)) <= found[table]
+            for table, definition in self.tables.items()
+            if table in found
+        )
+
+    def drop_tables(self, cursor: Cursor) -> None:
+        for table in self.tables:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
     def drop_read_indexes(self, cursor: Cursor) -> None:
         for statement in self.read_indexes:
@@ -84,6 +100,38 @@ class PreparedProjection(Projection):
     def apply_prepared(
         self, cursor: Cursor, events: Sequence[object], prepared: object
     ) -> None: ...
+
+
+CONSTRAINTS = {"PRIMARY", "UNIQUE", "CHECK", "FOREIGN", "CONSTRAINT"}
+
+
+def declared_columns(definition: str) -> tuple[str, ...]:
+    """The columns a table's definition in ``Projection.tables`` declares, without its
+    constraints (``PRIMARY KEY (case_id, day)``)."""
+    parts = re.sub(r"\([^)]*\)", "", definition).split(",")
+    names = (part.split()[0] for part in parts if part.strip())
+    return tuple(name for name in names if name.upper() not in CONSTRAINTS)
+
+
+def table_columns(cursor: Cursor, tables: Collection[str]) -> dict[str, set[str]]:
+    """The columns of those of ``tables`` that the database holds (in the current schema
+    on PostgreSQL), by table."""
+    marks = ", ".join("?" for _ in tables)
+    if cursor.is_postgres:
+        sql = (
+            "SELECT table_name, column_name FROM information_schema.columns"  # noqa: S608
+            f" WHERE table_schema = current_schema() AND table_name IN ({marks})"
+        )
+    else:
+        sql = (
+            "SELECT tables.name, columns.name FROM sqlite_master AS tables,"  # noqa: S608
+            " pragma_table_info(tables.name) AS columns"
+            f" WHERE tables.type = 'table' AND tables.name IN ({marks})"
+        )
+    columns: dict[str, set[str]] = {}
+    for table, column in cursor.execute(sql, sorted(tables)).fetchall():
+        columns.setdefault(str(table), set()).add(str(column))
+    return columns
 
 
 def utc_text(moment: datetime) -> str:

@@ -26,7 +26,7 @@ from projections.events import (
 
 COLUMNS = (
     "case_id, requester_id, leave_type, first_day, last_day, half_day_start, half_day_end,"
-    " working_days, status, submitted_at, updated_at"
+    " working_days, status, submitted_at, updated_at, position"
 )
 COLUMN_NAMES = tuple(column.strip() for column in COLUMNS.split(","))
 
@@ -44,10 +44,14 @@ class LeaveCase:
     status: LeaveStatus
     submitted_at: datetime
     updated_at: datetime
+    position: int
+    """The log position of the request's latest change: a follower reads the requests
+    changed after the last one it saw (:func:`changes`)."""
 
     @classmethod
     def from_row(cls, row: Row) -> LeaveCase:
-        case_id, requester, kind, start, end, half_start, half_end, days, status, at, now = row
+        (case_id, requester, kind, start, end, half_start, half_end, days, status, at, now,
+         position) = row  # fmt: skip
         return cls(
             UUID(case_id),
             requester,
@@ -60,6 +64,7 @@ class LeaveCase:
             LeaveStatus(status),
             datetime.fromisoformat(at),
             datetime.fromisoformat(now),
+            int(position),
         )
 
 
@@ -71,36 +76,38 @@ class LeaveCases(PreparedProjection):
             "case_id TEXT PRIMARY KEY, requester_id TEXT NOT NULL, leave_type TEXT NOT NULL,"
             " first_day TEXT NOT NULL, last_day TEXT NOT NULL, half_day_start BOOLEAN NOT NULL,"
             " half_day_end BOOLEAN NOT NULL, working_days TEXT NOT NULL, status TEXT NOT NULL,"
-            " submitted_at TEXT NOT NULL, updated_at TEXT NOT NULL"
+            " submitted_at TEXT NOT NULL, updated_at TEXT NOT NULL, position BIGINT NOT NULL"
         ),
     }
     indexes = (
         "CREATE INDEX IF NOT EXISTS leave_cases_by_requester"
         " ON leave_cases (requester_id, submitted_at)",
     )
+    read_indexes = ("CREATE INDEX IF NOT EXISTS leave_cases_by_position ON leave_cases (position)",)
+    with_positions = True
 
     handles = (LeaveRequestEvent,)
 
     def prepare(self, cursor: Cursor, events: Sequence[object]) -> _Changes:
         changes = _Changes()
-        for event in events:
+        for position, event in cast(Sequence[tuple[int, object]], events):  # with_positions
             match event:
                 case LeaveSubmitted():
-                    changes.submitted(event)
+                    changes.submitted(position, event)
                 case LeaveApproved():
-                    changes.update(event, LeaveStatus.APPROVED)
+                    changes.update(position, event, LeaveStatus.APPROVED)
                 case LeaveRejected():
-                    changes.update(event, LeaveStatus.REJECTED)
+                    changes.update(position, event, LeaveStatus.REJECTED)
                 case LeaveWithdrawn():
-                    changes.update(event, LeaveStatus.WITHDRAWN)
+                    changes.update(position, event, LeaveStatus.WITHDRAWN)
                 case LeaveCancelled():
-                    changes.update(event, LeaveStatus.CANCELLED)
+                    changes.update(position, event, LeaveStatus.CANCELLED)
                 case LeaveTaken():
-                    changes.update(event, LeaveStatus.TAKEN)
+                    changes.update(position, event, LeaveStatus.TAKEN)
                 case LeaveShortened():
-                    changes.shortened(event)
+                    changes.shortened(position, event)
                 case LeaveRequestEvent():  # tasks opened, manager informed, ...
-                    changes.update(event, None)
+                    changes.update(position, event, None)
         return changes
 
     def apply_prepared(self, cursor: Cursor, events: Sequence[object], prepared: object) -> None:
@@ -109,36 +116,39 @@ class LeaveCases(PreparedProjection):
 
 @dataclass
 class _Submission:
-    """A case submitted in the batch: its row, with the status and time of its last event."""
+    """A case submitted in the batch: its row, with the status, time and position of its
+    last event."""
 
     columns: tuple[object, ...]
     """Every column up to the working days."""
     status: str
     submitted_at: datetime
     updated_at: datetime
+    position: int
 
     def row(self) -> tuple[object, ...]:
-        return (*self.columns, self.status, utc_text(self.submitted_at), utc_text(self.updated_at))
+        times = utc_text(self.submitted_at), utc_text(self.updated_at)
+        return (*self.columns, self.status, *times, self.position)
 
 
 class _Changes:
     """A batch's changes to the cases, one statement per case however many events.
 
-    A submission is an upsert that sets the status and the time of the last
-    change (the other columns never change); each later event sets the time
-    and maybe the status of an existing row. So a case submitted in the batch
-    is upserted once with its final status and time, and any other case is
-    updated once with its last status (if any event set one) and last time.
+    A submission is an upsert that sets the status, the time and the position of the
+    last change (the other columns never change); each later event sets the time and
+    position and maybe the status of an existing row. So a case submitted in the batch
+    is upserted once with its final status, time and position, and any other case is
+    updated once with its last status (if any event set one), time and position.
     Times become text when written: most are overtaken within the batch.
     """
 
     def __init__(self) -> None:
         self.new: dict[str, _Submission] = {}
-        self.updated: dict[str, tuple[str | None, datetime]] = {}
+        self.updated: dict[str, tuple[str | None, datetime, int]] = {}
         self.ends: dict[str, tuple[str, str]] = {}
         """Cases ended early: their last day and working days (half_day_end is false)."""
 
-    def submitted(self, event: LeaveSubmitted) -> None:
+    def submitted(self, position: int, event: LeaveSubmitted) -> None:
         needs_approval = LeaveType(event.leave_type).needs_approval
         status = LeaveStatus.PENDING if needs_approval else LeaveStatus.RECORDED
         case_id = str(event.originator_id)
@@ -153,19 +163,21 @@ class _Changes:
             event.half_day_end,
             str(sum(event.days.values(), Decimal(0))),
         )
-        self.new[case_id] = _Submission(columns, status.value, event.timestamp, event.timestamp)
+        at = event.timestamp
+        self.new[case_id] = _Submission(columns, status.value, at, at, position)
 
-    def update(self, event: LeaveRequestEvent, status: LeaveStatus | None) -> None:
+    def update(self, position: int, event: LeaveRequestEvent, status: LeaveStatus | None) -> None:
         case_id, at = str(event.originator_id), event.timestamp
         submission = self.new.get(case_id)
         if submission is not None:
             submission.status = submission.status if status is None else status.value
             submission.updated_at = at
+            submission.position = position
             return
-        previous = self.updated.get(case_id, (None, at))[0]
-        self.updated[case_id] = (previous if status is None else status.value, at)
+        previous = self.updated.get(case_id, (None, at, position))[0]
+        self.updated[case_id] = (previous if status is None else status.value, at, position)
 
-    def shortened(self, event: LeaveShortened) -> None:
+    def shortened(self, position: int, event: LeaveShortened) -> None:
         case_id = str(event.originator_id)
         last_day = event.last_day.isoformat()
         working_days = str(sum(event.days.values(), Decimal(0)))
@@ -175,7 +187,7 @@ class _Changes:
                                   False, working_days)  # fmt: skip
         else:
             self.ends[case_id] = (last_day, working_days)
-        self.update(event, None)
+        self.update(position, event, None)
 
     def write(self, cursor: Cursor) -> None:
         if self.new:
@@ -183,14 +195,17 @@ class _Changes:
                 "leave_cases",
                 COLUMN_NAMES,
                 [submission.row() for submission in self.new.values()],
-                "ON CONFLICT (case_id) DO UPDATE"
-                " SET status = excluded.status, updated_at = excluded.updated_at",
+                "ON CONFLICT (case_id) DO UPDATE SET status = excluded.status,"
+                " updated_at = excluded.updated_at, position = excluded.position",
             )
         if self.updated:
             cursor.executemany(
-                "UPDATE leave_cases SET status = COALESCE(?, status), updated_at = ?"
+                "UPDATE leave_cases SET status = COALESCE(?, status), updated_at = ?, position = ?"
                 " WHERE case_id = ?",
-                [(status, utc_text(at), case_id) for case_id, (status, at) in self.updated.items()],
+                [
+                    (status, utc_text(at), position, case_id)
+                    for case_id, (status, at, position) in self.updated.items()
+                ],
             )
         if self.ends:
             cursor.executemany(
@@ -259,3 +274,24 @@ def leave_case(cursor: Cursor, case_id: UUID) -> LeaveCase | None:
         [str(case_id)],
     ).fetchone()
     return None if row is None else LeaveCase.from_row(row)
+
+
+def changes(
+    cursor: Cursor, requester_ids: Collection[str] | None, *, after: int, limit: int
+) -> list[LeaveCase]:
+    """The leave requests of ``requester_ids`` (None: everyone's) whose latest change is
+    after log position ``after``, the earliest change first, at most ``limit``: each
+    request once, as it stands, however often it changed since."""
+    conditions = ["position > ?"]
+    params: list[object] = [after]
+    if requester_ids is not None:
+        if not requester_ids:
+            return []
+        conditions.append(f"requester_id IN ({', '.join('?' for _ in requester_ids)})")
+        params.extend(sorted(requester_ids))
+    rows = cursor.execute(
+        f"SELECT {COLUMNS} FROM leave_cases WHERE {' AND '.join(conditions)}"  # noqa: S608
+        " ORDER BY position LIMIT ?",
+        [*params, limit],
+    ).fetchall()
+    return [LeaveCase.from_row(row) for row in rows]

@@ -182,6 +182,13 @@ class ReadModels:
                 cursor, requester_ids, limit, after=after, not_requested_by=not_requested_by
             )
 
+    def leave_case_changes(
+        self, requester_ids: Collection[str] | None, *, after: int, limit: int
+    ) -> list[LeaveCase]:
+        """The requests changed after log position ``after`` (:func:`leave_cases.changes`)."""
+        with self._read() as cursor:
+            return leave_cases.changes(cursor, requester_ids, after=after, limit=limit)
+
     def leave_case(self, case_id: UUID) -> LeaveCase | None:
         with self._read() as cursor:
             return leave_cases.leave_case(cursor, case_id)

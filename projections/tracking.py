@@ -7,6 +7,7 @@ rows, so the rows always show exactly the events up to that position.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Collection, Iterable, Sequence
@@ -18,13 +19,18 @@ from projections.base import Projection
 from projections.database import Cursor, Database
 from services.store import StoreLocation
 
+logger = logging.getLogger(__name__)
+
 SCHEMA_LOCK = 0x6261636B  # any constant: serialises concurrent creation of the tables
 
 
 def create_schema(cursor: Cursor, projections: Iterable[Projection]) -> None:
     """Create the tracking table and the projections' tables, if missing. The indexes
     only readers use wait while a rebuild of their read model is unfinished: the
-    rebuild makes them when it ends (see ``ProjectionRunner.rebuild``)."""
+    rebuild makes them when it ends (see ``ProjectionRunner.rebuild``). A read model
+    whose tables an earlier version made without a column it now has is emptied, made
+    again and marked as such a rebuild, from position 0: the runner that catches up
+    replays the log into it and then makes its indexes."""
     lock_schema(cursor)  # two processes creating one table at once collide in PostgreSQL
     cursor.execute(
         "CREATE TABLE IF NOT EXISTS projection_tracking"
@@ -37,6 +43,16 @@ def create_schema(cursor: Cursor, projections: Iterable[Projection]) -> None:
     )
     unfinished = rebuilding(cursor)
     for projection in projections:
+        if projection.made_before_its_columns(cursor):
+            logger.warning(
+                "the tables of %s were made by an earlier version: replaying the log into"
+                " them from the start",
+                projection.name,
+            )
+            projection.drop_tables(cursor)
+            reset(cursor, projection.name)
+            start_rebuild(cursor, projection.name)
+            unfinished.add(projection.name)
         projection.create_tables(cursor, read_indexes=projection.name not in unfinished)
         cursor.execute(
             "INSERT INTO projection_tracking (name, position) VALUES (?, 0)"

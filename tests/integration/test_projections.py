@@ -288,6 +288,32 @@ def test_leave_cases_follow_each_request_to_its_status(
     assert read_models.cases_of("e-4") == []
 
 
+def test_leave_cases_name_the_position_of_each_requests_latest_change(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    """A follower reads the cases changed after the last position it saw, oldest change
+    first: a case changed again comes again, at its new position, and only once."""
+    first = office.submit("e-3", JUNE_3, JUNE_7)
+    second = office.submit("e-4", JUNE_3, JUNE_7)
+    runner.catch_up()
+    seen = read_models.leave_case_changes(None, after=0, limit=10)
+    assert [case.case_id for case in seen] == [first, second]
+    assert seen[0].position < seen[1].position
+    office.ask_manager(first)
+    decided = office.decide(first, "e-2", Decision.APPROVE)
+    office.submit("e-5", JUNE_3, JUNE_7)  # another requester's, not followed below
+    runner.catch_up()
+
+    changed = read_models.leave_case_changes(None, after=seen[-1].position, limit=10)
+    assert [(case.case_id, case.status) for case in changed][:1] == [(first, LeaveStatus.APPROVED)]
+    assert seen[-1].position < changed[0].position <= decided.position
+    assert second not in {case.case_id for case in changed}
+    theirs = read_models.leave_case_changes(["e-3", "e-4"], after=0, limit=10)
+    assert [case.case_id for case in theirs] == [second, first]
+    assert read_models.leave_case_changes(["e-3", "e-4"], after=0, limit=1) == theirs[:1]
+    assert read_models.leave_case_changes([], after=0, limit=10) == []
+
+
 # -- employee directory --------------------------------------------------------------
 
 
@@ -747,6 +773,42 @@ def test_a_following_runner_finishes_a_rebuild_that_stopped_half_way(
 
     assert eventually(lambda: runner.resuming() == [])
     assert len(audit_indexes(store_url)) == 4
+
+
+OLD_LEAVE_CASES = (
+    "case_id TEXT PRIMARY KEY, requester_id TEXT NOT NULL, leave_type TEXT NOT NULL,"
+    " first_day TEXT NOT NULL, last_day TEXT NOT NULL, half_day_start BOOLEAN NOT NULL,"
+    " half_day_end BOOLEAN NOT NULL, working_days TEXT NOT NULL, status TEXT NOT NULL,"
+    " submitted_at TEXT NOT NULL, updated_at TEXT NOT NULL"
+)
+"""The leave cases' table before its rows named the position of their latest change."""
+
+
+def test_a_read_model_made_before_a_column_it_now_has_is_replayed_to_fill_it(
+    office: Office, store_url: str, dump_rows: Callable[[], dict[str, Any]]
+) -> None:
+    """Its tables are made again and its position set back to 0, marked as a rebuild
+    (whose reader-only indexes wait for its end); the other read models stay."""
+    some_history(office)
+    with ProjectionRunner(store_url, application=office.app) as first:
+        first.catch_up()
+    expected = dump_rows()
+    end = office.app.recorder.max_notification_id() or 0
+    with Database(StoreLocation(store_url)) as database, database.transaction() as cursor:
+        cursor.execute("DROP TABLE leave_cases")
+        cursor.execute(f"CREATE TABLE leave_cases ({OLD_LEAVE_CASES})")
+        cursor.execute("INSERT INTO leave_cases (case_id, requester_id, leave_type, first_day,"
+                       " last_day, half_day_start, half_day_end, working_days, status,"
+                       " submitted_at, updated_at) VALUES ('x', 'e-3', 'annual', '2030-06-03',"
+                       " '2030-06-07', FALSE, FALSE, '5', 'pending', '', '')")  # fmt: skip
+
+    with ProjectionRunner(store_url, application=office.app) as runner:
+        assert runner.position("leave_cases") == 0
+        assert runner.position("inbox") == end
+        assert runner.resuming() == ["leave_cases"]
+        runner.catch_up()
+
+    assert dump_rows() == expected
 
 
 def test_runners_of_other_read_models_do_not_wait_for_each_other(postgres_url: str) -> None:
