@@ -31,6 +31,7 @@ from api.dependencies import Context, IdempotencyKey
 from api.errors import STATUS_BY_KIND, ApiError, error_responses, update_refusals
 from api.schemas import (
     ClosingIn,
+    LeaveRequestChanges,
     LeaveRequestIn,
     LeaveRequestList,
     LeaveRequestOut,
@@ -265,6 +266,48 @@ def list_leave_requests(
     for the next page. Pages follow on from their last request, not from a count, so
     requests submitted meanwhile (newest, so before the first page) shift nothing."""
     return leave_requests_page(caller, context, "mine" if mine else "visible", limit, after)
+
+
+@router.get("/changes", summary="Follow leave requests: those changed after a position")
+def leave_request_changes(
+    caller: Caller,
+    context: Context,
+    after: Annotated[
+        int,
+        # A position a store can hold (a signed 64-bit integer), not a server error.
+        Query(
+            ge=0,
+            le=2**63 - 1,
+            description="The `position` of the last change you have processed (0, the default:"
+            " from the start); pass the previous page's `next_after`",
+        ),
+    ] = 0,
+    mine: Annotated[
+        QueryFlag,
+        Query(
+            description="Only your own requests (the default). `mine=false`: every request"
+            " you may see, as for `GET /api/leave-requests`."
+        ),
+    ] = True,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many")] = 200,
+) -> LeaveRequestChanges:
+    """The leave requests whose latest change (submitted, decided, withdrawn, cancelled,
+    ended early, taken, a task opened or escalated) is after log position `after`, the
+    earliest first, each once as it stands now, with the `position` of that change.
+
+    For another system that follows requests without asking for each one: keep the last
+    `position` you have processed; ask with it as `after` until `caught_up`, then again
+    later. A request changed twice since shows once, at its latest position; one that
+    changes again comes again. Read from the read models, which follow the event log
+    within moments (the commands here wait for them before answering); a rebuild of the
+    read models may show a request again, unchanged."""
+    requesters = {caller} if mine else policy(context).requesters_visible_to(caller, "leave")
+    cases = context.read_models.leave_case_changes(requesters, after=after, limit=limit)
+    return LeaveRequestChanges(
+        items=[LeaveRequestSummary.of(case) for case in cases],
+        next_after=cases[-1].position if cases else after,
+        caught_up=len(cases) < limit,
+    )
 
 
 def leave_requests_page(

@@ -278,6 +278,10 @@ class LeaveRequestSummary(BaseModel):
     status: LeaveStatus
     submitted_at: datetime
     updated_at: datetime
+    position: int = Field(
+        description="The event log position of the request's latest change: give the last"
+        " one you have processed as `after` to `GET /api/leave-requests/changes`"
+    )
 
     @classmethod
     def of(cls, row: LeaveCase) -> LeaveRequestSummary:
@@ -293,6 +297,7 @@ class LeaveRequestSummary(BaseModel):
             status=row.status,
             submitted_at=row.submitted_at,
             updated_at=row.updated_at,
+            position=row.position,
         )
 
 
@@ -300,6 +305,21 @@ class LeaveRequestList(BaseModel):
     items: list[LeaveRequestSummary]
     next_after: str | None = Field(
         description="Pass as `after` for the next page; null on the last page"
+    )
+
+
+class LeaveRequestChanges(BaseModel):
+    items: list[LeaveRequestSummary] = Field(
+        description="The requests changed after `after`, each once as it stands now, the"
+        " earliest latest change first"
+    )
+    next_after: int = Field(
+        description="Pass as `after` for what changed next: the last item's `position`, or"
+        " the `after` given when there is none"
+    )
+    caught_up: bool = Field(
+        description="Whether this page holds every change recorded so far (fewer items than"
+        " `limit`); if not, ask again at once with `next_after`"
     )
 
 

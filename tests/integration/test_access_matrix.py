@@ -142,6 +142,19 @@ async def test_listing_the_cases_one_may_see(cast: Api) -> None:
     )
 
 
+async def test_following_the_cases_one_may_see(cast: Api) -> None:
+    case_id, _ = await pending_case(cast)
+
+    async def cell(employee: str) -> bool:
+        response = await cast.get(employee, "/api/leave-requests/changes", {"mine": "false"})
+        assert response.status_code == 200
+        return case_id in {item["id"] for item in response.json()["items"]}
+
+    assert await row(cell) == expect(
+        default=True, colleague=False, delegate=False, admin=False, finance=False
+    )
+
+
 async def test_reading_a_leave_balance(cast: Api) -> None:
     async def cell(employee: str) -> int:
         return (await cast.get(employee, "/api/employees/e-3/leave-balance")).status_code
@@ -527,6 +540,7 @@ async def test_health_needs_no_token(cast: Api) -> None:
 
 MATRIX = {
     ("GET", "/api/leave-requests"),
+    ("GET", "/api/leave-requests/changes"),
     ("POST", "/api/leave-requests"),
     ("GET", "/api/leave-requests/{case_id}"),
     ("GET", "/api/leave-requests/{case_id}/history"),

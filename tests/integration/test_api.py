@@ -1127,6 +1127,7 @@ async def test_the_openapi_document_lists_every_route(api: Api) -> None:
 
     assert set(document["paths"]) == {
         "/api/leave-requests",
+        "/api/leave-requests/changes",
         "/api/leave-requests/{case_id}",
         "/api/leave-requests/{case_id}/withdraw",
         "/api/leave-requests/{case_id}/cancel",
@@ -1380,7 +1381,7 @@ async def test_every_route_of_the_api_refuses_a_query_parameter_it_does_not_take
             )
             answers[method.upper(), path] = (response.status_code, response.json().get("rule"))
 
-    assert len(answers) == 23
+    assert len(answers) == 24
     assert answers == dict.fromkeys(answers, (422, "unknown_parameter"))
 
 

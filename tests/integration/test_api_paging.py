@@ -1,6 +1,7 @@
 """Paging the lists other systems follow: leave requests and the inbox, read a page at a
 time with `limit` and `after` (a page's `next_after`) until `next_after` is null, with no
-request or task missed or repeated, on SQLite and on PostgreSQL.
+request or task missed or repeated, on SQLite and on PostgreSQL; and the requests changed
+after a log position, read until caught up and again later from the last position seen.
 
 The cases are recorded through the application, several in one instant, so that many
 share a `submitted_at` (or a task's `due_at`) and the cursor must tell them apart.
@@ -17,6 +18,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from domain.base import one_instant
+from domain.case import Decision
 from domain.directory import DelegationTerms
 from domain.leave import LeavePeriod, LeaveType
 from domain.meta import Meta
@@ -119,6 +121,86 @@ async def test_a_page_shorter_than_the_limit_is_the_last(api: Api) -> None:
 
     assert len(response.json()["items"]) == 2
     assert response.json()["next_after"] is None
+
+
+async def changes(api: Api, caller: str, after: int, limit: int = 200, **params: str) -> Any:
+    query = {"after": str(after), "limit": str(limit), **params}
+    response = await api.get(caller, "/api/leave-requests/changes", query)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def follow(api: Api, caller: str, after: int, limit: int, **params: str) -> list[Any]:
+    """The pages of changes after ``after``, until one says it is caught up."""
+    pages = []
+    while True:
+        page = await changes(api, caller, after, limit, **params)
+        pages.append(page)
+        after = page["next_after"]
+        if page["caught_up"]:
+            return pages
+        assert len(pages) < 20, "never caught up"
+
+
+async def test_a_follower_reads_each_request_changed_after_the_last_position_it_saw(
+    api: Api,
+) -> None:
+    """Grace's system follows every request she may see (her reports' down the chain): a
+    page at a time until caught up, then later from where it stopped, getting each request
+    changed meanwhile once, as it stands, in the order of their latest changes."""
+    application = api.context.application
+    first, second, third = submitted_at_once(api, ["e-3", "e-4", "e-5"])
+    caught_up(api)
+    pages = await follow(api, "e-1", after=0, limit=2, mine="false")
+
+    assert [[item["id"] for item in page["items"]] for page in pages] == [
+        [str(first), str(second)],
+        [str(third)],
+    ]
+    assert [page["caught_up"] for page in pages] == [False, True]
+    seen = pages[-1]["next_after"]
+    assert seen == pages[-1]["items"][-1]["position"]
+
+    application.open_approval_task(second, datetime.now(UTC), meta("system", second))
+    application.decide_leave_request(
+        second, approval_task_id(second), Decision.REJECT, "no", meta("e-2", second)
+    )
+    application.withdraw_leave_request(first, meta("e-3", first))
+    caught_up(api)
+    later = await changes(api, "e-1", after=seen, mine="false")
+
+    assert [(item["id"], item["status"]) for item in later["items"]] == [
+        (str(second), "rejected"),
+        (str(first), "withdrawn"),
+    ]
+    assert later["caught_up"] is True
+    assert later["next_after"] == later["items"][-1]["position"] > seen
+    nothing_new = await changes(api, "e-1", after=later["next_after"], mine="false")
+    assert nothing_new == {"items": [], "next_after": later["next_after"], "caught_up": True}
+
+
+async def test_changes_are_those_of_the_requests_the_caller_may_see(api: Api) -> None:
+    cases = submitted_at_once(api, ["e-3", "e-5", "e-2"])
+    caught_up(api)
+
+    def requesters(page: Any) -> list[str]:
+        return [item["requester_id"] for item in page["items"]]
+
+    assert requesters(await changes(api, "e-2", after=0)) == ["e-2"]  # mine, by default
+    assert requesters(await changes(api, "e-2", after=0, mine="false")) == ["e-3", "e-2"]
+    assert requesters(await changes(api, "e-5", after=0, mine="false")) == ["e-5"]
+    assert len(cases) == 3
+
+
+@pytest.mark.parametrize("after", ["-1", "yesterday", "1.5", str(2**63)])
+async def test_a_position_that_is_not_one_is_refused_saying_what_to_pass(
+    api: Api, after: str
+) -> None:
+    response = await api.get("e-2", "/api/leave-requests/changes", {"after": after})
+
+    assert response.status_code == 422
+    assert response.json()["rule"] == "invalid_request"
+    assert "after" in response.json()["detail"]
 
 
 def cursor_of(text: str) -> str:
