@@ -40,6 +40,7 @@ from api.schemas import (
     HealthOut,
     InboxTaskOut,
     LeaveBalanceOut,
+    LeaveRequestChanges,
     LeaveRequestOut,
     LeaveRequestSummary,
 )
@@ -149,6 +150,22 @@ class BackofficeClient:
         params: dict[str, Any] = {"mine": "true" if mine else "false", "limit": page}
         for items in self._pages("/api/leave-requests", params):
             yield from (LeaveRequestSummary.model_validate(item) for item in items)
+
+    def changes(
+        self, *, after: int = 0, mine: bool = True, page: int = 200
+    ) -> Iterator[LeaveRequestSummary]:
+        """The requests changed after log position ``after`` (yours; ``mine=False``: every
+        one you may see), the earliest change first, each once as it stands now, read
+        ``page`` at a time until caught up. To follow requests, keep the ``position`` of
+        the last one you have processed and pass it as ``after`` next time."""
+        params: dict[str, Any] = {"mine": "true" if mine else "false", "limit": page}
+        while True:
+            query = {**params, "after": after}
+            answer = self._read("/api/leave-requests/changes", LeaveRequestChanges, query)
+            yield from answer.items
+            if answer.caught_up:
+                return
+            after = answer.next_after
 
     def withdraw(
         self, case_id: UUID | str, *, key: str, reason: str | None = None

@@ -152,6 +152,29 @@ async def test_requests_are_read_page_by_page_to_the_last(api: Api, base_url: st
     assert len(listed) == 5
 
 
+async def test_a_system_follows_requests_from_the_last_position_it_processed(
+    api: Api, base_url: str
+) -> None:
+    """Grace's system reads what changed, keeps the position of the last request it
+    processed, and later reads on from there: only what changed since, each once."""
+    with (
+        BackofficeClient(base_url, api.token("e-3")) as linus,
+        BackofficeClient(base_url, api.token("e-1")) as grace,
+    ):
+        first = await call(lambda: linus.submit_leave("annual", *weeks_ahead(4), key="f-1"))
+        second = await call(lambda: linus.submit_leave("annual", *weeks_ahead(6), key="f-2"))
+        everything = await call(lambda: list(grace.changes(mine=False, page=1)))
+        kept = everything[-1].position
+        withdrawn = await call(lambda: linus.withdraw(first.id, key="f-3"))
+        since = await call(lambda: list(grace.changes(after=kept, mine=False)))
+        nothing = await call(lambda: list(grace.changes(after=since[-1].position, mine=False)))
+
+    assert [summary.id for summary in everything] == [first.id, second.id]
+    assert [(summary.id, summary.status) for summary in since] == [(first.id, "withdrawn")]
+    assert withdrawn.status == "withdrawn"
+    assert nothing == []
+
+
 @pytest.mark.parametrize("token", ["", "Bearer abc", "abc\n", " abc", "abc\x00", "abc\x7f", "äbc"])
 def test_a_token_that_cannot_be_sent_is_refused_at_once_without_showing_it(token: str) -> None:
     with pytest.raises(ValueError, match="token: empty, or holding spaces") as refused:
