@@ -116,6 +116,7 @@ class LeaveActivities:
             period,
             start.reason,
             command_meta(start.submitted_by),
+            by_hr=start.by_hr,
         )
         return case_state(saved)
 

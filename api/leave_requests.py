@@ -40,7 +40,7 @@ from api.schemas import (
     ShortenIn,
 )
 from domain.errors import NotFound
-from domain.leave_request import LeaveRequest
+from domain.leave_request import LeaveRequest, check_submission
 from domain.policy import HR
 from workflows.leave import LeaveRequestWorkflow
 from workflows.messages import (
@@ -78,8 +78,9 @@ async def submit_leave_request(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> LeaveRequestOut:
-    """Submit a leave request for yourself. Sick leave is recorded at once; other leave
-    waits for your manager's decision.
+    """Submit a leave request for yourself; `hr` may submit one for anyone
+    (`employee_id`), giving a `reason` (shown to them). Sick leave is recorded at once;
+    other leave waits for the requester's manager's decision.
 
     With an `Idempotency-Key`, repeating the request returns the same case (201 again),
     never a second one; the same key with different details is refused (422). A refused
@@ -88,8 +89,14 @@ async def submit_leave_request(
     sent again with its key, it gets the same refusal, kept once. Answers once the read
     models (your list, the manager's inbox, your balance) show the new request.
     """
-    if body.employee_id not in (None, caller):
-        raise ApiError(403, "you may only ask for leave for yourself", "only_for_yourself")
+    requester = body.employee_id or caller
+    by_hr = await _as_hr(context, caller, requester)
+    check_submission(requester, caller, body.reason, by_hr=by_hr)
+    if by_hr and await run_in_threadpool(context.application.find_employee, requester) is None:
+        raise ApiError(
+            422, f"employee_id: the directory has no employee {requester}", "unknown_employee"
+        )
+    body = body.model_copy(update={"employee_id": requester})  # as the key compares it
     if idempotency_key is None:
         case_id = uuid4()
     else:
@@ -103,7 +110,7 @@ async def submit_leave_request(
             return LeaveRequestOut.of_case(existing)
     start = LeaveRequestStart(
         case_id=case_id,
-        employee_id=caller,
+        employee_id=requester,
         leave_type=body.type,
         start=body.start,
         end=body.end,
@@ -111,6 +118,7 @@ async def submit_leave_request(
         half_day_end=body.half_day_end,
         reason=body.reason,
         submitted_by=caller,
+        by_hr=by_hr,
     )
     # Update-with-start: the update reaches the workflow in its first task, so a refusal
     # that ends the workflow at once is still answered to this request. A keyed
@@ -218,7 +226,8 @@ def _asked_in(case: LeaveRequest | CaseState | LeaveRequestStart) -> tuple[objec
         period = (case.start, case.end, case.half_day_start, case.half_day_end)
     else:
         period = astuple(case.period)
-    return (case.leave_type, *period, case.reason)
+    requester = case.employee_id if isinstance(case, LeaveRequestStart) else case.requester_id
+    return (requester, case.leave_type, *period, case.reason)
 
 
 def _hear_start(operation: WithStartWorkflowOperation[Any, Any]) -> None:
@@ -232,7 +241,8 @@ def _hear_start(operation: WithStartWorkflowOperation[Any, Any]) -> None:
 
 
 def _check_same_request(recorded: tuple[object, ...], body: LeaveRequestIn) -> None:
-    asked = (body.type, body.start, body.end, body.half_day_start, body.half_day_end, body.reason)
+    period = (body.start, body.end, body.half_day_start, body.half_day_end)
+    asked = (body.employee_id, body.type, *period, body.reason)
     if recorded != asked:
         raise ApiError(
             422,

@@ -118,7 +118,9 @@ class LeaveRequestIn(Body):
     half_day_end: Flag = Field(False, description="Only the morning of the last day")
     reason: FreeText | None = None
     employee_id: str | None = Field(
-        None, description="Whose leave it is: yourself (the default); others are refused for now"
+        None,
+        description="Whose leave it is: yourself (the default); someone else's only for `hr`,"
+        " with a `reason`",
     )
 
     @field_validator("start", "end")

@@ -26,6 +26,19 @@ class LeaveStatus(StrEnum):
     TAKEN = "taken"
 
 
+def check_submission(
+    requester_id: str, actor: str, reason: str | None, *, by_hr: bool = False
+) -> None:
+    """An employee asks for their own leave; so may HR (``by_hr``) for anyone's, saying
+    why (sick leave phoned in, say, or leave agreed with someone who cannot sign in)."""
+    if actor != requester_id and not by_hr:
+        raise NotAllowed(
+            "only_for_yourself",
+            "you may only ask for leave for yourself (HR may ask for someone else's, saying why)",
+        )
+    _check_reason(requester_id, actor, reason, "ask for leave on behalf")
+
+
 def check_withdraw(
     status: LeaveStatus,
     requester_id: str,

@@ -484,11 +484,12 @@ Authority = Callable[[AuditEntry], dict[str, Any] | None]
 
 def acted_under_authority(entry: AuditEntry) -> bool:
     """Whether the entry is one its actor could make only under some authority: a
-    decision, HR closing (or ending early) another's case, a person changing the
-    directory."""
+    decision, HR asking for, closing (or ending early) another's leave, a person
+    changing the directory."""
     return (
         entry.event in DECISIONS
         or (entry.event in BY_HR and entry.data.get("by_hr") is True)
+        or (entry.event == "Submitted" and entry.actor != entry.data.get("requester_id"))
         or (entry.aggregate in DIRECTORY and entry.actor != SYSTEM)
     )
 

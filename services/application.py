@@ -39,7 +39,7 @@ from domain.employee import Employee, EmployeeProfile
 from domain.errors import NotAllowed, NotFound, RuleViolation
 from domain.leave import ZERO, LeavePeriod, LeaveType
 from domain.leave_account import Balance, LeaveAccount
-from domain.leave_request import LeaveRequest
+from domain.leave_request import LeaveRequest, check_submission
 from domain.meta import Meta
 from domain.organisation import OrganisationChart, check_chart, check_directory
 from domain.policy import HR, check_acting_for
@@ -499,14 +499,18 @@ class BackofficeApplication(Application[UUID]):
         period: LeavePeriod,
         reason: str | None,
         meta: Meta,
+        *,
+        by_hr: bool = False,
     ) -> Saved:
-        """Record a new leave request and hold its days, or refuse it naming the rule."""
+        """Record a new leave request and hold its days, or refuse it naming the rule.
+        The actor asks for their own leave, or (``by_hr``: holding the role) anyone's."""
         try:
             existing: Aggregate | None = self.repository.get(case_id)
         except AggregateNotFoundError:
             existing = None
         if isinstance(existing, LeaveRequest):
             return self._as_stored(existing)
+        check_submission(employee_id, meta.actor, reason, by_hr=by_hr)
         profile = self.profile(employee_id)
         today = datetime.now(UTC).date()
         if leave_type.needs_approval and profile.manager_id is None:

@@ -41,6 +41,8 @@ class LeaveRequestStart(Message):
     half_day_end: bool = False
     reason: str | None = None
     submitted_by: str
+    by_hr: bool = False
+    """Whether ``submitted_by`` asks for someone else's leave under the HR role."""
 
 
 class TaskState(Message):

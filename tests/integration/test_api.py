@@ -454,6 +454,72 @@ async def test_asking_leave_for_someone_else_is_refused_but_naming_yourself_is_f
     assert for_yourself.status_code == 201
 
 
+def hr_is_ken(api: Api) -> None:
+    api.context.application.set_role_members("hr", ["e-5"], Meta("e-1", "hr-is-ken", "tests"))
+
+
+async def test_hr_asks_for_someones_leave_saying_why_and_it_is_theirs(api: Api) -> None:
+    """Ken (hr) asks for leave agreed with Linus: the case is Linus's, decided by his
+    manager as any other; the history says Ken asked."""
+    hr_is_ken(api)
+
+    response = await api.submit("e-5", weeks_ahead(4), employee_id="e-3", reason="agreed")
+
+    assert response.status_code == 201, response.text
+    case = response.json()
+    assert (case["requester_id"], case["status"], case["reason"]) == ("e-3", "pending", "agreed")
+    linus = await api.get("e-3", "/api/leave-requests")
+    assert [item["id"] for item in linus.json()["items"]] == [case["id"]]
+    assert (await api.get("e-5", "/api/leave-requests")).json()["items"] == []  # not Ken's
+    assert (await api.task_for("e-2", case["id"]))["case_id"] == case["id"]
+    history = await api.get("e-3", f"/api/leave-requests/{case['id']}/history")
+    assert [(i["type"], i["actor"]) for i in history.json()["items"]][:1] == [("Submitted", "e-5")]
+
+
+async def test_hr_must_say_why_they_ask_for_someones_leave_and_nothing_is_recorded(
+    api: Api,
+) -> None:
+    hr_is_ken(api)
+
+    response = await api.submit("e-5", weeks_ahead(4), employee_id="e-3")
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "say why you ask for leave on behalf of e-3: the reason is recorded and"
+        " shown to them",
+        "rule": "reason_required",
+    }
+    assert (await api.get("e-3", "/api/leave-requests")).json()["items"] == []
+
+
+async def test_leave_asked_for_someone_the_directory_does_not_know_is_refused_naming_them(
+    api: Api,
+) -> None:
+    hr_is_ken(api)
+
+    response = await api.submit("e-5", weeks_ahead(4), employee_id="e-99", reason="agreed")
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "employee_id: the directory has no employee e-99",
+        "rule": "unknown_employee",
+    }
+
+
+async def test_hr_sending_again_asks_once_and_the_key_holds_the_employee_too(api: Api) -> None:
+    hr_is_ken(api)
+    period = weeks_ahead(4)
+
+    first = await api.submit("e-5", period, key="k-1", employee_id="e-3", reason="agreed")
+    again = await api.submit("e-5", period, key="k-1", employee_id="e-3", reason="agreed")
+    other = await api.submit("e-5", period, key="k-1", employee_id="e-4", reason="agreed")
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["id"] == first.json()["id"]
+    assert (other.status_code, other.json()["rule"]) == (422, "idempotency_key_reused")
+    assert (await api.get("e-4", "/api/leave-requests")).json()["items"] == []
+
+
 # -- reading -------------------------------------------------------------------------------
 
 

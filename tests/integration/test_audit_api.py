@@ -273,6 +273,24 @@ async def test_hr_ending_someones_leave_early_shows_the_authority_acted_under(
     assert by_kind["LeaveAccount"]["data"]["last_day"] == case["start"]
 
 
+async def test_hr_asking_for_someones_leave_shows_the_authority_acted_under(
+    audited: Api,
+) -> None:
+    application = audited.context.application
+    application.set_role_members("hr", ["e-5"], Meta("e-1", "hr-is-ken", "tests"))
+    asked = await audited.submit("e-5", weeks_ahead(3), employee_id="e-3", reason="agreed")
+    assert asked.status_code == 201, asked.text
+    own = await audited.pending("e-4", weeks_ahead(5))
+    await caught_up(audited)
+
+    [for_linus] = (await events(audited, case=asked.json()["id"], type="Submitted"))["items"]
+    [margarets] = (await events(audited, case=own["id"], type="Submitted"))["items"]
+
+    assert (for_linus["actor"], for_linus["data"]["requester_id"]) == ("e-5", "e-3")
+    assert for_linus["authority"]["roles"] == ["hr"]
+    assert margarets["authority"] is None
+
+
 async def test_a_change_to_the_directory_shows_the_authority_as_it_was_before_it(
     audited: Api,
 ) -> None:

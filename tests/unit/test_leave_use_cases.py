@@ -17,7 +17,7 @@ import pytest
 from domain.base import IdempotentAggregate
 from domain.case import Decision, TaskDeciders
 from domain.errors import Conflict, NotAllowed, NotFound, RuleViolation
-from domain.leave import LeaveType
+from domain.leave import LeavePeriod, LeaveType
 from domain.leave_account import Balance, LeaveAccount
 from domain.leave_request import LeaveStatus
 from domain.organisation import OrganisationChart
@@ -48,6 +48,57 @@ def stamps(desk: LeaveDesk, aggregate_id: UUID) -> list[datetime]:
 
 def account_events(desk: LeaveDesk, employee_id: str) -> list[str]:
     return desk.event_names(LeaveAccount.create_id(employee_id))
+
+
+# -- who asks ------------------------------------------------------------------------
+
+
+def submit_for(desk: LeaveDesk, actor: str, reason: str | None, *, by_hr: bool) -> Saved:
+    """``actor`` asks for Ada's sick leave on Monday."""
+    return desk.app.submit_leave_request(
+        uuid4(),
+        "ada",
+        LeaveType.SICK,
+        LeavePeriod(MONDAY, MONDAY),
+        reason,
+        meta(actor),
+        by_hr=by_hr,
+    )
+
+
+def test_hr_asks_for_someones_leave_saying_why_and_it_is_theirs(desk: LeaveDesk) -> None:
+    saved = submit_for(desk, "hanna", "phoned in sick", by_hr=True)
+
+    request = saved.case
+    assert (request.requester_id, request.status, request.reason) == (
+        "ada",
+        LeaveStatus.RECORDED,
+        "phoned in sick",
+    )
+    submitted = next(iter(desk.app.events.get(request.id)))
+    assert isinstance(submitted, IdempotentAggregate.Event)
+    assert (submitted.meta.actor, data(submitted)["requester_id"]) == ("hanna", "ada")
+    account = desk.app.leave_account("ada")
+    assert account is not None and str(request.id) in account.bookings
+
+
+def test_only_hr_may_ask_for_someone_elses_leave(desk: LeaveDesk) -> None:
+    with refused(NotAllowed, "only_for_yourself"):
+        submit_for(desk, "mia", "she is ill", by_hr=False)
+    assert desk.app.leave_account("ada") is None
+
+
+def test_hr_must_say_why_they_ask_for_someones_leave(desk: LeaveDesk) -> None:
+    with refused(RuleViolation, "reason_required"):
+        submit_for(desk, "hanna", " ", by_hr=True)
+
+
+def test_hr_asking_for_their_own_leave_asks_as_anyone(desk: LeaveDesk) -> None:
+    saved = desk.app.submit_leave_request(
+        uuid4(), "ada", LeaveType.SICK, LeavePeriod(MONDAY, MONDAY), None, meta("ada"), by_hr=True
+    )
+
+    assert saved.case.requester_id == "ada"
 
 
 # -- counting the days ----------------------------------------------------------------
