@@ -511,6 +511,8 @@ class BackofficeApplication(Application[UUID]):
         if isinstance(existing, LeaveRequest):
             return self._as_stored(existing)
         check_submission(employee_id, meta.actor, reason, by_hr=by_hr)
+        if employee_id != meta.actor:
+            self._check_hr(meta, by_hr)
         profile = self.profile(employee_id)
         today = datetime.now(UTC).date()
         if leave_type.needs_approval and profile.manager_id is None:

@@ -54,7 +54,8 @@ def account_events(desk: LeaveDesk, employee_id: str) -> list[str]:
 
 
 def submit_for(desk: LeaveDesk, actor: str, reason: str | None, *, by_hr: bool) -> Saved:
-    """``actor`` asks for Ada's sick leave on Monday."""
+    """``actor`` asks for Ada's sick leave on Monday; Ben holds the hr role."""
+    desk.app.set_role_members("hr", ["ben"], meta("admin"))
     return desk.app.submit_leave_request(
         uuid4(),
         "ada",
@@ -67,7 +68,7 @@ def submit_for(desk: LeaveDesk, actor: str, reason: str | None, *, by_hr: bool) 
 
 
 def test_hr_asks_for_someones_leave_saying_why_and_it_is_theirs(desk: LeaveDesk) -> None:
-    saved = submit_for(desk, "hanna", "phoned in sick", by_hr=True)
+    saved = submit_for(desk, "ben", "phoned in sick", by_hr=True)
 
     request = saved.case
     assert (request.requester_id, request.status, request.reason) == (
@@ -77,7 +78,7 @@ def test_hr_asks_for_someones_leave_saying_why_and_it_is_theirs(desk: LeaveDesk)
     )
     submitted = next(iter(desk.app.events.get(request.id)))
     assert isinstance(submitted, IdempotentAggregate.Event)
-    assert (submitted.meta.actor, data(submitted)["requester_id"]) == ("hanna", "ada")
+    assert (submitted.meta.actor, data(submitted)["requester_id"]) == ("ben", "ada")
     account = desk.app.leave_account("ada")
     assert account is not None and str(request.id) in account.bookings
 
@@ -88,9 +89,15 @@ def test_only_hr_may_ask_for_someone_elses_leave(desk: LeaveDesk) -> None:
     assert desk.app.leave_account("ada") is None
 
 
+def test_a_claim_to_ask_as_hr_is_checked_against_the_directory(desk: LeaveDesk) -> None:
+    with refused(NotAllowed, "not_hr"):
+        submit_for(desk, "mia", "she is ill", by_hr=True)
+    assert desk.app.leave_account("ada") is None
+
+
 def test_hr_must_say_why_they_ask_for_someones_leave(desk: LeaveDesk) -> None:
     with refused(RuleViolation, "reason_required"):
-        submit_for(desk, "hanna", " ", by_hr=True)
+        submit_for(desk, "ben", " ", by_hr=True)
 
 
 def test_hr_asking_for_their_own_leave_asks_as_anyone(desk: LeaveDesk) -> None:
