@@ -80,6 +80,8 @@ FIELD_OF_RULE = {
     "after_employment_ends": "end",
     "before_employment_starts": "start",
     "insufficient_balance": "type",
+    "only_for_yourself": "employee_id",
+    "unknown_employee": "employee_id",
 }
 """Where a refusal's message is shown on the leave form; others go above the form."""
 FORM = "form"

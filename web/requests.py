@@ -40,6 +40,7 @@ from api.schemas import (
     LeaveRequestOut,
     ShortenIn,
 )
+from domain.employee import EmployeeProfile
 from domain.errors import DomainError
 from domain.leave import LeavePeriod, LeaveType
 from domain.leave_request import LeaveStatus, check_cancel, check_shorten, check_withdraw
@@ -63,7 +64,7 @@ from web.session import Context, MaybeSignedIn, SignedIn, Web, check_csrf
 router = APIRouter(include_in_schema=False)
 
 FormText = Annotated[str | None, Form()]
-FIELDS = ("type", "start", "end", "half_day_start", "half_day_end", "reason")
+FIELDS = ("employee_id", "type", "start", "end", "half_day_start", "half_day_end", "reason")
 FIRST_ATTEMPT = (
     "Your first attempt may have been recorded: see your requests above before sending"
     " this one again."
@@ -180,10 +181,29 @@ async def _requests_page(
             "newest-others": others_after and _address(after, None, "#others"),
             "older-others": others.next_after and _address(after, others.next_after, "#others"),
         },
+        employees=await run_in_threadpool(_others_hr_may_ask_for, context, employee_id),
         leave_types=list(LeaveType),
         values=values or {"type": LeaveType.ANNUAL.value},
         errors=errors,
         form_key=form_key or secrets.token_urlsafe(16),
+    )
+
+
+def _others_hr_may_ask_for(context: ApiContext, employee_id: str) -> list[EmployeeProfile]:
+    """The employees someone with the ``hr`` role may ask for leave for, by name (none
+    for anyone else): everyone else who has not left."""
+    if not policy(context).has_role(employee_id, HR):
+        return []
+    today = datetime.now(UTC).date()
+    people = context.application.directory.current().employees.values()
+    return sorted(
+        (
+            person
+            for person in people
+            if person.employee_id != employee_id
+            and (person.end_date is None or person.end_date >= today)
+        ),
+        key=lambda person: (person.name.casefold(), person.employee_id),
     )
 
 
@@ -211,12 +231,15 @@ async def ask_for_leave(
     half_day_start: FormText = None,
     half_day_end: FormText = None,
     reason: FormText = None,
+    employee_id: FormText = None,
     csrf_token: FormText = None,
     form_key: FormText = None,
 ) -> Response:
-    """Submit through the API's own route; a refusal comes back beside its field."""
+    """Submit through the API's own route; a refusal comes back beside its field.
+    ``employee_id``: whose leave it is, for ``hr`` (empty: their own)."""
     check_csrf(session, csrf_token)
     values: dict[str, Any] = {
+        "employee_id": employee_id or None,
         "type": type,
         "start": start or None,
         "end": end or None,
@@ -233,7 +256,8 @@ async def ask_for_leave(
     try:
         with workflow_answers():
             await submit_leave_request(body, session.employee_id, context, Response(), form_key)
-    except ApiError as refused:
+    except (ApiError, DomainError) as error:
+        refused = as_api_error(error)
         if refused.status == 503:
             # The request may or may not have reached the workflow: the same form's key
             # again lets a retry find the case it made rather than make a second.
@@ -248,6 +272,9 @@ async def ask_for_leave(
                 headers=RETRY_LATER,
             )
         errors = {"form": FIRST_ATTEMPT} if refused.rule == KEY_REUSED else refusal_errors(refused)
+        if refused.rule == "reason_required" and body.employee_id is not None:
+            named = await run_in_threadpool(names, context, [body.employee_id])
+            errors = {"reason": REASON_REQUIRED["submit"].format(name=named[body.employee_id])}
         return await _requests_page(
             request, web, session, values=values, errors=errors, status=refused.status
         )
@@ -262,12 +289,20 @@ def working_days(
     end: date,
     half_day_start: bool = False,
     half_day_end: bool = False,
+    employee_id: str | None = None,
 ) -> JSONResponse:
-    """The working days a period would take on the signed-in employee's calendar, as the
-    domain counts them, for the form to show before it is sent."""
+    """The working days a period would take on the signed-in employee's calendar (or on
+    ``employee_id``'s, for ``hr`` asking for them), as the domain counts them, for the
+    form to show before it is sent."""
     if session is None:
         return JSONResponse({"detail": "sign in first"}, status_code=401)
-    profile = context.application.profile(session.employee_id)
+    whose = employee_id or session.employee_id
+    if whose != session.employee_id and not policy(context).has_role(session.employee_id, HR):
+        return JSONResponse({"detail": "only HR asks for someone else's leave"}, status_code=403)
+    person = context.application.find_employee(whose)
+    if person is None:
+        return JSONResponse({"detail": f"no employee {whose}"}, status_code=422)
+    profile = person.profile
     try:
         period = LeavePeriod(start, end, half_day_start, half_day_end)
     except DomainError as refused:
@@ -284,6 +319,7 @@ REASON_REQUIRED = {
     "withdraw": "Say why you withdraw this request: the reason is recorded and shown to {name}.",
     "cancel": "Say why you cancel this leave: the reason is recorded and shown to {name}.",
     "shorten": "Say why you end this leave early: the reason is recorded and shown to {name}.",
+    "submit": "Say why you ask for leave for {name}: the reason is recorded and shown to them.",
 }
 """The page's words for ``reason_required`` (the API's name the requester by id)."""
 CLOSED_BY = {"Withdrawn": "Withdrawn", "Cancelled": "Cancelled"}

@@ -244,6 +244,36 @@ async def test_leave_that_has_begun_says_it_can_no_longer_be_cancelled(site: Sit
     await expect(manager.locator("#started")).to_have_count(0)  # it is not theirs to cancel
 
 
+async def test_hr_asks_for_someones_leave_from_the_form_saying_why(site: Site) -> None:
+    make_hr(site, "e-5")
+    start, end = weeks_ahead(4)
+    ken = await site.signed_in("e-5")
+    linus = await site.signed_in("e-3")
+    await ken.goto("/requests")
+    await linus.goto("/requests")
+
+    await expect(linus.locator("#employee_id")).to_have_count(0)  # only HR asks for others
+    await ken.select_option("#employee_id", "e-3")
+    await ken.fill("#start", start.isoformat())
+    await ken.fill("#end", end.isoformat())
+    await expect(ken.locator("#working-days")).to_have_text("3")
+    async with ken.expect_navigation():
+        await ken.click("text=Send the request")
+    await expect(ken.locator("#reason-error")).to_have_text(
+        "Say why you ask for leave for Linus: the reason is recorded and shown to them."
+    )
+    await expect(ken.locator("#employee_id")).to_have_value("e-3")  # kept, to fix
+    await ken.fill("#reason", "agreed by phone")
+    async with ken.expect_navigation():
+        await ken.click("text=Send the request")
+
+    await expect(ken.locator("#others table.requests tbody tr")).to_have_count(1)
+    await expect(ken.locator("#others table.requests tbody tr")).to_contain_text("Linus")
+    asked = (await site.api.get("e-3", "/api/leave-requests")).json()["items"]
+    assert [(item["requester_id"], item["status"]) for item in asked] == [("e-3", "pending")]
+    assert (await site.api.get("e-5", "/api/leave-requests")).json()["items"] == []
+
+
 async def test_only_hr_is_offered_to_close_someone_else_s_request(site: Site) -> None:
     make_hr(site, "e-5")
     case = await site.api.approved("e-3", weeks_ahead(5))

@@ -631,6 +631,18 @@ async def test_the_pages_answer_every_kind_of_caller_as_the_policy_says(cast: Ap
     }
     assert await row(decision_form) == expect(default=False, manager=True, delegate=True)
 
+    async def asks_for_others(employee: str) -> bool:
+        return 'id="employee_id"' in (await get(employee, "/requests")).text
+
+    async def counts_for_linus(employee: str) -> int:
+        start, end = next_day()
+        query = f"start={start}&end={end}&employee_id=e-3"
+        return (await get(employee, f"/requests/working-days?{query}")).status_code
+
+    # Only HR is offered to ask for someone else's leave, counted on their calendar.
+    assert await row(asks_for_others) == expect(default=False, hr=True)
+    assert await row(counts_for_linus) == expect(default=403, requester=200, hr=200)
+
 
 async def test_a_role_or_limits_body_with_a_field_it_does_not_have_is_refused(cast: Api) -> None:
     before = cast.context.application.recorder.max_notification_id()

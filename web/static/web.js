@@ -19,6 +19,8 @@ function watchWorkingDays(form) {
       half_day_start: field("half_day_start").checked,
       half_day_end: field("half_day_end").checked,
     });
+    const employee = field("employee_id");  // HR asking for someone: their calendar
+    if (employee && employee.value) query.set("employee_id", employee.value);
     const ticket = ++asked;
     try {
       const response = await fetch(`/requests/working-days?${query}`, {
@@ -32,9 +34,11 @@ function watchWorkingDays(form) {
       if (ticket === asked) output.textContent = "—";
     }
   }
-  for (const name of ["start", "end", "half_day_start", "half_day_end"]) {
-    field(name).addEventListener("change", refresh);
-    field(name).addEventListener("input", refresh);
+  for (const name of ["start", "end", "half_day_start", "half_day_end", "employee_id"]) {
+    const input = field(name);
+    if (!input) continue;
+    input.addEventListener("change", refresh);
+    input.addEventListener("input", refresh);
   }
   refresh();
 }
