@@ -270,6 +270,9 @@ def record_history(
         raise typer.BadParameter(
             f"{name!r} is not a file name (no folders: give those to --into)", param_hint="--name"
         )
+    existing = next(folder for folder in (into, *into.parents) if folder.exists())
+    if not existing.is_dir():  # found only once the history is fetched, it would be lost
+        raise fail(f"--into: {existing} is a file, not a folder; give a folder for the history")
     settings = settings_for(data)
     address = temporal_address or settings.temporal_address
     if address is None:

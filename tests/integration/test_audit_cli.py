@@ -460,3 +460,24 @@ async def test_record_history_given_a_case_id_names_the_workflow_id_to_give(
         f" {leave_workflow_id(UUID(case['id']))}"
     ) in err
     assert not (tmp_path / f"{case['id']}.json").exists()
+
+
+def test_record_history_into_a_file_rather_than_a_folder_is_refused_before_asking_temporal(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    a_file = tmp_path / "histories.json"
+    a_file.write_text("an earlier history")
+
+    def record(into: Path) -> tuple[int, str, str]:
+        return run(
+            "audit", "record-history", "leave-request-1", "--into", str(into),
+            "--temporal-address", "127.0.0.1:1", "--data", str(data_dir),
+        )  # fmt: skip
+
+    results = [record(a_file), record(a_file / "inside")]
+
+    for code, _, err in results:
+        assert code == 1, err
+        assert f"error: --into: {a_file} is a file, not a folder" in err, err
+        assert "cannot reach Temporal" not in err
+    assert a_file.read_text() == "an earlier history"
