@@ -196,12 +196,24 @@ def _refused_submission(settings: Settings, case_id: UUID) -> str | None:
 
 @contextmanager
 def _opened(path: Path | None) -> Iterator[TextIO]:
+    """Standard output, or the file ``path`` written whole or not at all: an export that
+    fails or is interrupted leaves no half-written file, and an earlier one as it was.
+    (What is not a file, such as /dev/null or a pipe, is written as it goes.)"""
     if path is None:
         yield sys.stdout
         sys.stdout.flush()
         return
-    with path.open("w", encoding="utf-8", newline="") as out:
-        yield out
+    if path.exists() and not path.is_file():
+        with path.open("w", encoding="utf-8", newline="") as out:
+            yield out
+        return
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as out:
+            yield out
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def aggregate(

@@ -131,6 +131,35 @@ def test_export_by_time_and_to_a_file(data_dir: Path, tmp_path: Path) -> None:
     assert bad == 1 and "--since: 'yesterday' is not an ISO 8601 instant" in err
 
 
+def test_an_export_that_fails_leaves_no_half_written_file_and_an_earlier_one_as_it_was(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    a_store(data_dir)
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    earlier, new = exports / "earlier.jsonl", exports / "new.jsonl"
+    run("audit", "export", "-o", str(earlier), "--data", str(data_dir))
+    exported = earlier.read_text()
+    with (
+        Database(StoreLocation(f"sqlite:///{data_dir / 'backoffice.db'}")) as database,
+        database.transaction() as cursor,
+    ):  # the last person registered, read only for the decision's authority
+        cursor.execute(
+            "UPDATE stored_events SET state = CAST('garbage' AS BLOB) WHERE rowid = (SELECT"
+            " MAX(rowid) FROM stored_events WHERE topic LIKE '%Employee.Registered')"
+        )
+
+    results = [
+        run("audit", "export", "-o", str(path), "--data", str(data_dir)) for path in (earlier, new)
+    ]
+
+    for code, _, err in results:
+        assert code == 1, err
+        assert "cannot be read from the store" in err
+    assert earlier.read_text() == exported and exported.count("\n") > 5
+    assert list(exports.iterdir()) == [earlier]
+
+
 def test_an_export_of_a_case_id_that_is_not_one_is_refused(data_dir: Path) -> None:
     a_store(data_dir)
 
