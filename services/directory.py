@@ -147,7 +147,9 @@ class Authorities:
     """The authority of each decision, from the directory as of its instant: the
     directory's events are folded forward once, for instants asked in time order (an
     audit log read oldest first); an instant earlier than the last asked is folded
-    from the start on its own. Nothing is copied."""
+    from the start on its own, unless the directory did not change since it (events
+    saved at about the same time are stored in either order of their instants: each
+    would read the whole log again). Nothing is copied."""
 
     def __init__(self, reader: DirectoryReader) -> None:
         self.reader = reader
@@ -155,15 +157,20 @@ class Authorities:
         self.events = reader.events_after(0)
         self.pending = next(self.events, None)
         self.reached: datetime | None = None
+        self.changed: datetime | None = None
+        """The latest instant of the events folded."""
 
     def of(
         self, at: datetime, actor: str, on_behalf_of: str | None, process: str
     ) -> dict[str, object]:
         if self.reached is not None and at < self.reached:
-            directory = self.reader.as_of(at)
+            unchanged = self.changed is None or self.changed <= at
+            directory = self.directory if unchanged else self.reader.as_of(at)
         else:
             while self.pending is not None and self.pending[1].timestamp <= at:
-                self.directory.apply(self.pending[1])
+                event = self.pending[1]
+                self.directory.apply(event)
+                self.changed = max(self.changed or event.timestamp, event.timestamp)
                 self.pending = next(self.events, None)
             self.reached, directory = at, self.directory
         return authority_of(directory, actor, on_behalf_of, process, at.date())

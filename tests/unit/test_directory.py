@@ -4,8 +4,9 @@ as of any instant; who may approve how much."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -246,3 +247,31 @@ def test_a_delegator_who_has_left_lends_no_authority(blank_app: BackofficeApplic
     assert directory.acting_for("carl", date(2027, 7, 3)) == ["mia"]
     assert directory.acting_for("carl", date(2027, 7, 4)) == []
     assert directory.delegation_for("mia", "carl", date(2027, 7, 4)) is None
+
+
+def test_authority_asked_for_a_little_earlier_than_the_last_is_not_read_from_the_log_again(
+    blank_app: BackofficeApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export reads the log in the order events were stored; two decisions saved
+    at about the same time can come in the other order of their instants. Reading the
+    whole log again for each made an export of a big store take hours."""
+    blank_app.load_directory(chart(roles={"hr": ["ben"]}), meta())
+    changed = datetime.now(UTC)
+    authorities = blank_app.directory.authorities()
+    reads: list[object] = []
+    select = blank_app.directory.recorder.select_notifications
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return select(*args, **kwargs)
+
+    monkeypatch.setattr(blank_app.directory.recorder, "select_notifications", counted)
+
+    later = authorities.of(changed + timedelta(seconds=2), "ben", None, "leave")
+    reads_ahead = len(reads)
+    earlier = authorities.of(changed + timedelta(seconds=1), "ben", None, "leave")
+    before = authorities.of(datetime(2000, 1, 1, tzinfo=UTC), "ben", None, "leave")
+
+    assert later["roles"] == earlier["roles"] == ["hr"]
+    assert len(reads) == reads_ahead + 1  # only for the instant before the change
+    assert before["roles"] == []
