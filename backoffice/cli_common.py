@@ -122,9 +122,28 @@ def reachable_store(settings: Settings) -> None:
     file that is missing (it is made) or holds an event store, never another database."""
     store = settings.store
     if store.is_postgres:
-        postgres_holds_store(store, 1)
+        if not postgres_holds_store(store, 1):
+            _existing_postgres_schema(store)
     elif store.sqlite_path.is_file() and store.sqlite_path.stat().st_size:
         existing_store(settings)  # an empty file is an empty database: it is made one
+
+
+def _existing_postgres_schema(store: StoreLocation) -> None:
+    """Fail unless the location's schema exists: the store's tables are made in it, the
+    schema itself is not (whoever runs the database makes it)."""
+    import psycopg
+
+    env, schema = store.eventsourcing_env(), store.postgres_schema
+    with psycopg.connect(store.psycopg_conninfo(), connect_timeout=5) as connection:
+        row = connection.execute(
+            "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
+        ).fetchone()
+    if row is None:
+        raise fail(
+            f"PostgreSQL has no schema {schema} in database {env['POSTGRES_DBNAME']} at"
+            f" {env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}; create it (CREATE SCHEMA"
+            f" {schema}), or name another in BACKOFFICE_DATABASE_URL"
+        )
 
 
 def _existing_postgres_store(store: StoreLocation, code: int) -> None:

@@ -414,6 +414,28 @@ def test_a_command_on_a_postgres_server_that_does_not_answer_says_so(
 
 
 @pytest.mark.parametrize(
+    "command",
+    [["org", "load", str(EXAMPLE_ORG)], ["up", "--port", "8999"]],  # up: as above
+    ids=["org load", "up"],
+)
+def test_a_command_on_a_postgres_schema_that_does_not_exist_says_so(
+    data_dir: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    missing = f"t_{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("BACKOFFICE_DATABASE_URL", f"{postgres_url.split('?')[0]}?schema={missing}")
+    blocked = data_dir.parent / "a-file"
+    blocked.write_text("not a folder")
+    data = blocked / "data" if command[0] == "up" else data_dir
+
+    code, out, err = run(*command, "--data", str(data))
+
+    assert code == 1, err
+    assert out == ""
+    assert err.startswith(f"error: PostgreSQL has no schema {missing} in database test"), err
+    assert f"CREATE SCHEMA {missing}" in err
+
+
+@pytest.mark.parametrize(
     ("command", "option"),
     [(["projections", "rebuild", "--into"], "--into"), (["audit", "export", "-o"], "--output")],
     ids=["rebuild into", "export to"],
