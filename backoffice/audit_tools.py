@@ -140,6 +140,11 @@ def export(
         raise fail(f"--output {output} is a folder; give a file name in it")
     if output is not None and not output.parent.is_dir():
         raise fail(f"--output: there is no folder {output.parent}")
+    if output is not None and _own_file(settings, output):
+        raise fail(
+            f"--output {output} is Backoffice's own (its event store, or a file of its data"
+            f" folder {settings.data_dir}); give the export a file of its own elsewhere"
+        )
     bar = Bar("events into the audit log")
     with ProjectionRunner(settings.store_url, projections=[AuditLog()]) as runner:
         runner.catch_up(progress=bar)  # the log shows every event recorded so far
@@ -175,6 +180,22 @@ def export(
     typer.echo(f"exported {exported} {events} to {where}", err=True)
     if unknown is not None:
         typer.echo(f"--actor: {unknown}", err=True)
+
+
+SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+"""What SQLite keeps of a database beside its file, by suffix (the file itself first)."""
+
+
+def _own_file(settings: Settings, path: Path) -> bool:
+    """Whether ``path`` is the SQLite event store (or what SQLite keeps beside it) or a
+    file already in the data folder (the token secret, the Temporal dev server's state):
+    an export written there would destroy it."""
+    target = path.resolve()
+    if not settings.store.is_postgres:
+        store = settings.store.sqlite_path.resolve()
+        if target in {store.with_name(store.name + suffix) for suffix in SQLITE_COMPANIONS}:
+            return True
+    return target.exists() and target.parent == settings.data_dir.resolve()
 
 
 def _refused_submission(settings: Settings, case_id: UUID) -> str | None:

@@ -160,6 +160,28 @@ def test_an_export_that_fails_leaves_no_half_written_file_and_an_earlier_one_as_
     assert list(exports.iterdir()) == [earlier]
 
 
+def test_an_export_over_the_event_store_or_another_file_of_the_data_folder_is_refused(
+    data_dir: Path,
+) -> None:
+    a_store(data_dir)
+    (data_dir / "jwt-secret").write_text("a secret")
+    kept = {path: path.read_bytes() for path in data_dir.iterdir()}
+
+    results = {
+        name: run("audit", "export", "-o", str(data_dir / name), "--data", str(data_dir))
+        for name in ("backoffice.db", "backoffice.db-wal", "jwt-secret")
+    }
+
+    for name, (code, out, err) in results.items():
+        assert code == 1, (name, err)
+        assert out == ""
+        assert err.startswith(f"error: --output {data_dir / name} is Backoffice's own"), err
+        assert "exported" not in err
+    for path in data_dir.iterdir():  # reading the store may leave SQLite's -shm and -wal
+        assert path.read_bytes() == kept.get(path, path.read_bytes()), path
+        assert b'{"actor": ' not in path.read_bytes(), path
+
+
 def test_an_export_of_a_case_id_that_is_not_one_is_refused(data_dir: Path) -> None:
     a_store(data_dir)
 
