@@ -20,6 +20,7 @@ from uuid import UUID
 import typer
 
 from backoffice.cli_common import (
+    SQLITE_COMPANIONS,
     DataOption,
     connecting_to_temporal,
     existing_store,
@@ -182,10 +183,6 @@ def export(
         typer.echo(f"--actor: {unknown}", err=True)
 
 
-SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
-"""What SQLite keeps of a database beside its file, by suffix (the file itself first)."""
-
-
 def _own_file(settings: Settings, path: Path) -> bool:
     """Whether ``path`` is the SQLite event store (or what SQLite keeps beside it) or a
     file already in the data folder (the token secret, the Temporal dev server's state):
@@ -193,7 +190,7 @@ def _own_file(settings: Settings, path: Path) -> bool:
     target = path.resolve()
     if not settings.store.is_postgres:
         store = settings.store.sqlite_path.resolve()
-        if target in {store.with_name(store.name + suffix) for suffix in SQLITE_COMPANIONS}:
+        if target in {store.with_name(store.name + suffix) for suffix in ("", *SQLITE_COMPANIONS)}:
             return True
     return target.exists() and target.parent == settings.data_dir.resolve()
 

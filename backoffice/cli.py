@@ -16,6 +16,7 @@ import typer
 from backoffice import audit_tools
 from backoffice.audit_cli import audit_app
 from backoffice.cli_common import (
+    SQLITE_COMPANIONS,
     Commands,
     DataOption,
     data_folder,
@@ -270,9 +271,11 @@ def _copy_url(settings: Settings, into: str) -> str:
                 " (a new one, or one an earlier copy made)"
             )
         return copy
-    path = Path(into).resolve()
-    if path == store.sqlite_path.resolve():
+    path, live = Path(into).resolve(), store.sqlite_path.resolve()
+    if path == live:
         raise fail("--into names the live store's own file; choose another")
+    if path in {live.with_name(live.name + suffix) for suffix in SQLITE_COMPANIONS}:
+        raise fail("--into names a file SQLite keeps beside the live store's; choose another")
     if path.is_dir():
         raise fail(f"--into {into} is a folder; give a file name in it")
     if not path.parent.is_dir():
@@ -295,6 +298,11 @@ def _copy_of_read_models_only(into: str, path: Path) -> None:
         raise fail(
             f"--into {into} holds an event store; give a file of its own for the copy"
             " (a new one, or one an earlier copy made)"
+        )
+    if tables and "projection_tracking" not in tables:  # another program's database
+        raise fail(
+            f"--into {into} holds other tables than read models; give a file of its own for"
+            " the copy (a new one, or one an earlier copy made)"
         )
 
 

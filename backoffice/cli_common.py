@@ -76,6 +76,10 @@ def data_folder(settings: Settings) -> Path:
         ) from error
 
 
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+"""What SQLite keeps beside a database's file, by the ending of its name."""
+
+
 def existing_store(settings: Settings, code: int = 1) -> None:
     """Fail (exit ``code``) unless the event store exists: a command that reads the
     history never makes an empty one (run in another folder, it would read nothing and

@@ -452,7 +452,10 @@ def test_writing_into_a_folder_that_does_not_exist_is_refused(
     assert f"{option}: there is no folder {missing.parent}" in err
 
 
-@pytest.mark.parametrize("target", ["another store", "a folder", "a text file"])
+@pytest.mark.parametrize(
+    "target",
+    ["another store", "a folder", "a text file", "another database", "the store's log"],
+)
 def test_rebuilding_read_models_into_what_is_not_a_file_of_their_own_is_refused(
     data_dir: Path, tmp_path: Path, target: str
 ) -> None:
@@ -461,6 +464,15 @@ def test_rebuilding_read_models_into_what_is_not_a_file_of_their_own_is_refused(
         into = tmp_path / "other.db"
         shutil.copy(data_dir / "backoffice.db", into)
         expected = f"--into {into} holds an event store; give a file of its own"
+    elif target == "another database":  # such as the Temporal dev server's, in the folder
+        into = data_dir / "temporal.db"
+        with closing(sqlite3.connect(into)) as connection:
+            connection.execute("CREATE TABLE executions (id TEXT)")
+        expected = f"--into {into} holds other tables than read models; give a file of its own"
+    elif target == "the store's log":  # empty once SQLite has moved it into the store
+        into = data_dir / "backoffice.db-wal"
+        into.write_bytes(b"")
+        expected = "--into names a file SQLite keeps beside the live store's; choose another"
     elif target == "a folder":
         into = tmp_path / "folder"
         into.mkdir()
