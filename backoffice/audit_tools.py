@@ -146,6 +146,7 @@ def export(
             f"--output {output} is Backoffice's own (its event store, or a file of its data"
             f" folder {settings.data_dir}); give the export a file of its own elsewhere"
         )
+    where = "standard output" if output is None else str(output)
     bar = Bar("events into the audit log")
     with ProjectionRunner(settings.store_url, projections=[AuditLog()]) as runner:
         runner.catch_up(progress=bar)  # the log shows every event recorded so far
@@ -167,16 +168,20 @@ def export(
             lines = csv_lines(counted(), authority, bom=bom)
         else:
             lines = jsonl_lines(counted(), authority)
-        with _opened(output) as out:
-            for chunk in lines:
-                out.write(chunk)
+        try:
+            with _opened(output) as out:
+                for chunk in lines:
+                    out.write(chunk)
+        except BrokenPipeError:
+            raise  # a reader that stopped reading (`| head`): the command ends quietly
+        except OSError as error:  # a full disk
+            raise fail(f"cannot write the export to {where}: {error.strerror or error}") from None
         unknown = (
             None if exported else unknown_actor(actor, application.directory.current().employees)
         )
     finally:
         application.close()
         read_models.close()
-    where = "standard output" if output is None else str(output)
     events = "event" if exported == 1 else "events"
     typer.echo(f"exported {exported} {events} to {where}", err=True)
     if unknown is not None:

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from uuid import UUID
 
+import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from typer.testing import CliRunner
@@ -180,6 +181,18 @@ def test_an_export_over_the_event_store_or_another_file_of_the_data_folder_is_re
     for path in data_dir.iterdir():  # reading the store may leave SQLite's -shm and -wal
         assert path.read_bytes() == kept.get(path, path.read_bytes()), path
         assert b'{"actor": ' not in path.read_bytes(), path
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a full disk)")
+def test_an_export_onto_a_full_disk_says_so_without_a_traceback(data_dir: Path) -> None:
+    a_store(data_dir)
+
+    code, out, err = run("audit", "export", "-o", "/dev/full", "--data", str(data_dir))
+
+    assert code == 1
+    assert out == ""
+    assert "error: cannot write the export to /dev/full: No space left on device" in err, err
+    assert "exported" not in err
 
 
 def test_an_export_of_a_case_id_that_is_not_one_is_refused(data_dir: Path) -> None:
