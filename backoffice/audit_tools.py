@@ -297,8 +297,9 @@ def record_history(
     ] = False,
     data: DataOption = None,
 ) -> None:
-    """Save a workflow's history from a running Temporal into the replay gate's folder,
-    where CI replays it against the workflow code of every change."""
+    """Save a workflow's history from a running Temporal into the replay gate's folder.
+
+    CI replays every history there against the workflow code of every change."""
     from backoffice.stack import TEMPORAL_ADDRESS_FILE
 
     if name is not None and (Path(name).name != name or name in {"", ".", ".."}):
@@ -363,8 +364,10 @@ def _as_case(workflow_id: str) -> str:
 
 
 def verify_projections(data: DataOption = None) -> None:
-    """Rebuild every read model from the events into a scratch copy and compare it row
-    by row with the live one; exit 1 naming each row that differs."""
+    """Check the read models against the events; exit 1 naming each row that differs.
+
+    Every read model is rebuilt from the events into a scratch copy and
+    compared row by row with the live one."""
     from backoffice.projection_check import compare_read_models
 
     settings = settings_for(data)

@@ -97,9 +97,10 @@ def org_load(
         ),
     ] = None,
 ) -> None:
-    """Record the organisation of FILE (departments, employees, roles, limits and
-    delegations): what is new, and the changed fields of what is known. Reports each
-    change, old -> new, and warns of people who leave while holding a place."""
+    """Record the organisation of FILE: departments, employees, roles, limits, delegations.
+
+    What is new, and the changed fields of what is known. Reports each change,
+    old -> new, and warns of people who leave while holding a place."""
     from backoffice.org_file import OrgFileError, describe, read_org_file
     from domain.errors import DomainError
     from domain.meta import SYSTEM, Meta
@@ -209,9 +210,11 @@ def projections_rebuild(
     ] = DEFAULT_REBUILD_PROCESSES,
     data: DataOption = None,
 ) -> None:
-    """Rebuild read models from the events, with a progress bar. Killed half way, the
-    same command resumes where it stopped and counts nothing twice. With --into (and
-    --until) it builds a copy as of a past instant and leaves the live ones untouched."""
+    """Rebuild read models from the events, with a progress bar.
+
+    Killed half way, the same command resumes where it stopped and counts
+    nothing twice. With --into (and --until) it builds a copy as of a past
+    instant and leaves the live ones untouched."""
     from backoffice.audit_tools import Bar
     from projections.registry import all_projections
     from projections.runner import ProjectionRunner, UnknownProjection

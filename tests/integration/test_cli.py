@@ -643,3 +643,14 @@ def test_every_option_that_takes_a_value_names_what_it_takes_in_the_help() -> No
     code, shown, _ = run("audit", "record-history", "--help")
     assert code == 0
     assert re.search(r"--into +DIR ", shown) and re.search(r"--temporal-address +HOST:PORT ", shown)
+
+
+@pytest.mark.parametrize("group", [[], ["org"], ["projections"], ["users"], ["audit"]])
+def test_each_command_is_summed_up_on_one_line_in_its_groups_help(group: list[str]) -> None:
+    # A summary written over several lines of its docstring was listed broken where they
+    # broke ("Killed half way, the" alone on its line), however wide the terminal.
+    result = CliRunner().invoke(app, [*group, "--help"], env={"COLUMNS": "250"})
+
+    rows = result.stdout.split("Commands")[1].splitlines()[1:-1]
+    assert rows
+    assert [row for row in rows if row.startswith("│  ")] == []
