@@ -306,6 +306,11 @@ def record_history(
         raise typer.BadParameter(
             f"{name!r} is not a file name (no folders: give those to --into)", param_hint="--name"
         )
+    if into == REPLAY_HISTORIES and not into.is_dir():  # not run in the repository
+        raise fail(
+            f"--into: there is no folder {into} here; run the command in the repository's"
+            " folder, where the replay gate reads it, or give --into"
+        )
     existing = next(folder for folder in (into, *into.parents) if folder.exists())
     if not existing.is_dir():  # found only once the history is fetched, it would be lost
         raise fail(f"--into: {existing} is a file, not a folder; give a folder for the history")

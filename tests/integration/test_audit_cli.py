@@ -545,3 +545,18 @@ def test_record_history_into_a_file_rather_than_a_folder_is_refused_before_askin
         assert f"error: --into: {a_file} is a file, not a folder" in err, err
         assert "cannot reach Temporal" not in err
     assert a_file.read_text() == "an earlier history"
+
+
+def test_record_history_outside_the_repository_without_into_says_where_to_run_it(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # data_dir runs the command in tmp_path, which has no tests/replay/histories
+    code, _, err = run(
+        "audit", "record-history", "leave-request-1", "--temporal-address", "127.0.0.1:1",
+        "--data", str(data_dir),
+    )  # fmt: skip
+
+    assert code == 1, err
+    assert "error: --into: there is no folder tests/replay/histories here" in err, err
+    assert "cannot reach Temporal" not in err
+    assert not (tmp_path / "tests").exists()
