@@ -126,9 +126,11 @@ class BackofficeClient:
         reason: str | None = None,
         half_day_start: bool = False,
         half_day_end: bool = False,
+        employee_id: str | None = None,
     ) -> LeaveRequestOut:
         """Ask for leave (``annual``, ``unpaid``, ``sick``): the new case. The same
-        ``key`` with the same request answers the same case; with another, a refusal."""
+        ``key`` with the same request answers the same case; with another, a refusal.
+        ``employee_id``: whose leave it is, for ``hr`` (with a ``reason``); yours if None."""
         body = {
             "type": leave_type,
             "start": start.isoformat(),
@@ -137,6 +139,8 @@ class BackofficeClient:
             "half_day_end": half_day_end,
             "reason": reason,
         }
+        if employee_id is not None:
+            body["employee_id"] = employee_id
         return self._command("/api/leave-requests", body, key, LeaveRequestOut)
 
     def leave_request(self, case_id: UUID | str) -> LeaveRequestOut:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from backoffice.client import BackofficeClient, BackofficeError, _retry_after
+from domain.meta import Meta
 from tests.integration.api_conftest import Api, served, weeks_ahead
 
 T = TypeVar("T")
@@ -150,6 +151,22 @@ async def test_requests_are_read_page_by_page_to_the_last(api: Api, base_url: st
 
     assert sorted(summary.id for summary in listed) == sorted(case.id for case in submitted)
     assert len(listed) == 5
+
+
+async def test_hr_s_system_asks_for_an_employees_leave_saying_why(api: Api, base_url: str) -> None:
+    api.context.application.set_role_members("hr", ["e-5"], Meta("e-1", "hr-is-ken", "tests"))
+    start, end = weeks_ahead(4)
+    with BackofficeClient(base_url, api.token("e-5")) as ken:
+        case = await call(
+            lambda: ken.submit_leave(
+                "sick", start, end, key="tt-7", employee_id="e-3", reason="phoned in"
+            )
+        )
+        with pytest.raises(BackofficeError) as refused:
+            await call(lambda: ken.submit_leave("sick", start, end, key="tt-8", employee_id="e-4"))
+
+    assert (case.requester_id, case.status, case.reason) == ("e-3", "recorded", "phoned in")
+    assert (refused.value.status, refused.value.rule) == (422, "reason_required")
 
 
 async def test_a_system_follows_requests_from_the_last_position_it_processed(
