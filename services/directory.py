@@ -4,7 +4,9 @@ Both fold the directory's events (:class:`domain.directory.Directory`) read from
 the notification log, filtered by topic, so the directory "as of" and the
 directory "now" are the same code. The current one is kept in memory and brought
 up to date with one query for newer directory events per call: authority is
-checked against what is recorded, never against a read model that may lag.
+checked against what is recorded, never against a read model that may lag. The
+events read are kept too (the directory's, a small part of the log), so the
+directory as of an instant is folded from them without reading the log again.
 """
 
 from __future__ import annotations
@@ -63,24 +65,29 @@ class DirectoryReader:
         self.topics = directory_topics()
         self._lock = threading.Lock()
         self._directory = Directory()
+        self._events: tuple[DomainEvent, ...] = ()
         self._position = 0
 
     def current(self) -> Directory:
         """The directory with every directory event recorded so far. Reads only the part
         of the log written since the last call: the position moves to the end of the
         log, not to the last directory event, so a log of cases is not scanned again."""
+        return self.recorded()[0]
+
+    def recorded(self) -> tuple[Directory, tuple[DomainEvent, ...]]:
+        """The current directory and the events it was folded from, in log order."""
         with self._lock:
             end = self.recorder.max_notification_id() or 0
             if end <= self._position:
-                return self._directory
-            events = list(self.events_after(self._position, stop=end))
+                return self._directory, self._events
+            events = [event for _position, event in self.events_after(self._position, stop=end)]
             if events:
                 directory = copy.deepcopy(self._directory)
-                for _position, event in events:
+                for event in events:
                     directory.apply(event)
-                self._directory = directory
+                self._directory, self._events = directory, (*self._events, *events)
             self._position = end
-            return self._directory
+            return self._directory, self._events
 
     def change(
         self,
@@ -116,7 +123,7 @@ class DirectoryReader:
     def as_of(self, instant: datetime) -> Directory:
         """The directory as it was at ``instant``: the events stamped at or before it."""
         directory = Directory()
-        for _position, event in self.events_after(0):
+        for event in self.recorded()[1]:
             if event.timestamp <= instant:
                 directory.apply(event)
         return directory
@@ -144,18 +151,22 @@ class DirectoryReader:
 
 
 class Authorities:
-    """The authority of each decision, from the directory as of its instant: the
-    directory's events are folded forward once, for instants asked in time order (an
+    """The authority of each decision, from the directory as of its instant, folded
+    from the directory's events the reader keeps (the log is read only for what was
+    recorded since its last call). An instant at or after every change is answered by
+    the current directory (the newest entries of the audit log, the page shown first);
+    otherwise the events are folded forward once, for instants asked in time order (an
     audit log read oldest first); an instant earlier than the last asked is folded
     from the start on its own, unless the directory did not change since it (events
     saved at about the same time are stored in either order of their instants: each
-    would read the whole log again). Nothing is copied."""
+    would fold them all again). Nothing is copied."""
 
     def __init__(self, reader: DirectoryReader) -> None:
         self.reader = reader
+        self.current, self.events = reader.recorded()
+        self.last_change = max((event.timestamp for event in self.events), default=None)
         self.directory = Directory()
-        self.events = reader.events_after(0)
-        self.pending = next(self.events, None)
+        self.folded = 0
         self.reached: datetime | None = None
         self.changed: datetime | None = None
         """The latest instant of the events folded."""
@@ -163,14 +174,16 @@ class Authorities:
     def of(
         self, at: datetime, actor: str, on_behalf_of: str | None, process: str
     ) -> dict[str, object]:
-        if self.reached is not None and at < self.reached:
+        if self.last_change is None or self.last_change <= at:
+            directory = self.current
+        elif self.reached is not None and at < self.reached:
             unchanged = self.changed is None or self.changed <= at
             directory = self.directory if unchanged else self.reader.as_of(at)
         else:
-            while self.pending is not None and self.pending[1].timestamp <= at:
-                event = self.pending[1]
+            while self.folded < len(self.events) and self.events[self.folded].timestamp <= at:
+                event = self.events[self.folded]
                 self.directory.apply(event)
                 self.changed = max(self.changed or event.timestamp, event.timestamp)
-                self.pending = next(self.events, None)
+                self.folded += 1
             self.reached, directory = at, self.directory
         return authority_of(directory, actor, on_behalf_of, process, at.date())

@@ -228,6 +228,36 @@ async def test_a_decision_shows_the_deciders_authority_as_it_was_then(audited: A
     }
 
 
+async def test_a_page_newest_first_reads_the_directory_only_where_it_left_off(
+    audited: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The newest entries' authority was folded from the directory's events read again
+    from the start of the log on each page (0.76 s a page at 100,000 events, growing
+    with the log): a page now reads only the directory's events recorded since."""
+    case = await audited.pending("e-3", weeks_ahead(3, days=1))
+    task = await audited.task_for("e-5", case["id"])
+    assert (await audited.decide("e-5", task["id"], "approve")).status_code == 200
+    await caught_up(audited)
+    await events(audited)  # a first page
+    directory = audited.context.application.directory
+    read_up_to = audited.context.application.recorder.max_notification_id() or 0
+    starts: list[int] = []
+    select = directory.recorder.select_notifications
+
+    def counted(start: int, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("topics") == directory.topics:
+            starts.append(start)
+        return select(start, *args, **kwargs)
+
+    monkeypatch.setattr(directory.recorder, "select_notifications", counted)
+
+    page = await events(audited)
+
+    assert all(start >= read_up_to for start in starts)
+    [decision] = [entry for entry in page["items"] if entry["event"] == "TaskDecided"]
+    assert decision["authority"]["acting_for"] == "e-2"
+
+
 async def test_an_hr_closing_and_an_administrators_change_show_the_authority_acted_under(
     audited: Api,
 ) -> None:

@@ -273,5 +273,40 @@ def test_authority_asked_for_a_little_earlier_than_the_last_is_not_read_from_the
     before = authorities.of(datetime(2000, 1, 1, tzinfo=UTC), "ben", None, "leave")
 
     assert later["roles"] == earlier["roles"] == ["hr"]
-    assert len(reads) == reads_ahead + 1  # only for the instant before the change
+    assert len(reads) == reads_ahead == 0  # the events were read when it was made
     assert before["roles"] == []
+
+
+def test_authority_asked_again_reads_only_what_the_log_recorded_since(
+    blank_app: BackofficeApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit log's page, newest first, asks for the authority of its latest entries:
+    each page folded the directory's events again from the start of the log, so a page
+    cost the whole log (0.76 s at 100,000 events). The directory's events are read once;
+    a later page reads only what was recorded since, and the answers are as before."""
+    blank_app.load_directory(chart(roles={"hr": ["ben"]}), meta())
+    time.sleep(0.01)
+    before_the_change = datetime.now(UTC)
+    time.sleep(0.01)
+    blank_app.set_role_members("hr", ["ben", "ada"], meta())
+    blank_app.directory.authorities().of(datetime.now(UTC), "ben", None, "leave")  # a page
+    read_up_to = stored_events(blank_app)
+    blank_app.set_role_members("hr", ["ada"], meta())
+    starts: list[int] = []
+    select = blank_app.directory.recorder.select_notifications
+
+    def counted(start: int, *args: Any, **kwargs: Any) -> Any:
+        starts.append(start)
+        return select(start, *args, **kwargs)
+
+    monkeypatch.setattr(blank_app.directory.recorder, "select_notifications", counted)
+
+    authorities = blank_app.directory.authorities()  # the next page
+    now = authorities.of(datetime.now(UTC), "ben", None, "leave")
+    in_between = authorities.of(before_the_change + timedelta(seconds=0.005), "ben", None, "leave")
+    then = authorities.of(before_the_change, "ada", None, "leave")  # earlier than the last
+    as_of = blank_app.directory.as_of(before_the_change)
+
+    assert starts == [read_up_to]  # the one change recorded since
+    assert now["roles"] == [] and then["roles"] == [] and in_between["roles"] == ["hr"]
+    assert as_of.roles["hr"] == {"ben"}
