@@ -34,6 +34,7 @@ from projections.audit_log import (
     acted_under_authority,
     actor_authority,
     csv_lines,
+    empty_actor,
     jsonl_lines,
     refused_submission,
     unknown_actor,
@@ -82,6 +83,8 @@ def selection(
         raise ApiError(422, f"type: {problem}", "unknown_event_type")
     if process is not None and (problem := unknown_process(process)) is not None:
         raise ApiError(422, f"process: {problem}", "unknown_process")
+    if actor is not None and (problem := empty_actor(actor, "actor")) is not None:
+        raise ApiError(422, f"actor: {problem}", "empty_actor")
     since, until = aware("since", since), aware("until", until)
     if since is not None and until is not None and since > until:
         raise ApiError(

@@ -109,6 +109,7 @@ def export(
         AuditLog,
         actor_authority,
         csv_lines,
+        empty_actor,
         jsonl_lines,
         unknown_actor,
         unknown_event_type,
@@ -127,6 +128,8 @@ def export(
         raise fail(f"--type: {problem}")
     if process is not None and (problem := unknown_process(process)) is not None:
         raise fail(f"--process: {problem}")
+    if actor is not None and (problem := empty_actor(actor, "--actor")) is not None:
+        raise fail(f"--actor: {problem}")
     if bom and format != "csv":
         raise fail("--bom: a byte order mark is for CSV; add --format csv")
     first, last = instant(since, "--since"), instant(until, "--until")

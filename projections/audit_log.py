@@ -403,6 +403,18 @@ class AuditFilter:
         return " AND ".join(clauses) or "1 = 1", params
 
 
+def empty_actor(actor: str, leave_out: str) -> str | None:
+    """What is wrong with ``actor`` as a filter when it is empty (or blank), as an empty
+    case, event type or process is refused rather than matching nothing; ``leave_out``
+    is how the caller names the filter. None for any other actor."""
+    if actor.strip():
+        return None
+    return (
+        f"{actor!r} is not an actor; give an employee's id, or {SYSTEM} for what the product"
+        f" did itself (leave {leave_out} out for everyone's)"
+    )
+
+
 def unknown_actor(actor: str | None, employees: Container[str]) -> str | None:
     """Why a selection by ``actor`` that matched nothing did: an id the directory
     (``employees``, by id) does not know; None when it knows the actor, who then did

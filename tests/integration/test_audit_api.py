@@ -361,6 +361,32 @@ async def test_an_actor_the_directory_does_not_know_is_named_when_nothing_matche
     assert found["items"] and found["hint"] is None
 
 
+async def test_an_empty_actor_is_refused_as_the_other_filters_refuse_an_empty_value(
+    audited: Api,
+) -> None:
+    """``?actor=`` answered no items and a hint about "nobody with the id " (the id of
+    nobody); an empty case, type or process is refused, and so is an empty actor."""
+    empty = await audited.get(AUDITOR, "/api/audit/events", {"actor": ""})
+    blank = await audited.get(AUDITOR, "/api/audit/events", {"actor": " "})
+    exported = await audited.get(AUDITOR, "/api/audit/export", {"actor": ""})
+    others = [
+        (await audited.get(AUDITOR, "/api/audit/events", {name: ""})).status_code
+        for name in ("case", "type", "process")
+    ]
+
+    assert others == [422, 422, 422]
+    assert (empty.status_code, empty.json()) == (
+        422,
+        {
+            "detail": "actor: '' is not an actor; give an employee's id, or system for what"
+            " the product did itself (leave actor out for everyone's)",
+            "rule": "empty_actor",
+        },
+    )
+    assert (blank.status_code, blank.json()["rule"]) == (422, "empty_actor")
+    assert (exported.status_code, exported.json()) == (422, empty.json())
+
+
 async def test_exports_stream_the_selection_as_json_lines_and_csv(audited: Api) -> None:
     case = await audited.approved("e-3", weeks_ahead(3, days=1))
     await caught_up(audited)

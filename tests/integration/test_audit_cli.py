@@ -97,6 +97,26 @@ def test_an_export_by_an_actor_the_directory_does_not_know_says_so(data_dir: Pat
     assert "knows nobody" not in idle
 
 
+def test_an_export_by_an_empty_actor_is_refused_as_an_empty_case_type_or_process_is(
+    data_dir: Path,
+) -> None:
+    """``--actor ""`` exported nothing and said the directory knows nobody with the id
+    "" (a slip of the shell, an unset variable): refused as the other filters are."""
+    a_store(data_dir)
+
+    code, out, err = run("audit", "export", "--actor", "", "--data", str(data_dir))
+    others = [run("audit", "export", option, "", "--data", str(data_dir))[0] for option in (
+        "--case", "--type", "--process"
+    )]  # fmt: skip
+
+    assert (code, out) == (1, "")
+    assert err == (
+        "error: --actor: '' is not an actor; give an employee's id, or system for what the"
+        " product did itself (leave --actor out for everyone's)\n"
+    )
+    assert others == [1, 1, 1]
+
+
 def test_an_export_names_whom_a_change_to_an_employee_concerns(data_dir: Path) -> None:
     a_store(data_dir)
     application = BackofficeApplication(
