@@ -35,7 +35,10 @@ _STREAM = b"backoffice.stream-hash.v1"
 _GLOBAL = b"backoffice.global-hash.v1"
 
 Progress = Callable[[int, int], None]
-"""Called with (notification id reached, last notification id) while verifying."""
+"""Called with (notification id reached, last notification id) while verifying, and
+once more at the end with the last reached."""
+PROGRESS_EVERY = 1000
+"""Rows checked between two calls of the progress."""
 
 
 def _encode(*fields: bytes) -> bytes:
@@ -298,8 +301,9 @@ def verify_chain(
     previous_global = GENESIS
     uncovered: list[int] = []  # events before the first link: written before the chain
     at_checkpoint: bytes | None = None
+    position, count = 0, 0
     for count, (position, event, link) in enumerate(_by_position(events, links), 1):
-        if progress is not None and count % 1000 == 0:
+        if progress is not None and count % PROGRESS_EVERY == 0:
             progress(position, last_position)
         if event is not None:
             result.events += 1
@@ -343,6 +347,8 @@ def verify_chain(
         result.last = Checkpoint(link.notification_id, link.global_hash)
         if checkpoint is not None and link.notification_id == checkpoint.notification_id:
             at_checkpoint = link.global_hash
+    if progress is not None and count % PROGRESS_EVERY != 0:  # the end, not shown yet
+        progress(position, max(position, last_position))
     if uncovered:
         result.findings.insert(0, _uncovered(uncovered))
     if checkpoint is not None:

@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from backoffice.cli import app as cli
 from domain.case import Decision
 from domain.employee import Employee
+from services import hash_chain
 from services.application import BackofficeApplication
 from services.hash_chain import (
     HASHES_TABLE,
@@ -594,6 +595,22 @@ def test_verify_prints_a_checkpoint_that_a_later_verify_accepts(data_dir: Path) 
     )
     assert again == 0
     assert f"extends checkpoint {digest}" in out_again
+
+
+@pytest.mark.parametrize("every", [1000, 7])
+def test_verify_s_last_progress_line_counts_every_event(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, every: int
+) -> None:
+    """Progress was shown every thousand rows and not at the end: the last line of a
+    store of 100,006 events said 100000/100006 (and a small store showed none)."""
+    monkeypatch.setattr(hash_chain, "PROGRESS_EVERY", every)
+    last = _last_position(f"sqlite:///{data_dir / 'backoffice.db'}")
+    assert last % 7  # the last row is not one the progress is shown at anyway
+
+    result = CliRunner().invoke(cli, ["audit", "verify", "--data", str(data_dir)])
+
+    assert result.exit_code == 0
+    assert result.stderr.split("\r")[-1] == f"  {last}/{last} events checked\n"
 
 
 def test_verify_names_an_altered_event_and_exits_non_zero(data_dir: Path) -> None:
