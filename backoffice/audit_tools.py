@@ -374,21 +374,23 @@ def _as_case(workflow_id: str) -> str:
 def verify_projections(data: DataOption = None) -> None:
     """Check the read models against the events; exit 1 naming each row that differs.
 
-    Every read model is rebuilt from the events into a scratch copy and
-    compared row by row with the live one."""
-    from backoffice.projection_check import compare_read_models
+    Every read model is rebuilt from the events into a scratch copy, up to the
+    position the live one has reached, and compared row by row with it; when
+    nothing differs, it says how far that is and how many events are not applied yet."""
+    from backoffice.projection_check import check_read_models
 
     settings = settings_for(data)
     existing_store(settings)
     scratch = Path(tempfile.mkdtemp(prefix="backoffice-verify-"))
     bar = Bar("events into the scratch copy")
     try:
-        differences = compare_read_models(settings.store_url, scratch, progress=bar)
+        check = check_read_models(settings.store_url, scratch, progress=bar)
     finally:
         bar.close()
         shutil.rmtree(scratch, ignore_errors=True)
+    differences = check.differences
     if not differences:
-        typer.echo("the read models match the events")
+        typer.echo(check.reach())
         return
     counts = Counter(difference.table for difference in differences)
     for difference in differences:

@@ -84,6 +84,8 @@ class Snapshot:
     """The names of each table's columns, in the order of its rows' values."""
     last_event: int
     """The position of the last event in the log (0 when it is empty or elsewhere)."""
+    recorded_after: dict[int, int]
+    """For each read model's position (and 0), how many events the log holds after it."""
 
     def position(self, name: str) -> int:
         """Where the read model ``name`` is (0 where none is recorded)."""
@@ -110,13 +112,19 @@ def snapshot(location: StoreLocation, projections: list[Projection]) -> Snapshot
         events = POSTGRES_EVENTS_TABLE if cursor.is_postgres else SQLITE_EVENTS_TABLE
         position = "notification_id" if cursor.is_postgres else "rowid"
         last = None
+        recorded_after: dict[int, int] = {}
         if events in present:  # a copy of read models has no log
             last = cursor.execute(f"SELECT MAX({position}) FROM {events}").fetchone()  # noqa: S608
+            for reached in {0, *tracked.values()}:  # counted: PostgreSQL's ids have gaps
+                after = f"SELECT COUNT(*) FROM {events} WHERE {position} > ?"  # noqa: S608
+                (count,) = cursor.execute(after, [reached]).fetchone() or (0,)
+                recorded_after[reached] = int(count)
     return Snapshot(
         tracked,
         rows,
         columns,
         int(last[0]) if last is not None and last[0] is not None else 0,
+        recorded_after,
     )
 
 
@@ -130,12 +138,66 @@ def _tables(cursor: Cursor) -> set[str]:
     return {str(name) for (name,) in found}
 
 
+@dataclass(frozen=True)
+class ReadModelsCheck:
+    """What :func:`check_read_models` found, and how far it looked."""
+
+    differences: list[Difference]
+    """Every row that differs, table missing and position beyond the log's end."""
+    positions: dict[str, int]
+    """Each read model built (a table or a position recorded), with the position up to
+    which it was compared: its own."""
+    never_built: list[str]
+    """The read models with neither table nor position: nothing to compare."""
+    recorded_after: dict[int, int]
+    """For each of those positions (and 0), how many events the log holds after it."""
+    last_event: int
+
+    def reach(self) -> str:
+        """How far the comparison reached, as said when nothing differs: a read model
+        behind the events (no projection runner running) agrees with them only up to
+        its position, and one never built was not compared at all."""
+        if not self.positions:
+            return (
+                f"no read model was ever built: nothing was compared; {self.recorded_after[0]}"
+                " events are recorded (is the projection runner running? projections rebuild"
+                " builds them)"
+            )
+        lines = [f"{name}: never built, nothing compared" for name in self.never_built]
+        reached = min(self.positions.values())
+        if len(set(self.positions.values())) > 1:
+            lines += [
+                f"{name}: compared up to position {position}"
+                for name, position in sorted(self.positions.items())
+                if position < self.last_event
+            ]
+        unapplied = self.recorded_after.get(reached, 0)
+        if not unapplied:
+            lines.append(f"the read models match the events, up to the last ({self.last_event})")
+        else:
+            events = (
+                "event recorded after it is" if unapplied == 1 else "events recorded after it are"
+            )
+            lines.append(
+                f"the read models match the events up to position {reached}; {unapplied}"
+                f" {events} not applied yet (is the projection runner running?)"
+            )
+        return "\n".join(lines)
+
+
 def compare_read_models(
     store_url: str, scratch_dir: Path, progress: Progress | None = None
 ) -> list[Difference]:
     """Every row that differs between the live read models and a rebuild from the events
     up to the live ones' positions, every table missing and every position beyond the
     log's end; none when they agree."""
+    return check_read_models(store_url, scratch_dir, progress).differences
+
+
+def check_read_models(
+    store_url: str, scratch_dir: Path, progress: Progress | None = None
+) -> ReadModelsCheck:
+    """:func:`compare_read_models`, with how far the comparison reached."""
     live_location = StoreLocation(store_url)
     projections = all_projections()
     live = snapshot(live_location, projections)
@@ -161,18 +223,24 @@ def compare_read_models(
         for p in projections
         if live.position(p.name) > live.last_event
     ]
+    never_built = [
+        projection.name
+        for projection in projections
+        if projection.name not in live.tracked
+        and not any(table in live.rows for table in projection.tables)
+    ]  # empty at position 0: it says nothing false, and nothing was compared
     for projection in projections:
-        never_built = projection.name not in live.tracked and not any(
-            table in live.rows for table in projection.tables
-        )  # empty at position 0: it says nothing false
         for table in projection.tables:
             if table not in live.rows:
-                if not never_built:
+                if projection.name not in never_built:
                     differences.append(Difference(table, "no_table", ()))
                 continue
             key = key_columns(projection.tables[table])
             differences += _rows_differing(table, key, live, rebuilt)
-    return differences
+    positions = {p.name: live.position(p.name) for p in projections if p.name not in never_built}
+    return ReadModelsCheck(
+        differences, positions, never_built, live.recorded_after, live.last_event
+    )
 
 
 def key_columns(definition: str) -> tuple[str, ...]:

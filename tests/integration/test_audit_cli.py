@@ -412,6 +412,48 @@ def test_verify_projections_exits_non_zero_naming_a_corrupted_row(data_dir: Path
     assert "1 difference from the events (leave_cases: 1)" in err
 
 
+def test_verify_projections_says_how_far_it_compared_and_what_is_not_applied_yet(
+    data_dir: Path,
+) -> None:
+    """It said "the read models match the events" of read models never built, or behind
+    the events (no projection runner running): it compares them only up to their own
+    position. It now says how far that is and how many events are recorded after it."""
+    a_store(data_dir)
+    url = f"sqlite:///{data_dir / 'backoffice.db'}"
+
+    def last_position() -> int:
+        application = BackofficeApplication(env=StoreLocation(url).eventsourcing_env())
+        try:
+            return application.recorder.max_notification_id() or 0
+        finally:
+            application.close()
+
+    recorded = last_position()
+    never_built = run("audit", "verify-projections", "--data", str(data_dir))
+    run("projections", "rebuild", "--data", str(data_dir))
+    application = BackofficeApplication(env=StoreLocation(url).eventsourcing_env())
+    try:
+        Office(application).submit("e-3", date(2030, 9, 2), date(2030, 9, 3))
+    finally:
+        application.close()
+    behind = run("audit", "verify-projections", "--data", str(data_dir))
+    run("projections", "rebuild", "--data", str(data_dir))
+    caught_up = run("audit", "verify-projections", "--data", str(data_dir))
+    last = last_position()
+
+    assert never_built[:2] == (
+        0,
+        f"no read model was ever built: nothing was compared; {recorded} events are"
+        " recorded (is the projection runner running? projections rebuild builds them)\n",
+    )
+    assert behind[:2] == (
+        0,
+        f"the read models match the events up to position {recorded}; {last - recorded}"
+        " events recorded after it are not applied yet (is the projection runner running?)\n",
+    )
+    assert caught_up[:2] == (0, f"the read models match the events, up to the last ({last})\n")
+
+
 def test_rebuild_until_an_instant_into_a_copy_leaves_the_live_read_models(
     data_dir: Path, tmp_path: Path
 ) -> None:
