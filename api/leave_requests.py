@@ -90,17 +90,17 @@ async def submit_leave_request(
     models (your list, the manager's inbox, your balance) show the new request.
     """
     requester = body.employee_id or caller
-    by_hr = await _as_hr(context, caller, requester)
-    check_submission(requester, caller, body.reason, by_hr=by_hr)
-    if by_hr and await run_in_threadpool(context.application.find_employee, requester) is None:
-        raise ApiError(
-            422, f"employee_id: the directory has no employee {requester}", "unknown_employee"
-        )
+    case_id = uuid4() if idempotency_key is None else submission_case_id(caller, idempotency_key)
+    # Refused here, before any workflow, it is kept as the workflow's refusals are.
+    async with recorded_refusals(context, case_id, caller, "submit", idempotency_key):
+        by_hr = await _as_hr(context, caller, requester)
+        check_submission(requester, caller, body.reason, by_hr=by_hr)
+        if by_hr and await run_in_threadpool(context.application.find_employee, requester) is None:
+            raise ApiError(
+                422, f"employee_id: the directory has no employee {requester}", "unknown_employee"
+            )
     body = body.model_copy(update={"employee_id": requester})  # as the key compares it
-    if idempotency_key is None:
-        case_id = uuid4()
-    else:
-        case_id = submission_case_id(caller, idempotency_key)
+    if idempotency_key is not None:
         existing = await run_in_threadpool(_recorded, context, case_id)
         if existing is not None:
             _check_same_request(_asked_in(existing), body)

@@ -636,6 +636,37 @@ async def test_a_refused_request_sent_again_under_its_key_gets_that_refusal_kept
     assert len(started) == 1
 
 
+async def test_a_request_for_someone_elses_leave_refused_before_it_starts_is_kept(
+    audited: Api,
+) -> None:
+    """The API refuses some requests for another's leave itself, before any workflow: a
+    non-HR caller naming someone else, HR without a reason or naming an employee the
+    directory does not know. Those refusals are kept as any other, once per key."""
+    application = audited.context.application
+    application.set_role_members("hr", ["e-5"], Meta("e-1", "hr-is-ken", "tests"))
+    period = weeks_ahead(3)
+
+    stranger = await audited.submit("e-4", period, key="for-linus", employee_id="e-3")
+    unsaid = await audited.submit("e-5", period, key="no-reason", employee_id="e-3")
+    again = await audited.submit("e-5", period, key="no-reason", employee_id="e-3")
+    unknown = await audited.submit("e-5", period, employee_id="e-99", reason="agreed")
+    await caught_up(audited)
+
+    assert [stranger.status_code, unsaid.status_code, again.status_code] == [403, 422, 422]
+    assert unknown.status_code == 422
+    logged = (await events(audited, type="Refused", order="oldest"))["items"]
+    kept = [(item["actor"], item["data"]["operation"], item["data"]["rule"]) for item in logged]
+    assert kept == [
+        ("e-4", "submit", "only_for_yourself"),
+        ("e-5", "submit", "reason_required"),
+        ("e-5", "submit", "unknown_employee"),
+    ]
+    timeline = await audited.get(AUDITOR, f"/api/audit/cases/{logged[1]['case_id']}/timeline")
+    assert timeline.status_code == 200, timeline.text
+    whats = [item["what"] for item in timeline.json()["items"]]
+    assert "submit refused (reason_required)" in whats
+
+
 async def test_the_same_refused_request_sent_twice_at_once_is_kept_once(audited: Api) -> None:
     start, _end = weeks_ahead(3)
     too_long = (start, start + timedelta(days=60))
