@@ -14,10 +14,10 @@ from domain.leave_request import LeaveStatus
 from projections.base import PreparedProjection, utc_text
 from projections.database import Cursor, Row
 from projections.events import (
+    CaseEvent,
     LeaveApproved,
     LeaveCancelled,
     LeaveRejected,
-    LeaveRequestEvent,
     LeaveShortened,
     LeaveSubmitted,
     LeaveTaken,
@@ -86,7 +86,10 @@ class LeaveCases(PreparedProjection):
     read_indexes = ("CREATE INDEX IF NOT EXISTS leave_cases_by_position ON leave_cases (position)",)
     with_positions = True
 
-    handles = (LeaveRequestEvent,)
+    handles = (CaseEvent,)
+    """A request's own events, and its tasks': those are stored under the topics of
+    ``Case``, so they read back as ``Case``'s classes, not as ``LeaveRequest.Event``s
+    (a task of a case that is no leave request changes no row here)."""
 
     def prepare(self, cursor: Cursor, events: Sequence[object]) -> _Changes:
         changes = _Changes()
@@ -106,7 +109,7 @@ class LeaveCases(PreparedProjection):
                     changes.update(position, event, LeaveStatus.TAKEN)
                 case LeaveShortened():
                     changes.shortened(position, event)
-                case LeaveRequestEvent():  # tasks opened, manager informed, ...
+                case CaseEvent():  # tasks opened, escalated, manager informed, ...
                     changes.update(position, event, None)
         return changes
 
@@ -166,7 +169,7 @@ class _Changes:
         at = event.timestamp
         self.new[case_id] = _Submission(columns, status.value, at, at, position)
 
-    def update(self, position: int, event: LeaveRequestEvent, status: LeaveStatus | None) -> None:
+    def update(self, position: int, event: CaseEvent, status: LeaveStatus | None) -> None:
         case_id, at = str(event.originator_id), event.timestamp
         submission = self.new.get(case_id)
         if submission is not None:

@@ -314,6 +314,31 @@ def test_leave_cases_name_the_position_of_each_requests_latest_change(
     assert read_models.leave_case_changes([], after=0, limit=10) == []
 
 
+def test_a_task_opened_or_escalated_on_a_request_is_a_change_followers_are_given(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    """Its manager asked, then theirs: each comes to a follower as the request's latest
+    change, at that event's position and time (the status stays pending)."""
+    case_id = office.submit("e-3", JUNE_3, JUNE_7)
+    runner.catch_up()
+    [submitted] = read_models.leave_case_changes(None, after=0, limit=10)
+
+    asked = office.ask_manager(case_id)
+    runner.catch_up()
+    [opened] = read_models.leave_case_changes(None, after=submitted.position, limit=10)
+    escalated = office.escalate(case_id)
+    runner.catch_up()
+    [sent_up] = read_models.leave_case_changes(None, after=opened.position, limit=10)
+
+    assert (opened.case_id, opened.status, opened.position) == (
+        case_id,
+        LeaveStatus.PENDING,
+        asked.position,
+    )
+    assert (sent_up.position, sent_up.status) == (escalated.position, LeaveStatus.PENDING)
+    assert submitted.updated_at < opened.updated_at < sent_up.updated_at
+
+
 # -- employee directory --------------------------------------------------------------
 
 
