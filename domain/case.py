@@ -71,17 +71,23 @@ def check_decision(
     on_behalf_of: str | None,
     *,
     cancelled: bool,
+    asked_by: str | None = None,
 ) -> None:
     """The rule for every human decision, shared by the aggregate and the workflows'
     update validators: the task is open (not decided, nor ``cancelled`` with its case),
-    the decider is not the requester (nor acting for them), and decides as, or for,
-    someone the task is assigned or escalated to."""
+    the decider is not the requester (nor acting for them), nor whoever asked for the
+    case for them (``asked_by``: HR), and decides as, or for, someone the task is
+    assigned or escalated to."""
     if cancelled:
         raise Conflict("task_cancelled", "this task was cancelled when its request was withdrawn")
     if not is_open:
         raise Conflict("task_already_decided", "this task has already been decided")
     if requester_id in (actor, on_behalf_of):
         raise NotAllowed("no_self_approval", "nobody may decide a task on their own case")
+    if asked_by is not None and asked_by in (actor, on_behalf_of):
+        raise NotAllowed(
+            "no_self_approval", "nobody may decide a task on a case they asked for themselves"
+        )
     if (on_behalf_of or actor) not in eligible:
         raise NotAllowed("not_an_approver", f"{actor} may not decide this task")
 
@@ -92,6 +98,8 @@ class Case(IdempotentAggregate):
     def __init__(self, requester_id: str, meta: Meta) -> None:
         super().__init__(meta)
         self.requester_id = requester_id
+        self.asked_by = meta.actor
+        """The requester, or whoever asked for the case for them (HR)."""
         self.tasks: dict[str, ApprovalTask] = {}
 
     def task(self, task_id: str) -> ApprovalTask:
@@ -150,6 +158,7 @@ class Case(IdempotentAggregate):
             actor,
             on_behalf_of,
             cancelled=task.cancelled,
+            asked_by=self.asked_by,
         )
         return task
 
