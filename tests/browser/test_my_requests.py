@@ -274,6 +274,27 @@ async def test_hr_asks_for_someones_leave_from_the_form_saying_why(site: Site) -
     assert (await site.api.get("e-5", "/api/leave-requests")).json()["items"] == []
 
 
+async def test_leave_asked_for_someone_after_losing_hr_is_refused_saying_why(site: Site) -> None:
+    """The page offered Ken the "For" list; by the time he sends the form he no longer
+    holds hr: the refusal is shown, though the list that would hold it is gone."""
+    make_hr(site, "e-5")
+    start, end = weeks_ahead(4)
+    ken = await site.signed_in("e-5")
+    await ken.goto("/requests")
+    await ken.select_option("#employee_id", "e-3")
+    await ken.fill("#start", start.isoformat())
+    await ken.fill("#end", end.isoformat())
+    await ken.fill("#reason", "agreed by phone")
+    site.api.context.application.set_role_members("hr", [], Meta("e-1", "no-hr", "tests"))
+
+    answer = await click_and_answer(ken, "text=Send the request")
+
+    assert answer.status == 403
+    await expect(ken.locator("#employee_id")).to_have_count(0)
+    await expect(ken.locator("main")).to_contain_text("you may only ask for leave for yourself")
+    assert (await site.api.get("e-3", "/api/leave-requests")).json()["items"] == []
+
+
 async def test_only_hr_is_offered_to_close_someone_else_s_request(site: Site) -> None:
     make_hr(site, "e-5")
     case = await site.api.approved("e-3", weeks_ahead(5))
