@@ -83,8 +83,8 @@ async def keep_refusal(
     on_behalf_of: str | None = None,
 ) -> None:
     """Keep ``error`` in the case's refusal log if it is a rule's refusal: once for a
-    command sent with an Idempotency-Key (``key``), however often it is sent again or
-    at once, and once for each sent without one."""
+    command sent with an Idempotency-Key (``key``) and refused by that rule, however
+    often it is sent again or at once, and once for each sent without one."""
     if isinstance(error, ApiError):
         status, rule, detail = error.status, error.rule, error.detail
     else:
@@ -101,7 +101,9 @@ async def keep_refusal(
             actor,
             leave_workflow_id(case_id),
             on_behalf_of,
-            None if key is None else f"refusal/{operation}/{actor}/{key}",
+            # With its rule: a key refused before its workflow (the API's own checks) is
+            # not used up, and the same key sent again changed may be refused by another.
+            None if key is None else f"refusal/{operation}/{actor}/{key}/{rule}",
         )
 
 

@@ -667,6 +667,28 @@ async def test_a_request_for_someone_elses_leave_refused_before_it_starts_is_kep
     assert "submit refused (reason_required)" in whats
 
 
+async def test_a_key_refused_before_its_workflow_then_refused_by_another_rule_keeps_both(
+    audited: Api,
+) -> None:
+    """HR sends a request for Linus without a reason (refused by the API, the key not
+    used up), then the same key with a reason for a period too long: the auditors see
+    both refusals, each once however often it is sent."""
+    application = audited.context.application
+    application.set_role_members("hr", ["e-5"], Meta("e-1", "hr-is-ken", "tests"))
+    start, _end = weeks_ahead(3)
+    too_long = (start, start + timedelta(days=60))
+
+    unsaid = await audited.submit("e-5", too_long, key="k-9", employee_id="e-3")
+    said = await audited.submit("e-5", too_long, key="k-9", employee_id="e-3", reason="agreed")
+    again = await audited.submit("e-5", too_long, key="k-9", employee_id="e-3", reason="agreed")
+    await caught_up(audited)
+
+    assert (unsaid.status_code, unsaid.json()["rule"]) == (422, "reason_required")
+    assert (said.status_code, again.json()) == (422, said.json())
+    logged = (await events(audited, type="Refused", order="oldest"))["items"]
+    assert [item["data"]["rule"] for item in logged] == ["reason_required", said.json()["rule"]]
+
+
 async def test_the_same_refused_request_sent_twice_at_once_is_kept_once(audited: Api) -> None:
     start, _end = weeks_ahead(3)
     too_long = (start, start + timedelta(days=60))
