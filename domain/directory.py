@@ -380,15 +380,25 @@ class Directory:
         return next((m for m in self.managers_of(employee_id) if not self._has_left(m, day)), None)
 
     def escalation_targets(
-        self, people: Iterable[str], deciders: Collection[str], requester_id: str, day: date
+        self,
+        people: Iterable[str],
+        deciders: Collection[str],
+        requester_id: str,
+        day: date,
+        *,
+        asked_by: str | None = None,
     ) -> list[str]:
         """Whom a task goes up to: above each of ``people``, the nearest manager still here
         on ``day``; where that gives nobody, the requester's nearest (their chain may have
-        changed since the task was given). Never the requester, nor one of ``deciders``
-        (who may decide it already)."""
+        changed since the task was given). Never the requester, nor whoever asked for the
+        case for them (``asked_by``), nor one of ``deciders`` (who may decide it already)."""
 
         def fits(manager: str | None) -> bool:
-            return manager is not None and manager != requester_id and manager not in deciders
+            return (
+                manager is not None
+                and manager not in (requester_id, asked_by)
+                and manager not in deciders
+            )
 
         targets: list[str] = []
         for person in people:

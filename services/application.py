@@ -258,15 +258,18 @@ class BackofficeApplication(Application[UUID]):
             manager = self.profile(manager).manager_id
         return chain
 
-    def approver_of(self, profile: EmployeeProfile, day: date) -> str | None:
+    def approver_of(
+        self, profile: EmployeeProfile, day: date, *, asked_by: str | None = None
+    ) -> str | None:
         """The nearest manager up ``profile``'s chain still employed on ``day`` (those who
-        have left are skipped: they can no longer sign in to decide); None if nobody.
-        Reads each manager's profile only as far up as it must go."""
+        have left are skipped: they can no longer sign in to decide) and not ``asked_by``
+        (who asked for the case for them: nobody decides what they asked for); None if
+        nobody. Reads each manager's profile only as far up as it must go."""
         seen = {profile.employee_id}
         manager = profile.manager_id
         while manager is not None and manager not in seen:
             above = self.profile(manager)
-            if not above.has_left_by(day):
+            if not above.has_left_by(day) and manager != asked_by:
                 return manager
             seen.add(manager)
             manager = above.manager_id
@@ -527,6 +530,18 @@ class BackofficeApplication(Application[UUID]):
                 f"every manager above {employee_id} has left: nobody can approve {leave_type}"
                 " leave until the directory names a manager for them",
             )
+        asked_for = meta.actor != employee_id
+        if (
+            leave_type.needs_approval
+            and asked_for
+            and not self.approver_of(profile, today, asked_by=meta.actor)
+        ):
+            raise RuleViolation(
+                "no_approver",
+                f"nobody but you could approve {employee_id}'s {leave_type} leave, and nobody"
+                " decides what they asked for: let another member of hr, or"
+                f" {employee_id}, ask for it",
+            )
         fractions = period.day_fractions(profile.calendar)
         account = self.leave_account(employee_id, for_update=True)
         account = account or LeaveAccount(employee_id, meta)
@@ -554,15 +569,17 @@ class BackofficeApplication(Application[UUID]):
     @command
     def open_approval_task(self, case_id: UUID, now: datetime, meta: Meta) -> Saved:
         """Ask the requester's manager to decide (or the nearest one above who has not
-        left by ``now``; if all have, still the requester's manager), due two business
-        days from ``now``."""
+        left by ``now`` and did not ask for the case for the requester; if there is none,
+        still the requester's manager), due two business days from ``now``."""
         request = self.leave_request(case_id, for_update=True)
         if request.has_applied(meta):  # the same answer, whoever has left since
             return self._save_case(request)
         profile = self.profile(request.requester_id)
         # With every manager gone since the submission, the requester's own manager: a
         # refusal here would fail the workflow and strand the request with its days held.
-        approver = self.approver_of(profile, now.date()) or profile.manager_id
+        approver = (
+            self.approver_of(profile, now.date(), asked_by=request.asked_by) or profile.manager_id
+        )
         if approver is None:
             raise RuleViolation("no_approver", f"{request.requester_id} has no manager")
         due_at = profile.calendar.add_business_days(now, ESCALATION_BUSINESS_DAYS)
@@ -635,7 +652,7 @@ class BackofficeApplication(Application[UUID]):
         """Send the task up from ``above`` (:meth:`Directory.escalation_targets`)."""
         task = request.task(task_id)
         to = self.directory.current().escalation_targets(
-            above, task.eligible, request.requester_id, now.date()
+            above, task.eligible, request.requester_id, now.date(), asked_by=request.asked_by
         )
         if to:
             request.escalate_task(task_id, to, meta, because=because)

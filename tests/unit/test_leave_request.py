@@ -209,6 +209,30 @@ def test_nobody_may_approve_their_own_request_even_when_assigned_to_it() -> None
     assert request.status is LeaveStatus.PENDING
 
 
+def test_nobody_may_decide_a_request_they_asked_for_on_the_requesters_behalf() -> None:
+    request = LeaveRequest(
+        id=uuid4(),
+        requester_id="ada",
+        leave_type=LeaveType.ANNUAL,
+        start=START,
+        end=START,
+        half_day_start=False,
+        half_day_end=False,
+        days={"2025-06-16": Decimal(1)},
+        reason="agreed",
+        meta=meta("hanna"),
+    )
+    request.open_task(TASK, "Ada: 1 day", ["hanna", "mia"], DUE, meta())
+    request.collect_events()
+
+    with refused(NotAllowed, "no_self_approval"):
+        request.decide(TASK, Decision.APPROVE, None, meta("hanna"))
+    request.decide(TASK, Decision.APPROVE, None, meta("mia"))
+
+    assert request.asked_by == "hanna"
+    assert names(request.collect_events()) == ["TaskDecided", "Approved"]
+
+
 def test_nobody_may_decide_on_behalf_of_the_requester() -> None:
     request = awaiting()
 

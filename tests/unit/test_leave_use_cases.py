@@ -100,6 +100,52 @@ def test_hr_must_say_why_they_ask_for_someones_leave(desk: LeaveDesk) -> None:
         submit_for(desk, "ben", " ", by_hr=True)
 
 
+def test_leave_hr_asked_for_is_put_to_the_manager_above_the_one_who_asked(
+    desk: LeaveDesk,
+) -> None:
+    """Mia holds hr and manages Ada: what she asks for Ada is decided by Carl, above her,
+    as nobody decides what they asked for themselves."""
+    desk.app.set_role_members("hr", ["mia"], meta("admin"))
+    asked = desk.app.submit_leave_request(
+        uuid4(), "ada", LeaveType.ANNUAL, LeavePeriod(MONDAY, MONDAY), "agreed", meta("mia"),
+        by_hr=True,
+    )  # fmt: skip
+
+    opened = desk.open_task(asked.case.id)
+
+    assert only_task(opened.case).assignees == ["carl"]
+    assert opened.case.asked_by == "mia"
+
+
+def test_a_task_hr_asked_for_is_never_sent_up_to_the_one_who_asked(desk: LeaveDesk) -> None:
+    """Carl holds hr and asks for Ada's leave: Mia, Ada's manager, decides it; overdue,
+    it would go up to Carl, who asked, so it stays with her."""
+    desk.app.set_role_members("hr", ["carl"], meta("admin"))
+    asked = desk.app.submit_leave_request(
+        uuid4(), "ada", LeaveType.ANNUAL, LeavePeriod(MONDAY, MONDAY), "agreed", meta("carl"),
+        by_hr=True,
+    )  # fmt: skip
+    desk.open_task(asked.case.id)
+    task = only_task(desk.app.leave_request(asked.case.id))
+
+    escalated = desk.app.escalate_approval_task(
+        asked.case.id, task.task_id, MONDAY_MORNING + timedelta(days=3), meta("system")
+    )
+
+    assert (task.assignees, only_task(escalated.case).escalated_to) == (["mia"], [])
+
+
+def test_leave_only_the_hr_who_asks_could_approve_is_refused_naming_why(desk: LeaveDesk) -> None:
+    desk.app.set_role_members("hr", ["carl"], meta("admin"))
+
+    with refused(RuleViolation, "no_approver"):
+        desk.app.submit_leave_request(
+            uuid4(), "mia", LeaveType.ANNUAL, LeavePeriod(MONDAY, MONDAY), "agreed",
+            meta("carl"), by_hr=True,
+        )  # fmt: skip
+    assert desk.app.leave_account("mia") is None
+
+
 def test_hr_asking_for_their_own_leave_asks_as_anyone(desk: LeaveDesk) -> None:
     saved = desk.app.submit_leave_request(
         uuid4(), "ada", LeaveType.SICK, LeavePeriod(MONDAY, MONDAY), None, meta("ada"), by_hr=True
