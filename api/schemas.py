@@ -119,6 +119,7 @@ class LeaveRequestIn(Body):
     reason: FreeText | None = None
     employee_id: str | None = Field(
         None,
+        max_length=200,
         description="Whose leave it is: yourself (the default); someone else's only for `hr`,"
         " with a `reason`",
     )

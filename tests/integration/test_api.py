@@ -506,6 +506,18 @@ async def test_leave_asked_for_someone_the_directory_does_not_know_is_refused_na
     }
 
 
+async def test_an_employee_id_longer_than_any_id_is_refused_before_anything_is_kept(
+    api: Api,
+) -> None:
+    hr_is_ken(api)
+
+    response = await api.submit("e-5", weeks_ahead(4), employee_id="e" * 201, reason="agreed")
+
+    assert (response.status_code, response.json()["rule"]) == (422, "invalid_request")
+    assert "employee_id" in response.json()["detail"]
+    assert (await api.get("e-5", "/api/leave-requests")).json()["items"] == []
+
+
 async def test_hr_sending_again_asks_once_and_the_key_holds_the_employee_too(api: Api) -> None:
     hr_is_ken(api)
     period = weeks_ahead(4)
