@@ -90,7 +90,17 @@ async def submit_leave_request(
     models (your list, the manager's inbox, your balance) show the new request.
     """
     requester = body.employee_id or caller
+    body = body.model_copy(update={"employee_id": requester})  # as the key compares it
     case_id = uuid4() if idempotency_key is None else submission_case_id(caller, idempotency_key)
+    if idempotency_key is not None:
+        # Recorded: the key answers its case, whatever the caller's authority is now.
+        existing = await run_in_threadpool(_recorded, context, case_id)
+        if existing is not None:
+            _check_same_request(_asked_in(existing), body)
+            # The first attempt may have answered before the read models caught up.
+            await caught_up(context, await run_in_threadpool(_last_position, context))
+            response.headers["Location"] = f"/api/leave-requests/{case_id}"
+            return LeaveRequestOut.of_case(existing)
     # Refused here, before any workflow, it is kept as the workflow's refusals are.
     async with recorded_refusals(context, case_id, caller, "submit", idempotency_key):
         by_hr = await _as_hr(context, caller, requester)
@@ -99,15 +109,6 @@ async def submit_leave_request(
             raise ApiError(
                 422, f"employee_id: the directory has no employee {requester}", "unknown_employee"
             )
-    body = body.model_copy(update={"employee_id": requester})  # as the key compares it
-    if idempotency_key is not None:
-        existing = await run_in_threadpool(_recorded, context, case_id)
-        if existing is not None:
-            _check_same_request(_asked_in(existing), body)
-            # The first attempt may have answered before the read models caught up.
-            await caught_up(context, await run_in_threadpool(_last_position, context))
-            response.headers["Location"] = f"/api/leave-requests/{case_id}"
-            return LeaveRequestOut.of_case(existing)
     start = LeaveRequestStart(
         case_id=case_id,
         employee_id=requester,

@@ -506,6 +506,25 @@ async def test_leave_asked_for_someone_the_directory_does_not_know_is_refused_na
     }
 
 
+async def test_a_request_hr_asked_for_sent_again_after_losing_the_role_answers_its_case(
+    api: Api,
+) -> None:
+    """The key's answer is the case recorded, whoever holds hr when it is sent again."""
+    hr_is_ken(api)
+    period = weeks_ahead(4)
+    first = await api.submit("e-5", period, key="hr-lost-role", employee_id="e-3", reason="agreed")
+    api.context.application.set_role_members("hr", [], Meta("e-1", "hr-is-nobody", "tests"))
+
+    again = await api.submit("e-5", period, key="hr-lost-role", employee_id="e-3", reason="agreed")
+    new = await api.submit(
+        "e-5", period, key="hr-lost-role-new", employee_id="e-3", reason="agreed"
+    )
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["id"] == first.json()["id"]
+    assert (new.status_code, new.json()["rule"]) == (403, "only_for_yourself")
+
+
 async def test_an_employee_id_longer_than_any_id_is_refused_before_anything_is_kept(
     api: Api,
 ) -> None:
@@ -522,9 +541,9 @@ async def test_hr_sending_again_asks_once_and_the_key_holds_the_employee_too(api
     hr_is_ken(api)
     period = weeks_ahead(4)
 
-    first = await api.submit("e-5", period, key="k-1", employee_id="e-3", reason="agreed")
-    again = await api.submit("e-5", period, key="k-1", employee_id="e-3", reason="agreed")
-    other = await api.submit("e-5", period, key="k-1", employee_id="e-4", reason="agreed")
+    first = await api.submit("e-5", period, key="hr-asks", employee_id="e-3", reason="agreed")
+    again = await api.submit("e-5", period, key="hr-asks", employee_id="e-3", reason="agreed")
+    other = await api.submit("e-5", period, key="hr-asks", employee_id="e-4", reason="agreed")
 
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.json()["id"] == first.json()["id"]

@@ -159,11 +159,15 @@ async def test_hr_s_system_asks_for_an_employees_leave_saying_why(api: Api, base
     with BackofficeClient(base_url, api.token("e-5")) as ken:
         case = await call(
             lambda: ken.submit_leave(
-                "sick", start, end, key="tt-7", employee_id="e-3", reason="phoned in"
+                "sick", start, end, key="client-hr-phoned-in", employee_id="e-3", reason="phoned in"
             )
         )
         with pytest.raises(BackofficeError) as refused:
-            await call(lambda: ken.submit_leave("sick", start, end, key="tt-8", employee_id="e-4"))
+            await call(
+                lambda: ken.submit_leave(
+                    "sick", start, end, key="client-hr-unsaid", employee_id="e-4"
+                )
+            )
 
     assert (case.requester_id, case.status, case.reason) == ("e-3", "recorded", "phoned in")
     assert (refused.value.status, refused.value.rule) == (422, "reason_required")
@@ -178,11 +182,15 @@ async def test_a_system_follows_requests_from_the_last_position_it_processed(
         BackofficeClient(base_url, api.token("e-3")) as linus,
         BackofficeClient(base_url, api.token("e-1")) as grace,
     ):
-        first = await call(lambda: linus.submit_leave("annual", *weeks_ahead(4), key="f-1"))
-        second = await call(lambda: linus.submit_leave("annual", *weeks_ahead(6), key="f-2"))
+        first = await call(
+            lambda: linus.submit_leave("annual", *weeks_ahead(4), key="client-follow-1")
+        )
+        second = await call(
+            lambda: linus.submit_leave("annual", *weeks_ahead(6), key="client-follow-2")
+        )
         everything = await call(lambda: list(grace.changes(mine=False, page=1)))
         kept = everything[-1].position
-        withdrawn = await call(lambda: linus.withdraw(first.id, key="f-3"))
+        withdrawn = await call(lambda: linus.withdraw(first.id, key="client-follow-3"))
         since = await call(lambda: list(grace.changes(after=kept, mine=False)))
         nothing = await call(lambda: list(grace.changes(after=since[-1].position, mine=False)))
 
