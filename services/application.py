@@ -98,9 +98,15 @@ def made_again_on_conflict(
     """A use case that reads what is stored, not kept events (the directory's), made
     again, at a new instant, on what the store holds when another process saved one of
     its aggregates between its reading and its saving (the stream's version is taken)."""
-    attempt = at_one_instant(use_case)
+    return functools.wraps(use_case)(_again_on_conflict(at_one_instant(use_case)))
 
-    @functools.wraps(use_case)
+
+def _again_on_conflict(
+    attempt: Callable[Concatenate[BackofficeApplication, P], R],
+) -> Callable[Concatenate[BackofficeApplication, P], R]:
+    """``attempt`` made again, up to :data:`SAVE_ATTEMPTS` in all, while its save finds
+    a stream's version taken by another save."""
+
     def run(app: BackofficeApplication, /, *args: P.args, **kwargs: P.kwargs) -> R:
         for tried in range(1, SAVE_ATTEMPTS):
             try:
@@ -116,16 +122,17 @@ def command(
     use_case: Callable[Concatenate[BackofficeApplication, P], R],
 ) -> Callable[Concatenate[BackofficeApplication, P], R]:
     """A use case that trusts the aggregates it saves as kept in memory, and runs
-    again on what the store holds if that fails (``CachingRepository.optimistically``);
-    the events of each run carry that run's instant (a second run follows what another
-    process saved meanwhile, in time as in the log)."""
+    again on what the store holds if that fails (``CachingRepository.optimistically``),
+    and again while other saves (other threads' or processes' commands on the same
+    account) keep taking its stream's version first; the events of each run carry that
+    run's instant (a later run follows what another saved meanwhile, in time as in the
+    log)."""
     attempt = at_one_instant(use_case)
 
-    @functools.wraps(use_case)
-    def run(app: BackofficeApplication, /, *args: P.args, **kwargs: P.kwargs) -> R:
+    def optimistically(app: BackofficeApplication, /, *args: P.args, **kwargs: P.kwargs) -> R:
         return app.repository.optimistically(lambda: attempt(app, *args, **kwargs))
 
-    return run
+    return functools.wraps(use_case)(_again_on_conflict(optimistically))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import contextvars
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from uuid import UUID
 
 import pytest
@@ -283,3 +283,38 @@ def test_directory_changes_made_at_the_same_moment_are_all_recorded(store_url: s
     finally:
         check.close()
     assert len([name for name in names if name]) == 4 * 5  # every change recorded
+
+
+def test_requests_of_one_employee_decided_at_the_same_moment_are_all_recorded(
+    here: Office,
+) -> None:
+    """A manager decides several requests of one employee at once (a bulk decision: the
+    worker's activities in threads of one process): each books on the one leave account,
+    and the one whose save finds another's first is made again on what is stored, as
+    often as it takes, instead of failing the activity on the stream's version."""
+    mondays = [date(2030, 7, 1) + timedelta(weeks=week) for week in range(8)]
+    cases = []
+    for monday in mondays:
+        case_id = here.submit("e-3", monday, monday)
+        here.ask_manager(case_id)
+        cases.append(case_id)
+    start = threading.Barrier(len(cases), timeout=30)
+    errors: list[BaseException] = []
+
+    def approve(case_id: UUID) -> None:
+        try:
+            start.wait()
+            here.decide(case_id, "e-2", Decision.APPROVE)
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+            start.abort()
+
+    threads = [threading.Thread(target=approve, args=(case_id,)) for case_id in cases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == []
+    names = stored_event_names(here, LeaveAccount.create_id("e-3"))
+    assert names.count("Confirmed") == len(cases)
