@@ -31,6 +31,10 @@ REBUILD_WEIGHTS = {"audit_log": 5}
 """How much work each read model's replay is, against the others' 1: the audit log
 writes a row for every event (measured: about the five others together)."""
 
+LEFT_BEHIND_CHECK_INTERVAL = 5.0
+"""Seconds between a following runner's looks for read models that a rebuild in another
+process emptied and left half way (killed): no new event wakes the runner for them."""
+
 Progress = Callable[[int, int], None]
 """Called after each batch with the position reached and the position to reach."""
 
@@ -64,6 +68,7 @@ class ProjectionRunner:
         rebuild_batch_size: int | None = None,
         poll_interval: float = POLL_INTERVAL,
         retry_interval: float = 1.0,
+        check_interval: float = LEFT_BEHIND_CHECK_INTERVAL,
         into: str | None = None,
         until: datetime | None = None,
         stop: int | None = None,
@@ -84,6 +89,7 @@ class ProjectionRunner:
         mean fewer statements per event (while a batch commits, writers to SQLite wait)."""
         self.poll_interval = poll_interval
         self.retry_interval = retry_interval
+        self.check_interval = check_interval
         self._owns_application = application is None
         self.application: Application[UUID] = application or BackofficeApplication(
             env=StoreLocation(store_url).eventsourcing_env()
@@ -105,6 +111,7 @@ class ProjectionRunner:
         self._guard = threading.Lock()  # the subscription, between run() and stop()
         self._subscription: Subscription[ApplicationRecorder] | None = None
         self._thread: threading.Thread | None = None
+        self._watcher: threading.Thread | None = None
         with self._lock, self._db.transaction() as cursor:
             tracking.create_schema(cursor, self.projections)
 
@@ -459,6 +466,27 @@ class ProjectionRunner:
             )
             self._end_rebuilds(stopped)
 
+    def _watch(self) -> None:
+        """Until ``stop()``, every ``check_interval`` seconds: catch up the read models
+        that a rebuild elsewhere emptied and left (positions below what this runner
+        reached, or marked unfinished) and finish that rebuild, once they have not moved
+        since the last look (a rebuild still running moves them). The subscription wakes
+        the runner only for new events, and none may come for a long while."""
+        last: tuple[dict[str, int], set[str]] | None = None
+        while not self._stopping.wait(self.check_interval):
+            try:
+                with self._lock, self._db.transaction(write=False) as cursor:
+                    positions = tracking.positions(cursor, names=self.names)
+                    looked = (positions, tracking.rebuilding(cursor) & set(self.names))
+                left = min(positions.values(), default=self._position) < self._position
+                if (left or looked[1]) and looked == last:
+                    logger.warning("catching up read models a rebuild elsewhere left behind")
+                    self.catch_up()
+                    self._finish_stopped_rebuilds()
+                last = looked if left or looked[1] else None
+            except Exception:
+                logger.exception("projection runner failed; retrying in %s s", self.check_interval)
+
     @property
     def subscription(self) -> Subscription[ApplicationRecorder] | None:
         """The subscription the background loop is following, if it is."""
@@ -471,6 +499,8 @@ class ProjectionRunner:
         self._stopping.clear()
         self._thread = threading.Thread(target=self.run, name="projection-runner", daemon=True)
         self._thread.start()
+        self._watcher = threading.Thread(target=self._watch, name="projection-watch", daemon=True)
+        self._watcher.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop following the log (after the batch in hand) and wait for the thread."""
@@ -481,6 +511,9 @@ class ProjectionRunner:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._watcher is not None:
+            self._watcher.join(timeout)
+            self._watcher = None
 
     def close(self) -> None:
         self.stop()

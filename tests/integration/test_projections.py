@@ -836,6 +836,37 @@ def test_a_read_model_made_before_a_column_it_now_has_is_replayed_to_fill_it(
     assert dump_rows() == expected
 
 
+def test_a_following_runner_catches_up_read_models_a_rebuild_elsewhere_left_half_way(
+    office: Office,
+    runner: ProjectionRunner,
+    store_url: str,
+    dump_rows: Callable[[], dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`backoffice projections rebuild` killed half way (its helpers too) while `backoffice
+    up` follows the log, and nothing recorded since: the following runner sees the read
+    models fall behind what it had reached, catches them up and finishes the rebuild,
+    rather than leaving the inbox and balances half replayed until the next event."""
+    some_history(office)
+    runner.catch_up()
+    together = dump_rows()
+    runner.check_interval = 0.05
+    runner.start()
+    try:
+        assert eventually(lambda: runner.subscription is not None)
+        half = (office.app.recorder.max_notification_id() or 0) // 2
+        with ProjectionRunner(store_url, application=office.app, stop=half) as killed:
+            monkeypatch.setattr(killed, "_end_rebuilds", lambda projections: None)  # killed
+            killed.rebuild()
+        assert runner.resuming() != []
+
+        assert eventually(lambda: runner.resuming() == [])
+        assert eventually(lambda: dump_rows() == together)
+        assert len(audit_indexes(store_url)) == 4
+    finally:
+        runner.stop()
+
+
 def test_runners_of_other_read_models_do_not_wait_for_each_other(postgres_url: str) -> None:
     app = BackofficeApplication(env=StoreLocation(postgres_url).eventsourcing_env())
     app.load_organisation(ORGANISATION, meta("hr"))
