@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from uuid import UUID
 
+import psycopg
 import structlog
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowHandle
@@ -123,8 +125,14 @@ def update_id(operation: str, employee_id: str, key: str | None) -> str | None:
 
 async def caught_up(context: ApiContext, position: int) -> None:
     """Wait until the read models have processed ``position`` (read-your-writes), up to the
-    configured timeout; a slow projection delays the answer but never fails the command."""
+    configured timeout; a slow projection delays the answer but never fails the command,
+    nor does a wait that fails (the database's connection closed while it waited: the
+    command is recorded, and a 500 would have it sent again)."""
     timeout = context.settings.read_your_writes_timeout
-    reached = await run_in_threadpool(context.read_models.wait_for, position, timeout)
+    try:
+        reached = await run_in_threadpool(context.read_models.wait_for, position, timeout)
+    except (psycopg.Error, sqlite3.Error) as error:
+        logger.warning("read_models_behind", position=position, error=repr(error))
+        return
     if not reached:
         logger.warning("read_models_behind", position=position, timeout=timeout)

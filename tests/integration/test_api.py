@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 import jwt
+import psycopg
 import pytest
 from temporalio.client import (
     Client,
@@ -33,6 +34,7 @@ from api.leave_requests import submission_case_id
 from backoffice.schedules import SWEEP_TIMEOUT, ensure_schedules, sweep_schedule_id
 from backoffice.settings import Settings
 from domain.meta import Meta
+from projections.queries import ReadModels
 from services.application import Saved
 from services.store import StoreLocation
 from tests.integration.api_conftest import Api, temporal_behind_relay, weeks_ahead, working_days
@@ -1286,6 +1288,43 @@ async def test_leave_is_submitted_approved_and_balanced_on_postgresql(api: Api) 
     assert (balance.json()["approved"], balance.json()["pending"]) == (3, 0)
     health = await api.http.get("/api/health")
     assert health.json()["status"] == "ok"
+
+
+class CutOffReadModels(ReadModels):
+    """Read models whose connection PostgreSQL closes (a restart, its backend terminated)
+    while a command waits for them to show it: the wait fails as psycopg says so."""
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        raise psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("api_store_url", ["postgres"], indirect=True)
+async def test_a_decision_whose_wait_for_the_read_models_fails_answers_it_was_taken(
+    api: Api,
+) -> None:
+    """The decision is recorded: the read models' connection closing while the command
+    waits for them must not answer 500 (a client would think it failed, and send it
+    again without a key as a second decision); it answers as when they lag."""
+    case = await api.pending("e-3", weeks_ahead(3))
+    task = await api.task_for("e-2", case["id"])
+    read_models = CutOffReadModels(api.context.settings.store_url)
+    app = create_app(replace(api.context, read_models=read_models))
+
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test"
+        ) as http:
+            response = await http.post(
+                f"/api/tasks/{task['id']}/decision",
+                json={"decision": "approve"},
+                headers=api.headers("e-2", key="cut-off"),
+            )
+    finally:
+        read_models.close()
+
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "approved"
 
 
 @pytest.mark.parametrize(
