@@ -8,12 +8,14 @@ workflow update by Temporal.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
 import structlog
-from eventsourcing.persistence import MapperDeserialisationError
+from eventsourcing.persistence import InterfaceError, MapperDeserialisationError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -48,6 +50,18 @@ def temporal_unavailable(error: BaseException) -> bool:
     if isinstance(error, RPCError):
         return error.status in UNAVAILABLE
     return isinstance(error, WorkflowUpdateRPCTimeoutOrCancelledError)
+
+
+DATABASE_UNAVAILABLE = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
+"""What the store's database raises when it does not answer (PostgreSQL restarting, a
+backend terminated, SQLite's lock held past its timeout): nothing the caller sent was
+wrong, and the same request sent again shortly is answered."""
 
 
 class ApiError(Exception):
@@ -285,6 +299,18 @@ def install_error_handlers(app: FastAPI) -> None:
             ),
         )
 
+    async def database_error(request: Request, error: Exception) -> JSONResponse:
+        logger.warning("database_unavailable", path=request.url.path, error=repr(error))
+        return _answer(
+            request,
+            ApiError(
+                503,
+                "the database did not answer; try again shortly",
+                "database_unavailable",
+                {"Retry-After": "5"},
+            ),
+        )
+
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         logger.error(
             "request_failed",
@@ -311,4 +337,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RPCError, temporal_error)
     app.add_exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError, temporal_error)
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, database_error)
     app.add_exception_handler(Exception, unexpected)

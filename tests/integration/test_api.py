@@ -1327,6 +1327,38 @@ async def test_a_decision_whose_wait_for_the_read_models_fails_answers_it_was_ta
     assert response.json()["status"] == "approved"
 
 
+class UnreachableReadModels(ReadModels):
+    """Read models whose database does not answer (PostgreSQL restarting, its backends
+    terminated while a burst of requests is under way)."""
+
+    def open_tasks(self, *args: Any, **kwargs: Any) -> Any:
+        raise psycopg.OperationalError("connection failed: server closed the connection")
+
+
+async def test_a_database_that_does_not_answer_is_named_and_worth_trying_again(
+    api: Api,
+) -> None:
+    """503 with Retry-After, as when Temporal does not answer (a client sends it again),
+    rather than 500 internal error."""
+    read_models = UnreachableReadModels(api.context.settings.store_url)
+    app = create_app(replace(api.context, read_models=read_models))
+
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test"
+        ) as http:
+            response = await http.get("/api/tasks", headers=api.headers("e-2"))
+    finally:
+        read_models.close()
+
+    assert response.status_code == 503, response.text
+    assert response.json() == {
+        "detail": "the database did not answer; try again shortly",
+        "rule": "database_unavailable",
+    }
+    assert response.headers["Retry-After"] == "5"
+
+
 @pytest.mark.parametrize(
     ("key", "advice"),
     [
