@@ -13,8 +13,14 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import ApplicationRecorder, Subscription
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InterfaceError,
+    OperationalError,
+    Subscription,
+)
 from eventsourcing.utils import resolve_topic
 
 from projections import tracking
@@ -34,6 +40,15 @@ writes a row for every event (measured: about the five others together)."""
 LEFT_BEHIND_CHECK_INTERVAL = 5.0
 """Seconds between a following runner's looks for read models that a rebuild in another
 process emptied and left half way (killed): no new event wakes the runner for them."""
+
+CONNECTION_LOST = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+"""What the store's PostgreSQL raises when it closed a connection (a restart, a backend
+terminated): the runner tries again on new connections, and it is no fault of its own."""
 
 Progress = Callable[[int, int], None]
 """Called after each batch with the position reached and the position to reach."""
@@ -421,9 +436,19 @@ class ProjectionRunner:
         while not self._stopping.is_set():
             try:
                 self._follow()
-            except Exception:
-                logger.exception("projection runner failed; retrying in %s s", self.retry_interval)
+            except Exception as error:
+                self._failed(error, self.retry_interval)
                 self._stopping.wait(self.retry_interval)
+
+    def _failed(self, error: Exception, retrying_in: float) -> None:
+        if isinstance(error, CONNECTION_LOST):
+            logger.warning(
+                "projection runner lost its connection to the database (%s); retrying in %s s",
+                str(error).strip(),
+                retrying_in,
+            )
+        else:
+            logger.exception("projection runner failed; retrying in %s s", retrying_in)
 
     def _follow(self) -> None:
         # The subscription only wakes the runner up; the events are applied in
@@ -484,8 +509,8 @@ class ProjectionRunner:
                     self.catch_up()
                     self._finish_stopped_rebuilds()
                 last = looked if left or looked[1] else None
-            except Exception:
-                logger.exception("projection runner failed; retrying in %s s", self.check_interval)
+            except Exception as error:
+                self._failed(error, self.check_interval)
 
     @property
     def subscription(self) -> Subscription[ApplicationRecorder] | None:

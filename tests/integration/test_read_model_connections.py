@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -125,3 +126,45 @@ def test_a_following_runner_whose_connection_the_server_closed_goes_on_with_a_ne
     finally:
         runner.close()
         application.close()
+
+
+def test_a_runner_whose_connection_the_server_closed_says_so_without_a_traceback(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL restarting is no fault of the runner's, and it recovers by itself: a
+    warning saying so each time it tries again, not an error with a traceback."""
+    application = BackofficeApplication(env=StoreLocation(postgres_url).eventsourcing_env())
+    application.load_organisation(ORGANISATION, meta("hr"))
+    office = Office(application)
+    runner = ProjectionRunner(
+        postgres_url, application=application, poll_interval=0.01, retry_interval=0.05
+    )
+    try:
+        runner.start()
+        before = office.ask_manager(office.submit("e-3", date(2030, 6, 3), date(2030, 6, 7)))
+        assert runner.wait_for(before.position, timeout=5)
+        with psycopg.connect(StoreLocation(postgres_url).psycopg_conninfo()) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE pid <> pg_backend_pid() AND datname = current_database()"
+                " AND query LIKE %s",
+                [f"%{StoreLocation(postgres_url).postgres_schema}%"],
+            )
+            admin.execute("SELECT pg_terminate_backend(%s)", (runner_backend(runner),))
+
+        after = office.ask_manager(office.submit("e-4", date(2030, 6, 3), date(2030, 6, 7)))
+
+        assert runner.wait_for(after.position, timeout=5)
+    finally:
+        runner.close()
+        application.close()
+    failures = [r for r in caplog.records if r.name == "projections.runner"]
+    assert failures, "the connections were closed under the runner"
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in failures)
+    assert all("lost its connection to the database" in r.getMessage() for r in failures)
+
+
+def runner_backend(runner: ProjectionRunner) -> int:
+    connection = runner._database._postgres
+    assert connection is not None
+    return connection.info.backend_pid
