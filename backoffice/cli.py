@@ -255,7 +255,11 @@ def projections_rebuild(
             bar.close()
     where = "" if target is None else f" into {into}"
     as_of = "" if moment is None else f" as of {moment.isoformat()}"
-    typer.echo(f"rebuilt {', '.join(chosen)}{where}{as_of} from {count} events")
+    done = f"rebuilt {', '.join(chosen)}{where}{as_of}"
+    if set(chosen) <= set(resumed):  # the events before, the interrupted run replayed
+        typer.echo(f"{done}: resumed where it was interrupted, {count} more events")
+    else:
+        typer.echo(f"{done} from {count} events")
 
 
 def _copy_url(settings: Settings, into: str) -> str:

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from backoffice.cli import DEFAULT_REBUILD_PROCESSES, app
 from backoffice.settings import Settings
+from projections import tracking
 from projections.runner import ProjectionRunner
 from services.application import BackofficeApplication
 from services.store import StoreLocation
@@ -267,6 +268,29 @@ def test_projections_rebuild_reports_progress_and_what_it_rebuilt(data_dir: Path
     assert code == 0
     assert "26/26 events" in err
     assert "rebuilt employee_directory" in out
+
+
+def test_a_rebuild_resumed_says_what_it_replayed_now_and_what_before(data_dir: Path) -> None:
+    """Killed after its replay had reached the end of the log (or while `up` caught the
+    read models up): run again, it finishes and says so, rather than "from 0 events"
+    (an empty store, it would seem)."""
+    run("org", "load", str(EXAMPLE_ORG), "--data", str(data_dir))
+    store_url = Settings(data_dir=data_dir).store_url
+    with ProjectionRunner(store_url) as killed:
+        killed.rebuild(["inbox", "leave_balances"], processes=1)
+        with killed._db.transaction() as cursor:  # as its mark is left when killed
+            tracking.start_rebuild(cursor, "inbox")
+            tracking.start_rebuild(cursor, "leave_balances")
+
+    code, out, err = run(
+        "projections", "rebuild", "inbox", "leave_balances", "--data", str(data_dir)
+    )
+
+    assert code == 0, err
+    assert "resuming the interrupted rebuild of inbox, leave_balances" in err
+    assert out.splitlines()[-1] == (
+        "rebuilt inbox, leave_balances: resumed where it was interrupted, 0 more events"
+    )
 
 
 @pytest.mark.parametrize(
