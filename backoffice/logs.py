@@ -8,6 +8,18 @@ import sys
 import structlog
 
 
+class _StandardError:
+    """Standard error as it is when a line is written, not when the logs were set up: a
+    command run in-process (a test's CLI runner) replaces it with a stream of its own,
+    closed when the command ends."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "INFO") -> None:
     renderer: structlog.types.Processor = (
         structlog.dev.ConsoleRenderer(colors=False)
@@ -22,7 +34,8 @@ def configure_logging(level: str = "INFO") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # It writes and flushes, all that PrintLogger asks of a file.
+        logger_factory=structlog.PrintLoggerFactory(file=_StandardError()),  # type: ignore[arg-type]
     )
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
