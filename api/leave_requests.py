@@ -226,7 +226,7 @@ def _asked_in(case: LeaveRequest | CaseState | LeaveRequestStart) -> tuple[objec
     if isinstance(case, CaseState | LeaveRequestStart):
         period = (case.start, case.end, case.half_day_start, case.half_day_end)
     else:
-        period = astuple(case.period)
+        period = astuple(case.asked_period)  # as asked: an ending early changed its end
     requester = case.employee_id if isinstance(case, LeaveRequestStart) else case.requester_id
     return (requester, case.leave_type, *period, case.reason)
 

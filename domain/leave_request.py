@@ -158,6 +158,8 @@ class LeaveRequest(Case):
         super().__init__(requester_id, meta)
         self.leave_type = LeaveType(leave_type)
         self.period = LeavePeriod(start, end, half_day_start, half_day_end)
+        self.asked_period = self.period
+        """The period as asked for: ending the leave early changes ``period``, not this."""
         self.days = dict(days)
         self.reason = reason
         self.status = (

@@ -1092,6 +1092,23 @@ async def test_the_requester_ends_started_leave_early_and_gets_the_days_after_ba
     assert balance.json()["approved"] == ended["working_days"] <= 1
 
 
+async def test_a_request_sent_again_with_its_key_after_it_was_ended_early_answers_its_case(
+    api: Api,
+) -> None:
+    """The key compares the request with what was asked, not with the leave as it stands."""
+    period = (TODAY, TODAY + timedelta(days=14))
+    first = await api.submit("e-3", period, key="asked-then-ended-early")
+    task = await api.task_for("e-2", first.json()["id"])
+    assert (await api.decide("e-2", task["id"], "approve")).status_code == 200
+    path = f"/api/leave-requests/{first.json()['id']}/shorten"
+    assert (await api.post("e-3", path, {"last_day": TODAY.isoformat()})).status_code == 200
+
+    again = await api.submit("e-3", period, key="asked-then-ended-early")
+
+    assert again.status_code == 201, again.text
+    assert (again.json()["id"], again.json()["end"]) == (first.json()["id"], TODAY.isoformat())
+
+
 async def test_a_last_day_given_as_an_instant_a_number_or_no_day_is_refused_and_nothing_recorded(
     api: Api,
 ) -> None:
