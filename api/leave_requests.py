@@ -252,18 +252,22 @@ def _check_same_request(recorded: tuple[object, ...], body: LeaveRequestIn) -> N
         )
 
 
+Mine = Annotated[
+    QueryFlag,
+    Query(
+        description="Only your own requests (the default). `mine=false`: every request you may"
+        " see: your reports' down the chain; everyone's for `hr` and `auditor`."
+    ),
+]
+Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many")]
+
+
 @router.get("", summary="List leave requests")
 def list_leave_requests(
     caller: Caller,
     context: Context,
-    mine: Annotated[
-        QueryFlag,
-        Query(
-            description="Only your own requests (the default). `mine=false`: every request"
-            " you may see: your reports' down the chain; everyone's for `hr` and `auditor`."
-        ),
-    ] = True,
-    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many")] = 200,
+    mine: Mine = True,
+    limit: Limit = 200,
     after: Annotated[
         str | None,
         Query(max_length=200, description="The previous page's `next_after`, for the next page"),
@@ -293,14 +297,8 @@ def leave_request_changes(
             " from the start); pass the previous page's `next_after`",
         ),
     ] = 0,
-    mine: Annotated[
-        QueryFlag,
-        Query(
-            description="Only your own requests (the default). `mine=false`: every request"
-            " you may see, as for `GET /api/leave-requests`."
-        ),
-    ] = True,
-    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many")] = 200,
+    mine: Mine = True,
+    limit: Limit = 200,
 ) -> LeaveRequestChanges:
     """The leave requests whose latest change (submitted, decided, withdrawn, cancelled,
     ended early, taken, a task opened or escalated) is after log position `after`, the
