@@ -311,11 +311,13 @@ def leave_request_changes(
     within moments (the commands here wait for them before answering); a rebuild of the
     read models may show a request again, unchanged."""
     requesters = {caller} if mine else policy(context).requesters_visible_to(caller, "leave")
-    cases = context.read_models.leave_case_changes(requesters, after=after, limit=limit)
+    # One more than asked, to know whether more remain.
+    cases = context.read_models.leave_case_changes(requesters, after=after, limit=limit + 1)
+    page = cases[:limit]
     return LeaveRequestChanges(
-        items=[LeaveRequestSummary.of(case) for case in cases],
-        next_after=cases[-1].position if cases else after,
-        caught_up=len(cases) < limit,
+        items=[LeaveRequestSummary.of(case) for case in page],
+        next_after=page[-1].position if page else after,
+        caught_up=len(cases) <= limit,
     )
 
 

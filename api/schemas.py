@@ -321,8 +321,8 @@ class LeaveRequestChanges(BaseModel):
         " the `after` given when there is none"
     )
     caught_up: bool = Field(
-        description="Whether this page holds every change recorded so far (fewer items than"
-        " `limit`); if not, ask again at once with `next_after`"
+        description="Whether this page holds every change recorded so far; if not, ask"
+        " again at once with `next_after`"
     )
 
 

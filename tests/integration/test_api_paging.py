@@ -179,6 +179,17 @@ async def test_a_follower_reads_each_request_changed_after_the_last_position_it_
     assert nothing_new == {"items": [], "next_after": later["next_after"], "caught_up": True}
 
 
+async def test_a_page_holding_the_last_changes_says_it_is_caught_up(api: Api) -> None:
+    """Exactly ``limit`` changes left: the page says so, rather than sending the follower
+    to ask again for nothing."""
+    submitted_at_once(api, ["e-3", "e-3"])
+    caught_up(api)
+
+    page = await changes(api, "e-3", after=0, limit=2)
+
+    assert (len(page["items"]), page["caught_up"]) == (2, True)
+
+
 async def test_changes_are_those_of_the_requests_the_caller_may_see(api: Api) -> None:
     cases = submitted_at_once(api, ["e-3", "e-5", "e-2"])
     caught_up(api)
