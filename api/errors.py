@@ -13,9 +13,8 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import psycopg
 import structlog
-from eventsourcing.persistence import InterfaceError, MapperDeserialisationError, OperationalError
+from eventsourcing.persistence import MapperDeserialisationError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -26,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.schemas import ErrorOut
 from domain.errors import DomainError
+from projections.runner import CONNECTION_LOST
 from services.store import unreadable_event
 
 logger = structlog.get_logger(__name__)
@@ -52,13 +52,7 @@ def temporal_unavailable(error: BaseException) -> bool:
     return isinstance(error, WorkflowUpdateRPCTimeoutOrCancelledError)
 
 
-DATABASE_UNAVAILABLE = (
-    OperationalError,
-    InterfaceError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    sqlite3.OperationalError,
-)
+DATABASE_UNAVAILABLE = (*CONNECTION_LOST, sqlite3.OperationalError)
 """What the store's database raises when it does not answer (PostgreSQL restarting, a
 backend terminated, SQLite's lock held past its timeout): nothing the caller sent was
 wrong, and the same request sent again shortly is answered."""
