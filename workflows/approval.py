@@ -2,7 +2,8 @@
 one ``decide`` update whose validator refuses what may never happen.
 
 A process workflow inherits from :class:`ApprovalWorkflow`, keeps its latest
-:class:`CaseState` in ``self.state`` and implements :meth:`record_decision`.
+:class:`CaseState` in ``self.state`` and who asked for the case in ``self.asked_by``,
+and implements :meth:`record_decision`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class ApprovalWorkflow:
     """Base of process workflows with human approval tasks."""
 
     state: CaseState | None = None
+    asked_by: str | None = None
+    """Whoever asked for the case: its requester, or HR for them (set by ``run``)."""
     _lock: asyncio.Lock | None = None
     _deciders_may_have_left = False
     _opening: frozenset[str] = frozenset()
@@ -97,6 +100,7 @@ class ApprovalWorkflow:
                 request.actor,
                 request.on_behalf_of,
                 cancelled=not task.is_open and task.decision is None,
+                asked_by=self.asked_by,
             )
         except DomainError as error:
             raise as_application_error(error) from None

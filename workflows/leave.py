@@ -67,6 +67,7 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
 
     @workflow.run
     async def run(self, start: LeaveRequestStart) -> CaseState | Refusal:
+        self.asked_by = start.submitted_by
         try:
             self.adopt(await _execute(LeaveActivities.submit, start))
         except ActivityError as error:

@@ -74,7 +74,11 @@ async def submit(
     days: int = 3,
     weeks_ahead: int = 3,
     today: date | None = None,
+    *,
+    submitted_by: str | None = None,
+    reason: str | None = None,
 ) -> tuple[Handle, CaseState]:
+    """Submit ``employee_id``'s leave, asked by them or (``submitted_by``) by HR for them."""
     today = today or await temporal.today()
     start, end = working_days_from(today + timedelta(weeks=weeks_ahead), days)
     case_id = uuid.uuid4()
@@ -88,7 +92,9 @@ async def submit(
             leave_type=leave_type,
             start=start,
             end=end,
-            submitted_by=employee_id,
+            reason=reason,
+            submitted_by=submitted_by or employee_id,
+            by_hr=submitted_by is not None,
         ),
         id=leave_workflow_id(case_id),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -436,6 +442,39 @@ async def test_decision_validator_refuses_who_may_not_decide(
     assert (cause.type, cause.details[0]) == (kind, rule)
     state = await handle.query(LeaveRequestWorkflow.case)
     assert state is not None and state.status is LeaveStatus.PENDING
+
+
+async def test_decision_validator_refuses_whoever_asked_for_the_case_even_acting_for_the_approver(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    leave_app.set_role_members(
+        "hr", ["e-101"], Meta(actor="admin", command_id=f"hr-{uuid.uuid4()}", correlation_id="t")
+    )
+    handle, submitted = await submit(temporal, submitted_by="e-101", reason="phoned in")
+    await open_task(handle)
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            LeaveRequestWorkflow.decide,
+            DecisionRequest(
+                task_id=approval_task_id(submitted.case_id),
+                decision=Decision.APPROVE,
+                actor="e-101",
+                on_behalf_of="e-010",
+            ),
+        )
+
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.details[0] == "no_self_approval"
+    # Refused by the validator: the update never entered the history, no activity ran.
+    history = await handle.fetch_history()
+    accepted = [
+        event.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for event in history.events
+        if event.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert accepted == ["submission"]
+    assert leave_app.leave_request(submitted.case_id).status is LeaveStatus.PENDING
 
 
 async def test_a_decision_claiming_to_act_for_an_approver_is_refused_without_a_delegation(
