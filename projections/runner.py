@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -347,7 +348,8 @@ class ProjectionRunner:
     def _rebuild_shared(self, shares: list[list[Projection]], progress: Progress | None) -> int:
         """Replay the first share here and each other share in a process of its own:
         ``python -m projections.share``, given its share on standard input (the store's
-        URL may hold a password), which prints how many events it applied."""
+        URL may hold a password), which prints how many events it applied, and ends if
+        this process is killed."""
         helpers = [self._start_helper(share) for share in shares[1:]]
         try:
             with self._share_runner(shares[0]) as runner:
@@ -373,9 +375,9 @@ class ProjectionRunner:
         return applied + self.catch_up(batch_size=self.rebuild_batch_size)
 
     def _start_helper(self, share: list[Projection]) -> subprocess.Popen[str]:
-        helper = subprocess.Popen(
+        helper = subprocess.Popen(  # noqa: S603 - this interpreter, arguments we built
             # -P: the package this process runs, not one in the working directory
-            [sys.executable, "-P", "-m", "projections.share"],
+            [sys.executable, "-P", "-m", "projections.share", str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
