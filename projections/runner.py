@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import Self
@@ -50,6 +52,10 @@ CONNECTION_LOST = (
 )
 """What the store's PostgreSQL raises when it closed a connection (a restart, a backend
 terminated): the runner tries again on new connections, and it is no fault of its own."""
+
+REPLAY_GC_THRESHOLDS = (20_000, 20, 100)
+"""The garbage collector's thresholds while a rebuild replays the log (Python's default:
+700, 10, 10): see :func:`replaying`."""
 
 Progress = Callable[[int, int], None]
 """Called after each batch with the position reached and the position to reach."""
@@ -331,10 +337,11 @@ class ProjectionRunner:
                     tracking.reset(cursor, projection.name)
                     tracking.start_rebuild(cursor, projection.name)
         shares = _shares(chosen, processes) if _all_registered(chosen) else [chosen]
-        if len(shares) == 1:
-            applied = self.catch_up(progress, batch_size=self.rebuild_batch_size)
-        else:
-            applied = self._rebuild_shared(shares, progress)
+        with replaying():
+            if len(shares) == 1:
+                applied = self.catch_up(progress, batch_size=self.rebuild_batch_size)
+            else:
+                applied = self._rebuild_shared(shares, progress)
         self._end_rebuilds(chosen)
         return applied
 
@@ -586,12 +593,30 @@ def replay_share(spec: str) -> int:
     share = json.loads(spec)
     projections = [p for p in all_projections() if p.name in share["names"]]
     until = share["until"]
-    with ProjectionRunner(
-        share["store_url"],
-        projections=projections,
-        rebuild_batch_size=share["batch_size"],
-        into=share["into"],
-        until=None if until is None else datetime.fromisoformat(until),
-        stop=share["stop"],
-    ) as runner:
+    with (
+        replaying(),
+        ProjectionRunner(
+            share["store_url"],
+            projections=projections,
+            rebuild_batch_size=share["batch_size"],
+            into=share["into"],
+            until=None if until is None else datetime.fromisoformat(until),
+            stop=share["stop"],
+        ) as runner,
+    ):
         return runner.catch_up(batch_size=share["batch_size"])
+
+
+@contextmanager
+def replaying() -> Iterator[None]:
+    """Collect garbage less often while replaying the log in large batches (this
+    process's setting, put back afterwards). A batch makes objects by the ten thousand
+    (decoded events, rows) that all live until it commits, and by default every 700 new
+    objects the collector would traverse them again, only to find them alive: about a
+    tenth of a rebuild's time. What a batch leaves is still collected, less often."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*REPLAY_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
