@@ -309,7 +309,9 @@ def leave_request_changes(
     later. A request changed twice since shows once, at its latest position; one that
     changes again comes again. Read from the read models, which follow the event log
     within moments (the commands here wait for them before answering); a rebuild of the
-    read models may show a request again, unchanged."""
+    read models may show a request again, unchanged. With `mine=false`, whose requests
+    you may see is worked out as you ask: the earlier requests of someone who joins your
+    team later come at their next change only (ask from `after=0` again to have them)."""
     requesters = {caller} if mine else policy(context).requesters_visible_to(caller, "leave")
     # One more than asked, to know whether more remain.
     cases = context.read_models.leave_case_changes(requesters, after=after, limit=limit + 1)
