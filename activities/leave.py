@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
+import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
@@ -20,6 +21,7 @@ from domain.leave import LeavePeriod
 from domain.leave_request import LeaveRequest
 from domain.meta import Meta
 from services.application import BackofficeApplication, Saved
+from services.unavailable import DATABASE_UNAVAILABLE
 from workflows.messages import (
     CancelLeave,
     CaseCommand,
@@ -33,12 +35,17 @@ from workflows.messages import (
     WithdrawLeave,
 )
 
+logger = structlog.get_logger(__name__)
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def refusals_are_final(method: Callable[P, R]) -> Callable[P, R]:
-    """A domain error is a business answer, not a failure: never retry it."""
+    """A domain error is a business answer, not a failure: never retry it. A store that
+    did not answer (PostgreSQL restarting, SQLite's lock held past its timeout) is a
+    failure worth trying again: the retry policy does, and the log gets one line for
+    each attempt, not a traceback."""
 
     @wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -51,6 +58,21 @@ def refusals_are_final(method: Callable[P, R]) -> Callable[P, R]:
                 type=error.kind,
                 non_retryable=True,
                 category=ApplicationErrorCategory.BENIGN,  # an answer: no traceback in logs
+            ) from error
+        except DATABASE_UNAVAILABLE as error:
+            info = activity.info()
+            logger.warning(
+                "database_unavailable",
+                activity=info.activity_type,
+                workflow_id=info.workflow_id,
+                attempt=info.attempt,
+                error=str(error).strip(),
+                then="tried again",
+            )
+            raise ApplicationError(
+                "the event store's database did not answer; the activity is tried again",
+                type="database_unavailable",
+                category=ApplicationErrorCategory.BENIGN,  # logged above, in one line
             ) from error
 
     return wrapper

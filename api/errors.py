@@ -8,7 +8,6 @@ workflow update by Temporal.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,8 +24,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.schemas import ErrorOut
 from domain.errors import DomainError
-from projections.runner import CONNECTION_LOST
 from services.store import unreadable_event
+from services.unavailable import DATABASE_UNAVAILABLE
 
 logger = structlog.get_logger(__name__)
 
@@ -50,12 +49,6 @@ def temporal_unavailable(error: BaseException) -> bool:
     if isinstance(error, RPCError):
         return error.status in UNAVAILABLE
     return isinstance(error, WorkflowUpdateRPCTimeoutOrCancelledError)
-
-
-DATABASE_UNAVAILABLE = (*CONNECTION_LOST, sqlite3.OperationalError)
-"""What the store's database raises when it does not answer (PostgreSQL restarting, a
-backend terminated, SQLite's lock held past its timeout): nothing the caller sent was
-wrong, and the same request sent again shortly is answered."""
 
 
 class ApiError(Exception):

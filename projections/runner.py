@@ -16,12 +16,9 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
-import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
     ApplicationRecorder,
-    InterfaceError,
-    OperationalError,
     Subscription,
 )
 from eventsourcing.utils import resolve_topic
@@ -33,6 +30,7 @@ from projections.registry import all_projections
 from projections.subscription import POLL_INTERVAL, PollingSubscription, subscribe
 from services.application import BackofficeApplication
 from services.store import StoreLocation
+from services.unavailable import CONNECTION_LOST
 
 logger = logging.getLogger(__name__)
 
@@ -43,15 +41,6 @@ writes a row for every event (measured: about the five others together)."""
 LEFT_BEHIND_CHECK_INTERVAL = 5.0
 """Seconds between a following runner's looks for read models that a rebuild in another
 process emptied and left half way (killed): no new event wakes the runner for them."""
-
-CONNECTION_LOST = (
-    OperationalError,
-    InterfaceError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-)
-"""What the store's PostgreSQL raises when it closed a connection (a restart, a backend
-terminated): the runner tries again on new connections, and it is no fault of its own."""
 
 REPLAY_GC_THRESHOLDS = (20_000, 20, 100)
 """The garbage collector's thresholds while a rebuild replays the log (Python's default:
