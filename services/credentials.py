@@ -6,14 +6,16 @@ tables of the same SQLite file or PostgreSQL schema as the events.
 
 Passwords are kept as argon2id hashes (``argon2-cffi``), salted and slow by design.
 A session is a random id the browser holds in a cookie; only its SHA-256 is stored,
-so a copy of the table opens no session. Each session carries its CSRF token.
+so a copy of the table opens no session. Each session carries its CSRF token. Failed
+sign-ins are counted here too, so that every API process counts the same ones
+(``web.security.SignInLimiter`` says how many it allows).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +42,13 @@ SCHEMA = (
         created_at TEXT NOT NULL,
         expires_at TEXT NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS web_sign_in_failures (
+        counted_as TEXT NOT NULL,
+        failed_at DOUBLE PRECISION NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS web_sign_in_failures_by_count"
+    " ON web_sign_in_failures (counted_as, failed_at)",
+    "CREATE INDEX IF NOT EXISTS web_sign_in_failures_by_time ON web_sign_in_failures (failed_at)",
 )
 
 
@@ -197,4 +206,41 @@ class Credentials:
         with self._transaction() as cursor:
             cursor.execute(
                 "DELETE FROM web_sessions WHERE session_hash = ?", (_digest(session_id),)
+            )
+
+    # -- failed sign-ins -------------------------------------------------------------
+
+    def latest_failures(self, counts: Sequence[tuple[str, int]], since: float) -> list[list[float]]:
+        """For each ``(counted_as, n)``: the instants (seconds since the epoch) of its
+        ``n`` latest failures after ``since``, the latest first."""
+        with self._transaction(write=False) as cursor:
+            return [
+                [
+                    float(row[0])
+                    for row in cursor.execute(
+                        "SELECT failed_at FROM web_sign_in_failures"
+                        " WHERE counted_as = ? AND failed_at > ? ORDER BY failed_at DESC LIMIT ?",
+                        (counted_as, since, n),
+                    ).fetchall()
+                ]
+                for counted_as, n in counts
+            ]
+
+    def count_failure(self, counted_as: Sequence[str], at: float, forget_before: float) -> None:
+        """Count a failure at ``at`` towards each of ``counted_as``, and forget every
+        failure from before ``forget_before``, so the table holds only those that count."""
+        with self._transaction() as cursor:
+            cursor.execute(
+                "DELETE FROM web_sign_in_failures WHERE failed_at <= ?", (forget_before,)
+            )
+            cursor.executemany(
+                "INSERT INTO web_sign_in_failures (counted_as, failed_at) VALUES (?, ?)",
+                [(name, at) for name in counted_as],
+            )
+
+    def forget_failures(self, counted_as: Sequence[str]) -> None:
+        with self._transaction() as cursor:
+            cursor.executemany(
+                "DELETE FROM web_sign_in_failures WHERE counted_as = ?",
+                [(name,) for name in counted_as],
             )

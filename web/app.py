@@ -34,11 +34,12 @@ def install_web(app: FastAPI, context: ApiContext) -> None:
     templates.env.filters["message"] = message
     templates.env.filters["period"] = period
     templates.env.filters["sent_up_because"] = sent_up_because
+    credentials = Credentials(
+        settings.store, session_lifetime=timedelta(hours=settings.session_ttl_hours)
+    )
     app.state.web = WebState(
-        credentials=Credentials(
-            settings.store, session_lifetime=timedelta(hours=settings.session_ttl_hours)
-        ),
-        limiter=SignInLimiter(),
+        credentials=credentials,
+        limiter=SignInLimiter(credentials),
         templates=templates,
     )
     for module in (sign_in, inbox, requests, team, audit):

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import secrets
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from services.credentials import Credentials
+
 SESSION_COOKIE = "backoffice_session"
-MAX_KEYS = 10_000
 SIGN_IN_COOKIE = "backoffice_sign_in"
 """Holds the sign-in form's token before there is a session (against login CSRF)."""
 
@@ -46,9 +46,6 @@ def set_cookie(
     )
 
 
-Key = tuple[str, ...]
-
-
 class SignInLimiter:
     """Failed sign-ins in a sliding window, counted three ways: per employee id from one
     address (a low limit: someone's own typos, or one address guessing one password), per
@@ -60,65 +57,55 @@ class SignInLimiter:
     most ``per_pair`` failures towards an employee's count: it cannot lock them out from
     everywhere.
 
-    Kept in this process's memory: each API process counts on its own, and a restart
-    forgets. Enough for the embedded default; a shared limit needs a shared store.
+    Counted in the store's database (``Credentials``), so every API process counts the
+    same failures and a restart forgets none; ``clock`` is wall-clock time, which those
+    processes share.
     """
 
     def __init__(
         self,
+        store: Credentials,
         per_pair: int = 5,
         per_employee: int = 10,
         per_address: int = 50,
         window_seconds: float = 15 * 60,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.store = store
         self.per_pair = per_pair
         self.per_employee = per_employee
         self.per_address = per_address
         self.window = window_seconds
         self._clock = clock
-        self._failures: dict[Key, deque[float]] = {}
-        self._lock = threading.Lock()
 
-    def _limits(self, employee_id: str, address: str) -> list[tuple[Key, int]]:
+    def _limits(self, employee_id: str, address: str) -> list[tuple[str, int]]:
+        """What a failure counts as (JSON: no employee id can pass for an address), and
+        how many such failures are allowed."""
         return [
-            (("pair", address, employee_id), self.per_pair),
-            (("employee", employee_id), self.per_employee),
-            (("address", address), self.per_address),
+            (json.dumps(["pair", address, employee_id]), self.per_pair),
+            (json.dumps(["employee", employee_id]), self.per_employee),
+            (json.dumps(["address", address]), self.per_address),
         ]
 
     def retry_after(self, employee_id: str, address: str) -> int | None:
         """Seconds until ``employee_id`` may try again from ``address``; None when now."""
         now = self._clock()
-        waits = []
-        with self._lock:
-            for key, limit in self._limits(employee_id, address):
-                failures = self._recent(key, now)
-                if len(failures) >= limit:
-                    waits.append(failures[-limit] + self.window - now)
+        limits = self._limits(employee_id, address)
+        latest = self.store.latest_failures(limits, since=now - self.window)
+        waits = [
+            failures[-1] + self.window - now
+            for failures, (_, limit) in zip(latest, limits, strict=True)
+            if len(failures) >= limit
+        ]
         return max(1, int(max(waits)) + 1) if waits else None
 
     def failed(self, employee_id: str, address: str) -> None:
         now = self._clock()
-        with self._lock:
-            for key, _ in self._limits(employee_id, address):
-                self._recent(key, now).append(now)
+        counted_as = [name for name, _ in self._limits(employee_id, address)]
+        self.store.count_failure(counted_as, now, forget_before=now - self.window)
 
     def succeeded(self, employee_id: str, address: str) -> None:
         """Forget the employee's failures (from this address and from any), not the
         address's: one good password must not reset an address that tries many ids."""
         pair, employee, _ = self._limits(employee_id, address)
-        with self._lock:
-            self._failures.pop(pair[0], None)
-            self._failures.pop(employee[0], None)
-
-    def _recent(self, key: Key, now: float) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        if len(self._failures) > MAX_KEYS:  # memory stays bounded under a spray of ids
-            cutoff = now - self.window
-            self._failures = {
-                k: v for k, v in self._failures.items() if k == key or (v and v[-1] > cutoff)
-            }
-        return failures
+        self.store.forget_failures([pair[0], employee[0]])

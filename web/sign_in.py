@@ -123,7 +123,7 @@ async def sign_in(
             request, web, next=target, employee_id=employee_id, errors=missing, status=422
         )
     address = request.client.host if request.client else "unknown"
-    wait = web.limiter.retry_after(employee_id, address)
+    wait = await run_in_threadpool(web.limiter.retry_after, employee_id, address)
     if wait is not None:
         minutes = (wait + 59) // 60
         return await _form(
@@ -145,11 +145,11 @@ async def sign_in(
             request, web, next=target, employee_id=employee_id, error=error, status=403
         )
     if not (valid and allowed):
-        web.limiter.failed(employee_id, address)
+        await run_in_threadpool(web.limiter.failed, employee_id, address)
         return await _form(
             request, web, next=target, employee_id=employee_id, error=WRONG, status=400
         )
-    web.limiter.succeeded(employee_id, address)
+    await run_in_threadpool(web.limiter.succeeded, employee_id, address)
     session = await run_in_threadpool(web.credentials.start_session, employee_id)
     response = RedirectResponse(target, status_code=303)
     lifetime = int((session.expires_at - session.created_at).total_seconds())
