@@ -17,6 +17,7 @@ from domain.errors import Conflict, RuleViolation
 from domain.leave import (
     AFTER_EMPLOYMENT_ENDS,
     BEFORE_EMPLOYMENT_STARTS,
+    HALF,
     ONE,
     ZERO,
     Half,
@@ -193,30 +194,47 @@ class LeaveAccount(IdempotentAggregate):
     def _released(self, case_id: str, reason: str, meta: Meta) -> None:
         del self.bookings[case_id]
 
-    def shorten(self, case_id: str, last_day: date, meta: Meta) -> None:
+    def shorten(
+        self, case_id: str, last_day: date, meta: Meta, *, half_day_end: bool = False
+    ) -> None:
         """Give back the days ``case_id`` holds after ``last_day`` (the leave was ended
-        early); nothing when it holds none."""
+        early), and with ``half_day_end`` (back at noon) the afternoon of ``last_day``
+        when it holds that day in full; nothing when it holds none of these."""
         booking = self.bookings.get(case_id)
         if self.has_applied(meta) or booking is None:
             return
         released = _after(booking.days, last_day)
+        half_day_end = half_day_end and booking.days.get(last_day) == ONE
+        if half_day_end:
+            released[last_day] = HALF
         if released:
             self._shortened(
                 case_id=case_id,
                 last_day=last_day,
                 released={day.isoformat(): share for day, share in sorted(released.items())},
                 meta=meta,
+                half_day_end=half_day_end,
             )
 
     @event("Shortened")
     def _shortened(
-        self, case_id: str, last_day: date, released: dict[str, Decimal], meta: Meta
+        self,
+        case_id: str,
+        last_day: date,
+        released: dict[str, Decimal],
+        meta: Meta,
+        half_day_end: bool = False,  # recorded before leave could end at noon: False
     ) -> None:
+        """``released``: each day's share given back; with ``half_day_end``, the
+        afternoon of ``last_day``, whose morning the booking keeps as a half day."""
         booking = self.bookings[case_id]
         for day in _after(booking.days, last_day):
             del booking.days[day]
         for day in _after(booking.halves, last_day):
             del booking.halves[day]
+        if half_day_end:
+            booking.days[last_day] -= released[last_day.isoformat()]
+            booking.halves[last_day] = Half.MORNING
         if not booking.days:
             # Ended on a weekend or holiday before its first working day: it holds
             # nothing, and a booking holds at least a day (as a reservation must).

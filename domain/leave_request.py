@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -11,7 +12,13 @@ from eventsourcing.domain import event
 
 from domain.case import Case, Decision
 from domain.errors import Conflict, NotAllowed, RuleViolation
-from domain.leave import AFTER_EMPLOYMENT_ENDS, LeavePeriod, LeaveType, first_day_after
+from domain.leave import (
+    AFTER_EMPLOYMENT_ENDS,
+    HALF,
+    LeavePeriod,
+    LeaveType,
+    first_day_after,
+)
 from domain.meta import Meta
 
 
@@ -88,12 +95,20 @@ def check_shorten(
     *,
     reason: str | None = None,
     by_hr: bool = False,
+    half_day_end: bool = False,
+    working_days: Collection[date] | None = None,
 ) -> None:
     """The requester ends approved (or recorded sick) leave early, back at work from
     today at the earliest: its last day is yesterday or later. HR (``by_hr``) may end
     anyone's on any of its days, saying why: someone who leaves the company during
     their leave cannot sign in to end it on their last day of employment. The leave
-    must not have ended, and the last day given must be one of its days but its last."""
+    must not have ended, and the last day given must be one of its days but its last.
+
+    ``half_day_end``: back at noon on the last day, which keeps only its morning. That
+    day is then one of the leave's ``working_days`` whose morning it holds (not the
+    first day of leave taken from midday), and today at the earliest for the requester;
+    it may be the leave's last day, when that is held in full. ``working_days`` None:
+    not known here (a workflow's validator), the aggregate checks it."""
     if actor != requester_id and not by_hr:
         raise NotAllowed("only_requester", "only the requester, or HR, may shorten leave")
     if status not in (LeaveStatus.APPROVED, LeaveStatus.RECORDED):
@@ -102,11 +117,15 @@ def check_shorten(
         raise RuleViolation(
             "already_ended", f"the leave ended on {period.end.isoformat()}: it is taken as it was"
         )
-    if period.start == period.end:
+    if half_day_end:
+        _check_half_day_end(period, last_day, working_days)
+    elif period.start == period.end:
         raise RuleViolation(
             "not_shorter",
             f"the leave is one day, {period.start.isoformat()}: it cannot end earlier"
-            " (it can be cancelled before it starts)",
+            " (it can be cancelled before it starts"
+            + ("" if period.half_days() else ", or end at noon that day: `half_day_end`")
+            + ")",
         )
     if last_day < period.start:
         raise RuleViolation(
@@ -114,19 +133,52 @@ def check_shorten(
             f"the leave starts on {period.start.isoformat()}: give a last day from then on,"
             " or cancel it before it starts",
         )
-    if last_day >= period.end:
+    if last_day > period.end or (last_day == period.end and not half_day_end):
         raise RuleViolation(
             "not_shorter",
-            f"the leave ends on {period.end.isoformat()} already: give a last day before it",
+            f"the leave ends on {period.end.isoformat()} already: give a last day before it"
+            + ("" if period.half_day_end else ", or end it at noon that day: `half_day_end`"),
         )
     yesterday = today - timedelta(days=1)
-    if not (by_hr and actor != requester_id) and last_day < yesterday:
+    earliest = today if half_day_end else yesterday
+    if not (by_hr and actor != requester_id) and last_day < earliest:
         raise RuleViolation(
             "last_day_in_the_past",
             f"leave is ended early from today on: its last day is {yesterday.isoformat()}"
-            " at the earliest (HR may end it on an earlier day)",
+            f" at the earliest, or {today.isoformat()} when back at noon"
+            " (HR may end it on an earlier day)",
         )
     _check_reason(requester_id, actor, reason, "shorten the leave")
+
+
+def _check_half_day_end(
+    period: LeavePeriod, last_day: date, working_days: Collection[date] | None
+) -> None:
+    """Back at noon on ``last_day``: its morning must be leave, and be all that is left."""
+    if period.start <= last_day <= period.end:
+        if last_day == period.start and period.half_day_start:
+            raise RuleViolation(
+                "half_day_not_held",
+                f"the leave holds only the afternoon of {last_day.isoformat()}: it cannot"
+                " end at noon that day"
+                + (
+                    " (it can be cancelled before it starts)"
+                    if period.start == period.end
+                    else ": give a later last day"
+                ),
+            )
+        if working_days is not None and last_day not in working_days:
+            raise RuleViolation(
+                "not_a_working_day",
+                f"{last_day.isoformat()} is not a working day of the leave: it can end at"
+                " noon only on one of its working days, or on a whole day without",
+            )
+    if last_day == period.end and period.half_day_end:
+        raise RuleViolation(
+            "not_shorter",
+            f"the leave ends at noon on {period.end.isoformat()} already: give a last day"
+            " before it",
+        )
 
 
 def _check_reason(requester_id: str, actor: str, reason: str | None, what: str) -> None:
@@ -283,6 +335,7 @@ class LeaveRequest(Case):
         *,
         reason: str | None = None,
         by_hr: bool = False,
+        half_day_end: bool = False,
     ) -> None:
         check_shorten(
             self.status,
@@ -293,6 +346,8 @@ class LeaveRequest(Case):
             today,
             reason=reason,
             by_hr=by_hr,
+            half_day_end=half_day_end,
+            working_days={date.fromisoformat(day) for day in self.days},
         )
 
     def shorten(
@@ -303,21 +358,41 @@ class LeaveRequest(Case):
         *,
         reason: str | None = None,
         by_hr: bool = False,
+        half_day_end: bool = False,
     ) -> None:
-        """End the leave on ``last_day``: the days after it are no longer leave."""
+        """End the leave on ``last_day``: the days after it are no longer leave, nor,
+        with ``half_day_end`` (back at noon), the afternoon of ``last_day``."""
         if self.has_applied(meta):
             return
-        self.check_shorten(last_day, meta.actor, today, reason=reason, by_hr=by_hr)
+        self.check_shorten(
+            last_day, meta.actor, today, reason=reason, by_hr=by_hr, half_day_end=half_day_end
+        )
         by_hr = by_hr and meta.actor != self.requester_id
         kept = {day: share for day, share in self.days.items() if day <= last_day.isoformat()}
-        self._shortened(last_day=last_day, days=kept, reason=reason, by_hr=by_hr, meta=meta)
+        if half_day_end:
+            kept[last_day.isoformat()] = HALF
+        self._shortened(
+            last_day=last_day,
+            days=kept,
+            reason=reason,
+            by_hr=by_hr,
+            meta=meta,
+            half_day_end=half_day_end,
+        )
 
     @event("Shortened")
     def _shortened(
-        self, last_day: date, days: dict[str, Decimal], reason: str | None, by_hr: bool, meta: Meta
+        self,
+        last_day: date,
+        days: dict[str, Decimal],
+        reason: str | None,
+        by_hr: bool,
+        meta: Meta,
+        half_day_end: bool = False,  # recorded before leave could end at noon: False
     ) -> None:
-        """``days``: each working day's share the leave keeps."""
-        self.period = LeavePeriod(self.start, last_day, self.period.half_day_start, False)
+        """``days``: each working day's share the leave keeps (half of ``last_day``'s,
+        the morning, with ``half_day_end``)."""
+        self.period = LeavePeriod(self.start, last_day, self.period.half_day_start, half_day_end)
         self.days = dict(days)
 
     @event("Cancelled")

@@ -733,15 +733,19 @@ class BackofficeApplication(Application[UUID]):
         *,
         reason: str | None = None,
         by_hr: bool = False,
+        half_day_end: bool = False,
     ) -> Saved:
         """The requester ends their leave early, or HR (``by_hr``) for them with a
-        reason; the days after ``last_day`` are given back."""
+        reason; the days after ``last_day`` are given back, and with ``half_day_end``
+        (back at noon) the afternoon of ``last_day``."""
         request = self.leave_request(case_id, for_update=True)
         account = self._account_of(request)
         if not request.has_applied(meta):
             self._check_hr(meta, by_hr)
-            request.shorten(last_day, today, meta, reason=reason, by_hr=by_hr)
-            account.shorten(str(case_id), last_day, meta)
+            request.shorten(
+                last_day, today, meta, reason=reason, by_hr=by_hr, half_day_end=half_day_end
+            )
+            account.shorten(str(case_id), last_day, meta, half_day_end=half_day_end)
         return self._save_case(request, account)
 
     @command

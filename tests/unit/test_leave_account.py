@@ -10,7 +10,7 @@ import pytest
 
 from domain.employee import EmployeeProfile
 from domain.errors import Conflict, RuleViolation
-from domain.leave import LeavePeriod, LeaveType
+from domain.leave import Half, LeavePeriod, LeaveType
 from domain.leave_account import Balance, LeaveAccount
 from domain.meta import Meta
 from tests.unit.factories import data, meta, names, profile, refused
@@ -369,6 +369,43 @@ def test_repeating_a_reservation_command_records_it_once() -> None:
         reserve(account, "case-1", days(date(2025, 6, 16)), command=command)
 
     assert names(account.collect_events()) == ["Reserved"]
+
+
+def test_shortening_a_booking_to_noon_gives_back_the_afternoon_of_its_new_last_day() -> None:
+    account = account_of()
+    reserve(account, "case-1", days(date(2025, 6, 16), date(2025, 6, 18)))
+    account.confirm("case-1", meta("mia"))
+    account.collect_events()
+
+    account.shorten("case-1", date(2025, 6, 17), meta("ada"), half_day_end=True)
+    account.shorten("case-1", date(2025, 6, 17), meta("ada", "again"), half_day_end=True)
+
+    events = account.collect_events()
+    assert names(events) == ["Shortened"]
+    assert (data(events[0])["last_day"], data(events[0])["half_day_end"]) == (
+        date(2025, 6, 17),
+        True,
+    )
+    assert data(events[0])["released"] == {"2025-06-17": Decimal("0.5"), "2025-06-18": Decimal(1)}
+    assert account.balance(ADA, 2025) == Balance(Decimal(30), Decimal("1.5"), Decimal(0))
+    assert account.held_on(date(2025, 6, 17)) == Decimal("0.5")
+    assert account.bookings["case-1"].halves == {date(2025, 6, 17): Half.MORNING}
+    with refused(Conflict, "overlap"):  # the morning is still held
+        reserve(account, "case-2", days(date(2025, 6, 17), half_day_end=True))
+    reserve(account, "case-3", days(date(2025, 6, 17), half_day_start=True))  # the afternoon
+
+
+def test_a_booking_ended_at_noon_on_a_day_it_holds_only_half_of_gives_back_only_what_follows() -> (
+    None
+):
+    account = account_of()
+    reserve(account, "case-1", days(date(2025, 6, 16), date(2025, 6, 18), half_day_end=True))
+    account.collect_events()
+
+    account.shorten("case-1", date(2025, 6, 18), meta("ada"), half_day_end=True)
+
+    assert account.collect_events() == []
+    assert account.held_on(date(2025, 6, 18)) == Decimal("0.5")
 
 
 def test_shortening_a_booking_gives_back_the_days_after_its_new_last_day() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from domain.case import Decision
 from domain.errors import Conflict, NotAllowed, NotFound, RuleViolation
-from domain.leave import LeavePeriod, LeaveType
+from domain.leave import HALF, LeavePeriod, LeaveType
 from domain.leave_request import LeaveRequest, LeaveStatus, check_shorten
 from tests.unit.factories import data, meta, names, refused
 
@@ -519,6 +519,126 @@ def test_one_day_leave_is_not_shortened_and_the_refusal_does_not_ask_for_a_day_b
         "not_shorter",
         "the leave is one day, 2025-06-16: it cannot end earlier (it can be cancelled"
         " before it starts)",
+    )
+
+
+def approved_from(period: LeavePeriod, days: dict[str, Decimal]) -> LeaveRequest:
+    """Approved leave of ``period`` holding ``days`` (each working day's share)."""
+    request = LeaveRequest(
+        id=uuid4(),
+        requester_id="ada",
+        leave_type=LeaveType.ANNUAL,
+        start=period.start,
+        end=period.end,
+        half_day_start=period.half_day_start,
+        half_day_end=period.half_day_end,
+        days=days,
+        reason=None,
+        meta=meta("ada"),
+    )
+    request.open_task(TASK, "Ada", ["mia"], DUE, meta())
+    request.decide(TASK, Decision.APPROVE, None, meta("mia"))
+    request.collect_events()
+    return request
+
+
+WHOLE_DAYS = {"2025-06-16": Decimal(1), "2025-06-17": Decimal(1), "2025-06-18": Decimal(1)}
+
+
+def test_the_requester_ends_leave_at_noon_keeping_the_morning_of_the_new_last_day() -> None:
+    request = approved()
+
+    request.shorten(date(2025, 6, 17), date(2025, 6, 17), meta("ada"), half_day_end=True)
+
+    (shortened,) = request.collect_events()
+    assert (data(shortened)["last_day"], data(shortened)["half_day_end"]) == (
+        date(2025, 6, 17),
+        True,
+    )
+    assert data(shortened)["days"] == {"2025-06-16": Decimal(1), "2025-06-17": Decimal("0.5")}
+    assert request.period == LeavePeriod(START, date(2025, 6, 17), half_day_end=True)
+    assert request.working_days == Decimal("1.5")
+
+
+def test_leave_held_in_full_on_its_last_day_is_ended_at_noon_on_that_day() -> None:
+    request = approved_from(LeavePeriod(START, END), WHOLE_DAYS)
+
+    request.shorten(END, START, meta("ada"), half_day_end=True)
+
+    assert request.period == LeavePeriod(START, END, half_day_end=True)
+    assert request.days == {**WHOLE_DAYS, "2025-06-18": Decimal("0.5")}
+
+
+def test_one_whole_day_of_leave_is_ended_at_noon() -> None:
+    request = approved_from(LeavePeriod(START, START), {"2025-06-16": Decimal(1)})
+
+    request.shorten(START, START, meta("ada"), half_day_end=True)
+
+    assert request.period == LeavePeriod(START, START, half_day_end=True)
+    assert request.days == {"2025-06-16": Decimal("0.5")}
+
+
+def test_a_shortening_to_noon_sent_again_records_nothing_new() -> None:
+    request = approved()
+    command = meta("ada")
+    request.shorten(START, START, command, half_day_end=True)
+    request.collect_events()
+
+    request.shorten(START, START, command, half_day_end=True)
+
+    assert request.collect_events() == []
+    assert request.days == {"2025-06-16": Decimal("0.5")}
+
+
+@pytest.mark.parametrize(
+    ("period", "days", "last_day", "today", "rule"),
+    [
+        # Already ends at noon on that day (the fixture's leave, and one half day).
+        (LeavePeriod(START, END, half_day_end=True), None, END, START, "not_shorter"),
+        (LeavePeriod(START, START, half_day_end=True), {"2025-06-16": Decimal("0.5")},
+         START, START, "not_shorter"),
+        # Only its afternoon is leave: there is no morning to keep.
+        (LeavePeriod(START, START, half_day_start=True), {"2025-06-16": Decimal("0.5")},
+         START, START, "half_day_not_held"),
+        (LeavePeriod(START, END, half_day_start=True), {**WHOLE_DAYS, "2025-06-16": HALF},
+         START, START, "half_day_not_held"),
+        # Thursday 19 June 2025 is a public holiday: no working day of the leave.
+        (LeavePeriod(START, date(2025, 6, 20)), {**WHOLE_DAYS, "2025-06-20": Decimal(1)},
+         date(2025, 6, 19), START, "not_a_working_day"),
+        # Back at noon yesterday is in the past for the requester.
+        (LeavePeriod(START, END), WHOLE_DAYS, START, date(2025, 6, 17), "last_day_in_the_past"),
+        (LeavePeriod(START, END), WHOLE_DAYS, date(2025, 6, 19), START, "not_shorter"),
+    ],
+)  # fmt: skip
+def test_leave_is_ended_at_noon_only_on_a_working_day_whose_morning_it_holds_and_keeps(
+    period: LeavePeriod, days: dict[str, Decimal] | None, last_day: date, today: date, rule: str
+) -> None:
+    request = approved() if days is None else approved_from(period, days)
+
+    with refused(RuleViolation, rule):
+        request.shorten(last_day, today, meta("ada"), half_day_end=True)
+
+    assert request.period == period
+    assert request.collect_events() == []
+
+
+def test_hr_ends_someones_leave_at_noon_on_a_day_already_past() -> None:
+    request = approved_from(LeavePeriod(START, END), WHOLE_DAYS)
+
+    request.shorten(START, END, meta("hanna"), reason="left at noon", by_hr=True, half_day_end=True)
+
+    assert request.period == LeavePeriod(START, START, half_day_end=True)
+
+
+def test_the_refusal_of_a_day_whose_morning_is_not_held_says_what_to_do() -> None:
+    period = LeavePeriod(START, START, half_day_start=True)
+
+    with pytest.raises(RuleViolation) as caught:
+        check_shorten(LeaveStatus.APPROVED, "ada", period, START, "ada", START, half_day_end=True)
+
+    assert caught.value.message == (
+        "the leave holds only the afternoon of 2025-06-16: it cannot end at noon that day"
+        " (it can be cancelled before it starts)"
     )
 
 

@@ -799,6 +799,41 @@ def test_leave_ended_early_gives_back_the_days_after_its_new_last_day(desk: Leav
     assert desk.submit("ada", FRIDAY).case.status is LeaveStatus.PENDING  # free again
 
 
+def test_leave_ended_at_noon_gives_back_the_afternoon_of_its_new_last_day(desk: LeaveDesk) -> None:
+    case_id = desk.approved("ada", MONDAY, FRIDAY)
+    tuesday = MONDAY + timedelta(days=1)
+
+    saved = desk.app.shorten_leave_request(case_id, tuesday, MONDAY, meta("ada"), half_day_end=True)
+
+    case = saved.case
+    assert (case.end, case.period.half_day_end, case.working_days) == (
+        tuesday,
+        True,
+        Decimal("1.5"),
+    )
+    account = desk.app.leave_account("ada")
+    assert account is not None and account.held_on(tuesday) == Decimal("0.5")
+    assert desk.remaining("ada") == Decimal("28.5")
+    with refused(Conflict, "overlap"):  # Tuesday morning is still leave
+        desk.submit("ada", tuesday, half_day_end=True)
+    assert desk.submit("ada", tuesday, half_day_start=True).case.status is LeaveStatus.PENDING
+
+
+def test_leave_is_not_ended_at_noon_on_a_public_holiday_and_nothing_is_recorded(
+    desk: LeaveDesk,
+) -> None:
+    case_id = desk.approved("ada", MONDAY, FRIDAY)  # Thursday 19 June is a holiday
+    before = desk.position
+
+    with refused(RuleViolation, "not_a_working_day"):
+        desk.app.shorten_leave_request(
+            case_id, date(2025, 6, 19), MONDAY, meta("ada"), half_day_end=True
+        )
+
+    assert desk.position == before
+    assert desk.remaining("ada") == 26
+
+
 def test_leave_ended_early_on_a_weekend_before_any_of_its_working_days_holds_nothing(
     desk: LeaveDesk,
 ) -> None:
