@@ -79,6 +79,7 @@ if TYPE_CHECKING:
     class LeaveShortened(LeaveRequestEvent):
         last_day: date
         days: dict[str, Decimal]
+        half_day_end: bool  # absent from those recorded before leave could end at noon
 
     class AccountOpened(_Event):
         employee_id: str
@@ -100,6 +101,7 @@ if TYPE_CHECKING:
         case_id: str
         last_day: date
         released: dict[str, Decimal]
+        """Each day's share given back: 0.5 for the afternoon of a leave ended at noon."""
 
 else:
     from domain.case import Case

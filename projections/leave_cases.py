@@ -148,8 +148,8 @@ class _Changes:
     def __init__(self) -> None:
         self.new: dict[str, _Submission] = {}
         self.updated: dict[str, tuple[str | None, datetime, int]] = {}
-        self.ends: dict[str, tuple[str, str]] = {}
-        """Cases ended early: their last day and working days (half_day_end is false)."""
+        self.ends: dict[str, tuple[str, bool, str]] = {}
+        """Cases ended early: their last day, whether at noon, and working days."""
 
     def submitted(self, position: int, event: LeaveSubmitted) -> None:
         needs_approval = LeaveType(event.leave_type).needs_approval
@@ -183,13 +183,15 @@ class _Changes:
     def shortened(self, position: int, event: LeaveShortened) -> None:
         case_id = str(event.originator_id)
         last_day = event.last_day.isoformat()
+        # Recorded before leave could end at noon: a whole last day.
+        at_noon = bool(getattr(event, "half_day_end", False))
         working_days = str(sum(event.days.values(), Decimal(0)))
         submission = self.new.get(case_id)
         if submission is not None:
             submission.columns = (*submission.columns[:4], last_day, submission.columns[5],
-                                  False, working_days)  # fmt: skip
+                                  at_noon, working_days)  # fmt: skip
         else:
-            self.ends[case_id] = (last_day, working_days)
+            self.ends[case_id] = (last_day, at_noon, working_days)
         self.update(position, event, None)
 
     def write(self, cursor: Cursor) -> None:
@@ -214,7 +216,7 @@ class _Changes:
             cursor.executemany(
                 "UPDATE leave_cases SET last_day = ?, half_day_end = ?, working_days = ?"
                 " WHERE case_id = ?",
-                [(end, False, days, case_id) for case_id, (end, days) in self.ends.items()],
+                [(end, noon, days, case_id) for case_id, (end, noon, days) in self.ends.items()],
             )
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import NamedTuple, cast
 from uuid import UUID
 
+from domain.leave import ZERO
 from projections import accounts
 from projections.base import PreparedProjection
 from projections.database import Cursor, Row
@@ -125,9 +126,13 @@ def _apply(owners: accounts.AccountOwners, days: TableRows[DayRow], event: objec
         case ReservationReleased():
             days.group((event.case_id,)).clear()
         case ReservationShortened():
+            # A day given back whole leaves the calendar; the afternoon of a leave ended
+            # at noon leaves its morning.
             rows = days.group((event.case_id,))
-            for day in event.released:
-                rows.pop((day,), None)
+            for day, share in event.released.items():
+                old = rows.pop((day,), None)
+                if old is not None and (left := Decimal(old.share) - share) > ZERO:
+                    rows[(day,)] = old._replace(share=str(left))
 
 
 def team_absences(

@@ -102,8 +102,12 @@ class Office:
     def cancel(self, case_id: UUID, actor: str, today: date) -> Saved:
         return self.app.cancel_leave_request(case_id, today, meta(actor, case_id))
 
-    def shorten(self, case_id: UUID, actor: str, last_day: date, today: date) -> Saved:
-        return self.app.shorten_leave_request(case_id, last_day, today, meta(actor, case_id))
+    def shorten(
+        self, case_id: UUID, actor: str, last_day: date, today: date, *, half_day_end: bool = False
+    ) -> Saved:
+        return self.app.shorten_leave_request(
+            case_id, last_day, today, meta(actor, case_id), half_day_end=half_day_end
+        )
 
     def take(self, case_id: UUID) -> Saved:
         return self.app.mark_leave_taken(case_id, meta("system", case_id))

@@ -93,6 +93,33 @@ def test_each_refusal_is_kept_once_in_a_stream_of_its_own(
     assert {entry.process for entry in refused} == {"leave"}
 
 
+def test_leave_ended_at_noon_is_logged_with_the_half_day_given_back_and_kept(
+    office: Office,
+    runner: ProjectionRunner,
+    read_models: ReadModels,
+    dump_rows: Callable[[], dict[str, Any]],
+) -> None:
+    case_id = office.approved("e-3", date(2030, 6, 3), date(2030, 6, 5))
+    office.shorten(case_id, "e-3", date(2030, 6, 4), date(2030, 6, 4), half_day_end=True)
+    runner.catch_up()
+    incremental = dump_rows()
+
+    (ended,) = logged(read_models, "LeaveRequest.Shortened")
+    (given_back,) = logged(read_models, "LeaveAccount.Shortened")
+    runner.rebuild()
+
+    assert (ended.case_id, ended.data["half_day_end"], ended.data["days"]) == (
+        str(case_id),
+        True,
+        {"2030-06-03": "1", "2030-06-04": "0.5"},
+    )
+    assert (given_back.data["half_day_end"], given_back.data["released"]) == (
+        True,
+        {"2030-06-04": "0.5", "2030-06-05": "1"},
+    )
+    assert dump_rows() == incremental
+
+
 OLD_TABLES = {
     "audit_log": (
         "position BIGINT PRIMARY KEY, at TEXT NOT NULL, stream TEXT NOT NULL,"

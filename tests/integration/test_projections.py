@@ -199,6 +199,28 @@ def test_leave_ended_early_leaves_only_its_kept_days_in_every_read_model(
     assert (case.end, case.working_days, case.status) == (JUNE_4, Decimal(2), "approved")
 
 
+def test_leave_ended_at_noon_keeps_the_morning_of_its_new_last_day_in_every_read_model(
+    office: Office, runner: ProjectionRunner, read_models: ReadModels
+) -> None:
+    case_id = office.approved("e-3", JUNE_3, JUNE_7)
+    runner.catch_up()
+
+    office.shorten(case_id, "e-3", last_day=JUNE_4, today=JUNE_4, half_day_end=True)
+    runner.catch_up()
+
+    assert read_models.balance("e-3", 2030) == LeaveBalance(
+        "e-3", 2030, Decimal(30), Decimal("1.5"), Decimal(0), Decimal("28.5")
+    )
+    days = read_models.team_absences("e-2", JUNE_3, JUNE_7)
+    assert [(absence.day, absence.share) for absence in days] == [
+        (JUNE_3, Decimal(1)),
+        (JUNE_4, Decimal("0.5")),
+    ]
+    case = read_models.leave_case(case_id)
+    assert case is not None
+    assert (case.end, case.half_day_end, case.working_days) == (JUNE_4, True, Decimal("1.5"))
+
+
 def test_an_unknown_employee_has_no_balance(
     office: Office, runner: ProjectionRunner, read_models: ReadModels
 ) -> None:
@@ -381,6 +403,8 @@ def some_history(office: Office) -> None:
     office.submit("e-5", date(2030, 7, 1), date(2030, 7, 5), half_day_start=True)
     ended_early = office.approved("e-5", date(2030, 8, 5), date(2030, 8, 9))
     office.shorten(ended_early, "e-5", last_day=date(2030, 8, 6), today=date(2030, 8, 6))
+    at_noon = office.approved("e-4", date(2030, 10, 7), date(2030, 10, 9))
+    office.shorten(at_noon, "e-4", date(2030, 10, 8), date(2030, 10, 8), half_day_end=True)
 
 
 def test_rebuild_gives_exactly_the_same_rows_as_the_incremental_run(
