@@ -203,6 +203,7 @@ class LeaveActivities:
             meta,
             reason=command.reason,
             by_hr=command.by_hr,
+            half_day_end=command.half_day_end,
         )
         return case_state(saved)
 

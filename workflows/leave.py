@@ -287,6 +287,7 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
                     today=workflow.now().date(),
                     reason=request.reason,
                     by_hr=request.by_hr,
+                    half_day_end=request.half_day_end,
                 ),
             ),
         )
@@ -308,6 +309,10 @@ class LeaveRequestWorkflow(ApprovalWorkflow):
                 workflow.now().date(),
                 reason=request.reason,
                 by_hr=request.by_hr,
+                half_day_end=request.half_day_end,
+                # Not known here: a day that is no working day of the leave is refused by
+                # the aggregate, failing the update with the same rule.
+                working_days=None,
             )
         except DomainError as error:
             raise as_application_error(error) from None

@@ -125,6 +125,8 @@ class ShortenLeave(CaseCommand):
     today: date
     reason: str | None = None
     by_hr: bool = False
+    half_day_end: bool = False
+    """Back at noon on ``last_day`` (absent from commands sent before it could be)."""
 
 
 class WithdrawLeave(CaseCommand):
@@ -180,3 +182,6 @@ class ShorteningRequest(ActorRequest):
     reason: str | None = None
     by_hr: bool = False
     """The caller holds the HR role (the API checked it), and may end anyone's leave."""
+    half_day_end: bool = False
+    """Back at noon on ``last_day``, which keeps only its morning (absent from updates
+    sent before leave could end at noon)."""

@@ -170,6 +170,20 @@ async def ended_early(env: WorkflowEnvironment) -> Handle:
     return handle
 
 
+async def ended_at_noon(env: WorkflowEnvironment) -> Handle:
+    handle = await start(env, LeaveType.ANNUAL, weeks=2, days=4)
+    await decide(handle, "e-010", Decision.APPROVE)
+    state = await handle.query(LeaveRequestWorkflow.case)
+    assert state is not None
+    await handle.execute_update(
+        LeaveRequestWorkflow.shorten,
+        ShorteningRequest(
+            actor="e-100", last_day=state.start + timedelta(days=1), half_day_end=True
+        ),
+    )
+    return handle
+
+
 async def sick(env: WorkflowEnvironment) -> Handle:
     return await start(env, LeaveType.SICK, weeks=1, days=2)
 
@@ -200,6 +214,7 @@ SCENARIOS: dict[str, Scenario] = {
     "leave_withdrawn": withdrawn,
     "leave_cancelled": cancelled,
     "leave_ended_early": ended_early,
+    "leave_ended_at_noon": ended_at_noon,
     "leave_sick": sick,
     "leave_refused": refused,
 }

@@ -27,6 +27,7 @@ def test_there_is_a_recorded_history_for_every_leave_path() -> None:
         "leave_withdrawn",
         "leave_cancelled",
         "leave_ended_early",
+        "leave_ended_at_noon",
         "leave_sick",
         "leave_refused",
         "leavers_tasks_sweep",

@@ -382,6 +382,70 @@ async def test_leave_ended_early_gives_the_days_back_and_is_taken_the_day_after_
     assert final.end == submitted.start
 
 
+async def test_leave_ended_at_noon_keeps_the_morning_and_is_taken_the_day_after_its_new_end(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    handle, submitted = await submit(temporal, days=6)  # six working days span a weekend
+    await open_task(handle)
+    await decide(handle, "e-010", Decision.APPROVE)
+    now = await temporal.env.get_current_time()
+    await temporal.env.sleep(datetime.combine(submitted.start, now.timetz()) - now)  # day 1
+    weekend = next(
+        day
+        for day in (submitted.start + timedelta(days=n) for n in range(1, 9))
+        if not CALENDAR.is_working_day(day)
+    )
+    second = working_days_from(submitted.start + timedelta(days=1), 1)[0]
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            LeaveRequestWorkflow.shorten,
+            ShorteningRequest(actor="e-100", last_day=weekend, half_day_end=True),
+        )
+    shortened = await handle.execute_update(
+        LeaveRequestWorkflow.shorten,
+        ShorteningRequest(actor="e-100", last_day=second, half_day_end=True),
+    )
+
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.details[0] == "not_a_working_day"
+    assert (shortened.end, shortened.half_day_end, shortened.working_days) == (
+        second,
+        True,
+        Decimal("1.5"),
+    )
+    assert leave_app.leave_balance("e-100", second.year).approved == Decimal("1.5")
+    await temporal.env.sleep(datetime.combine(second, now.timetz()) - now + timedelta(days=2))
+    final = await eventually_closed(handle)
+    assert isinstance(final, CaseState) and final.status is LeaveStatus.TAKEN
+    assert (final.end, final.half_day_end) == (second, True)
+
+
+async def test_leave_ended_at_noon_on_its_own_last_day_is_taken_after_that_day(
+    temporal: Temporal, leave_app: BackofficeApplication
+) -> None:
+    handle, submitted = await submit(temporal, days=2)
+    await open_task(handle)
+    await decide(handle, "e-010", Decision.APPROVE)
+
+    shortened = await handle.execute_update(
+        LeaveRequestWorkflow.shorten,
+        ShorteningRequest(actor="e-100", last_day=submitted.end, half_day_end=True),
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as again:
+        await handle.execute_update(
+            LeaveRequestWorkflow.shorten,
+            ShorteningRequest(actor="e-100", last_day=submitted.end, half_day_end=True),
+        )
+
+    cause = again.value.cause
+    assert isinstance(cause, ApplicationError) and cause.details[0] == "not_shorter"
+    assert (shortened.end, shortened.working_days) == (submitted.end, Decimal("1.5"))
+    final = await after_the_leave(temporal, handle, shortened)
+    assert isinstance(final, CaseState) and final.status is LeaveStatus.TAKEN
+    assert (final.end, final.half_day_end) == (submitted.end, True)
+
+
 async def eventually_closed(handle: Handle, seconds: float = 10) -> object:
     """The workflow's result once it has closed: the test server skips no time while
     a test waits for a result, so a test that skipped it waits for the close itself."""
