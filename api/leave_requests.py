@@ -472,14 +472,23 @@ async def shorten_leave_request(
     are on it: its `last_day` becomes one of its days, yesterday at the earliest (back at
     work today). So may `hr`, for anyone, on any of its days, giving a `reason` (say,
     someone who leaves the company during their leave: their last day of employment).
-    The days after the new last day are given back. Answers once the read models show
-    the change."""
+    The days after the new last day are given back. With `half_day_end` the leave ends
+    at noon on `last_day` (back at work that afternoon): its afternoon is given back too,
+    and its last day may be the leave's own, when held in full. Answers once the read
+    models show the change."""
     case = await run_in_threadpool(visible_case, context, caller, case_id)
     by_hr = await _as_hr(context, caller, case.requester_id)
     today = datetime.now(UTC).date()
 
     def check_when_closed() -> None:
-        case.check_shorten(body.last_day, caller, today, reason=body.reason, by_hr=by_hr)
+        case.check_shorten(
+            body.last_day,
+            caller,
+            today,
+            reason=body.reason,
+            by_hr=by_hr,
+            half_day_end=body.half_day_end,
+        )
 
     async with (
         recorded_refusals(context, case.id, caller, "shorten", idempotency_key),
@@ -492,7 +501,11 @@ async def shorten_leave_request(
         state = await leave_workflow(context, case.id).execute_update(
             LeaveRequestWorkflow.shorten,
             ShorteningRequest(
-                actor=caller, last_day=body.last_day, reason=body.reason, by_hr=by_hr
+                actor=caller,
+                last_day=body.last_day,
+                reason=body.reason,
+                by_hr=by_hr,
+                half_day_end=body.half_day_end,
             ),
             id=update_id("shorten", caller, idempotency_key),
         )
@@ -504,9 +517,16 @@ async def shorten_leave_request(
 
 def _check_same_shortening(context: ApiContext, state: CaseState, body: ShortenIn) -> None:
     """An ending early sent again under its Idempotency-Key answers as the first did:
-    with another last day or reason, the caller would believe theirs recorded. (The
-    answer names the day; the reason is read from the case's ``Shortened`` events.)"""
+    with another last day, at noon or not, or another reason, the caller would believe
+    theirs recorded. (The answer names the day and whether it ends at noon; the reason
+    is read from the case's ``Shortened`` events.)"""
     what = "another last day" if state.end != body.last_day else None
+    if what is None and state.half_day_end != body.half_day_end:
+        what = (
+            "`half_day_end` true (back at noon)"
+            if state.half_day_end
+            else "`half_day_end` false (a whole last day)"
+        )
     if what is None:
         reasons = [
             getattr(event, "reason", None)

@@ -340,6 +340,14 @@ class ShortenIn(Body):
         " on (`hr`, for someone else, may give any of them: say, their last day of"
         " employment)"
     )
+    half_day_end: Flag = Field(
+        False,
+        description="Back at noon on `last_day`: the leave keeps only that day's morning"
+        " (a half day) and gives its afternoon back. `last_day` must then be a working day"
+        " of the leave whose morning it holds, today at the earliest for the requester; it"
+        " may be the leave's current last day when that is held in full, and a one-day"
+        " leave held in full may end at noon",
+    )
     reason: FreeText | None = Field(
         None,
         description="Why: required when `hr` ends someone else's leave; recorded",

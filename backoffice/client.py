@@ -186,11 +186,20 @@ class BackofficeClient:
         return self._command(f"/api/leave-requests/{case_id}/cancel", body, key, LeaveRequestOut)
 
     def shorten(
-        self, case_id: UUID | str, last_day: date, *, key: str, reason: str | None = None
+        self,
+        case_id: UUID | str,
+        last_day: date,
+        *,
+        key: str,
+        reason: str | None = None,
+        half_day_end: bool = False,
     ) -> LeaveRequestOut:
         """End approved leave early on ``last_day`` (from yesterday on; ``reason``: required
-        when ``hr`` ends another's, on any of its days); the days after it are given back."""
-        body = {"last_day": last_day.isoformat(), "reason": reason}
+        when ``hr`` ends another's, on any of its days); the days after it are given back.
+        ``half_day_end``: back at noon on ``last_day``, which keeps only its morning."""
+        body: dict[str, object] = {"last_day": last_day.isoformat(), "reason": reason}
+        if half_day_end:  # left out otherwise, as an API before it would refuse it
+            body["half_day_end"] = True
         return self._command(f"/api/leave-requests/{case_id}/shorten", body, key, LeaveRequestOut)
 
     def leave_balance(self, employee_id: str, year: int | None = None) -> LeaveBalanceOut:

@@ -1165,6 +1165,53 @@ async def test_an_ending_early_sent_again_under_its_key_with_another_reason_is_r
     assert "another reason" in changed.json()["detail"]
 
 
+async def test_the_requester_ends_leave_at_noon_and_its_key_sent_with_a_whole_day_is_refused(
+    api: Api,
+) -> None:
+    case = await api.approved("e-3", weeks_ahead(4, days=3))
+    path = f"/api/leave-requests/{case['id']}/shorten"
+    at_noon = {"last_day": case["start"], "half_day_end": True}
+
+    as_text = await api.post("e-3", path, {"last_day": case["start"], "half_day_end": "yes"})
+    response = await api.post("e-3", path, at_noon, key="end-at-noon-api-1")
+    again = await api.post("e-3", path, at_noon, key="end-at-noon-api-1")
+    whole_day = await api.post("e-3", path, {"last_day": case["start"]}, key="end-at-noon-api-1")
+    once_more = await api.post("e-3", path, at_noon)
+
+    assert as_text.status_code == 422 and "half_day_end" in as_text.json()["detail"]
+    assert response.status_code == 200, response.text
+    ended = response.json()
+    assert (ended["end"], ended["half_day_end"], ended["working_days"]) == (
+        case["start"],
+        True,
+        0.5,
+    )
+    assert again.json() == ended
+    assert (whole_day.status_code, whole_day.json()["rule"]) == (422, "idempotency_key_reused")
+    assert "`half_day_end` true" in whole_day.json()["detail"]
+    assert (once_more.status_code, once_more.json()["rule"]) == (422, "not_shorter")
+    assert once_more.json()["detail"] == (
+        f"the leave ends at noon on {case['start']} already: give a last day before it"
+    )
+    [listed] = (await api.get("e-3", "/api/leave-requests")).json()["items"]
+    assert (listed["end"], listed["half_day_end"], listed["working_days"]) == (
+        case["start"],
+        True,
+        0.5,
+    )
+    year = date.fromisoformat(case["start"]).year
+    balance = await api.get("e-3", "/api/employees/e-3/leave-balance", {"year": year})
+    assert balance.json()["approved"] == 0.5
+
+
+async def test_the_openapi_document_says_what_ending_at_noon_does(api: Api) -> None:
+    document = (await api.http.get("/api/openapi.json")).json()
+
+    field = document["components"]["schemas"]["ShortenIn"]["properties"]["half_day_end"]
+    assert (field["type"], field["default"]) == ("boolean", False)
+    assert "Back at noon on `last_day`" in field["description"]
+
+
 async def test_an_event_the_store_can_no_longer_read_answers_500_naming_it(api: Api) -> None:
     """A stored event edited outside Backoffice (by hand in a SQLite shell) cannot be
     decoded: the answer names it and the command that finds every event altered,

@@ -139,6 +139,16 @@ async def test_approved_leave_is_ended_early_through_the_client(api: Api, base_u
     assert (ended.end, ended.working_days) == (start, Decimal(1))
 
 
+async def test_approved_leave_is_ended_at_noon_through_the_client(api: Api, base_url: str) -> None:
+    start, end = weeks_ahead(4, days=3)
+    case = await api.approved("e-3", (start, end))
+    with BackofficeClient(base_url, api.token("e-3")) as linus:
+        shorten = partial(linus.shorten, case["id"], end, key="end-at-noon-client-1")
+        ended = await call(lambda: shorten(half_day_end=True))
+
+    assert (ended.end, ended.half_day_end, ended.working_days) == (end, True, Decimal("2.5"))
+
+
 async def test_requests_are_read_page_by_page_to_the_last(api: Api, base_url: str) -> None:
     submitted = []
     with BackofficeClient(base_url, api.token("e-3")) as linus:
