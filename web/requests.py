@@ -368,22 +368,29 @@ def _shortening(
     case: LeaveRequestOut, employee_id: str, today: date, reason: str | None, by_hr: bool
 ) -> dict[str, Any]:
     """Whether the caller may end the leave early now, and the days its last day may be:
-    from its start (from yesterday, for the requester) to the day before its end."""
+    from its start (from yesterday, for the requester) to the day before its end, or to
+    its end when they may end it at noon that day (a last day it holds in full)."""
     earliest = case.start if by_hr else max(case.start, today - timedelta(days=1))
     latest = case.end - timedelta(days=1)
     period = LeavePeriod(case.start, case.end, case.half_day_start, case.half_day_end)
-    allowed = earliest <= latest and _allowed(
+    shorten = partial(
+        _allowed,
         check_shorten,
         case.status,
         case.requester_id,
         period,
-        earliest,
-        employee_id,
-        today,
+        actor=employee_id,
+        today=today,
         reason=reason,
         by_hr=by_hr,
     )
-    return {"may_shorten": allowed, "shorten_from": earliest, "shorten_until": latest}
+    whole_day = earliest <= latest and shorten(last_day=earliest)
+    at_noon_on_its_end = shorten(last_day=case.end, half_day_end=True)
+    return {
+        "may_shorten": whole_day or at_noon_on_its_end,
+        "shorten_from": earliest,
+        "shorten_until": case.end if at_noon_on_its_end else latest,
+    }
 
 
 def _allowed(rule: Callable[..., None], *facts: Any, **options: Any) -> bool:
@@ -414,12 +421,13 @@ async def _request_page(
     status: int = 200,
     reason: str = "",
     last_day: str = "",
+    half_day_end: bool = False,
     form_key: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
     """The request's page; the "not found" page for a request the caller may not see (or
-    an address that names none). ``reason`` and ``last_day``: what was written on the
-    form sent, and ``form_key``: its key, to keep."""
+    an address that names none). ``reason``, ``last_day`` and ``half_day_end``: what was
+    written on the form sent, and ``form_key``: its key, to keep."""
     context: ApiContext = request.app.state.context
     found = case_id_in(case_id)
     if found is None:
@@ -450,6 +458,7 @@ async def _request_page(
         errors=errors or {},
         reason=reason,
         last_day=last_day,
+        half_day_end=half_day_end,
         form_key=form_key or secrets.token_urlsafe(16),
     )
 
@@ -531,7 +540,13 @@ async def act(
     return RedirectResponse(f"/requests/{quote(case_id, safe='')}", status_code=303)
 
 
-SHORTEN_FIELD_RULES = {"before_start", "not_shorter", "last_day_in_the_past"}
+SHORTEN_FIELD_RULES = {
+    "before_start",
+    "not_shorter",
+    "last_day_in_the_past",
+    "not_a_working_day",
+    "half_day_not_held",
+}
 """The refusals of an ending early that concern the last day given."""
 ENDED_BY_FIRST_ATTEMPT = (
     "Your first attempt was recorded: the leave now ends on the day shown above."
@@ -552,6 +567,7 @@ async def end_early(
     form_key: FormText = None,
     last_day: FormText = None,
     reason: FormText = None,
+    half_day_end: FormText = None,
 ) -> Response:
     """End the leave early through the API's own route, as :func:`act` closes it: a
     refusal beside the field it concerns (the last day, HR's reason) or the button."""
@@ -559,10 +575,21 @@ async def end_early(
     context: ApiContext = request.app.state.context
     key = f"{form_key}:shorten" if form_key else None  # a double click acts once
     found = case_id_in(case_id)
-    typed_day, typed = last_day or "", reason or ""
-    again = partial(_request_page, request, web, session, case_id, reason=typed, last_day=typed_day)
+    typed_day, typed, at_noon = last_day or "", reason or "", half_day_end is not None
+    again = partial(
+        _request_page,
+        request,
+        web,
+        session,
+        case_id,
+        reason=typed,
+        last_day=typed_day,
+        half_day_end=at_noon,
+    )
     try:
-        body = ShortenIn.model_validate({"last_day": typed_day, "reason": typed.strip() or None})
+        body = ShortenIn.model_validate(
+            {"last_day": typed_day, "reason": typed.strip() or None, "half_day_end": at_noon}
+        )
     except ValidationError as error:
         problems = field_errors(error, ["last_day", "reason"])
         errors = {f"shorten_{field}": message for field, message in problems.items()}

@@ -120,9 +120,52 @@ async def test_started_leave_is_ended_early_from_its_page(site: Site) -> None:
     assert ended.status == 200 and linus.url.endswith(f"/requests/{case['id']}")
     await expect(linus.locator("#case-end")).to_have_text(today.isoformat())
     await expect(linus.locator("#ended-early")).to_have_text(f"Ended early by Linus on {today}")
-    await expect(linus.locator("button:has-text('End it early')")).to_have_count(0)
+    # Held in full, its last day may still end at noon: the only day left to offer.
+    for bound in ("min", "max"):
+        await expect(linus.locator("#shorten-last-day")).to_have_attribute(bound, today.isoformat())
     ended_case = (await site.api.get("e-3", f"/api/leave-requests/{case['id']}")).json()
     assert ended_case["end"] == today.isoformat()
+
+
+async def test_leave_is_ended_at_noon_on_its_last_day_from_its_page(site: Site) -> None:
+    start, end = weeks_ahead(5, days=6)  # six working days span a weekend
+    weekend = next(
+        start + timedelta(days=n)
+        for n in range(1, 9)
+        if not CALENDAR.is_working_day(start + timedelta(days=n))
+    )
+    case = await site.api.approved("e-3", (start, end))
+    linus = await site.signed_in("e-3")
+    await linus.goto(f"/requests/{case['id']}")
+    await expect(linus.locator("#shorten-last-day")).to_have_attribute("max", end.isoformat())
+
+    await linus.fill("#shorten-last-day", weekend.isoformat())
+    await linus.check("#shorten-half-day-end")
+    on_a_weekend = await click_and_answer(linus, "button:has-text('End it early')")
+
+    assert on_a_weekend.status == 422
+    await expect(linus.locator("#shorten-last-day-error")).to_contain_text(
+        f"{weekend.isoformat()} is not a working day of the leave"
+    )
+    await expect(linus.locator("#shorten-half-day-end")).to_be_checked()  # kept
+    await linus.fill("#shorten-last-day", end.isoformat())
+    ended = await click_and_answer(linus, "button:has-text('End it early')")
+
+    assert ended.status == 200 and linus.url.endswith(f"/requests/{case['id']}")
+    await expect(linus.locator("#case-end")).to_have_text(end.isoformat())
+    await expect(linus.locator("#case-end").locator("..")).to_contain_text("(morning only)")
+    await expect(linus.locator("#ended-early")).to_have_text(
+        f"Ended early by Linus on {end} at noon"
+    )
+    await expect(linus.locator("ol.history li").last).to_contain_text(
+        f"last day {end.isoformat()} (morning only)"
+    )
+    ended_case = (await site.api.get("e-3", f"/api/leave-requests/{case['id']}")).json()
+    assert (ended_case["end"], ended_case["half_day_end"], ended_case["working_days"]) == (
+        end.isoformat(),
+        True,
+        5.5,
+    )
 
 
 async def test_the_end_early_form_sent_again_changed_after_its_first_attempt_got_through_says_so(
