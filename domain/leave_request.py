@@ -171,7 +171,8 @@ def _check_half_day_end(
             raise RuleViolation(
                 "not_a_working_day",
                 f"{last_day.isoformat()} is not a working day of the leave: it can end at"
-                " noon only on one of its working days, or on a whole day without",
+                " noon only on one of its working days (without `half_day_end` it may end"
+                " on this day)",
             )
     if last_day == period.end and period.half_day_end:
         raise RuleViolation(
