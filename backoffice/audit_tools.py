@@ -160,11 +160,13 @@ def export(
     try:
         authority = actor_authority(application.directory.authorities())
         exported = 0
+        last_position = 0
 
         def counted() -> Iterator[list[AuditEntry]]:
-            nonlocal exported
+            nonlocal exported, last_position
             for page in pages:
                 exported += len(page)
+                last_position = page[-1].position
                 yield page
 
         if format == "csv":
@@ -187,8 +189,27 @@ def export(
         read_models.close()
     events = "event" if exported == 1 else "events"
     typer.echo(f"exported {exported} {events} to {where}", err=True)
+    if exported:
+        _say_checkpoint(settings, last_position)
     if unknown is not None:
         typer.echo(f"--actor: {unknown}", err=True)
+
+
+def _say_checkpoint(settings: Settings, position: int) -> None:
+    """Tie an export to the hash chain: the checkpoint of the record up to its last
+    event, which ``audit verify --checkpoint`` checks the store against, now or later."""
+    from services.hash_chain import checkpoint_at
+
+    checkpoint = checkpoint_at(settings.store, position)
+    if checkpoint is None:
+        typer.echo("no checkpoint: these events were written before the hash chain", err=True)
+        return
+    typer.echo(
+        f"checkpoint: {checkpoint}  (the record up to the export's last event; keep it with"
+        f" the export: `backoffice audit verify --checkpoint {checkpoint}` shows, now or"
+        " later, that the store still holds that history unchanged)",
+        err=True,
+    )
 
 
 def _own_file(settings: Settings, path: Path) -> bool:

@@ -260,6 +260,30 @@ def test_an_export_of_a_time_window_that_ends_before_it_starts_is_refused(
     assert "--since 2027-03-02T00:00Z is after --until 2027-03-01T00:00Z" in err
 
 
+def test_an_export_names_the_records_checkpoint_at_its_last_event_which_verify_accepts(
+    data_dir: Path,
+) -> None:
+    approved, _ = a_store(data_dir)
+
+    code, out, err = run("audit", "export", "--case", approved, "--data", str(data_dir))
+
+    last = json.loads(out.splitlines()[-1])["position"]
+    [said] = [line for line in err.splitlines() if line.startswith("checkpoint: ")]
+    checkpoint = said.removeprefix("checkpoint: ").split()[0]
+    assert code == 0 and checkpoint.startswith(f"{last}:")  # not the end of the whole log
+    assert "audit verify --checkpoint" in err
+    verified, shown, _ = run("audit", "verify", "--checkpoint", checkpoint, "--data", str(data_dir))
+    assert verified == 0 and "chain intact" in shown
+
+
+def test_an_empty_export_names_no_checkpoint(data_dir: Path) -> None:
+    a_store(data_dir)
+
+    code, _, err = run("audit", "export", "--since", "2999-01-01T00:00Z", "--data", str(data_dir))
+
+    assert code == 0 and "checkpoint" not in err
+
+
 def test_an_export_of_one_event_says_one_event(data_dir: Path) -> None:
     a_store(data_dir)
 

@@ -35,6 +35,7 @@ from services.hash_chain import (
     Checkpoint,
     StoredRow,
     Verification,
+    checkpoint_at,
     stream_hash,
     verify_connection,
     verify_store,
@@ -357,6 +358,22 @@ def test_a_store_that_grew_after_a_checkpoint_still_extends_it(store_url: str) -
     assert result.ok, result.findings
     assert result.checkpoint is not None
     assert result.checkpoint.notification_id > kept.notification_id
+
+
+def test_the_checkpoint_at_a_position_is_the_chains_there_and_the_store_extends_it(
+    store_url: str,
+) -> None:
+    build_store(store_url, weeks=1)
+    location = StoreLocation(store_url)
+    end = verify_store(location).checkpoint
+    assert end is not None
+
+    middle = checkpoint_at(location, end.notification_id // 2)
+
+    assert checkpoint_at(location, end.notification_id) == end
+    assert checkpoint_at(location, 0) is None
+    assert middle is not None and middle.notification_id <= end.notification_id // 2
+    assert verify_store(location, checkpoint=middle).ok
 
 
 def test_a_truncated_store_is_consistent_but_no_longer_extends_an_earlier_checkpoint(
