@@ -165,3 +165,22 @@ def stored_failures(store_url: str) -> int:
         row = cursor.execute("SELECT COUNT(*) FROM web_sign_in_failures").fetchone()
     assert row is not None
     return int(row[0])
+
+
+def test_a_failure_takes_the_same_room_in_the_table_however_long_the_id_sent(
+    limit: Limit, store_url: str
+) -> None:
+    """Anyone may send a sign-in form: a megabyte typed as the employee id must not be
+    kept, twice a failure, in the store's database."""
+    limiter = limit(Clock(), per_pair=2)
+    huge = "e" * 1_000_000
+    limiter.failed(huge, "10.0.0.7")
+    assert limiter.retry_after(huge, "10.0.0.7") is None
+
+    limiter.failed(huge, "10.0.0.7")
+
+    assert limiter.retry_after(huge, "10.0.0.7") is not None  # still counted as itself
+    assert limiter.retry_after(huge[:-1], "10.0.0.7") is None
+    with Database(StoreLocation(store_url)) as database, database.transaction() as cursor:
+        row = cursor.execute("SELECT MAX(LENGTH(counted_as)) FROM web_sign_in_failures").fetchone()
+    assert row is not None and int(row[0]) <= 64
