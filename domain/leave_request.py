@@ -134,10 +134,12 @@ def check_shorten(
             " or cancel it before it starts",
         )
     if last_day > period.end or (last_day == period.end and not half_day_end):
+        # Noon on its last day is offered only where it would be allowed.
+        at_noon = not period.half_day_end and (working_days is None or period.end in working_days)
         raise RuleViolation(
             "not_shorter",
             f"the leave ends on {period.end.isoformat()} already: give a last day before it"
-            + ("" if period.half_day_end else ", or end it at noon that day: `half_day_end`"),
+            + (", or end it at noon that day: `half_day_end`" if at_noon else ""),
         )
     yesterday = today - timedelta(days=1)
     earliest = today if half_day_end else yesterday

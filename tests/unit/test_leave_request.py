@@ -642,6 +642,27 @@ def test_the_refusal_of_a_day_whose_morning_is_not_held_says_what_to_do() -> Non
     )
 
 
+def test_the_refusal_of_a_leaves_own_last_day_offers_noon_only_when_it_is_a_working_day() -> None:
+    """Leave from Monday to Sunday 22 June: ending it at noon on the Sunday is refused in
+    turn (no working day of it), so the refusal of the Sunday does not suggest it."""
+    sunday = date(2025, 6, 22)
+    weekend_end = approved_from(LeavePeriod(START, sunday), WHOLE_DAYS)
+    held_end = approved_from(LeavePeriod(START, END), WHOLE_DAYS)
+
+    with pytest.raises(RuleViolation) as at_weekend:
+        weekend_end.shorten(sunday, START, meta("ada"))
+    with pytest.raises(RuleViolation) as on_working_day:
+        held_end.shorten(END, START, meta("ada"))
+
+    assert at_weekend.value.message == (
+        "the leave ends on 2025-06-22 already: give a last day before it"
+    )
+    assert on_working_day.value.message == (
+        "the leave ends on 2025-06-18 already: give a last day before it,"
+        " or end it at noon that day: `half_day_end`"
+    )
+
+
 def test_only_approved_leave_is_shortened_by_the_requester_or_hr_with_a_reason() -> None:
     with refused(Conflict, "not_approved"):
         awaiting().shorten(START, START, meta("ada"))
