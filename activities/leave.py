@@ -21,7 +21,7 @@ from domain.leave import LeavePeriod
 from domain.leave_request import LeaveRequest
 from domain.meta import Meta
 from services.application import BackofficeApplication, Saved
-from services.unavailable import DATABASE_UNAVAILABLE
+from services.unavailable import DATABASE_UNAVAILABLE, database_unavailable
 from workflows.messages import (
     CancelLeave,
     CaseCommand,
@@ -60,6 +60,8 @@ def refusals_are_final(method: Callable[P, R]) -> Callable[P, R]:
                 category=ApplicationErrorCategory.BENIGN,  # an answer: no traceback in logs
             ) from error
         except DATABASE_UNAVAILABLE as error:
+            if not database_unavailable(error):
+                raise  # a defect: Temporal logs its traceback (and tries again)
             info = activity.info()
             logger.warning(
                 "database_unavailable",

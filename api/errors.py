@@ -25,7 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.schemas import ErrorOut
 from domain.errors import DomainError
 from services.store import unreadable_event
-from services.unavailable import DATABASE_UNAVAILABLE
+from services.unavailable import DATABASE_UNAVAILABLE, database_unavailable
 
 logger = structlog.get_logger(__name__)
 
@@ -287,6 +287,8 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def database_error(request: Request, error: Exception) -> JSONResponse:
+        if not database_unavailable(error):
+            return await unexpected(request, error)
         logger.warning("database_unavailable", path=request.url.path, error=repr(error))
         return _answer(
             request,

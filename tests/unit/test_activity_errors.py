@@ -73,6 +73,36 @@ def test_an_event_store_that_did_not_answer_is_tried_again_with_one_log_line(
     assert str(error) in line["error"]
 
 
+def wrapped(error: Exception, cause: Exception) -> Exception:
+    """``error`` raised from ``cause``, as the library wraps the database's errors."""
+    error.__cause__ = cause
+    return error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        sqlite3.OperationalError("no such column: halves"),
+        wrapped(OperationalError("no such table: stored_events"), sqlite3.OperationalError("x")),
+    ],
+)
+def test_a_database_error_that_is_a_defect_is_not_taken_for_one_that_did_not_answer(
+    error: Exception,
+) -> None:
+    activities = LeaveActivities(cast(BackofficeApplication, Failing(error)))
+
+    with pytest.raises(type(error)) as failed:  # Temporal logs its traceback, and retries
+        ActivityEnvironment().run(activities.submit, START)
+
+    assert failed.value is error
+
+
+def test_a_locked_sqlite_store_wrapped_by_the_library_did_not_answer() -> None:
+    locked = wrapped(OperationalError("database is locked"), sqlite3.OperationalError("locked"))
+
+    assert submit_failing_with(locked).type == "database_unavailable"
+
+
 def test_a_refusal_is_final() -> None:
     failed = submit_failing_with(RuleViolation("too_long", "at most 30 days at once"))
 
