@@ -202,14 +202,27 @@ def _say_checkpoint(settings: Settings, position: int) -> None:
 
     checkpoint = checkpoint_at(settings.store, position)
     if checkpoint is None:
-        typer.echo("no checkpoint: these events were written before the hash chain", err=True)
+        typer.echo(
+            "no checkpoint: these events are not linked into the hash chain (written before"
+            " it, or their links removed); `backoffice audit verify` says which",
+            err=True,
+        )
         return
+    linked = checkpoint.notification_id == position
+    up_to = "the export's last event" if linked else f"{checkpoint.notification_id}"
     typer.echo(
-        f"checkpoint: {checkpoint}  (the record up to the export's last event; keep it with"
-        f" the export: `backoffice audit verify --checkpoint {checkpoint}` shows, now or"
-        " later, that the store still holds that history unchanged)",
+        f"checkpoint: {checkpoint}  (the record up to {up_to}; keep it with the export:"
+        f" `backoffice audit verify --checkpoint {checkpoint}` shows, now or later, that"
+        " the store still holds that history unchanged)",
         err=True,
     )
+    if not linked:
+        typer.echo(
+            f"the export's last event, at {position}, is not linked into the chain: the"
+            f" checkpoint is of the last one that is, at {checkpoint.notification_id};"
+            " `backoffice audit verify` says what was altered",
+            err=True,
+        )
 
 
 def _own_file(settings: Settings, path: Path) -> bool:

@@ -7,7 +7,9 @@ import asyncio
 import csv
 import io
 import json
+import sqlite3
 import sys
+from contextlib import closing
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -274,6 +276,25 @@ def test_an_export_names_the_records_checkpoint_at_its_last_event_which_verify_a
     assert "audit verify --checkpoint" in err
     verified, shown, _ = run("audit", "verify", "--checkpoint", checkpoint, "--data", str(data_dir))
     assert verified == 0 and "chain intact" in shown
+
+
+def test_an_export_whose_last_event_is_not_linked_says_so_and_where_the_checkpoint_is(
+    data_dir: Path,
+) -> None:
+    a_store(data_dir)
+    with closing(sqlite3.connect(data_dir / "backoffice.db")) as store, store:
+        store.execute(
+            "DELETE FROM event_hashes"
+            " WHERE notification_id = (SELECT MAX(rowid) FROM stored_events)"
+        )
+
+    code, out, err = run("audit", "export", "--data", str(data_dir))
+
+    last = json.loads(out.splitlines()[-1])["position"]
+    assert code == 0
+    assert f"checkpoint: {last - 1}:" in err
+    assert f"the export's last event, at {last}, is not linked into the chain" in err
+    assert "backoffice audit verify" in err
 
 
 def test_an_empty_export_names_no_checkpoint(data_dir: Path) -> None:
