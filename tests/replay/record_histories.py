@@ -158,30 +158,21 @@ async def cancelled(env: WorkflowEnvironment) -> Handle:
     return handle
 
 
-async def ended_early(env: WorkflowEnvironment) -> Handle:
+async def ended_early(env: WorkflowEnvironment, *, at_noon: bool = False) -> Handle:
     handle = await start(env, LeaveType.ANNUAL, weeks=2, days=4)
     await decide(handle, "e-010", Decision.APPROVE)
     state = await handle.query(LeaveRequestWorkflow.case)
     assert state is not None
+    last_day = state.start + timedelta(days=1)
     await handle.execute_update(
         LeaveRequestWorkflow.shorten,
-        ShorteningRequest(actor="e-100", last_day=state.start + timedelta(days=1)),
+        ShorteningRequest(actor="e-100", last_day=last_day, half_day_end=at_noon),
     )
     return handle
 
 
 async def ended_at_noon(env: WorkflowEnvironment) -> Handle:
-    handle = await start(env, LeaveType.ANNUAL, weeks=2, days=4)
-    await decide(handle, "e-010", Decision.APPROVE)
-    state = await handle.query(LeaveRequestWorkflow.case)
-    assert state is not None
-    await handle.execute_update(
-        LeaveRequestWorkflow.shorten,
-        ShorteningRequest(
-            actor="e-100", last_day=state.start + timedelta(days=1), half_day_end=True
-        ),
-    )
-    return handle
+    return await ended_early(env, at_noon=True)
 
 
 async def sick(env: WorkflowEnvironment) -> Handle:

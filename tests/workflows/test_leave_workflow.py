@@ -121,7 +121,14 @@ def handle_case_id(handle: Handle) -> uuid.UUID:
     return uuid.UUID(handle.id.removeprefix("leave-request-"))
 
 
-async def decide(handle: Handle, actor: str, decision: Decision, comment: str = "") -> CaseState:
+async def decide(
+    handle: Handle,
+    actor: str,
+    decision: Decision,
+    comment: str = "",
+    *,
+    on_behalf_of: str | None = None,
+) -> CaseState:
     return await handle.execute_update(
         LeaveRequestWorkflow.decide,
         DecisionRequest(
@@ -129,6 +136,7 @@ async def decide(handle: Handle, actor: str, decision: Decision, comment: str = 
             decision=decision,
             actor=actor,
             comment=comment,
+            on_behalf_of=on_behalf_of,
         ),
     )
 
@@ -518,15 +526,7 @@ async def test_decision_validator_refuses_whoever_asked_for_the_case_even_acting
     await open_task(handle)
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(
-            LeaveRequestWorkflow.decide,
-            DecisionRequest(
-                task_id=approval_task_id(submitted.case_id),
-                decision=Decision.APPROVE,
-                actor="e-101",
-                on_behalf_of="e-010",
-            ),
-        )
+        await decide(handle, "e-101", Decision.APPROVE, on_behalf_of="e-010")
 
     cause = refused.value.cause
     assert isinstance(cause, ApplicationError) and cause.details[0] == "no_self_approval"
@@ -548,15 +548,7 @@ async def test_a_decision_claiming_to_act_for_an_approver_is_refused_without_a_d
     await open_task(handle)
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(
-            LeaveRequestWorkflow.decide,
-            DecisionRequest(
-                task_id=approval_task_id(submitted.case_id),
-                decision=Decision.APPROVE,
-                actor="e-101",
-                on_behalf_of="e-010",
-            ),
-        )
+        await decide(handle, "e-101", Decision.APPROVE, on_behalf_of="e-010")
 
     assert isinstance(refused.value.cause, ApplicationError)
     assert refused.value.cause.details[0] == "no_delegation"
