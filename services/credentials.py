@@ -44,7 +44,8 @@ SCHEMA = (
     )""",
     """CREATE TABLE IF NOT EXISTS web_sign_in_failures (
         counted_as TEXT NOT NULL,
-        failed_at DOUBLE PRECISION NOT NULL
+        failed_at DOUBLE PRECISION NOT NULL,
+        attempt TEXT NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS web_sign_in_failures_by_count"
     " ON web_sign_in_failures (counted_as, failed_at)",
@@ -226,20 +227,27 @@ class Credentials:
                 for counted_as, n in counts
             ]
 
-    def count_failure(self, counted_as: Sequence[str], at: float, forget_before: float) -> None:
-        """Count a failure at ``at`` towards each of ``counted_as``, and forget every
-        failure from before ``forget_before``, so the table holds only those that count."""
+    def count_failure(
+        self, counted_as: Sequence[str], at: float, attempt: str, forget_before: float
+    ) -> None:
+        """Count the sign-in ``attempt`` as a failure at ``at`` towards each of
+        ``counted_as``, and forget every failure from before ``forget_before``, so the
+        table holds only those that count."""
         with self._transaction() as cursor:
             cursor.execute(
                 "DELETE FROM web_sign_in_failures WHERE failed_at <= ?", (forget_before,)
             )
             cursor.executemany(
-                "INSERT INTO web_sign_in_failures (counted_as, failed_at) VALUES (?, ?)",
-                [(name, at) for name in counted_as],
+                "INSERT INTO web_sign_in_failures (counted_as, failed_at, attempt)"
+                " VALUES (?, ?, ?)",
+                [(name, at, attempt) for name in counted_as],
             )
 
-    def forget_failures(self, counted_as: Sequence[str]) -> None:
+    def forget_failures(self, attempt: str, counted_as: Sequence[str] = ()) -> None:
+        """Forget the ``attempt`` (it did not fail), and every failure counted as one of
+        ``counted_as``."""
         with self._transaction() as cursor:
+            cursor.execute("DELETE FROM web_sign_in_failures WHERE attempt = ?", (attempt,))
             cursor.executemany(
                 "DELETE FROM web_sign_in_failures WHERE counted_as = ?",
                 [(name,) for name in counted_as],

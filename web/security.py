@@ -101,16 +101,28 @@ class SignInLimiter:
         ]
         return max(1, int(max(waits)) + 1) if waits else None
 
-    def failed(self, employee_id: str, address: str) -> None:
+    def attempt(self, employee_id: str, address: str) -> str:
+        """Count a sign-in as failed from the moment its password is checked, so that
+        attempts made at once count each other (counted only once checked, each of
+        them would find the others' failures not yet written); the attempt's id, for
+        :meth:`succeeded` or :meth:`withdraw` when it did not fail."""
         now = self._clock()
+        attempt = secrets.token_hex(16)
         counted_as = [name for name, _ in self._limits(employee_id, address)]
-        self.store.count_failure(counted_as, now, forget_before=now - self.window)
+        self.store.count_failure(counted_as, now, attempt, forget_before=now - self.window)
+        return attempt
 
-    def succeeded(self, employee_id: str, address: str) -> None:
-        """Forget the employee's failures (from this address and from any), not the
-        address's: one good password must not reset an address that tries many ids."""
+    def succeeded(self, employee_id: str, address: str, attempt: str) -> None:
+        """Forget the ``attempt``, and the employee's failures (from this address and
+        from any), not the address's: one good password must not reset an address that
+        tries many ids."""
         pair, employee, _ = self._limits(employee_id, address)
-        self.store.forget_failures([pair[0], employee[0]])
+        self.store.forget_failures(attempt, [pair[0], employee[0]])
+
+    def withdraw(self, attempt: str) -> None:
+        """Forget the ``attempt``: it did not fail (the right password of someone who may
+        no longer sign in), or it could not be checked."""
+        self.store.forget_failures(attempt)
 
 
 def _counted_as(*key: str) -> str:

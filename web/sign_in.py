@@ -137,19 +137,25 @@ async def sign_in(
             status=429,
             headers={"Retry-After": str(wait)},
         )
-    allowed, ended = await run_in_threadpool(_standing, context, employee_id)
-    valid = await run_in_threadpool(web.credentials.verify, employee_id, password or "")
+    # Counted as failed until the password proves otherwise: see SignInLimiter.attempt.
+    attempt = await run_in_threadpool(web.limiter.attempt, employee_id, address)
+    try:
+        allowed, ended = await run_in_threadpool(_standing, context, employee_id)
+        valid = await run_in_threadpool(web.credentials.verify, employee_id, password or "")
+    except BaseException:
+        await run_in_threadpool(web.limiter.withdraw, attempt)  # not checked: no failure
+        raise
     if valid and ended is not None:  # the password proves who they are: say why
+        await run_in_threadpool(web.limiter.withdraw, attempt)
         error = f"You can no longer sign in: your employment ended on {ended.isoformat()}."
         return await _form(
             request, web, next=target, employee_id=employee_id, error=error, status=403
         )
     if not (valid and allowed):
-        await run_in_threadpool(web.limiter.failed, employee_id, address)
         return await _form(
             request, web, next=target, employee_id=employee_id, error=WRONG, status=400
         )
-    await run_in_threadpool(web.limiter.succeeded, employee_id, address)
+    await run_in_threadpool(web.limiter.succeeded, employee_id, address, attempt)
     session = await run_in_threadpool(web.credentials.start_session, employee_id)
     response = RedirectResponse(target, status_code=303)
     lifetime = int((session.expires_at - session.created_at).total_seconds())
