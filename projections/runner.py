@@ -17,10 +17,7 @@ from typing import Self
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import (
-    ApplicationRecorder,
-    Subscription,
-)
+from eventsourcing.persistence import ApplicationRecorder, Subscription
 from eventsourcing.utils import resolve_topic
 
 from projections import tracking

@@ -483,19 +483,14 @@ def checkpoint_at(location: StoreLocation, position: int) -> Checkpoint | None:
     """The checkpoint of the history up to ``position``: the stored link of the last
     event at or before it (as stored: ``verify_store`` with it says whether the chain
     holds). None when no event there is linked (none, or all written before the chain)."""
-    query = (
-        f"SELECT notification_id, global_hash FROM {HASHES_TABLE}"  # noqa: S608
-        " WHERE notification_id <= {} ORDER BY notification_id DESC LIMIT 1"
-    )
-    if location.is_postgres:
-        with psycopg.connect(location.psycopg_conninfo()) as postgres:
-            row = postgres.execute(query.format("%s"), (position,)).fetchone()
-    else:
-        sqlite = sqlite3.connect(location.sqlite_path)
-        try:
-            row = sqlite.execute(query.format("?"), (position,)).fetchone()
-        finally:
-            sqlite.close()
+    from projections.database import Database
+
+    with Database(location) as database, database.transaction(write=False) as cursor:
+        row = cursor.execute(
+            f"SELECT notification_id, global_hash FROM {HASHES_TABLE}"  # noqa: S608
+            " WHERE notification_id <= ? ORDER BY notification_id DESC LIMIT 1",
+            [position],
+        ).fetchone()
     return None if row is None else Checkpoint(int(row[0]), _bytes(row[1]))
 
 

@@ -18,9 +18,9 @@ CONNECTION_LOST = (
 terminated): the runner tries again on new connections, and it is no fault of its own."""
 
 DATABASE_UNAVAILABLE = (*CONNECTION_LOST, sqlite3.OperationalError)
-""":data:`CONNECTION_LOST`, and SQLite's lock held past its timeout (PostgreSQL
-restarting, a backend terminated, a long writer): the API answers 503 and activities
-are tried again."""
+"""The errors that may say the database did not answer (:data:`CONNECTION_LOST`, and
+SQLite's lock held past its timeout); :func:`database_unavailable` tells whether one
+does, and then the API answers 503 and activities are tried again."""
 
 UNAVAILABLE_SQLSTATE_CLASSES = ("08", "40", "53", "57")
 """PostgreSQL's classes of errors that say it could not do it now, not that what was
