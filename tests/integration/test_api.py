@@ -1372,23 +1372,32 @@ async def test_a_decision_whose_wait_for_the_read_models_fails_answers_it_was_ta
     again without a key as a second decision); it answers as when they lag."""
     case = await api.pending("e-3", weeks_ahead(3))
     task = await api.task_for("e-2", case["id"])
-    read_models = CutOffReadModels(api.context.settings.store_url)
-    app = create_app(replace(api.context, read_models=read_models))
+    response = await with_read_models(
+        api,
+        CutOffReadModels,
+        "POST",
+        f"/api/tasks/{task['id']}/decision",
+        json={"decision": "approve"},
+        headers=api.headers("e-2", key="cut-off"),
+    )
 
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "approved"
+
+
+async def with_read_models(
+    api: Api, kind: type[ReadModels], method: str, url: str, **request: Any
+) -> httpx.Response:
+    """The answer to one request to the API wired with read models of ``kind``."""
+    read_models = kind(api.context.settings.store_url)
+    app = create_app(replace(api.context, read_models=read_models))
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://test"
         ) as http:
-            response = await http.post(
-                f"/api/tasks/{task['id']}/decision",
-                json={"decision": "approve"},
-                headers=api.headers("e-2", key="cut-off"),
-            )
+            return await http.request(method, url, **request)
     finally:
         read_models.close()
-
-    assert response.status_code == 200, response.text
-    assert response.json()["status"] == "approved"
 
 
 class UnreachableReadModels(ReadModels):
@@ -1404,16 +1413,9 @@ async def test_a_database_that_does_not_answer_is_named_and_worth_trying_again(
 ) -> None:
     """503 with Retry-After, as when Temporal does not answer (a client sends it again),
     rather than 500 internal error."""
-    read_models = UnreachableReadModels(api.context.settings.store_url)
-    app = create_app(replace(api.context, read_models=read_models))
-
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://test"
-        ) as http:
-            response = await http.get("/api/tasks", headers=api.headers("e-2"))
-    finally:
-        read_models.close()
+    response = await with_read_models(
+        api, UnreachableReadModels, "GET", "/api/tasks", headers=api.headers("e-2")
+    )
 
     assert response.status_code == 503, response.text
     assert response.json() == {

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date
 
 import psycopg
@@ -105,27 +107,13 @@ def test_a_following_runner_whose_connection_the_server_closed_goes_on_with_a_ne
 ) -> None:
     """PostgreSQL restarted, or a connection killed by an administrator: the runner
     must not keep failing on its dead connection, leaving every read model behind."""
-    application = BackofficeApplication(env=StoreLocation(postgres_url).eventsourcing_env())
-    application.load_organisation(ORGANISATION, meta("hr"))
-    office = Office(application)
-    runner = ProjectionRunner(
-        postgres_url, application=application, poll_interval=0.01, retry_interval=0.05
-    )
-    try:
-        runner.start()
-        before = office.ask_manager(office.submit("e-3", date(2030, 6, 3), date(2030, 6, 7)))
-        assert runner.wait_for(before.position, timeout=5)
-        connection = runner._database._postgres
-        assert connection is not None
+    with following_runner(postgres_url) as (office, runner):
         with psycopg.connect(StoreLocation(postgres_url).psycopg_conninfo()) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (connection.info.backend_pid,))
+            admin.execute("SELECT pg_terminate_backend(%s)", (runner_backend(runner),))
 
         after = office.ask_manager(office.submit("e-4", date(2030, 6, 3), date(2030, 6, 7)))
 
         assert runner.wait_for(after.position, timeout=5)
-    finally:
-        runner.close()
-        application.close()
 
 
 def test_a_runner_whose_connection_the_server_closed_says_so_without_a_traceback(
@@ -133,16 +121,7 @@ def test_a_runner_whose_connection_the_server_closed_says_so_without_a_traceback
 ) -> None:
     """PostgreSQL restarting is no fault of the runner's, and it recovers by itself: a
     warning saying so each time it tries again, not an error with a traceback."""
-    application = BackofficeApplication(env=StoreLocation(postgres_url).eventsourcing_env())
-    application.load_organisation(ORGANISATION, meta("hr"))
-    office = Office(application)
-    runner = ProjectionRunner(
-        postgres_url, application=application, poll_interval=0.01, retry_interval=0.05
-    )
-    try:
-        runner.start()
-        before = office.ask_manager(office.submit("e-3", date(2030, 6, 3), date(2030, 6, 7)))
-        assert runner.wait_for(before.position, timeout=5)
+    with following_runner(postgres_url) as (office, runner):
         with psycopg.connect(StoreLocation(postgres_url).psycopg_conninfo()) as admin:
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -155,13 +134,30 @@ def test_a_runner_whose_connection_the_server_closed_says_so_without_a_traceback
         after = office.ask_manager(office.submit("e-4", date(2030, 6, 3), date(2030, 6, 7)))
 
         assert runner.wait_for(after.position, timeout=5)
-    finally:
-        runner.close()
-        application.close()
     failures = [r for r in caplog.records if r.name == "projections.runner"]
     assert failures, "the connections were closed under the runner"
     assert all(r.levelno == logging.WARNING and r.exc_info is None for r in failures)
     assert all("lost its connection to the database" in r.getMessage() for r in failures)
+
+
+@contextmanager
+def following_runner(postgres_url: str) -> Iterator[tuple[Office, ProjectionRunner]]:
+    """A runner following the log of a store with the organisation, once it has applied
+    a first request (its connection is open)."""
+    application = BackofficeApplication(env=StoreLocation(postgres_url).eventsourcing_env())
+    application.load_organisation(ORGANISATION, meta("hr"))
+    office = Office(application)
+    runner = ProjectionRunner(
+        postgres_url, application=application, poll_interval=0.01, retry_interval=0.05
+    )
+    try:
+        runner.start()
+        before = office.ask_manager(office.submit("e-3", date(2030, 6, 3), date(2030, 6, 7)))
+        assert runner.wait_for(before.position, timeout=5)
+        yield office, runner
+    finally:
+        runner.close()
+        application.close()
 
 
 def runner_backend(runner: ProjectionRunner) -> int:

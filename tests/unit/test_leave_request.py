@@ -20,7 +20,10 @@ DUE = datetime(2025, 6, 4, 9, tzinfo=UTC)
 TASK = "approval"
 
 
-def submitted(leave_type: LeaveType = LeaveType.ANNUAL, requester: str = "ada") -> LeaveRequest:
+def submitted(
+    leave_type: LeaveType = LeaveType.ANNUAL, requester: str = "ada", asked_by: str | None = None
+) -> LeaveRequest:
+    """Ada's request for two and a half days, asked for by her or (``asked_by``) for her."""
     request = LeaveRequest(
         id=uuid4(),
         requester_id=requester,
@@ -31,7 +34,7 @@ def submitted(leave_type: LeaveType = LeaveType.ANNUAL, requester: str = "ada") 
         half_day_end=True,
         days={"2025-06-16": Decimal(1), "2025-06-17": Decimal(1), "2025-06-18": Decimal("0.5")},
         reason="summer",
-        meta=meta(requester),
+        meta=meta(asked_by or requester),
     )
     request.collect_events()
     return request
@@ -210,19 +213,8 @@ def test_nobody_may_approve_their_own_request_even_when_assigned_to_it() -> None
 
 
 def test_nobody_may_decide_a_request_they_asked_for_on_the_requesters_behalf() -> None:
-    request = LeaveRequest(
-        id=uuid4(),
-        requester_id="ada",
-        leave_type=LeaveType.ANNUAL,
-        start=START,
-        end=START,
-        half_day_start=False,
-        half_day_end=False,
-        days={"2025-06-16": Decimal(1)},
-        reason="agreed",
-        meta=meta("hanna"),
-    )
-    request.open_task(TASK, "Ada: 1 day", ["hanna", "mia"], DUE, meta())
+    request = submitted(asked_by="hanna")
+    request.open_task(TASK, "Ada: 2.5 days", ["hanna", "mia"], DUE, meta())
     request.collect_events()
 
     with refused(NotAllowed, "no_self_approval"):
